@@ -1,0 +1,15 @@
+/**
+ * Pylon: many Redis racks kept in sync through one ordered commit log.
+ *
+ * This module is the public API for embedding a node; `main.ts` is the
+ * command-line entry point.
+ */
+
+export {
+  type Config,
+  ConfigError,
+  type HostPort,
+  type LogTarget,
+  parseConfig,
+  type RedisTarget,
+} from "./src/config.ts";

@@ -1,0 +1,210 @@
+/**
+ * Node configuration: command-line flags over `PYLON_*` environment variables
+ * over defaults. Parsing is pure (arguments and environment come in), so it is
+ * unit-tested without touching the process.
+ */
+
+import { parseArgs } from "node:util";
+
+/** A `host:port` pair. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where the rack's Redis is: a fixed address, or a master name Sentinels know. */
+export type RedisTarget =
+  | { kind: "direct"; host: string; port: number }
+  | { kind: "sentinel"; sentinels: HostPort[]; master: string };
+
+/** Where ops are logged: Kafka (a world), or an embedded segment log (one rack). */
+export type LogTarget =
+  | { kind: "kafka"; brokers: HostPort[]; topic: string }
+  | { kind: "local"; dir: string };
+
+/** Logging verbosity. */
+export type LogLevelName = "debug" | "info" | "warning" | "error";
+
+/** Everything a node needs to start. */
+export interface Config {
+  nodeId: string;
+  rack: string;
+  /** Where clients connect. */
+  listen: HostPort;
+  redis: RedisTarget;
+  log: LogTarget;
+  /** Folder for the node's own files (embedded log, Raft state). */
+  dataDir: string;
+  logLevel: LogLevelName;
+  logFormat: "text" | "json";
+}
+
+/** A configuration mistake, worded for the operator. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Usage text for `--help`. */
+export const USAGE = `Usage: pylon [options]
+
+  --listen host:port         client address (default 127.0.0.1:6380)
+  --redis redis://host:port  the rack's Redis at a fixed address (default redis://127.0.0.1:6379)
+  --sentinel host:port[,..]  find the rack's Redis master through these Sentinels
+  --master name              master name the Sentinels monitor (with --sentinel)
+  --log kafka://host:port[,host:port]/topic | local:<dir>
+                             the world's op log (default local:<data-dir>/log)
+  --data-dir dir             the node's own files (default ./pylon-data)
+  --node-id id               this node's id (default <hostname>-<listen port>)
+  --rack name                this node's rack (default "default")
+  --log-level level          debug, info, warning or error (default info)
+  --log-format format        text or json (default text)
+  --help                     print this and exit
+
+Every option can also come from the environment: --node-id is PYLON_NODE_ID, and so on.`;
+
+const OPTIONS = {
+  "listen": { type: "string" },
+  "redis": { type: "string" },
+  "sentinel": { type: "string" },
+  "master": { type: "string" },
+  "log": { type: "string" },
+  "data-dir": { type: "string" },
+  "node-id": { type: "string" },
+  "rack": { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  "help": { type: "boolean" },
+} as const;
+
+type OptionName = Exclude<keyof typeof OPTIONS, "help">;
+
+/** Result of {@linkcode parseConfig}: a configuration, or a request for help. */
+export type ParsedConfig = { help: true } | { help: false; config: Config };
+
+/** Parses `host:port`; `what` names the option in errors. */
+export function parseHostPort(text: string, what: string): HostPort {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
+  if (match === null) throw new ConfigError(`${what} must be host:port, got '${text}'`);
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) throw new ConfigError(`${what} has port ${port} outside 1-65535`);
+  const host = match[1]!.startsWith("[") ? match[1]!.slice(1, -1) : match[1]!;
+  return { host, port };
+}
+
+function parseRedisUrl(text: string): RedisTarget {
+  const match = /^redis:\/\/([^/]+?)\/?$/.exec(text.trim());
+  if (match === null) throw new ConfigError(`--redis must be redis://host:port, got '${text}'`);
+  return { kind: "direct", ...parseHostPort(match[1]!, "--redis") };
+}
+
+function parseLogTarget(text: string): LogTarget {
+  if (text.startsWith("local:")) {
+    const dir = text.slice("local:".length);
+    if (dir === "") {
+      throw new ConfigError("--log local: needs a folder, as in local:./pylon-data/log");
+    }
+    return { kind: "local", dir };
+  }
+  const match = /^kafka:\/\/([^/]+)\/([A-Za-z0-9._-]{1,249})$/.exec(text.trim());
+  if (match === null) {
+    throw new ConfigError(
+      `--log must be kafka://host:port[,host:port]/topic or local:<dir>, got '${text}'`,
+    );
+  }
+  const brokers = match[1]!.split(",").map((b) => parseHostPort(b, "--log broker"));
+  return { kind: "kafka", brokers, topic: match[2]! };
+}
+
+function envName(option: OptionName): string {
+  return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** Parses flags over environment over defaults. `hostname` names the default node id. */
+export function parseConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+  hostname = "pylon",
+): ParsedConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help === true) return { help: true };
+  const value = (option: OptionName): string | undefined => {
+    const flag = parsed.values[option];
+    if (typeof flag === "string") return flag;
+    const fromEnv = env[envName(option)];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+
+  const listen = parseHostPort(value("listen") ?? "127.0.0.1:6380", "--listen");
+  const dataDir = value("data-dir") ?? "./pylon-data";
+
+  const sentinel = value("sentinel");
+  const master = value("master");
+  const redisUrl = value("redis");
+  let redis: RedisTarget;
+  if (sentinel !== undefined) {
+    if (redisUrl !== undefined) {
+      throw new ConfigError("Give either --redis or --sentinel, not both");
+    }
+    if (master === undefined) throw new ConfigError("--sentinel needs --master <name>");
+    const sentinels = sentinel.split(",").map((s) => parseHostPort(s, "--sentinel"));
+    redis = { kind: "sentinel", sentinels, master };
+  } else {
+    if (master !== undefined) throw new ConfigError("--master only makes sense with --sentinel");
+    redis = parseRedisUrl(redisUrl ?? "redis://127.0.0.1:6379");
+  }
+
+  const log = parseLogTarget(value("log") ?? `local:${dataDir}/log`);
+
+  const logLevel = value("log-level") ?? "info";
+  if (!["debug", "info", "warning", "error"].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
+  }
+  const logFormat = value("log-format") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
+  }
+
+  const nodeId = value("node-id") ?? `${hostname}-${listen.port}`;
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
+  }
+  const rack = value("rack") ?? "default";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
+    throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
+  }
+
+  return {
+    help: false,
+    config: {
+      nodeId,
+      rack,
+      listen,
+      redis,
+      log,
+      dataDir,
+      logLevel: logLevel as LogLevelName,
+      logFormat,
+    },
+  };
+}
+
+/** A one-line description of where the rack's Redis is. */
+export function describeRedis(target: RedisTarget): string {
+  return target.kind === "direct"
+    ? `redis://${target.host}:${target.port}`
+    : `sentinel ${
+      target.sentinels.map((s) => `${s.host}:${s.port}`).join(",")
+    } master '${target.master}'`;
+}
+
+/** A one-line description of the op log. */
+export function describeLog(target: LogTarget): string {
+  return target.kind === "local"
+    ? `local:${target.dir}`
+    : `kafka://${target.brokers.map((b) => `${b.host}:${b.port}`).join(",")}/${target.topic}`;
+}

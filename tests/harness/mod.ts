@@ -1,0 +1,27 @@
+/**
+ * Test harness: one-call helpers that start real Redis, Sentinel racks and
+ * Kafka on free loopback ports, in scratch folders, and always stop them
+ * (use them with `await using`).
+ */
+
+export { delay, waitFor, WaitTimeout } from "./wait.ts";
+export { freePort, freePorts } from "./ports.ts";
+export { scratchDir, Service } from "./service.ts";
+export { parseInfo, redisCli, type RedisOptions, RedisServer, startRedis } from "./redis.ts";
+export {
+  type Address,
+  MASTER_NAME,
+  type RackOptions,
+  SentinelRack,
+  SentinelServer,
+  startRack,
+} from "./rack.ts";
+export {
+  KafkaCluster,
+  type KafkaLease,
+  KafkaNode,
+  type KafkaOptions,
+  startKafka,
+  uniqueTopic,
+  useKafka,
+} from "./kafka.ts";

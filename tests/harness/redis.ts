@@ -1,0 +1,150 @@
+/** A standalone `redis-server` on a free loopback port, with its data in a scratch folder. */
+
+import { join } from "node:path";
+import { freePort } from "./ports.ts";
+import { scratchDir, Service } from "./service.ts";
+import { waitFor } from "./wait.ts";
+
+/** Options of {@linkcode startRedis}. */
+export interface RedisOptions {
+  /** Turn on the append-only file (`appendfsync always` for durability tests). */
+  appendonly?: "no" | "everysec" | "always";
+  /** Start as a replica of this address. */
+  replicaOf?: { host: string; port: number };
+  /** More `redis.conf` directives, e.g. `{ maxmemory: "100mb" }`. */
+  config?: Record<string, string>;
+}
+
+/** Runs `redis-cli` against an address and returns its output without the final newline. */
+export async function redisCli(port: number, args: string[], host = "127.0.0.1"): Promise<string> {
+  const { success, stdout, stderr } = await new Deno.Command("redis-cli", {
+    args: ["-h", host, "-p", String(port), ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout).replace(/\n$/, "");
+  if (!success) {
+    throw new Error(`redis-cli -p ${port} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  }
+  return out;
+}
+
+/** Parses the `key:value` lines of an `INFO` reply. */
+export function parseInfo(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0 && !line.startsWith("#")) fields.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return fields;
+}
+
+/** A redis-server process owned by a test. */
+export class RedisServer implements AsyncDisposable {
+  readonly host = "127.0.0.1";
+  readonly port: number;
+  readonly dir: string;
+  readonly service: Service;
+
+  private constructor(port: number, dir: string, service: Service) {
+    this.port = port;
+    this.dir = dir;
+    this.service = service;
+  }
+
+  /** Writes the config, starts the server and waits until it answers `PING`. */
+  static async start(options: RedisOptions = {}): Promise<RedisServer> {
+    const port = freePort();
+    const dir = await scratchDir(`redis-${port}`);
+    const conf = join(dir, "redis.conf");
+    const lines = [
+      "bind 127.0.0.1",
+      `port ${port}`,
+      `dir ${dir}`,
+      "daemonize no",
+      'logfile ""',
+      'save ""',
+      "protected-mode no",
+      // Tests compare racks with DEBUG DIGEST.
+      "enable-debug-command yes",
+      // Replicas sync at once instead of after the default 5 s batching delay.
+      "repl-diskless-sync-delay 0",
+      `appendonly ${
+        options.appendonly === undefined || options.appendonly === "no" ? "no" : "yes"
+      }`,
+    ];
+    if (options.appendonly === "always" || options.appendonly === "everysec") {
+      lines.push(`appendfsync ${options.appendonly}`);
+    }
+    if (options.replicaOf !== undefined) {
+      lines.push(`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`);
+    }
+    for (const [key, value] of Object.entries(options.config ?? {})) lines.push(`${key} ${value}`);
+    await Deno.writeTextFile(conf, lines.join("\n") + "\n");
+    const service = new Service({ name: `redis-${port}`, cmd: "redis-server", args: [conf], dir });
+    const server = new RedisServer(port, dir, service);
+    await server.#launch();
+    return server;
+  }
+
+  /** `host:port` of the server. */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** `redis://host:port` of the server. */
+  get url(): string {
+    return `redis://${this.address}`;
+  }
+
+  async #launch(): Promise<void> {
+    this.service.start();
+    await this.waitReady();
+  }
+
+  /** Waits until the server answers `PING` (and has loaded its data). */
+  async waitReady(timeoutMs = 20_000): Promise<void> {
+    await waitFor(`redis-server on port ${this.port}`, async () => {
+      if (!this.service.running) throw new Error("redis-server exited");
+      return (await this.call("PING")) === "PONG" ? true : undefined;
+    }, { timeoutMs, context: () => this.service.logTail() });
+  }
+
+  /** Runs one command through `redis-cli` and returns its raw output. */
+  call(...args: string[]): Promise<string> {
+    return redisCli(this.port, args, this.host);
+  }
+
+  /** The `INFO <section>` fields. */
+  async info(section: string): Promise<Map<string, string>> {
+    return parseInfo(await this.call("INFO", section));
+  }
+
+  /** `kill -9` the server: unsynced data is lost, as in a crash. */
+  async kill(): Promise<void> {
+    await this.service.kill();
+  }
+
+  /** Stops the server (SIGTERM: Redis saves if configured to). */
+  async stop(): Promise<void> {
+    await this.service.stop();
+  }
+
+  /** Starts a stopped or killed server again on the same port and folder. */
+  async restart(): Promise<void> {
+    if (this.service.running) await this.service.stop();
+    await this.#launch();
+  }
+
+  /** Stops the server and removes its folder. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.service.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Starts a standalone Redis; use with `await using`. */
+export function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  return RedisServer.start(options);
+}

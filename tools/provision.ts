@@ -1,0 +1,285 @@
+/**
+ * Provisioning of the real components that tests, benches and `deno task world`
+ * run: Redis and Sentinel (Debian packages), twemproxy (Debian `nutcracker`) and
+ * Apache Kafka (jars from Maven Central, assembled once into `.cache/`).
+ *
+ * Every step is idempotent and cheap when its component is already there.
+ *
+ * Usage: `deno task provision [redis] [kafka] [nutcracker]` (all when none given).
+ */
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Kafka release the project runs (see ../shared notes: 3.9 keeps log4j 1 config). */
+export const KAFKA_VERSION = "3.9.1";
+
+const MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
+
+/** Root of the git-ignored cache that holds provisioned tools. */
+export const CACHE_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), ".cache");
+
+/** Where the Kafka jars live once assembled. */
+export interface KafkaInstall {
+  home: string;
+  /** Java class path covering every jar. */
+  classpath: string;
+  /** A log4j 1 configuration that logs to stdout. */
+  log4jConfig: string;
+}
+
+/** An error that tells the operator what to install. */
+export class ProvisionError extends Error {
+  override name = "ProvisionError";
+}
+
+/** Finds an executable on PATH (and the sbin folders non-root PATHs often lack). */
+export function findExecutable(name: string): string | undefined {
+  const path = Deno.env.get("PATH") ?? "";
+  const dirs = [...path.split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    try {
+      const info = Deno.statSync(candidate);
+      if (info.isFile && info.mode !== null && (info.mode & 0o111) !== 0) return candidate;
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ ok: boolean; output: string }> {
+  const command = new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  const { success, stdout, stderr } = await command.output();
+  const decoder = new TextDecoder();
+  return { ok: success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+async function aptInstall(packages: string[]): Promise<void> {
+  if (findExecutable("apt-get") === undefined) {
+    throw new ProvisionError(
+      `Missing ${packages.join(", ")} and no apt-get here: install Redis 7 (redis-server, ` +
+        `redis-sentinel, redis-tools) and nutcracker with your package manager`,
+    );
+  }
+  if (!isRoot()) {
+    throw new ProvisionError(
+      `Missing ${packages.join(", ")}: run 'sudo apt-get install -y ${packages.join(" ")}' ` +
+        `(not running as root, so Pylon does not install them itself)`,
+    );
+  }
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const args = ["install", "-y", "--no-install-recommends", ...packages];
+  console.error(`provision: apt-get ${args.join(" ")}`);
+  let result = await run("apt-get", args, { env });
+  if (!result.ok) {
+    // A fresh machine may have an empty or stale package index.
+    console.error("provision: apt-get update");
+    const update = await run("apt-get", ["update"], { env });
+    if (!update.ok) throw new ProvisionError(`apt-get update failed:\n${tail(update.output)}`);
+    result = await run("apt-get", args, { env });
+  }
+  if (!result.ok) {
+    throw new ProvisionError(
+      `apt-get install ${packages.join(" ")} failed:\n${tail(result.output)}`,
+    );
+  }
+}
+
+function tail(text: string, lines = 20): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Makes sure redis-server, redis-sentinel, redis-cli and redis-benchmark exist. */
+export async function ensureRedis(): Promise<void> {
+  const wanted = ["redis-server", "redis-sentinel", "redis-cli", "redis-benchmark"];
+  const missing = wanted.filter((name) => findExecutable(name) === undefined);
+  if (missing.length === 0) return;
+  await aptInstall(["redis-server", "redis-sentinel", "redis-tools"]);
+  const still = wanted.filter((name) => findExecutable(name) === undefined);
+  if (still.length > 0) {
+    throw new ProvisionError(`Still missing after install: ${still.join(", ")}`);
+  }
+}
+
+/** Makes sure twemproxy (`nutcracker`) exists; only the benchmarks need it. */
+export async function ensureNutcracker(): Promise<string> {
+  const found = findExecutable("nutcracker");
+  if (found !== undefined) return found;
+  await aptInstall(["nutcracker"]);
+  const installed = findExecutable("nutcracker");
+  if (installed === undefined) throw new ProvisionError("nutcracker still missing after install");
+  return installed;
+}
+
+function kafkaPom(): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by tools/provision.ts: the runtime class path of a Kafka broker. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pylon.provision</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>${KAFKA_VERSION}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>${KAFKA_VERSION}</version>
+    </dependency>
+    <!-- The broker's POM names no logging binding. -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>1.7.36</version>
+    </dependency>
+    <dependency>
+      <groupId>ch.qos.reload4j</groupId>
+      <artifactId>reload4j</artifactId>
+      <version>1.2.25</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+}
+
+const LOG4J_CONFIG = `log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+`;
+
+async function javaMajorVersion(): Promise<number> {
+  if (findExecutable("java") === undefined) {
+    throw new ProvisionError(
+      "Kafka needs Java 11 or later and no 'java' is on PATH: install a JDK " +
+        "(for example 'apt-get install openjdk-17-jre-headless')",
+    );
+  }
+  const { output } = await run("java", ["-version"]);
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
+  if (match === null) {
+    throw new ProvisionError(`Cannot read the Java version from: ${tail(output, 3)}`);
+  }
+  const major = Number(match[1]);
+  // Java 8 reports itself as "1.8".
+  return major === 1 ? Number(match[2]) : major;
+}
+
+function kafkaInstall(home: string): KafkaInstall {
+  return {
+    home,
+    classpath: join(home, "libs", "*"),
+    log4jConfig: join(home, "log4j.properties"),
+  };
+}
+
+/** Assembles the Kafka broker's jars from Maven Central into `.cache/`, once. */
+export async function ensureKafka(): Promise<KafkaInstall> {
+  const home = join(CACHE_DIR, `kafka-${KAFKA_VERSION}`);
+  const marker = join(home, "READY");
+  const install = kafkaInstall(home);
+  if (exists(marker)) return install;
+
+  const major = await javaMajorVersion();
+  if (major < 11) {
+    throw new ProvisionError(`Kafka ${KAFKA_VERSION} needs Java 11 or later, found ${major}`);
+  }
+  if (findExecutable("mvn") === undefined) {
+    throw new ProvisionError(
+      "Assembling Kafka needs Maven and no 'mvn' is on PATH: install it (for example " +
+        "'apt-get install maven')",
+    );
+  }
+
+  console.error(`provision: assembling Kafka ${KAFKA_VERSION} into ${home}`);
+  await Deno.mkdir(home, { recursive: true });
+  await Deno.writeTextFile(join(home, "pom.xml"), kafkaPom());
+  const partial = join(home, "libs.partial");
+  await Deno.remove(partial, { recursive: true }).catch(() => {});
+  const result = await run("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    join(home, "pom.xml"),
+    `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${partial}`,
+  ]);
+  if (!result.ok) {
+    throw new ProvisionError(`Maven could not fetch the Kafka jars:\n${tail(result.output)}`);
+  }
+
+  const jars = [...Deno.readDirSync(partial)].map((entry) => entry.name).sort();
+  if (!jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`)) {
+    throw new ProvisionError(`Maven ran but kafka_2.13-${KAFKA_VERSION}.jar is not in ${partial}`);
+  }
+  await Deno.remove(join(home, "libs"), { recursive: true }).catch(() => {});
+  await Deno.rename(partial, join(home, "libs"));
+  await Deno.writeTextFile(install.log4jConfig, LOG4J_CONFIG);
+  // The marker is written last: its presence means the install is whole.
+  await Deno.writeTextFile(marker, jars.join("\n") + "\n");
+  return install;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Provisions the named components (all when none are named). */
+export async function provision(components: string[]): Promise<void> {
+  const all = ["redis", "kafka", "nutcracker"];
+  const wanted = components.length === 0 ? all : components;
+  for (const name of wanted) {
+    const started = performance.now();
+    switch (name) {
+      case "redis":
+        await ensureRedis();
+        break;
+      case "kafka":
+        await ensureKafka();
+        break;
+      case "nutcracker":
+        await ensureNutcracker();
+        break;
+      default:
+        throw new ProvisionError(`Unknown component '${name}': expected one of ${all.join(", ")}`);
+    }
+    const ms = Math.round(performance.now() - started);
+    console.error(`provision: ${name} ready (${ms} ms)`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await provision(Deno.args);
+  } catch (error) {
+    if (!(error instanceof ProvisionError)) throw error;
+    console.error(`provision: ${error.message}`);
+    Deno.exit(1);
+  }
+}
