@@ -3,6 +3,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config.ts";
 import { setupLogging } from "./src/observe/log.ts";
+import { startNode } from "./src/node.ts";
 
 async function main(): Promise<number> {
   let parsed;
@@ -20,14 +21,30 @@ async function main(): Promise<number> {
   const { config } = parsed;
   await setupLogging(config.logLevel, config.logFormat);
   const log = getLogger(["pylon"]);
-  log.info("node {nodeId} of rack {rack}: clients at {listen}, redis {redis}, log {log}", {
+  log.info("node {nodeId} of rack {rack}: redis {redis}, log {log}", {
     nodeId: config.nodeId,
     rack: config.rack,
-    listen: `${config.listen.host}:${config.listen.port}`,
     redis: describeRedis(config.redis),
     log: describeLog(config.log),
   });
-  log.warning("the client gateway is not built yet: nothing to serve");
+
+  let node;
+  try {
+    node = await startNode(config);
+  } catch (error) {
+    log.error("could not start: {error}", { error: (error as Error).message });
+    return 1;
+  }
+  // Stdout line tests and scripts wait for: the address clients can use now.
+  console.log(`pylon: ready on ${node.address.host}:${node.address.port}`);
+
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await stopped.promise;
+  log.info("stopping");
+  await node.stop();
   return 0;
 }
 

@@ -1,17 +1,18 @@
 /**
  * `deno task bench <name>`: side-by-side benchmarks of Pylon against direct
- * Redis (and twemproxy) in one run.
+ * Redis (and twemproxy) in one run, printing ratios.
  */
 
-const BENCHES: Record<string, string> = {};
+import { benchRead } from "./read.ts";
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  read: benchRead,
+};
 
 const name = Deno.args[0];
-if (name === undefined || !(name in BENCHES)) {
-  const known = Object.keys(BENCHES);
-  console.error(
-    known.length === 0
-      ? "bench: no benchmarks yet (the read path brings 'read')"
-      : `bench: choose one of ${known.join(", ")}`,
-  );
-  Deno.exit(name === undefined ? 0 : 2);
+const bench = name === undefined ? undefined : BENCHES[name];
+if (bench === undefined) {
+  console.error(`usage: deno task bench <${Object.keys(BENCHES).join("|")}>`);
+  Deno.exit(2);
 }
+await bench();

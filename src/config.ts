@@ -37,6 +37,8 @@ export interface Config {
   dataDir: string;
   logLevel: LogLevelName;
   logFormat: "text" | "json";
+  /** Client connections accepted at once. */
+  maxClients: number;
 }
 
 /** A configuration mistake, worded for the operator. */
@@ -56,6 +58,7 @@ export const USAGE = `Usage: pylon [options]
   --data-dir dir             the node's own files (default ./pylon-data)
   --node-id id               this node's id (default <hostname>-<listen port>)
   --rack name                this node's rack (default "default")
+  --max-clients n            client connections accepted at once (default 10000)
   --log-level level          debug, info, warning or error (default info)
   --log-format format        text or json (default text)
   --help                     print this and exit
@@ -71,6 +74,7 @@ const OPTIONS = {
   "data-dir": { type: "string" },
   "node-id": { type: "string" },
   "rack": { type: "string" },
+  "max-clients": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   "help": { type: "boolean" },
@@ -173,6 +177,11 @@ export function parseConfig(
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
     throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
   }
+  const maxClientsText = value("max-clients") ?? "10000";
+  const maxClients = Number(maxClientsText);
+  if (!/^\d+$/.test(maxClientsText) || maxClients < 1) {
+    throw new ConfigError(`--max-clients must be a positive integer, got '${maxClientsText}'`);
+  }
   const rack = value("rack") ?? "default";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
     throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
@@ -189,6 +198,7 @@ export function parseConfig(
       dataDir,
       logLevel: logLevel as LogLevelName,
       logFormat,
+      maxClients,
     },
   };
 }

@@ -25,3 +25,5 @@ export {
   uniqueTopic,
   useKafka,
 } from "./kafka.ts";
+export { type PylonOptions, PylonProcess, startPylon } from "./pylon.ts";
+export { RawClient } from "./raw_client.ts";

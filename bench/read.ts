@@ -1,0 +1,99 @@
+/**
+ * `deno task bench read`: redis-benchmark GET and PING with 50 clients, with
+ * and without `-P 16`, against direct Redis, twemproxy and Pylon in front of
+ * the same Redis, in one run. Runs alternate between targets and repeat, and
+ * the median is reported, so a noisy moment does not favour one target.
+ */
+
+import { ensureRedis } from "../tools/provision.ts";
+import { startPylon, startRedis } from "../tests/harness/mod.ts";
+import { type BenchResult, median, printTable, redisBenchmark } from "./redis_benchmark.ts";
+import { startTwemproxy } from "./twemproxy.ts";
+
+const CLIENTS = 50;
+const KEYSPACE = 100_000;
+const DATA_SIZE = 16;
+const ROUNDS = Number(Deno.env.get("PYLON_BENCH_ROUNDS") ?? 3);
+
+export async function benchRead(): Promise<void> {
+  await ensureRedis();
+  await using redis = await startRedis();
+  await redisBenchmark({
+    port: redis.port,
+    tests: "set",
+    clients: CLIENTS,
+    requests: KEYSPACE * 3,
+    pipeline: 16,
+    keyspace: KEYSPACE,
+    dataSize: DATA_SIZE,
+  });
+  await using twemproxy = await startTwemproxy(redis.port);
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    args: ["--log-level", "warning"],
+  });
+  const targets = [
+    { name: "redis", port: redis.port },
+    { name: "twemproxy", port: twemproxy.port },
+    { name: "pylon", port: pylon.port },
+  ];
+
+  const samples = new Map<string, BenchResult[]>();
+  for (const pipeline of [1, 16]) {
+    const requests = pipeline === 1 ? 200_000 : 1_000_000;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of targets) {
+        // twemproxy answers PING only from 0.5.0 on; GET is the comparison that matters.
+        const results = await redisBenchmark({
+          port: target.port,
+          tests: "get,ping_mbulk",
+          clients: CLIENTS,
+          requests,
+          pipeline,
+          keyspace: KEYSPACE,
+          dataSize: DATA_SIZE,
+        });
+        for (const r of results) {
+          const key = `${target.name}|${r.test}|${pipeline}`;
+          samples.set(key, [...(samples.get(key) ?? []), r]);
+        }
+        console.error(`bench: ${target.name} -P ${pipeline} round ${round + 1}/${ROUNDS} done`);
+      }
+    }
+  }
+
+  const summary = (target: string, test: string, pipeline: number) => {
+    const runs = samples.get(`${target}|${test}|${pipeline}`) ?? [];
+    return runs.length === 0 ? undefined : {
+      ops: median(runs.map((r) => r.opsPerSec)),
+      p50: median(runs.map((r) => r.p50Ms)),
+      p99: median(runs.map((r) => r.p99Ms)),
+    };
+  };
+  const rows: string[][] = [];
+  for (const test of ["GET", "PING_MBULK"]) {
+    for (const pipeline of [1, 16]) {
+      const direct = summary("redis", test, pipeline);
+      const twem = summary("twemproxy", test, pipeline);
+      for (const target of targets) {
+        const s = summary(target.name, test, pipeline);
+        if (s === undefined) continue;
+        const pylonRow = target.name === "pylon";
+        rows.push([
+          test,
+          String(pipeline),
+          target.name,
+          Math.round(s.ops).toLocaleString("en-US"),
+          s.p50.toFixed(3),
+          s.p99.toFixed(3),
+          pylonRow && direct ? (s.ops / direct.ops).toFixed(2) : "",
+          pylonRow && twem ? (s.ops / twem.ops).toFixed(2) : "",
+        ]);
+      }
+    }
+  }
+  console.log(
+    `\nread path: redis-benchmark, ${CLIENTS} clients, ${KEYSPACE} keys of ${DATA_SIZE} bytes, median of ${ROUNDS}`,
+  );
+  printTable(["test", "-P", "target", "ops/s", "p50 ms", "p99 ms", "÷ redis", "÷ twemproxy"], rows);
+}

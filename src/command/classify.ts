@@ -1,0 +1,417 @@
+/**
+ * Pylon's class for every Redis command: Redis's flags decide, except where an
+ * override in {@linkcode OVERRIDES} says otherwise (with its reason).
+ */
+
+import { equalsIgnoreCase, parseStrictInteger } from "./bytes.ts";
+import { georadiusStoreIndex, sortStoreIndex, xreadBlocks } from "./keys.ts";
+import type { RawCommand } from "./raw.ts";
+import type { ArgumentRule, CommandClass, ReplyKind } from "./types.ts";
+
+/** Pylon's decision for one command or subcommand. */
+export interface Classification {
+  class: CommandClass;
+  /** Why (always set for `refused`, and for every override). */
+  reason?: string;
+  /** For writes. */
+  reply?: ReplyKind;
+  argumentRule?: ArgumentRule;
+}
+
+/** One entry of the overrides table. */
+export interface Override {
+  class: CommandClass;
+  /** One line: why Pylon differs from Redis's flags (for `refused`, the text clients see). */
+  reason: string;
+  reply?: ReplyKind;
+  argumentRule?: ArgumentRule;
+}
+
+// Refusal reasons shared by several commands.
+const BLOCKING = "blocking commands are not served, Pylon does not hold clients waiting";
+const ADMIN = "it administers the underlying Redis; run it on that Redis directly";
+const CLUSTER = "Pylon is not a Redis Cluster node; cluster commands belong to a cluster's Redis";
+const REPLICATION = "it concerns the underlying Redis's replication; run it on that Redis directly";
+const ACL = "Pylon has its own users; the underlying Redis's ACLs are managed on that Redis";
+const TRANSACTIONS = "transactions arrive with the write path";
+const SCRIPTING = "refused until scripting is enabled";
+const TRACKING =
+  "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
+const MEMORY_ADMIN = "it reports on the underlying Redis's memory; run it on that Redis directly";
+const LOCAL = "answered by Pylon itself";
+const HELP = "Redis's help text: no data and no side effects";
+const CONSTANT_UNLESS_INVALID =
+  "the reply is always OK unless the arguments are invalid (then Redis's error is the reply)";
+
+// --- Argument rules ----------------------------------------------------------
+
+/** A positive integer Redis accepts as an expiry (small enough never to overflow in ms). */
+function isValidExpiry(arg: Uint8Array | undefined): boolean {
+  if (arg === undefined || arg.length > 15) return false;
+  const value = parseStrictInteger(arg);
+  return value !== undefined && value > 0;
+}
+
+/**
+ * Whether SET's options make the reply depend on the data: NX, XX or GET, or
+ * options Redis rejects (its error is then the reply, never OK).
+ */
+function setReplyDependsOnData(argv: readonly Uint8Array[]): boolean {
+  let expiry = false;
+  for (let i = 3; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (
+      equalsIgnoreCase(arg, "ex") || equalsIgnoreCase(arg, "px") ||
+      equalsIgnoreCase(arg, "exat") || equalsIgnoreCase(arg, "pxat")
+    ) {
+      if (expiry || !isValidExpiry(argv[i + 1])) return true;
+      expiry = true;
+      i++;
+    } else if (equalsIgnoreCase(arg, "keepttl")) {
+      if (expiry) return true;
+      expiry = true;
+    } else {
+      // NX, XX, GET, or a syntax error.
+      return true;
+    }
+  }
+  return false;
+}
+
+/** FLUSHDB/FLUSHALL take at most one of ASYNC or SYNC. */
+function flushArgumentsInvalid(argv: readonly Uint8Array[]): boolean {
+  if (argv.length === 1) return false;
+  if (argv.length > 2) return true;
+  return !equalsIgnoreCase(argv[1]!, "async") && !equalsIgnoreCase(argv[1]!, "sync");
+}
+
+/** The argument XADD reads as the entry id (after NOMKSTREAM and MAXLEN/MINID options). */
+function xaddIdIndex(argv: readonly Uint8Array[]): number {
+  let i = 2;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    if (equalsIgnoreCase(arg, "nomkstream")) {
+      i++;
+    } else if (equalsIgnoreCase(arg, "maxlen") || equalsIgnoreCase(arg, "minid")) {
+      i++;
+      const mode = argv[i];
+      if (mode !== undefined && mode.length === 1 && (mode[0] === 0x3d || mode[0] === 0x7e)) i++;
+      i++;
+      if (argv[i] !== undefined && equalsIgnoreCase(argv[i]!, "limit")) i += 2;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+function isStar(arg: Uint8Array | undefined): boolean {
+  return arg !== undefined && arg.length === 1 && arg[0] === 0x2a;
+}
+
+const SET_RULE: ArgumentRule = {
+  when: "NX, XX or GET (or invalid options): the reply depends on the data",
+  class: "write",
+  reply: "data",
+  test: setReplyDependsOnData,
+};
+
+const BLOCK_RULE: ArgumentRule = {
+  when: "BLOCK: refused, blocking commands are not served, Pylon does not hold clients waiting",
+  class: "refused",
+  reason: BLOCKING,
+  test: xreadBlocks,
+};
+
+// --- The overrides -----------------------------------------------------------
+
+/**
+ * Pylon's overrides of Redis's command flags, each with its reason.
+ *
+ * How a command's class is decided (first match wins):
+ *  1. An entry here for its full name (`client|kill`), then `<container>|*`
+ *     for all of a container's subcommands, then `*|help` for any other
+ *     container's HELP.
+ *  2. Redis's flags: `pubsub` → pubsub (served by the local Redis on a
+ *     subscribed connection); `blocking` → refused (Pylon does not hold
+ *     clients waiting); `admin` → refused, pointing at the underlying Redis;
+ *     `write` → write; `readonly` → read.
+ *  3. Anything else is refused: nothing is guessed to be a read.
+ *
+ * Writes reply `data` (the reply Redis gives when the op is applied) unless
+ * listed here as `constant`: only commands whose reply is always the same OK
+ * for valid arguments, whatever the data (an operator may then acknowledge
+ * them as soon as the log has them).
+ *
+ * An `argumentRule` switches the class for requests whose arguments match it
+ * (SORT .. STORE is a write, XREAD BLOCK is refused, ...); `route()` applies
+ * it. Containers themselves (`client`, `config`, ...) only ever see a wrong
+ * number of arguments, since every call names a subcommand.
+ */
+export const OVERRIDES: Readonly<Record<string, Override>> = {
+  // Answered by Pylon: connection state lives in Pylon, not in the rack's Redis.
+  "ping": { class: "local", reason: LOCAL },
+  "echo": { class: "local", reason: LOCAL },
+  "select": { class: "local", reason: "Pylon keeps the connection's db; ops carry it" },
+  "hello": { class: "local", reason: "Pylon speaks RESP2 and RESP3 itself" },
+  "auth": { class: "local", reason: "Pylon has its own users and passwords" },
+  "quit": { class: "local", reason: LOCAL },
+  "reset": { class: "local", reason: "resets Pylon's connection state" },
+  "command": { class: "local", reason: "answered from Pylon's command table" },
+  "command|*": { class: "local", reason: "answered from Pylon's command table" },
+  "client|setname": { class: "local", reason: "the name of the connection to Pylon" },
+  "client|getname": { class: "local", reason: "the name of the connection to Pylon" },
+  "client|id": { class: "local", reason: "the id of the connection to Pylon" },
+  "client|info": { class: "local", reason: "describes the connection to Pylon" },
+  "client|list": { class: "local", reason: "lists Pylon's connections, not the Redis's" },
+  "client|help": { class: "local", reason: "lists the CLIENT subcommands Pylon answers" },
+  "unwatch": { class: "local", reason: "nothing is ever watched (WATCH is refused)" },
+
+  // Reads Redis's flags do not call reads.
+  "info": {
+    class: "read",
+    reason: "reports the rack's Redis; clients such as ioredis use it as a ready check",
+  },
+  "time": { class: "read", reason: "the rack's Redis clock, like TTL: a time-dependent read" },
+  "lastsave": { class: "read", reason: "the rack's Redis last save time" },
+  "*|help": { class: "read", reason: HELP },
+  "pubsub|channels": { class: "read", reason: "lists the local rack's subscriptions" },
+  "pubsub|numpat": { class: "read", reason: "counts the local rack's subscriptions" },
+  "pubsub|numsub": { class: "read", reason: "counts the local rack's subscriptions" },
+  "pubsub|shardchannels": { class: "read", reason: "lists the local rack's subscriptions" },
+  "pubsub|shardnumsub": { class: "read", reason: "counts the local rack's subscriptions" },
+
+  // Arguments decide.
+  "sort": {
+    class: "read",
+    reason: "Redis flags it a write for STORE; without it, it only reads (as SORT_RO on a replica)",
+    argumentRule: {
+      when: "STORE: a write",
+      class: "write",
+      reply: "data",
+      test: (argv) => sortStoreIndex(argv) > 0,
+    },
+  },
+  "georadius": {
+    class: "read",
+    reason:
+      "Redis flags it a write for STORE/STOREDIST; without them it only reads (as GEORADIUS_RO on a replica)",
+    argumentRule: {
+      when: "STORE or STOREDIST: a write",
+      class: "write",
+      reply: "data",
+      test: (argv) => georadiusStoreIndex(argv) > 0,
+    },
+  },
+  "georadiusbymember": {
+    class: "read",
+    reason:
+      "Redis flags it a write for STORE/STOREDIST; without them it only reads (as GEORADIUSBYMEMBER_RO on a replica)",
+    argumentRule: {
+      when: "STORE or STOREDIST: a write",
+      class: "write",
+      reply: "data",
+      test: (argv) => georadiusStoreIndex(argv) > 0,
+    },
+  },
+  "xread": {
+    class: "read",
+    reason: "Redis flags it blocking, but it only blocks with BLOCK",
+    argumentRule: BLOCK_RULE,
+  },
+  "xreadgroup": {
+    class: "write",
+    reply: "data",
+    reason: "Redis flags it blocking, but it only blocks with BLOCK; it moves entries to the PEL",
+    argumentRule: BLOCK_RULE,
+  },
+  "set": {
+    class: "write",
+    reply: "constant",
+    reason: "OK unless NX, XX or GET make the reply depend on the data",
+    argumentRule: SET_RULE,
+  },
+  "pfcount": {
+    class: "read",
+    reason: "several keys are only read (merged into a temporary HyperLogLog)",
+    argumentRule: {
+      when: "one key: a write, as it stores the cached cardinality and DEBUG DIGEST must agree",
+      class: "write",
+      reply: "data",
+      test: (argv) => argv.length === 2,
+    },
+  },
+  "xadd": {
+    class: "write",
+    reply: "data",
+    reason: "an explicit entry id is deterministic",
+    argumentRule: {
+      when: "id '*': refused, auto-generated ids would differ per rack",
+      class: "refused",
+      reason: "an auto-generated id ('*') would differ per rack; send an explicit id",
+      test: (argv) => isStar(argv[xaddIdIndex(argv)]),
+    },
+  },
+
+  // Writes whose reply is always OK.
+  "setex": {
+    class: "write",
+    reply: "constant",
+    reason: CONSTANT_UNLESS_INVALID,
+    argumentRule: {
+      when: "an invalid expiry: Redis's error is the reply",
+      class: "write",
+      reply: "data",
+      test: (argv) => !isValidExpiry(argv[2]),
+    },
+  },
+  "psetex": {
+    class: "write",
+    reply: "constant",
+    reason: CONSTANT_UNLESS_INVALID,
+    argumentRule: {
+      when: "an invalid expiry: Redis's error is the reply",
+      class: "write",
+      reply: "data",
+      test: (argv) => !isValidExpiry(argv[2]),
+    },
+  },
+  "mset": {
+    class: "write",
+    reply: "constant",
+    reason: CONSTANT_UNLESS_INVALID,
+    argumentRule: {
+      when: "a key without a value: Redis's error is the reply",
+      class: "write",
+      reply: "data",
+      test: (argv) => argv.length % 2 === 0,
+    },
+  },
+  "flushdb": {
+    class: "write",
+    reply: "constant",
+    reason: CONSTANT_UNLESS_INVALID,
+    argumentRule: {
+      when: "options other than ASYNC or SYNC: Redis's error is the reply",
+      class: "write",
+      reply: "data",
+      test: flushArgumentsInvalid,
+    },
+  },
+  "flushall": {
+    class: "write",
+    reply: "constant",
+    reason: CONSTANT_UNLESS_INVALID,
+    argumentRule: {
+      when: "options other than ASYNC or SYNC: Redis's error is the reply",
+      class: "write",
+      reply: "data",
+      test: flushArgumentsInvalid,
+    },
+  },
+
+  // Writes Pylon cannot apply identically on every rack (yet).
+  "spop": {
+    class: "refused",
+    reason: "it removes random members, which would differ per rack (until ops carry the choice)",
+  },
+  "xclaim": {
+    class: "refused",
+    reason: "it claims by idle time, which each rack measures with its own clock",
+  },
+  "xautoclaim": {
+    class: "refused",
+    reason: "it claims by idle time, which each rack measures with its own clock",
+  },
+  "migrate": { class: "refused", reason: "it moves keys to a Redis outside the log" },
+  "publish": {
+    class: "write",
+    reply: "data",
+    reason: "an op applied on every rack, so every rack's subscribers receive it",
+  },
+  "spublish": {
+    class: "write",
+    reply: "data",
+    reason: "an op applied on every rack, so every rack's subscribers receive it",
+  },
+
+  // Transactions and scripting.
+  "multi": { class: "refused", reason: TRANSACTIONS },
+  "exec": { class: "refused", reason: TRANSACTIONS },
+  "discard": { class: "refused", reason: TRANSACTIONS },
+  "watch": {
+    class: "refused",
+    reason: "WATCH cannot hold across racks: a write logged by another rack would not abort it",
+  },
+  "eval": { class: "refused", reason: SCRIPTING },
+  "evalsha": { class: "refused", reason: SCRIPTING },
+  "fcall": { class: "refused", reason: SCRIPTING },
+  "script|*": { class: "refused", reason: SCRIPTING },
+  "function|*": { class: "refused", reason: SCRIPTING },
+
+  // The underlying Redis's business: cluster, replication, administration.
+  "cluster|*": { class: "refused", reason: CLUSTER },
+  "readonly": { class: "refused", reason: CLUSTER },
+  "readwrite": { class: "refused", reason: CLUSTER },
+  "asking": { class: "refused", reason: CLUSTER },
+  "restore-asking": { class: "refused", reason: CLUSTER },
+  "role": { class: "refused", reason: REPLICATION },
+  "wait": {
+    class: "refused",
+    reason: "it waits for the underlying Redis's replicas; Pylon acknowledges writes from the log",
+  },
+  "acl|*": { class: "refused", reason: ACL },
+  "config|*": { class: "refused", reason: ADMIN },
+  "memory|doctor": { class: "refused", reason: MEMORY_ADMIN },
+  "memory|malloc-stats": { class: "refused", reason: MEMORY_ADMIN },
+  "memory|stats": { class: "refused", reason: MEMORY_ADMIN },
+  "memory|purge": { class: "refused", reason: MEMORY_ADMIN },
+  "client|caching": { class: "refused", reason: TRACKING },
+  "client|getredir": { class: "refused", reason: TRACKING },
+  "client|tracking": { class: "refused", reason: TRACKING },
+  "client|trackinginfo": { class: "refused", reason: TRACKING },
+  "client|reply": {
+    class: "refused",
+    reason: "Pylon answers every request, in order; CLIENT REPLY would break that",
+  },
+  "client|kill": {
+    class: "refused",
+    reason: "it would act on the underlying Redis's connections; run it on that Redis directly",
+  },
+  "client|pause": { class: "refused", reason: ADMIN },
+  "client|unpause": { class: "refused", reason: ADMIN },
+  "client|unblock": {
+    class: "refused",
+    reason: "no Pylon client is ever blocked; run it on the underlying Redis directly",
+  },
+  "client|no-evict": { class: "refused", reason: ADMIN },
+};
+
+/** The override for a command's full name, if any (see {@linkcode OVERRIDES} for the order). */
+export function overrideFor(name: string): Override | undefined {
+  const find = (key: string) => Object.hasOwn(OVERRIDES, key) ? OVERRIDES[key] : undefined;
+  const exact = find(name);
+  if (exact !== undefined) return exact;
+  const bar = name.indexOf("|");
+  if (bar < 0) return undefined;
+  return find(`${name.slice(0, bar)}|*`) ?? (name.endsWith("|help") ? find("*|help") : undefined);
+}
+
+/** Pylon's class for one command or subcommand from Redis's description. */
+export function classify(command: RawCommand): Classification {
+  const override = overrideFor(command.name);
+  if (override !== undefined) return { ...override };
+  if (command.subcommands.length > 0) {
+    return { class: "refused", reason: "it needs a subcommand" };
+  }
+  const flags = command.flags;
+  if (flags.includes("pubsub")) return { class: "pubsub" };
+  if (flags.includes("blocking")) return { class: "refused", reason: BLOCKING };
+  if (flags.includes("admin")) return { class: "refused", reason: ADMIN };
+  if (flags.includes("write")) return { class: "write", reply: "data" };
+  if (flags.includes("readonly")) return { class: "read" };
+  return {
+    class: "refused",
+    reason: "Redis flags it neither a read nor a write, and Pylon has no rule for it",
+  };
+}

@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { classify, overrideFor, OVERRIDES } from "./classify.ts";
+import type { RawCommand } from "./raw.ts";
+import { allCommands, findCommand } from "./table.ts";
+import type { CommandSpec } from "./types.ts";
+
+function spec(name: string): CommandSpec {
+  const found = findCommand(name);
+  assert.ok(found !== undefined, `no command '${name}'`);
+  return found;
+}
+
+function every(): CommandSpec[] {
+  return allCommands().flatMap((command) => [command, ...command.subcommands]);
+}
+
+function raw(name: string, flags: string[]): RawCommand {
+  return {
+    name,
+    arity: -1,
+    flags,
+    first_key: 0,
+    last_key: 0,
+    step: 0,
+    acl_categories: [],
+    tips: [],
+    key_specs: [],
+    subcommands: [],
+    docs: { group: "generic" },
+  };
+}
+
+Deno.test("classify() follows Redis's flags when no override applies", () => {
+  assert.deepEqual(classify(raw("x-write", ["write", "fast"])), { class: "write", reply: "data" });
+  assert.deepEqual(classify(raw("x-read", ["readonly"])), { class: "read" });
+  assert.equal(classify(raw("x-sub", ["pubsub"])).class, "pubsub");
+  assert.deepEqual(classify(raw("x-block", ["write", "blocking"])), {
+    class: "refused",
+    reason: "blocking commands are not served, Pylon does not hold clients waiting",
+  });
+  const admin = classify(raw("x-admin", ["write", "admin"]));
+  assert.equal(admin.class, "refused");
+  assert.match(admin.reason!, /underlying Redis/);
+});
+
+Deno.test("classify() refuses a command that is neither a read nor a write: nothing is guessed", () => {
+  const decided = classify(raw("x-unknown", ["fast", "loading", "stale"]));
+  assert.equal(decided.class, "refused");
+  assert.match(decided.reason!, /neither a read nor a write/);
+});
+
+Deno.test("Redis's flags make GET a read, INCR a write, BLPOP refused and SUBSCRIBE pubsub", () => {
+  assert.equal(spec("get").class, "read");
+  assert.equal(spec("incr").class, "write");
+  assert.equal(spec("incr").reply, "data");
+  for (const name of ["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzmpop"]) {
+    assert.equal(spec(name).class, "refused", name);
+    assert.equal(
+      spec(name).reason,
+      "blocking commands are not served, Pylon does not hold clients waiting",
+      name,
+    );
+  }
+  for (const name of ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe"]) {
+    assert.equal(spec(name).class, "pubsub", name);
+  }
+  assert.equal(spec("sunsubscribe").class, "pubsub");
+});
+
+Deno.test("administration, cluster and replication commands are refused, pointing at the underlying Redis", () => {
+  const names = [
+    "config|get",
+    "config|set",
+    "debug",
+    "shutdown",
+    "replicaof",
+    "slaveof",
+    "sync",
+    "psync",
+    "cluster|info",
+    "cluster|keyslot",
+    "cluster|nodes",
+    "failover",
+    "monitor",
+    "acl|setuser",
+    "acl|whoami",
+    "module|load",
+    "save",
+    "bgsave",
+    "bgrewriteaof",
+    "latency|latest",
+    "slowlog|get",
+    "memory|stats",
+    "memory|doctor",
+    "memory|purge",
+    "readonly",
+    "readwrite",
+    "asking",
+    "wait",
+    "role",
+    "client|kill",
+    "client|pause",
+    "client|unpause",
+    "client|tracking",
+    "client|caching",
+    "client|no-evict",
+  ];
+  for (const name of names) {
+    assert.equal(spec(name).class, "refused", name);
+    assert.match(spec(name).reason!, /underlying Redis|Redis Cluster|cluster's Redis/, name);
+  }
+  assert.equal(spec("migrate").class, "refused");
+  assert.match(spec("migrate").reason!, /outside the log/);
+});
+
+Deno.test("connection commands, COMMAND and some CLIENT subcommands are answered by Pylon", () => {
+  const local = [
+    "ping",
+    "echo",
+    "select",
+    "hello",
+    "auth",
+    "quit",
+    "reset",
+    "command",
+    "unwatch",
+    "client|setname",
+    "client|getname",
+    "client|id",
+    "client|info",
+    "client|list",
+    "client|help",
+  ];
+  for (const name of local) assert.equal(spec(name).class, "local", name);
+  for (const sub of spec("command").subcommands) assert.equal(sub.class, "local", sub.name);
+  for (const sub of spec("client").subcommands) {
+    if (!local.includes(sub.name)) assert.equal(sub.class, "refused", sub.name);
+  }
+});
+
+Deno.test("INFO, TIME, LASTSAVE, DBSIZE and PUBSUB introspection are reads", () => {
+  for (const name of ["info", "time", "lastsave", "dbsize", "pubsub|channels", "pubsub|numsub"]) {
+    assert.equal(spec(name).class, "read", name);
+  }
+  for (const name of ["pubsub|numpat", "pubsub|shardchannels", "pubsub|shardnumsub"]) {
+    assert.equal(spec(name).class, "read", name);
+  }
+  assert.match(spec("info").reason!, /ready check/);
+});
+
+Deno.test("transactions, WATCH and scripting are refused with their reasons; *_RO scripts are reads", () => {
+  for (const name of ["multi", "exec", "discard"]) {
+    assert.equal(spec(name).class, "refused");
+    assert.equal(spec(name).reason, "transactions arrive with the write path");
+  }
+  assert.equal(spec("watch").class, "refused");
+  assert.match(spec("watch").reason!, /cannot hold across racks/);
+  for (const name of ["eval", "evalsha", "fcall", "script|load", "script|flush", "function|load"]) {
+    assert.equal(spec(name).class, "refused", name);
+    assert.equal(spec(name).reason, "refused until scripting is enabled", name);
+  }
+  for (const name of ["eval_ro", "evalsha_ro", "fcall_ro"]) assert.equal(spec(name).class, "read");
+});
+
+Deno.test("PUBLISH and SPUBLISH are writes: every rack's subscribers receive them", () => {
+  for (const name of ["publish", "spublish"]) {
+    assert.equal(spec(name).class, "write");
+    assert.equal(spec(name).reply, "data");
+  }
+});
+
+Deno.test("only writes whose reply is always OK are constant", () => {
+  const constant = every().filter((c) => c.reply === "constant").map((c) => c.name).sort();
+  assert.deepEqual(constant, ["flushall", "flushdb", "mset", "psetex", "set", "setex"]);
+  for (const name of ["incr", "lpop", "getset", "getdel", "msetnx", "hmset", "ltrim", "rename"]) {
+    assert.equal(spec(name).reply, "data", name);
+  }
+});
+
+Deno.test("every write has a reply kind, every refusal and override a one-line reason", () => {
+  for (const command of every()) {
+    if (command.class === "write") assert.ok(command.reply !== undefined, command.name);
+    else assert.equal(command.reply, undefined, command.name);
+    if (command.class === "refused") assert.ok(command.reason !== undefined, command.name);
+  }
+  for (const [name, override] of Object.entries(OVERRIDES)) {
+    assert.ok(override.reason.length > 0 && !/[\r\n]/.test(override.reason), name);
+    assert.ok(!override.reason.endsWith("."), `${name}: no trailing period`);
+    if (override.class === "write") assert.ok(override.reply !== undefined, name);
+    const rule = override.argumentRule;
+    if (rule?.class === "refused") assert.ok(rule.reason !== undefined, name);
+    if (rule?.class === "write") assert.ok(rule.reply !== undefined, name);
+  }
+});
+
+Deno.test("every override names a real command, or a real container with '|*'", () => {
+  for (const name of Object.keys(OVERRIDES)) {
+    if (name === "*|help") continue;
+    const container = name.endsWith("|*") ? name.slice(0, -2) : undefined;
+    const found = findCommand(container ?? name);
+    assert.ok(found !== undefined, `override for unknown command '${name}'`);
+    if (container !== undefined) assert.ok(found.subcommands.length > 0, name);
+  }
+});
+
+Deno.test("overrideFor() prefers the exact name, then the container, then HELP", () => {
+  assert.equal(overrideFor("client|help"), OVERRIDES["client|help"]);
+  assert.equal(overrideFor("command|help"), OVERRIDES["command|*"]);
+  assert.equal(overrideFor("script|help"), OVERRIDES["script|*"]);
+  assert.equal(overrideFor("object|help"), OVERRIDES["*|help"]);
+  assert.equal(overrideFor("object|encoding"), undefined);
+  assert.equal(overrideFor("get"), undefined);
+  assert.equal(overrideFor("constructor"), undefined);
+});
+
+Deno.test("commands whose arguments decide carry a rule", () => {
+  const ruled = every().filter((c) => c.argumentRule !== undefined).map((c) => c.name).sort();
+  assert.deepEqual(ruled, [
+    "flushall",
+    "flushdb",
+    "georadius",
+    "georadiusbymember",
+    "mset",
+    "pfcount",
+    "psetex",
+    "set",
+    "setex",
+    "sort",
+    "xadd",
+    "xread",
+    "xreadgroup",
+  ]);
+  assert.equal(spec("sort").class, "read");
+  assert.equal(spec("sort").argumentRule?.class, "write");
+  assert.equal(spec("xread").argumentRule?.class, "refused");
+});
+
+Deno.test("writes Pylon cannot yet apply identically on every rack are refused", () => {
+  for (const name of ["spop", "xclaim", "xautoclaim"]) {
+    assert.equal(spec(name).class, "refused", name);
+    assert.match(spec(name).reason!, /rack/, name);
+  }
+});

@@ -1,0 +1,13 @@
+/**
+ * The command table: every Redis command with its arity, flags, key specs and
+ * docs (generated from Redis's own `COMMAND INFO`/`COMMAND DOCS`), Pylon's
+ * class for it, request routing, key extraction and the COMMAND command.
+ */
+
+export type { ArgumentRule, CommandClass, CommandSpec, ReplyKind, Route } from "./types.ts";
+export type { RawArgDoc, RawCommandDocs, RawKeySpec } from "./raw.ts";
+export { route } from "./route.ts";
+export { commandKeys } from "./keys.ts";
+export { commandReply } from "./command_reply.ts";
+export { allCommands, findCommand, REDIS_VERSION } from "./table.ts";
+export { OVERRIDES } from "./classify.ts";

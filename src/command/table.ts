@@ -1,0 +1,219 @@
+/**
+ * The command table: the generated Redis description joined with Pylon's
+ * classification, built once at load. Lookups by name bytes are
+ * case-insensitive and allocate nothing.
+ */
+
+import { lowerByte } from "./bytes.ts";
+import { classify } from "./classify.ts";
+import { loadRawCommands, RAW_REDIS_VERSION, type RawCommand } from "./raw.ts";
+import type { CommandSpec, Route } from "./types.ts";
+
+/** The Redis version whose commands the table describes. */
+export const REDIS_VERSION: string = RAW_REDIS_VERSION;
+
+/** A table entry: the spec, its prebuilt routes and its subcommands. */
+export interface Entry {
+  readonly spec: CommandSpec;
+  /** The route when no argument rule applies. */
+  readonly route: Route;
+  /** The route when the spec's argument rule matches. */
+  readonly ruleRoute: Route | undefined;
+  /** Redis's wrong-number-of-arguments error for this command. */
+  readonly arityError: Route;
+  /** Subcommands by their own name (`setname` for `client|setname`). */
+  readonly subcommands: NameIndex<Entry> | undefined;
+}
+
+/** A case-insensitive map from ASCII names to values, looked up by raw bytes without allocating. */
+export class NameIndex<T> {
+  readonly #names: (Uint8Array | undefined)[];
+  readonly #values: (T | undefined)[];
+  readonly #mask: number;
+  #size = 0;
+
+  constructor(capacity: number) {
+    let slots = 8;
+    while (slots < capacity * 4) slots *= 2;
+    this.#names = new Array(slots).fill(undefined);
+    this.#values = new Array(slots).fill(undefined);
+    this.#mask = slots - 1;
+  }
+
+  /** Number of names. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adds a lowercase name; throws on duplicates or when full beyond the planned capacity. */
+  add(name: string, value: T): void {
+    const bytes = new TextEncoder().encode(name.toLowerCase());
+    if (this.get(bytes) !== undefined) throw new Error(`Duplicate command name '${name}'`);
+    if ((this.#size + 1) * 2 > this.#names.length) {
+      throw new Error(`NameIndex over capacity adding '${name}'`);
+    }
+    let slot = hashName(bytes) & this.#mask;
+    while (this.#names[slot] !== undefined) slot = (slot + 1) & this.#mask;
+    this.#names[slot] = bytes;
+    this.#values[slot] = value;
+    this.#size++;
+  }
+
+  /** The value whose name equals `bytes` ignoring ASCII case. */
+  get(bytes: Uint8Array): T | undefined {
+    let slot = hashName(bytes) & this.#mask;
+    while (true) {
+      const name = this.#names[slot];
+      if (name === undefined) return undefined;
+      if (sameName(name, bytes)) return this.#values[slot];
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+}
+
+/** FNV-1a over the lowercased bytes. */
+function hashName(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ lowerByte(bytes[i]!), 0x01000193);
+  return hash >>> 0;
+}
+
+function sameName(lower: Uint8Array, bytes: Uint8Array): boolean {
+  if (lower.length !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (lower[i] !== lowerByte(bytes[i]!)) return false;
+  return true;
+}
+
+/** The `-ERR` text (without the `-`) of a refused command. */
+export function refusedMessage(name: string, reason: string): string {
+  return `ERR command '${name}' is refused by Pylon: ${reason}`;
+}
+
+function routeFor(
+  spec: CommandSpec,
+  klass: CommandSpec["class"],
+  reply: CommandSpec["reply"],
+  reason: string | undefined,
+): Route {
+  switch (klass) {
+    case "read":
+    case "local":
+    case "pubsub":
+      return Object.freeze({ kind: klass, command: spec });
+    case "write":
+      return Object.freeze({ kind: "write", command: spec, reply: reply ?? "data" });
+    case "refused":
+      if (reason === undefined) throw new Error(`Refused command '${spec.name}' has no reason`);
+      return Object.freeze({
+        kind: "refused",
+        command: spec,
+        message: refusedMessage(spec.name, reason),
+      });
+  }
+}
+
+type MutableSpec = { -readonly [K in keyof CommandSpec]: CommandSpec[K] };
+
+function buildSpec(raw: RawCommand): MutableSpec {
+  const decided = classify(raw);
+  const spec: MutableSpec = {
+    name: raw.name,
+    arity: raw.arity,
+    flags: Object.freeze(raw.flags),
+    class: decided.class,
+    firstKey: raw.first_key,
+    lastKey: raw.last_key,
+    keyStep: raw.step,
+    aclCategories: Object.freeze(raw.acl_categories),
+    tips: Object.freeze(raw.tips),
+    keySpecs: Object.freeze(raw.key_specs),
+    subcommands: [],
+    docs: raw.docs,
+  };
+  if (decided.reason !== undefined) spec.reason = decided.reason;
+  if (decided.class === "write") spec.reply = decided.reply ?? "data";
+  if (decided.argumentRule !== undefined) spec.argumentRule = decided.argumentRule;
+  return spec;
+}
+
+function buildEntry(spec: CommandSpec, subcommands: NameIndex<Entry> | undefined): Entry {
+  const rule = spec.argumentRule;
+  return {
+    spec,
+    route: routeFor(spec, spec.class, spec.reply, spec.reason),
+    ruleRoute: rule === undefined ? undefined : routeFor(spec, rule.class, rule.reply, rule.reason),
+    arityError: Object.freeze({
+      kind: "error",
+      message: `ERR wrong number of arguments for '${spec.name}' command`,
+    }),
+    subcommands,
+  };
+}
+
+function buildTable(): {
+  index: NameIndex<Entry>;
+  commands: CommandSpec[];
+  byName: Map<string, Entry>;
+} {
+  const raws = loadRawCommands();
+  const specs = new Map<string, MutableSpec>();
+  for (const raw of raws) specs.set(raw.name, buildSpec(raw));
+  const byName = new Map<string, Entry>();
+  const top = raws.filter((raw) => !raw.name.includes("|"));
+  const index = new NameIndex<Entry>(top.length);
+  for (const raw of top) {
+    const spec = specs.get(raw.name)!;
+    let subIndex: NameIndex<Entry> | undefined;
+    if (raw.subcommands.length > 0) {
+      subIndex = new NameIndex<Entry>(raw.subcommands.length);
+      const subSpecs: CommandSpec[] = [];
+      for (const subName of raw.subcommands) {
+        const sub = specs.get(subName);
+        if (sub === undefined) throw new Error(`Subcommand '${subName}' missing from the table`);
+        sub.container = spec;
+        Object.freeze(sub);
+        subSpecs.push(sub);
+        const entry = buildEntry(sub, undefined);
+        subIndex.add(subName.slice(raw.name.length + 1), entry);
+        byName.set(subName, entry);
+      }
+      spec.subcommands = Object.freeze(subSpecs);
+    }
+    Object.freeze(spec);
+    const entry = buildEntry(spec, subIndex);
+    index.add(raw.name, entry);
+    byName.set(raw.name, entry);
+  }
+  if (byName.size !== raws.length) throw new Error("Every subcommand must belong to a command");
+  return { index, commands: top.map((raw) => specs.get(raw.name)!), byName };
+}
+
+const TABLE = buildTable();
+
+/** The entry of a command name given as request bytes (any case). */
+export function lookupEntry(name: Uint8Array): Entry | undefined {
+  return TABLE.index.get(name);
+}
+
+/** The entry of a full name (`get`, `client|kill`), exactly as Redis spells it (lowercase). */
+export function entryByFullName(name: string): Entry | undefined {
+  return TABLE.byName.get(name);
+}
+
+/**
+ * A command or subcommand by full name in any case (`GET`, `client|KILL`), as
+ * `COMMAND INFO` and `COMMAND DOCS` accept names; `undefined` if unknown.
+ */
+export function findCommand(name: string): CommandSpec | undefined {
+  const parts = name.toLowerCase().split("|");
+  if (parts.length > 2) return undefined;
+  const entry = TABLE.byName.get(parts.length === 1 ? parts[0]! : `${parts[0]}|${parts[1]}`);
+  if (entry === undefined) return undefined;
+  if (parts.length === 2 && entry.spec.container === undefined) return undefined;
+  return entry.spec;
+}
+
+/** Every top-level command, sorted by name (their subcommands hang off them). */
+export function allCommands(): readonly CommandSpec[] {
+  return TABLE.commands;
+}

@@ -1,0 +1,69 @@
+/** The public types of the command table. */
+
+import type { RawCommandDocs, RawKeySpec } from "./raw.ts";
+
+/**
+ * How Pylon serves a command: forwarded to the rack's Redis (`read`), logged
+ * as an op (`write`), answered by Pylon (`local`), served by the local Redis
+ * on a subscribed connection (`pubsub`), or not at all (`refused`).
+ */
+export type CommandClass = "read" | "write" | "local" | "pubsub" | "refused";
+
+/** Whether a write's reply is always the same constant (`+OK`) or depends on the data. */
+export type ReplyKind = "constant" | "data";
+
+/** Where the arguments change a command's class (SORT .. STORE, SET .. GET, XREAD BLOCK ...). */
+export interface ArgumentRule {
+  /** One line: which arguments decide, and what they make of the command. */
+  readonly when: string;
+  /** The class (and reply kind, or reason) when the arguments match. */
+  readonly class: CommandClass;
+  readonly reply?: ReplyKind;
+  readonly reason?: string;
+  /** Whether this request's arguments (argv[0] is the command name) match. */
+  readonly test: (argv: readonly Uint8Array[]) => boolean;
+}
+
+/** One command or subcommand: Redis's own description plus Pylon's class. */
+export interface CommandSpec {
+  /** Redis's lowercase full name: `get`, `client|setname`. */
+  readonly name: string;
+  /** Redis's arity: exact argument count (name included) if positive, minimum if negative. */
+  readonly arity: number;
+  /** Redis's command flags (`write`, `readonly`, `blocking`, `movablekeys`, ...). */
+  readonly flags: readonly string[];
+  /** Pylon's class when no argument rule applies. */
+  readonly class: CommandClass;
+  /** Why the class differs from what Redis's flags say, or why the command is refused. */
+  readonly reason?: string;
+  /** For writes: whether the reply is a constant or comes from the data. */
+  readonly reply?: ReplyKind;
+  /** Set when the arguments can change the class; `route()` applies it. */
+  readonly argumentRule?: ArgumentRule;
+  /** Legacy key positions of `COMMAND INFO`. */
+  readonly firstKey: number;
+  readonly lastKey: number;
+  readonly keyStep: number;
+  /** ACL categories with the `@`. */
+  readonly aclCategories: readonly string[];
+  /** Redis's command tips (`nondeterministic_output`, `request_policy:...`). */
+  readonly tips: readonly string[];
+  readonly keySpecs: readonly RawKeySpec[];
+  /** Subcommands by full name, sorted; empty for plain commands. */
+  readonly subcommands: readonly CommandSpec[];
+  /** The container (`client` for `client|setname`). */
+  readonly container?: CommandSpec;
+  /** `COMMAND DOCS` of this command (its subcommands' docs are on them). */
+  readonly docs: RawCommandDocs;
+}
+
+/** What to do with one request. Route objects may be shared: never mutate them. */
+export type Route =
+  | { kind: "read"; command: CommandSpec }
+  | { kind: "write"; command: CommandSpec; reply: ReplyKind }
+  | { kind: "local"; command: CommandSpec }
+  | { kind: "pubsub"; command: CommandSpec }
+  /** `message` is the full error text without the leading `-`. */
+  | { kind: "refused"; command: CommandSpec; message: string }
+  /** Unknown command or subcommand, or wrong arity: Redis's exact text without the `-`. */
+  | { kind: "error"; message: string };

@@ -1,0 +1,280 @@
+/**
+ * Commands Pylon answers itself, for the connection that sent them: PING,
+ * ECHO, SELECT, HELLO, AUTH, QUIT, RESET, UNWATCH, CLIENT (its own
+ * connections), COMMAND (from the table) and PYLON. Replies follow Redis's
+ * wording where Redis has one.
+ */
+
+import type { Argv } from "../resp/request_decoder.ts";
+import { array, bulk, error, integer, map, nil, type RespValue, simple } from "../resp/value.ts";
+import { REPLY } from "../resp/encoder.ts";
+import { commandReply, type CommandSpec } from "../command/mod.ts";
+import type { ClientConnection } from "./client_connection.ts";
+
+/** What local commands read from the node. */
+export interface LocalContext {
+  /** `SELECT` accepts 0 to this minus one. */
+  databases(): number;
+  /** Every open client connection (CLIENT LIST). */
+  clients(): Iterable<ClientConnection>;
+  /** The text of `PYLON INFO`. */
+  pylonInfo(): string;
+}
+
+/** Redis version Pylon reports in HELLO: the version its command table comes from. */
+export const REDIS_COMPAT_VERSION = "7.0.15";
+
+const utf8 = new TextDecoder();
+
+function text(arg: Uint8Array | undefined): string {
+  return arg === undefined ? "" : utf8.decode(arg);
+}
+
+function lower(arg: Uint8Array | undefined): string {
+  return text(arg).toLowerCase();
+}
+
+/** Parses an integer argument the way Redis does (strict decimal). */
+function parseInteger(arg: Uint8Array | undefined): number | undefined {
+  const s = text(arg);
+  if (!/^-?(0|[1-9]\d*)$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+const NOT_INTEGER = "ERR value is not an integer or out of range";
+
+/** Answers one local command. */
+export function answerLocal(
+  context: LocalContext,
+  connection: ClientConnection,
+  argv: Argv,
+  command: CommandSpec | undefined,
+): RespValue | Uint8Array {
+  if (command === undefined) return pylon(context, argv);
+  switch (command.name) {
+    case "ping":
+      if (argv.length > 1) return bulk(argv[1]!);
+      return REPLY.pong;
+    case "echo":
+      return bulk(argv[1]!);
+    case "select": {
+      const db = parseInteger(argv[1]);
+      if (db === undefined) return error(NOT_INTEGER);
+      if (db < 0 || db >= context.databases()) return error("ERR DB index is out of range");
+      connection.db = db;
+      return REPLY.ok;
+    }
+    case "hello":
+      return hello(connection, argv);
+    case "auth":
+      return error(
+        "ERR AUTH <password> called without any password configured for the default user. " +
+          "Are you sure your configuration is correct?",
+      );
+    case "quit":
+      connection.closeAfterReplies();
+      return REPLY.ok;
+    case "reset":
+      connection.db = 0;
+      connection.protocol = 2;
+      connection.name = "";
+      return simple("RESET");
+    case "unwatch":
+      // Nothing is ever watched: WATCH is refused.
+      return REPLY.ok;
+    default:
+      if (command.name === "command" || command.name.startsWith("command|")) {
+        return commandReply(argv);
+      }
+      if (command.name.startsWith("client|")) {
+        return client(context, connection, argv, command.name);
+      }
+      return error(`ERR command '${command.name}' is not answered by Pylon`);
+  }
+}
+
+function hello(connection: ClientConnection, argv: Argv): RespValue {
+  let protocol = connection.protocol;
+  let name: string | undefined;
+  if (argv.length > 1) {
+    const version = parseInteger(argv[1]);
+    if (version === undefined) {
+      return error("ERR Protocol version is not an integer or out of range");
+    }
+    if (version !== 2 && version !== 3) return error("NOPROTO unsupported protocol version");
+    protocol = version;
+    for (let i = 2; i < argv.length; i++) {
+      const option = lower(argv[i]);
+      if (option === "auth" && i + 2 < argv.length) {
+        return error(
+          "ERR command 'hello' with AUTH is refused by Pylon: authentication is not configured",
+        );
+      } else if (option === "setname" && i + 1 < argv.length) {
+        name = text(argv[++i]);
+        if (!validName(name)) {
+          return error("ERR Client names cannot contain spaces, newlines or special characters.");
+        }
+      } else {
+        return error(`ERR Syntax error in HELLO option '${text(argv[i])}'`);
+      }
+    }
+  }
+  connection.protocol = protocol;
+  if (name !== undefined) connection.name = name;
+  return map([
+    [bulk("server"), bulk("redis")],
+    [bulk("version"), bulk(REDIS_COMPAT_VERSION)],
+    [bulk("proto"), integer(protocol)],
+    [bulk("id"), integer(connection.id)],
+    [bulk("mode"), bulk("standalone")],
+    [bulk("role"), bulk("master")],
+    [bulk("modules"), array([])],
+  ]);
+}
+
+function validName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+/** One `CLIENT LIST` line, with Redis's fields (Pylon's own values where they differ). */
+export function clientLine(connection: ClientConnection, now = Date.now()): string {
+  const fields: [string, string | number][] = [
+    ["id", connection.id],
+    ["addr", connection.remoteAddress],
+    ["laddr", connection.localAddress],
+    ["fd", -1],
+    ["name", connection.name],
+    ["age", Math.floor((now - connection.createdAt) / 1000)],
+    ["idle", Math.floor((now - connection.lastActiveAt) / 1000)],
+    ["flags", "N"],
+    ["db", connection.db],
+    ["sub", 0],
+    ["psub", 0],
+    ["ssub", 0],
+    ["multi", -1],
+    ["qbuf", connection.bufferedInput],
+    ["qbuf-free", 0],
+    ["argv-mem", 0],
+    ["multi-mem", 0],
+    ["obl", 0],
+    ["oll", connection.pending],
+    ["omem", connection.bufferedOutput],
+    ["tot-mem", connection.bufferedInput + connection.bufferedOutput],
+    ["events", "r"],
+    ["cmd", connection.lastCommand],
+    ["user", "default"],
+    ["redir", -1],
+    ["resp", connection.protocol],
+  ];
+  return fields.map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+const CLIENT_HELP = [
+  "CLIENT <subcommand> [<arg> [value] [opt] ...]. Pylon answers these for its own connections:",
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "ID",
+  "    Return the ID of the current connection.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
+  "    Return information about client connections to this Pylon node.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "HELP",
+  "    Print this help.",
+];
+
+function client(
+  context: LocalContext,
+  connection: ClientConnection,
+  argv: Argv,
+  name: string,
+): RespValue {
+  switch (name) {
+    case "client|id":
+      return integer(connection.id);
+    case "client|getname":
+      return connection.name === "" ? nil() : bulk(connection.name);
+    case "client|setname": {
+      const value = text(argv[2]);
+      if (!validName(value)) {
+        return error("ERR Client names cannot contain spaces, newlines or special characters.");
+      }
+      connection.name = value;
+      return simple("OK");
+    }
+    case "client|info":
+      return {
+        type: "verbatim",
+        format: "txt",
+        value: new TextEncoder().encode(clientLine(connection) + "\n"),
+      };
+    case "client|list":
+      return clientList(context, argv);
+    case "client|help":
+      return array(CLIENT_HELP.map((line) => simple(line)));
+    default:
+      return error(`ERR command '${name}' is not answered by Pylon`);
+  }
+}
+
+function clientList(context: LocalContext, argv: Argv): RespValue {
+  let ids: Set<number> | undefined;
+  for (let i = 2; i < argv.length; i++) {
+    const option = lower(argv[i]);
+    if (option === "type" && i + 1 < argv.length) {
+      const type = lower(argv[++i]);
+      if (!["normal", "master", "replica", "slave", "pubsub"].includes(type)) {
+        return error(`ERR Unknown client type '${text(argv[i])}'`);
+      }
+      // Every Pylon client connection is a normal one.
+      if (type !== "normal") ids = new Set();
+    } else if (option === "id" && i + 1 < argv.length) {
+      ids ??= new Set();
+      for (i++; i < argv.length; i++) {
+        const id = parseInteger(argv[i]);
+        if (id === undefined || id <= 0) return error("ERR Invalid client ID");
+        ids.add(id);
+      }
+    } else {
+      return error("ERR syntax error");
+    }
+  }
+  const now = Date.now();
+  let out = "";
+  for (const connection of context.clients()) {
+    if (ids === undefined || ids.has(connection.id)) out += clientLine(connection, now) + "\n";
+  }
+  return { type: "verbatim", format: "txt", value: new TextEncoder().encode(out) };
+}
+
+const PYLON_HELP = [
+  "PYLON <subcommand> [<arg> ...]. Subcommands are:",
+  "INFO",
+  "    Node id, rack, role, uptime, connections, commands served and the upstream Redis.",
+  "HELP",
+  "    Print this help.",
+];
+
+function pylon(context: LocalContext, argv: Argv): RespValue {
+  if (argv.length < 2) return error("ERR wrong number of arguments for 'pylon' command");
+  const sub = lower(argv[1]);
+  if (sub === "info" && argv.length === 2) {
+    return {
+      type: "verbatim",
+      format: "txt",
+      value: new TextEncoder().encode(context.pylonInfo()),
+    };
+  }
+  if (sub === "help" && argv.length === 2) return array(PYLON_HELP.map((line) => simple(line)));
+  if (sub === "info" || sub === "help") {
+    return error(`ERR wrong number of arguments for 'pylon|${sub}' command`);
+  }
+  return error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
+}

@@ -1,0 +1,203 @@
+/**
+ * One pipelined connection to the rack's Redis that many client connections
+ * share. Requests are written in order and their replies, framed but not
+ * decoded, are handed back in the same order. A request carries the db it
+ * runs in; the connection sends `SELECT` only when the db changes.
+ */
+
+import * as net from "node:net";
+import { setImmediate } from "node:timers";
+import { encodeCommand } from "../resp/encoder.ts";
+import { ReplyFramer } from "../resp/reply_framer.ts";
+import type { Protocol } from "../resp/value.ts";
+import type { HostPort } from "../config.ts";
+import { describe } from "./client.ts";
+
+/** Receives one request's raw reply, or the error that lost it. */
+export type ReplySink = (reply: Uint8Array | UpstreamError) => void;
+
+/** The connection to Redis failed before a request got its reply. */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+}
+
+const HELLO_3 = encodeCommand(["HELLO", "3"]);
+const SELECT: Uint8Array[] = Array.from(
+  { length: 16 },
+  (_, db) => encodeCommand(["SELECT", String(db)]),
+);
+const PLUS = 43;
+const PUSH = 62;
+
+function selectCommand(db: number): Uint8Array {
+  return SELECT[db] ?? encodeCommand(["SELECT", String(db)]);
+}
+
+/** Options of an {@linkcode UpstreamConnection}. */
+export interface UpstreamConnectionOptions {
+  protocol: Protocol;
+  connectTimeoutMs: number;
+}
+
+/** A shared, pipelined connection to one Redis server. */
+export class UpstreamConnection {
+  readonly address: HostPort;
+  readonly protocol: Protocol;
+  #socket: net.Socket;
+  #framer = new ReplyFramer();
+  /** Sinks in request order; `#head` is the next to be answered. */
+  #sinks: ReplySink[] = [];
+  #head = 0;
+  #db = 0;
+  #connected = false;
+  #closed = false;
+  #lastReplyAt = performance.now();
+  #out: Uint8Array[] = [];
+  #flushScheduled = false;
+  #onClose: (connection: UpstreamConnection) => void;
+
+  constructor(
+    address: HostPort,
+    options: UpstreamConnectionOptions,
+    onClose: (c: UpstreamConnection) => void,
+  ) {
+    this.address = address;
+    this.protocol = options.protocol;
+    this.#onClose = onClose;
+    const socket = net.connect({ host: address.host, port: address.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(options.connectTimeoutMs);
+    socket.on("connect", () => {
+      this.#connected = true;
+      socket.setTimeout(0);
+    });
+    socket.on("timeout", () => this.fail(`no connection within ${options.connectTimeoutMs} ms`));
+    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("error", (error: Error) => this.fail(error.message));
+    socket.on("close", () => this.fail("connection closed"));
+    if (options.protocol === 3) this.#enqueue(HELLO_3, this.#expectSuccess("HELLO 3"));
+  }
+
+  /** Requests sent and not yet answered. */
+  get pending(): number {
+    return this.#sinks.length - this.#head;
+  }
+
+  /** Whether the TCP connection is established. */
+  get connected(): boolean {
+    return this.#connected && !this.#closed;
+  }
+
+  /** Whether the connection has failed or been closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Milliseconds since the last reply while requests are pending, else 0. */
+  stalledMs(now: number): number {
+    return this.pending === 0 ? 0 : now - this.#lastReplyAt;
+  }
+
+  /** Sends `request` (an encoded command) to run in `db`; `sink` gets its reply. */
+  send(request: Uint8Array, db: number, sink: ReplySink): void {
+    if (this.#closed) {
+      sink(new UpstreamError(`${describe(this.address)}: connection closed`));
+      return;
+    }
+    if (db !== this.#db) {
+      this.#db = db;
+      this.#enqueue(selectCommand(db), this.#expectSuccess(`SELECT ${db}`));
+    }
+    this.#enqueue(request, sink);
+  }
+
+  #enqueue(request: Uint8Array, sink: ReplySink): void {
+    if (this.pending === 0) this.#lastReplyAt = performance.now();
+    this.#sinks.push(sink);
+    this.#out.push(request);
+    // Requests from every client handled in this turn of the event loop share one write.
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    if (out.length === 0 || this.#closed) return;
+    this.#out = [];
+    if (out.length === 1) {
+      this.#socket.write(out[0]!);
+      return;
+    }
+    let size = 0;
+    for (const part of out) size += part.length;
+    const joined = new Uint8Array(size);
+    let at = 0;
+    for (const part of out) {
+      joined.set(part, at);
+      at += part.length;
+    }
+    this.#socket.write(joined);
+  }
+
+  /** A sink for Pylon's own setup commands: anything but `+...` breaks the connection. */
+  #expectSuccess(what: string): ReplySink {
+    return (reply) => {
+      if (reply instanceof UpstreamError) return;
+      // HELLO answers with a map; SELECT with +OK. Only an error reply is fatal.
+      if (reply[0] === PLUS || reply[0] === 37 || reply[0] === 42) return;
+      this.fail(`${what} failed: ${new TextDecoder().decode(reply.subarray(0, 200)).trim()}`);
+    };
+  }
+
+  #receive(chunk: Uint8Array): void {
+    this.#lastReplyAt = performance.now();
+    this.#framer.push(chunk);
+    while (true) {
+      let reply: Uint8Array | undefined;
+      try {
+        reply = this.#framer.next();
+      } catch (error) {
+        this.fail(`unparseable reply: ${(error as Error).message}`);
+        return;
+      }
+      if (reply === undefined) break;
+      // RESP3 pushes are out of band (Pylon never enables them upstream, but they must not shift replies).
+      if (reply[0] === PUSH) continue;
+      const sink = this.#sinks[this.#head];
+      if (sink === undefined) {
+        this.fail("reply with no request");
+        return;
+      }
+      this.#sinks[this.#head++] = noop;
+      sink(reply);
+      if (this.#closed) return;
+    }
+    // Drop answered sinks once the queue has drained, so it does not grow forever.
+    if (this.#head === this.#sinks.length) {
+      this.#sinks = [];
+      this.#head = 0;
+    } else if (this.#head > 1024) {
+      this.#sinks = this.#sinks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Fails every pending request with `reason` and closes the connection. */
+  fail(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+    const error = new UpstreamError(`${describe(this.address)}: ${reason}`);
+    const sinks = this.#sinks.slice(this.#head);
+    this.#sinks = [];
+    this.#head = 0;
+    for (const sink of sinks) sink(error);
+    this.#onClose(this);
+  }
+}
+
+function noop(): void {}

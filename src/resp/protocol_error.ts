@@ -1,0 +1,32 @@
+/** Limits that protect the process from hostile or broken peers, and the error raised past them. */
+
+/** Bounds of one decoder (one connection). */
+export interface RespLimits {
+  /** Largest bulk string, like Redis's `proto-max-bulk-len`. */
+  maxBulkBytes: number;
+  /** Most elements of one array (arguments of one request, elements of one aggregate reply). */
+  maxArrayLength: number;
+  /** Deepest nesting of aggregate replies. */
+  maxDepth: number;
+  /** Most bytes one request or reply may hold while it is incomplete, like `client-query-buffer-limit`. */
+  maxBufferedBytes: number;
+  /** Longest inline request or header line, like Redis's `PROTO_INLINE_MAX_SIZE`. */
+  maxInlineBytes: number;
+}
+
+/** Redis's defaults: 512 MiB bulks, 1 GiB query buffer, 64 KiB inline requests. */
+export const DEFAULT_LIMITS: Readonly<RespLimits> = {
+  maxBulkBytes: 512 * 1024 * 1024,
+  maxArrayLength: 1024 * 1024,
+  maxDepth: 32,
+  maxBufferedBytes: 1024 * 1024 * 1024,
+  maxInlineBytes: 64 * 1024,
+};
+
+/**
+ * Malformed input. The message is Redis's wording (`Protocol error: ...`); the
+ * connection that sent it gets `-ERR <message>` and is closed, as Redis does.
+ */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}

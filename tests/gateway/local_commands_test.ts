@@ -1,0 +1,98 @@
+/** Connection state and the commands Pylon answers itself, through a real process. */
+
+import assert from "node:assert/strict";
+import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
+
+const text = (v: unknown) => new TextDecoder().decode((v as { value: Uint8Array }).value);
+
+Deno.test("SELECT, CLIENT, HELLO, RESET and PING keep per-connection state", async () => {
+  await using redis = await startRedis();
+  await redis.call("-n", "5", "SET", "k", "five");
+  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using a = await RawClient.connect(pylon.port);
+  await using b = await RawClient.connect(pylon.port);
+
+  await a.command("SELECT", "5");
+  assert.deepEqual(await a.read(), { type: "simple", value: "OK" });
+  await a.command("GET", "k");
+  assert.equal(text(await a.read()), "five");
+  await b.command("GET", "k");
+  assert.deepEqual(await b.read(), { type: "bulk", value: null }, "b is still in db 0");
+  await a.command("SELECT", "16");
+  assert.deepEqual(await a.read(), { type: "error", value: "ERR DB index is out of range" });
+  await a.command("SELECT", "x");
+  assert.deepEqual(await a.read(), {
+    type: "error",
+    value: "ERR value is not an integer or out of range",
+  });
+
+  await a.command("CLIENT", "SETNAME", "alpha");
+  assert.deepEqual(await a.read(), { type: "simple", value: "OK" });
+  await a.command("CLIENT", "GETNAME");
+  assert.equal(text(await a.read()), "alpha");
+  await a.command("CLIENT", "SETNAME", "has space");
+  assert.equal((await a.read()).type, "error");
+  await a.command("CLIENT", "ID");
+  const idA = (await a.read()) as { value: bigint };
+  await b.command("CLIENT", "ID");
+  const idB = (await b.read()) as { value: bigint };
+  assert.notEqual(idA.value, idB.value);
+  await b.command("CLIENT", "LIST");
+  const list = text(await b.read());
+  assert.match(list, new RegExp(`id=${idA.value} .*name=alpha .*db=5 `));
+  assert.match(list, new RegExp(`id=${idB.value} .*cmd=client\\|list`));
+  await a.command("CLIENT", "INFO");
+  assert.match(text(await a.read()), new RegExp(`^id=${idA.value} .*name=alpha`));
+
+  await a.command("HELLO", "3");
+  const hello = await a.read();
+  assert.equal(hello.type, "map");
+  await a.command("HELLO", "4");
+  assert.deepEqual(await a.read(), {
+    type: "error",
+    value: "NOPROTO unsupported protocol version",
+  });
+  await a.command("HELLO", "3", "AUTH", "default", "secret");
+  assert.match((await a.read() as { value: string }).value, /^ERR .*refused by Pylon/);
+  await a.command("CLIENT", "GETNAME");
+  assert.equal(text(await a.read()), "alpha", "RESP3 bulk");
+  await a.command("RESET");
+  assert.deepEqual(await a.read(), { type: "simple", value: "RESET" });
+  await a.command("GET", "k");
+  assert.deepEqual(
+    await a.read(),
+    { type: "bulk", value: null },
+    "RESET went back to db 0 and RESP2",
+  );
+  await a.command("PING", "hi");
+  assert.equal(text(await a.read()), "hi");
+});
+
+Deno.test("COMMAND answers from the table and PYLON INFO describes the node", async () => {
+  await using redis = await startRedis();
+  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using client = await RawClient.connect(pylon.port);
+  await using direct = await RawClient.connect(redis.port);
+  await client.command("COMMAND", "COUNT");
+  await direct.command("COMMAND", "COUNT");
+  assert.deepEqual(await client.read(), await direct.read());
+  await client.command("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2");
+  await direct.command("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2");
+  assert.deepEqual(await client.read(), await direct.read());
+
+  await client.command("GET", "x");
+  await client.read();
+  await client.command("PYLON", "INFO");
+  const info = text(await client.read());
+  assert.match(info, /^# Node\r\nnode_id:/);
+  assert.match(info, /\r\nrole:gateway\r\n/);
+  assert.match(info, /\r\nuptime_in_seconds:\d+\r\n/);
+  assert.match(info, /\r\nconnected_clients:[1-9]\d*\r\n/);
+  assert.match(info, /\r\ntotal_commands_processed:[1-9]\d*\r\n/);
+  assert.match(info, new RegExp(`\\r\\nupstream_address:127\\.0\\.0\\.1:${redis.port}\\r\\n`));
+  await client.command("PYLON", "NOPE");
+  assert.deepEqual(await client.read(), {
+    type: "error",
+    value: "ERR unknown subcommand 'NOPE'. Try PYLON HELP.",
+  });
+});

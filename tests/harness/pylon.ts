@@ -1,0 +1,106 @@
+/** A Pylon node run as a real process (`main.ts`), as users run it. */
+
+import { dirname, fromFileUrl } from "./paths.ts";
+import { freePort } from "./ports.ts";
+import { redisCli } from "./redis.ts";
+import { scratchDir, Service } from "./service.ts";
+import { waitFor } from "./wait.ts";
+
+const MAIN = `${dirname(dirname(dirname(fromFileUrl(import.meta.url))))}/main.ts`;
+
+/** Options of {@linkcode startPylon}. */
+export interface PylonOptions {
+  /** Where the rack's Redis is: `--redis redis://...` or Sentinel flags. */
+  redis?: { url: string } | { sentinels: string; master: string };
+  /** More command-line flags. */
+  args?: string[];
+}
+
+/** A running `main.ts`. */
+export class PylonProcess implements AsyncDisposable {
+  readonly host = "127.0.0.1";
+  readonly port: number;
+  readonly dir: string;
+  readonly service: Service;
+
+  private constructor(port: number, dir: string, service: Service) {
+    this.port = port;
+    this.dir = dir;
+    this.service = service;
+  }
+
+  /** Starts the node and waits until it answers PING. */
+  static async start(options: PylonOptions = {}): Promise<PylonProcess> {
+    const port = freePort();
+    const dir = await scratchDir(`pylon-${port}`);
+    const redis = options.redis;
+    const redisArgs = redis === undefined
+      ? []
+      : "url" in redis
+      ? ["--redis", redis.url]
+      : ["--sentinel", redis.sentinels, "--master", redis.master];
+    const service = new Service({
+      name: `pylon-${port}`,
+      cmd: Deno.execPath(),
+      // Types are checked by `deno task check`; skipping it here keeps startup fast.
+      args: [
+        "run",
+        "--allow-all",
+        "--no-check",
+        MAIN,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--data-dir",
+        dir,
+        ...redisArgs,
+        ...(options.args ?? []),
+      ],
+      dir,
+    });
+    const pylon = new PylonProcess(port, dir, service);
+    service.start();
+    await pylon.waitReady();
+    return pylon;
+  }
+
+  /** `host:port` clients use. */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** Waits until the node answers PING. */
+  async waitReady(timeoutMs = 20_000): Promise<void> {
+    await waitFor(`Pylon on port ${this.port}`, async () => {
+      if (!this.service.running) throw new Error("pylon exited");
+      return (await redisCli(this.port, ["PING"])) === "PONG" ? true : undefined;
+    }, { timeoutMs, context: () => this.service.logTail() });
+  }
+
+  /** Runs one command through `redis-cli` against the node. */
+  call(...args: string[]): Promise<string> {
+    return redisCli(this.port, args, this.host);
+  }
+
+  /** `kill -9` the node. */
+  async kill(): Promise<void> {
+    await this.service.kill();
+  }
+
+  /** Starts a stopped or killed node again on the same port. */
+  async restart(): Promise<void> {
+    if (this.service.running) await this.service.stop();
+    this.service.start();
+    await this.waitReady();
+  }
+
+  /** Stops the node and removes its folder. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.service.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Starts a Pylon node; use with `await using`. */
+export function startPylon(options: PylonOptions = {}): Promise<PylonProcess> {
+  return PylonProcess.start(options);
+}
