@@ -39,6 +39,16 @@ export interface Config {
   logFormat: "text" | "json";
   /** Client connections accepted at once. */
   maxClients: number;
+  /** Log partitions (one total order by default). */
+  partitions: number;
+  /** Whether this node applies the log to its rack's Redis. */
+  applier: boolean;
+  /** Commands acknowledged once logged (`ack=log`); only constant-reply commands qualify. */
+  ackLog: string[];
+  /** Redis db for Pylon's positions; undefined means the last db. */
+  metaDb: number | undefined;
+  /** How long a client waits for a write's reply. */
+  writeTimeoutMs: number;
 }
 
 /** A configuration mistake, worded for the operator. */
@@ -59,6 +69,11 @@ export const USAGE = `Usage: pylon [options]
   --node-id id               this node's id (default <hostname>-<listen port>)
   --rack name                this node's rack (default "default")
   --max-clients n            client connections accepted at once (default 10000)
+  --partitions n             log partitions; keys map to them by hash slot (default 1)
+  --applier on|off           apply the log to this rack's Redis (default on)
+  --ack-log CMD[,CMD..]      answer these constant-reply writes (SET, MSET, ...) once logged
+  --meta-db n                Redis db for Pylon's positions, hidden from clients (default: the last)
+  --write-timeout-ms n       how long a write waits for its reply (default 10000)
   --log-level level          debug, info, warning or error (default info)
   --log-format format        text or json (default text)
   --help                     print this and exit
@@ -75,6 +90,11 @@ const OPTIONS = {
   "node-id": { type: "string" },
   "rack": { type: "string" },
   "max-clients": { type: "string" },
+  "partitions": { type: "string" },
+  "applier": { type: "string" },
+  "ack-log": { type: "string" },
+  "meta-db": { type: "string" },
+  "write-timeout-ms": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   "help": { type: "boolean" },
@@ -177,11 +197,25 @@ export function parseConfig(
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
     throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
   }
-  const maxClientsText = value("max-clients") ?? "10000";
-  const maxClients = Number(maxClientsText);
-  if (!/^\d+$/.test(maxClientsText) || maxClients < 1) {
-    throw new ConfigError(`--max-clients must be a positive integer, got '${maxClientsText}'`);
+  const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
+    const text = value(option) ?? String(fallback);
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${text}'`);
+    }
+    return n;
+  };
+  const maxClients = integer("max-clients", 10_000, 1, 1_000_000);
+  const partitions = integer("partitions", 1, 1, 16_384);
+  const writeTimeoutMs = integer("write-timeout-ms", 10_000, 1, 3_600_000);
+  const metaDb = value("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535);
+  const applierText = value("applier") ?? "on";
+  if (applierText !== "on" && applierText !== "off") {
+    throw new ConfigError(`--applier must be on or off, got '${applierText}'`);
   }
+  const ackLog = (value("ack-log") ?? "").split(",").map((c) => c.trim().toLowerCase()).filter((
+    c,
+  ) => c !== "");
   const rack = value("rack") ?? "default";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
     throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
@@ -199,6 +233,11 @@ export function parseConfig(
       logLevel: logLevel as LogLevelName,
       logFormat,
       maxClients,
+      partitions,
+      applier: applierText === "on",
+      ackLog,
+      metaDb,
+      writeTimeoutMs,
     },
   };
 }

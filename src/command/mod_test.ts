@@ -13,3 +13,22 @@ Deno.test("the public interface routes a request, finds its keys and answers COM
   assert.deepEqual(commandKeys(routed.command, argv), [1, 3, 4]);
   assert.equal(commandReply([encoder.encode("COMMAND"), encoder.encode("COUNT")]).type, "integer");
 });
+
+Deno.test("the public interface prepares a write for the log: syntax, rewrite, partition, dbs", async () => {
+  const { checkSyntax, dbArguments, partitionFor, rewriteForLog } = await import("./mod.ts");
+  const argv = ["SETEX", "{user1}:session", "60", "token"].map((arg) => encoder.encode(arg));
+  const routed = route(argv);
+  assert.equal(routed.kind, "write");
+  if (routed.kind !== "write") return;
+  assert.equal(checkSyntax(routed.command, argv), undefined);
+  const logged = rewriteForLog(routed.command, argv, 1_000);
+  assert.deepEqual(logged.map((arg) => new TextDecoder().decode(arg)), [
+    "SET",
+    "{user1}:session",
+    "token",
+    "PXAT",
+    "61000",
+  ]);
+  assert.deepEqual(partitionFor(routed.command, logged, 1), { partition: 0 });
+  assert.deepEqual(dbArguments(routed.command, argv), []);
+});

@@ -8,12 +8,13 @@
 import type * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
-import { encode, encodeCommand, encodeError } from "../resp/encoder.ts";
+import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
-import { type CommandSpec, route } from "../command/mod.ts";
+import { type CommandSpec, type Route, route } from "../command/mod.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
+import type { WriteCommand, WriteRequest } from "./write_path.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -44,6 +45,11 @@ export interface ConnectionHost {
     argv: Argv,
     command: CommandSpec | undefined,
   ): RespValue | Uint8Array;
+  /**
+   * Submits a write; `reply` gets the client's reply bytes once. Settles when
+   * the write is applied or has failed, so later reads can be ordered after it.
+   */
+  write(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<void>;
   /** Counts a served command. */
   served(): void;
   /** Called once when the connection ends. */
@@ -53,13 +59,17 @@ export interface ConnectionHost {
 /** Delays between retries of a read whose Redis connection failed (failover, restart). */
 const READ_RETRY_DELAYS_MS = [50, 200, 500, 1_000];
 
-const PYLON = new TextEncoder().encode("pylon");
-
-function isPylonCommand(name: Uint8Array | undefined): boolean {
-  if (name === undefined || name.length !== 5) return false;
-  for (let i = 0; i < 5; i++) if ((name[i]! | 0x20) !== PYLON[i]) return false;
+/** Whether `name` is `word` (lowercase ASCII) in any case. */
+function is(name: Uint8Array | undefined, word: string): boolean {
+  if (name === undefined || name.length !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if ((name[i]! | 0x20) !== word.charCodeAt(i)) return false;
   return true;
 }
+
+const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
+
+/** Local commands Redis itself runs inside a transaction, so they may be queued. */
+const QUEUEABLE_LOCAL = new Set(["ping", "echo"]);
 
 /** A client's connection state (`SELECT`ed db, protocol, name) and its reply stream. */
 export class ClientConnection {
@@ -82,6 +92,15 @@ export class ClientConnection {
   #closed = false;
   #paused = false;
   #flushScheduled = false;
+  /** Writes not yet applied (or failed), and a promise settled once all of them are. */
+  #writesInFlight = 0;
+  #writesSettled: Promise<void> = Promise.resolve();
+  /** Reads held behind writes, and a promise settled once all of them have replies. */
+  #readsHeld = 0;
+  #readsSettled: Promise<void> = Promise.resolve();
+  /** Commands queued since MULTI; undefined outside a transaction. */
+  #transaction: WriteCommand[] | undefined;
+  #transactionFailed = false;
 
   constructor(id: number, socket: net.Socket, host: ConnectionHost, limits: ConnectionLimits) {
     this.id = id;
@@ -164,23 +183,26 @@ export class ClientConnection {
 
   #dispatch(argv: Argv): void {
     this.#host.served();
-    if (isPylonCommand(argv[0])) {
+    const name = argv[0];
+    if (is(name, "pylon")) {
       this.lastCommand = "pylon";
       this.#answer(this.#host.local(this, argv, undefined));
       return;
     }
+    if (is(name, "multi") || is(name, "exec") || is(name, "discard")) {
+      this.#transactionCommand(argv);
+      return;
+    }
     const r = route(argv);
+    if (this.#transaction !== undefined) {
+      this.#queueInTransaction(argv, r);
+      return;
+    }
     switch (r.kind) {
       case "read":
         this.lastCommand = r.command.name;
         // The client's own bytes go upstream when they arrived in one piece.
-        this.#read(
-          this.#decoder.raw ?? encodeCommand(argv),
-          this.#replies.reserve(),
-          this.db,
-          this.protocol,
-          0,
-        );
+        this.#readInOrder(this.#decoder.raw ?? encodeCommand(argv));
         return;
       case "local":
         this.lastCommand = r.command.name;
@@ -188,11 +210,7 @@ export class ClientConnection {
         return;
       case "write":
         this.lastCommand = r.command.name;
-        this.#replies.push(
-          encodeError(
-            `ERR command '${r.command.name}' is a write and Pylon's write path is not enabled yet`,
-          ),
-        );
+        this.#write([{ argv, command: r.command, reply: r.reply }], false);
         return;
       case "pubsub":
         this.lastCommand = r.command.name;
@@ -212,28 +230,147 @@ export class ClientConnection {
     }
   }
 
+  /** MULTI, EXEC and DISCARD: a transaction becomes one op, applied atomically on every rack. */
+  #transactionCommand(argv: Argv): void {
+    const name = new TextDecoder().decode(argv[0]).toLowerCase();
+    this.lastCommand = name;
+    if (argv.length !== 1) {
+      this.#replies.push(encodeError(`ERR wrong number of arguments for '${name}' command`));
+      if (this.#transaction !== undefined) this.#transactionFailed = true;
+      return;
+    }
+    if (name === "multi") {
+      if (this.#transaction !== undefined) {
+        this.#replies.push(encodeError("ERR MULTI calls can not be nested"));
+        return;
+      }
+      this.#transaction = [];
+      this.#transactionFailed = false;
+      this.#replies.push(REPLY.ok);
+      return;
+    }
+    const queued = this.#transaction;
+    this.#transaction = undefined;
+    if (queued === undefined) {
+      this.#replies.push(encodeError(`ERR ${name.toUpperCase()} without MULTI`));
+      return;
+    }
+    if (name === "discard") {
+      this.#replies.push(REPLY.ok);
+    } else if (this.#transactionFailed) {
+      this.#replies.push(
+        encodeError("EXECABORT Transaction discarded because of previous errors."),
+      );
+    } else if (queued.length === 0) {
+      this.#replies.push(EMPTY_ARRAY);
+    } else {
+      this.#write(queued, true);
+    }
+  }
+
+  /** A command between MULTI and EXEC: queued if Redis can run it in the transaction. */
+  #queueInTransaction(argv: Argv, r: Route): void {
+    if (r.kind === "error") {
+      this.#transactionFailed = true;
+      this.#replies.push(encodeError(r.message));
+      return;
+    }
+    this.lastCommand = r.command.name;
+    if (
+      r.kind === "read" || r.kind === "write" ||
+      (r.kind === "local" && QUEUEABLE_LOCAL.has(r.command.name))
+    ) {
+      this.#transaction!.push({
+        argv,
+        command: r.command,
+        reply: r.kind === "write" ? r.reply : "data",
+      });
+      this.#replies.push(REPLY.queued);
+      return;
+    }
+    this.#transactionFailed = true;
+    this.#replies.push(
+      encodeError(
+        r.kind === "refused"
+          ? r.message
+          : `ERR command '${r.command.name}' is refused by Pylon inside MULTI: it is not a read or a write`,
+      ),
+    );
+  }
+
   #answer(reply: RespValue | Uint8Array): void {
     this.#replies.push(reply instanceof Uint8Array ? reply : encode(reply, this.protocol));
   }
 
+  /**
+   * Submits a write. It waits for reads held before it (so they do not see
+   * it), and later reads wait for it (so the connection sees its own writes).
+   */
+  #write(commands: WriteCommand[], transaction: boolean): void {
+    const slot = this.#replies.reserve();
+    const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
+    const submit = () =>
+      this.#host.write(request, (bytes) => {
+        slot.reply = bytes;
+        if (!this.#closed) this.#scheduleFlush();
+      });
+    this.#writesInFlight++;
+    const settled = (this.#readsHeld > 0 ? this.#readsSettled.then(submit) : submit()).then(() => {
+      this.#writesInFlight--;
+    });
+    this.#writesSettled = Promise.all([this.#writesSettled, settled]).then(() => {});
+  }
+
+  /** Forwards a read at once, or after the writes sent before it are applied. */
+  #readInOrder(request: Uint8Array): void {
+    const slot = this.#replies.reserve();
+    const db = this.db;
+    const protocol = this.protocol;
+    if (this.#writesInFlight === 0) {
+      this.#read(request, slot, db, protocol, 0, undefined);
+      return;
+    }
+    this.#readsHeld++;
+    const answered = this.#writesSettled
+      .then(() => new Promise<void>((done) => this.#read(request, slot, db, protocol, 0, done)))
+      .then(() => {
+        this.#readsHeld--;
+      });
+    this.#readsSettled = Promise.all([this.#readsSettled, answered]).then(() => {});
+  }
+
   /** Forwards a read; if its Redis connection fails, retries on a fresh one a few times. */
-  #read(request: Uint8Array, slot: Slot, db: number, protocol: Protocol, attempt: number): void {
+  #read(
+    request: Uint8Array,
+    slot: Slot,
+    db: number,
+    protocol: Protocol,
+    attempt: number,
+    done: (() => void) | undefined,
+  ): void {
+    if (this.#closed) {
+      done?.();
+      return;
+    }
     this.#host.forward(request, db, protocol, (reply) => {
-      if (this.#closed) return;
+      if (this.#closed) {
+        done?.();
+        return;
+      }
       if (reply instanceof UpstreamError) {
         const delay = READ_RETRY_DELAYS_MS[attempt];
         if (delay === undefined) {
           slot.reply = encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`);
           this.#scheduleFlush();
+          done?.();
         } else {
-          setTimeout(() => {
-            if (!this.#closed) this.#read(request, slot, db, protocol, attempt + 1);
-          }, delay);
+          setTimeout(() => this.#read(request, slot, db, protocol, attempt + 1, done), delay);
         }
         return;
       }
       slot.reply = reply;
       this.#scheduleFlush();
+      done?.();
     });
   }
 

@@ -15,6 +15,8 @@ import type { ClientConnection } from "./client_connection.ts";
 export interface LocalContext {
   /** `SELECT` accepts 0 to this minus one. */
   databases(): number;
+  /** Pylon's metadata db, which `SELECT` refuses as if it did not exist. */
+  reservedDb: number;
   /** Every open client connection (CLIENT LIST). */
   clients(): Iterable<ClientConnection>;
   /** The text of `PYLON INFO`. */
@@ -61,7 +63,9 @@ export function answerLocal(
     case "select": {
       const db = parseInteger(argv[1]);
       if (db === undefined) return error(NOT_INTEGER);
-      if (db < 0 || db >= context.databases()) return error("ERR DB index is out of range");
+      if (db < 0 || db >= context.databases() || db === context.reservedDb) {
+        return error("ERR DB index is out of range");
+      }
       connection.db = db;
       return REPLY.ok;
     }

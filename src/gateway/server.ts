@@ -32,7 +32,10 @@ export interface GatewayOptions {
 /** Where reads go and what local commands read. */
 export interface GatewayBackend {
   forward: ForwardRead;
+  write: ConnectionHost["write"];
   databases(): number;
+  /** Pylon's metadata db: clients cannot select or name it. */
+  reservedDb: number;
   pylonInfo(): string;
 }
 
@@ -70,11 +73,13 @@ export class Gateway {
     this.#maxClients = options.maxClients ?? 10_000;
     this.#local = {
       databases: () => backend.databases(),
+      reservedDb: backend.reservedDb,
       clients: () => this.#clients.values(),
       pylonInfo: () => backend.pylonInfo(),
     };
     this.#host = {
       forward: backend.forward,
+      write: backend.write,
       local: (
         connection: ClientConnection,
         argv: Argv,

@@ -59,6 +59,7 @@ export class Upstream {
   #databases = 16;
   #failovers = 0;
   #stopped = false;
+  #listeners: (() => void)[] = [];
 
   constructor(target: RedisTarget, options: UpstreamOptions = {}) {
     this.target = target;
@@ -99,6 +100,11 @@ export class Upstream {
   /** The master's address, if known. */
   get address(): HostPort | undefined {
     return this.#address;
+  }
+
+  /** Calls `fn` whenever the master moves (a failover followed). */
+  onMasterChange(fn: () => void): void {
+    this.#listeners.push(fn);
   }
 
   /** Sends an encoded read to the master; `sink` gets the raw reply or an {@linkcode UpstreamError}. */
@@ -188,6 +194,7 @@ export class Upstream {
       }
     }
     void this.#readDatabases();
+    for (const fn of this.#listeners) fn();
   }
 
   #checkStalls(): void {

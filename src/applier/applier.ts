@@ -1,0 +1,479 @@
+/**
+ * The applier: reads ops from the log in order and applies them to the rack's
+ * Redis master, in batches, exactly once.
+ *
+ * Each batch is one MULTI .. EXEC that ends by storing the partition's next
+ * position (in Pylon's metadata db), so data and position change together.
+ * Right after EXEC the applier WATCHes the position key and reads it: if
+ * another applier (a racing or deposed one) moves the position, the next EXEC
+ * is aborted and the applier resumes from the stored position instead. After
+ * a Redis restart or a Sentinel failover it resumes from the position found
+ * in whatever Redis is master now, which re-applies exactly what that master
+ * is missing.
+ *
+ * Inside the transaction `HELLO 2|3` switches to each op's client protocol,
+ * so the reply in EXEC's array is Redis's own bytes for that client.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { HostPort } from "../config.ts";
+import { encodeCommand } from "../resp/encoder.ts";
+import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
+import { decodeOp, type Op, OpFormatError } from "../log/op.ts";
+import type { LogReader, OpLog } from "../log/op_log.ts";
+import { describe } from "../redis/client.ts";
+import { PipelineConnection } from "../redis/pipeline_connection.ts";
+import type { PendingWrites } from "./pending_writes.ts";
+
+const log = getLogger(["pylon", "applier"]);
+
+/** Key holding a partition's next offset to apply, in the metadata db. */
+export function positionKey(partition: number): string {
+  return `pylon:applied:${partition}`;
+}
+
+/** Key holding an op's reply for its origin node, when another node applied it. */
+export function replyKey(opId: string): string {
+  return `pylon:reply:${opId}`;
+}
+
+/** Options of {@linkcode Applier}. */
+export interface ApplierOptions {
+  nodeId: string;
+  /** The Redis db Pylon keeps its positions in; clients cannot select it. */
+  metaDb: number;
+  batchRecords?: number;
+  batchBytes?: number;
+  /** How long replies for other nodes' ops stay in Redis. */
+  replyTtlMs?: number;
+}
+
+/** Where the applier finds the master. */
+export interface MasterSource {
+  address(): HostPort | undefined;
+  onChange(fn: () => void): void;
+}
+
+/** One partition's progress, for `PYLON INFO`. */
+export interface PartitionStatus {
+  partition: number;
+  state: "starting" | "applying" | "waiting" | "error";
+  /** Next offset to apply (everything below is applied), once known. */
+  position: number | undefined;
+  appliedOps: number;
+  batches: number;
+  lastError: string | undefined;
+  /** Accept time of the last applied op (for lag in milliseconds). */
+  lastAcceptedAtMs: number | undefined;
+}
+
+const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
+
+/** The reply of a write that was applied when its real reply cannot be had. */
+const REPLY_LOST = new TextEncoder().encode(
+  "-ERR the write was applied but its reply was lost (the applier's Redis connection failed, " +
+    "or another applier applied it)\r\n",
+);
+
+/** Applies every partition of a log to the rack's Redis. */
+export class Applier {
+  #partitions: PartitionApplier[];
+
+  constructor(log: OpLog, master: MasterSource, pending: PendingWrites, options: ApplierOptions) {
+    this.#partitions = Array.from(
+      { length: log.partitions },
+      (_, p) => new PartitionApplier(p, log, master, pending, options),
+    );
+    master.onChange(() => {
+      for (const p of this.#partitions) p.masterMoved();
+    });
+    pending.onAppliedElsewhere((write) => this.#partitions[write.partition]?.recover([write.id]));
+  }
+
+  /** Starts applying every partition. */
+  start(): void {
+    for (const p of this.#partitions) p.start();
+  }
+
+  /** Progress of every partition. */
+  status(): PartitionStatus[] {
+    return this.#partitions.map((p) => p.status());
+  }
+
+  /** Stops after the batch in flight. */
+  async stop(): Promise<void> {
+    await Promise.all(this.#partitions.map((p) => p.stop()));
+  }
+}
+
+/** How a batch ended: applied, or not applied because another applier moved the position. */
+type Outcome = { kind: "applied" } | { kind: "moved"; stored: number };
+
+const EXECABORT = new TextEncoder().encode(
+  "-EXECABORT Transaction discarded because of previous errors.\r\n",
+);
+
+/** What one command in a batch's transaction is, so its reply goes to the right place. */
+type Slot =
+  | { kind: "setup" }
+  | { kind: "op"; op: Op; index: number };
+
+class PartitionApplier {
+  readonly partition: number;
+  #log: OpLog;
+  #master: MasterSource;
+  #pending: PendingWrites;
+  #options: Required<ApplierOptions>;
+  #reader: LogReader | undefined;
+  #connection: PipelineConnection | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #status: PartitionStatus;
+  /** Replies to store for other nodes, sent after the current batch. */
+  #foreign: Uint8Array[] = [];
+  /** Connection state: protocol and db after the last command sent. */
+  #protocol: 2 | 3 = 2;
+  #db = 0;
+
+  constructor(
+    partition: number,
+    log: OpLog,
+    master: MasterSource,
+    pending: PendingWrites,
+    options: ApplierOptions,
+  ) {
+    this.partition = partition;
+    this.#log = log;
+    this.#master = master;
+    this.#pending = pending;
+    this.#options = {
+      batchRecords: 512,
+      batchBytes: 4 * 1024 * 1024,
+      replyTtlMs: 60_000,
+      ...options,
+    };
+    this.#status = {
+      partition,
+      state: "starting",
+      position: undefined,
+      appliedOps: 0,
+      batches: 0,
+      lastError: undefined,
+      lastAcceptedAtMs: undefined,
+    };
+  }
+
+  status(): PartitionStatus {
+    return { ...this.#status };
+  }
+
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#connection?.close();
+    await this.#reader?.close();
+    await this.#running;
+  }
+
+  /** The master changed: drop the connection; the loop reconnects to the new one. */
+  masterMoved(): void {
+    this.#connection?.close();
+  }
+
+  /** Fetches stored replies of ops another applier applied, for this node's waiting clients. */
+  recover(ids: string[]): void {
+    const connection = this.#connection;
+    if (connection === undefined || connection.closed || ids.length === 0) return;
+    const commands = [encodeCommand(["SELECT", String(this.#options.metaDb)])];
+    for (const id of ids) commands.push(encodeCommand(["GETDEL", replyKey(id)]));
+    // Keep the connection's db as the transaction expects it.
+    if (this.#db !== this.#options.metaDb) {
+      commands.push(encodeCommand(["SELECT", String(this.#db)]));
+    }
+    connection.run(commands).then((frames) => {
+      ids.forEach((id, i) => {
+        const stored = bulkPayload(frames[i + 1]!);
+        this.#pending.deliver(id, stored ?? REPLY_LOST);
+      });
+    }).catch(() => {});
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (!this.#stopped) {
+      try {
+        await this.#session();
+        attempt = 0;
+      } catch (error) {
+        if (this.#stopped) break;
+        const message = (error as Error).message;
+        if (this.#status.lastError !== message) {
+          log.warning("partition {partition}: {error}; retrying", {
+            partition: this.partition,
+            error: message,
+          });
+        }
+        this.#status.state = "error";
+        this.#status.lastError = message;
+        this.#connection?.close();
+        const delay = RECONNECT_DELAYS_MS[Math.min(attempt++, RECONNECT_DELAYS_MS.length - 1)]!;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** One connection's life: find the stored position, then apply batches until something breaks. */
+  async #session(): Promise<void> {
+    const address = this.#master.address();
+    if (address === undefined) throw new Error("no Redis master known");
+    const connection = await PipelineConnection.connect(address);
+    this.#connection = connection;
+    this.#protocol = 2;
+    this.#db = 0;
+    const meta = String(this.#options.metaDb);
+    const [, , stored] = await connection.run([
+      encodeCommand(["SELECT", meta]),
+      encodeCommand(["WATCH", positionKey(this.partition)]),
+      encodeCommand(["GET", positionKey(this.partition)]),
+    ]);
+    this.#db = this.#options.metaDb;
+    const bounds = await this.#log.bounds(this.partition);
+    let position = parsePosition(stored!) ?? bounds.start;
+    if (position > bounds.end) {
+      throw new Error(
+        `Redis at ${
+          describe(address)
+        } says partition ${this.partition} is applied up to ${position}, ` +
+          `but the log ends at ${bounds.end}: this Redis belongs to another log`,
+      );
+    }
+    if (position < bounds.start) {
+      throw new Error(
+        `partition ${this.partition} is applied up to ${position} but the log now starts at ` +
+          `${bounds.start}: this rack fell behind the log's retention (see README, catch-up)`,
+      );
+    }
+    const previous = this.#status.position;
+    // A batch in flight when the last connection broke may have been applied: its replies are lost.
+    if (previous !== undefined && position > previous) this.#jump(previous, position);
+    this.#moveTo(position, "stored position");
+    this.#status.state = "applying";
+    this.#status.lastError = undefined;
+
+    while (!this.#stopped && !connection.closed) {
+      const records = await this.#reader!.next({
+        maxRecords: this.#options.batchRecords,
+        maxBytes: this.#options.batchBytes,
+        waitMs: 200,
+      });
+      if (records.length === 0) {
+        this.#status.state = "waiting";
+        continue;
+      }
+      this.#status.state = "applying";
+      if (records[0]!.offset !== position) {
+        throw new Error(`reader returned offset ${records[0]!.offset}, expected ${position}`);
+      }
+      const next = records[records.length - 1]!.offset + 1;
+      const ops: (Op | undefined)[] = records.map((r) => {
+        try {
+          return decodeOp(r.value);
+        } catch (error) {
+          if (!(error instanceof OpFormatError)) throw error;
+          // Every rack skips the same undecodable record, so they stay identical.
+          log.error(
+            "partition {partition} offset {offset}: skipping a record that is not an op: {error}",
+            {
+              partition: this.partition,
+              offset: r.offset,
+              error: error.message,
+            },
+          );
+          return undefined;
+        }
+      });
+      const outcome = await this.#applyBatch(connection, ops, next);
+      if (outcome.kind === "moved") {
+        this.#jump(position, outcome.stored);
+        position = outcome.stored;
+        this.#moveTo(position, "another applier moved the position");
+        continue;
+      }
+      position = next;
+      this.#pending.advance(this.partition, position);
+      this.#status.position = position;
+    }
+  }
+
+  /** Seeks the reader to `position` (creating it on first use). */
+  #moveTo(position: number, why: string): void {
+    if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, position);
+    else this.#reader.seek(position);
+    this.#status.position = position;
+    this.#pending.advance(this.partition, position);
+    log.info("partition {partition}: applying from offset {position} ({why})", {
+      partition: this.partition,
+      position,
+      why,
+    });
+  }
+
+  /** Someone else applied [from, to): fetch the replies of this node's ops in that range. */
+  #jump(from: number, to: number): void {
+    if (to <= from) return;
+    const waiting = this.#pending.waitingBetween(this.partition, from, to);
+    this.recover(waiting.map((w) => w.id));
+  }
+
+  /**
+   * Applies one batch. Returns "applied", or "moved" with the stored position
+   * when another applier advanced it (this batch was then not applied).
+   */
+  async #applyBatch(
+    connection: PipelineConnection,
+    ops: (Op | undefined)[],
+    next: number,
+  ): Promise<Outcome> {
+    const meta = this.#options.metaDb;
+    const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
+    const slots: Slot[] = [];
+    const queue = (command: Uint8Array, slot: Slot) => {
+      commands.push(command);
+      slots.push(slot);
+    };
+    for (const op of ops) {
+      if (op === undefined) continue;
+      if (op.protocol !== this.#protocol) {
+        queue(encodeCommand(["HELLO", String(op.protocol)]), { kind: "setup" });
+        this.#protocol = op.protocol;
+      }
+      if (op.db !== this.#db) {
+        queue(encodeCommand(["SELECT", String(op.db)]), { kind: "setup" });
+        this.#db = op.db;
+      }
+      op.commands.forEach((argv, index) => queue(encodeCommand(argv), { kind: "op", op, index }));
+    }
+    if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), { kind: "setup" });
+    this.#db = meta;
+    queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), { kind: "setup" });
+    commands.push(
+      encodeCommand(["EXEC"]),
+      encodeCommand(["WATCH", positionKey(this.partition)]),
+      encodeCommand(["GET", positionKey(this.partition)]),
+    );
+
+    const frames = await connection.run(commands);
+    const exec = frames[frames.length - 3]!;
+    const stored = parsePosition(frames[frames.length - 1]!);
+    const queued = frames.slice(1, 1 + slots.length);
+
+    if (isErrorFrame(exec)) {
+      // EXECABORT: a command was refused when queued (it should have been caught before logging).
+      const refusal = queued.find(isErrorFrame);
+      log.warning("partition {partition}: transaction refused ({error})", {
+        partition: this.partition,
+        error: refusal === undefined ? frameText(exec) : frameText(refusal),
+      });
+      if (ops.length > 1) return await this.#applyOneByOne(connection, ops, next - ops.length);
+      // One op, refused by Redis itself: that is its reply on every rack; only the position moves.
+      const op = ops[0];
+      if (op !== undefined) this.#settle(op, op.transaction ? EXECABORT : (refusal ?? exec));
+      return await this.#applyBatch(connection, [undefined], next);
+    }
+    const items = arrayItems(exec);
+    if (items !== null && items.length !== slots.length) {
+      throw new Error(`EXEC returned ${items.length} replies for ${slots.length} queued commands`);
+    }
+    if (items === null) {
+      // WATCH fired: another applier moved the position before this EXEC.
+      return { kind: "moved", stored: stored ?? 0 };
+    }
+    if (stored !== next) {
+      // Moved between this EXEC and the WATCH after it: this batch applied, then someone else wrote.
+      this.#deliver(slots, items);
+      return { kind: "moved", stored: stored ?? next };
+    }
+    this.#deliver(slots, items);
+    return { kind: "applied" };
+  }
+
+  /** Slow path after EXECABORT: each op in its own transaction. */
+  async #applyOneByOne(
+    connection: PipelineConnection,
+    ops: (Op | undefined)[],
+    first: number,
+  ): Promise<Outcome> {
+    // The aborted transaction left the connection unchanged: reset what we track.
+    this.#protocol = 2;
+    const reset = await connection.run([
+      encodeCommand(["HELLO", "2"]),
+      encodeCommand(["SELECT", String(this.#options.metaDb)]),
+      encodeCommand(["WATCH", positionKey(this.partition)]),
+      encodeCommand(["GET", positionKey(this.partition)]),
+    ]);
+    this.#db = this.#options.metaDb;
+    if (parsePosition(reset[3]!) !== first) {
+      return { kind: "moved", stored: parsePosition(reset[3]!) ?? first };
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const outcome = await this.#applyBatch(connection, [ops[i]], first + i + 1);
+      if (outcome.kind === "moved") return outcome;
+    }
+    return { kind: "applied" };
+  }
+
+  /** Hands each op's reply to its waiting client, or stores it for its origin node. */
+  #deliver(slots: Slot[], items: Uint8Array[]): void {
+    const replies = new Map<Op, Uint8Array[]>();
+    slots.forEach((slot, i) => {
+      if (slot.kind !== "op") return;
+      const list = replies.get(slot.op) ?? [];
+      list[slot.index] = items[i]!;
+      replies.set(slot.op, list);
+    });
+    for (const [op, parts] of replies) {
+      this.#settle(op, op.transaction ? wrapArray(parts) : parts[0]!);
+    }
+    this.#status.batches++;
+    if (this.#foreign.length > 0) {
+      // Best effort, after the transaction: the origin node fetches these if another node applied its ops.
+      this.#connection?.run(this.#foreign.splice(0)).catch(() => {});
+    }
+  }
+
+  /** One op's reply: to its waiting client here, or stored in Redis for its origin node. */
+  #settle(op: Op, reply: Uint8Array): void {
+    this.#status.appliedOps++;
+    this.#status.lastAcceptedAtMs = op.acceptedAtMs;
+    if (op.origin === this.#options.nodeId) {
+      this.#pending.deliver(op.id, reply);
+    } else {
+      const ttl = String(this.#options.replyTtlMs);
+      this.#foreign.push(encodeCommand(["SET", replyKey(op.id), reply, "PX", ttl]));
+    }
+  }
+}
+
+function parsePosition(frame: Uint8Array): number | undefined {
+  if (frame[0] !== 36 || frame[1] === 45) return undefined;
+  const value = Number(frameText(frame));
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** `*n` followed by the replies: EXEC's reply to a client transaction. */
+function wrapArray(parts: Uint8Array[]): Uint8Array {
+  const header = new TextEncoder().encode(`*${parts.length}\r\n`);
+  let size = header.length;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  out.set(header);
+  let at = header.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+/**
+ * Writes accepted by this node and waiting for their reply. The gateway
+ * registers each op before appending it and records its offset once the log
+ * acknowledges it; the applier delivers the reply Redis gave when the op was
+ * applied. When another applier applied an op (a racing or deposed one), the
+ * offset tells the local applier which replies to recover.
+ */
+
+/** One write waiting for its reply. */
+export interface PendingWrite {
+  id: string;
+  partition: number;
+  /** Known once the log acknowledged the append. */
+  offset: number | undefined;
+  /** Receives the raw reply (Redis's bytes, in the client's protocol). */
+  settle: (reply: Uint8Array) => void;
+}
+
+/** The writes of this node that await their replies. */
+export class PendingWrites {
+  #byId = new Map<string, PendingWrite>();
+  /** Per partition: the applied position last reported (everything below is applied). */
+  #applied: number[] = [];
+  #onBehind: (write: PendingWrite) => void = () => {};
+
+  /** Writes waiting. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Called for a write whose offset is already below the applied position (applied elsewhere). */
+  onAppliedElsewhere(fn: (write: PendingWrite) => void): void {
+    this.#onBehind = fn;
+  }
+
+  /** Starts waiting for op `id`'s reply. */
+  register(id: string, partition: number, settle: (reply: Uint8Array) => void): PendingWrite {
+    const write: PendingWrite = { id, partition, offset: undefined, settle };
+    this.#byId.set(id, write);
+    return write;
+  }
+
+  /** Records where the log put op `id`. */
+  placed(id: string, offset: number): void {
+    const write = this.#byId.get(id);
+    if (write === undefined) return;
+    write.offset = offset;
+    const applied = this.#applied[write.partition];
+    if (applied !== undefined && offset < applied) this.#onBehind(write);
+  }
+
+  /** Delivers op `id`'s reply; false if nobody waits for it (already answered, timed out). */
+  deliver(id: string, reply: Uint8Array): boolean {
+    const write = this.#byId.get(id);
+    if (write === undefined) return false;
+    this.#byId.delete(id);
+    write.settle(reply);
+    return true;
+  }
+
+  /** Forgets op `id` (its client gave up or went away). */
+  forget(id: string): void {
+    this.#byId.delete(id);
+  }
+
+  /**
+   * Records that `partition` is applied below `position`. Call after the
+   * replies of what this node applied were delivered, so a write still waiting
+   * with an offset below it was applied by someone else.
+   */
+  advance(partition: number, position: number): void {
+    this.#applied[partition] = position;
+  }
+
+  /** The placed writes of `partition` in [from, to) still waiting: applied by someone else. */
+  waitingBetween(partition: number, from: number, to: number): PendingWrite[] {
+    const found: PendingWrite[] = [];
+    for (const write of this.#byId.values()) {
+      if (write.partition !== partition || write.offset === undefined) continue;
+      if (write.offset >= from && write.offset < to) found.push(write);
+    }
+    return found;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The write path as a client connection sees it: a write is checked
+ * (arity, syntax, partition, reserved db), rewritten so every rack applies it
+ * identically, logged as an op, and answered with the reply Redis gave when
+ * the op was applied — or, for commands an operator opted into `ack=log`
+ * (constant replies only), with `+OK` as soon as the log holds it.
+ *
+ * A write is never acknowledged before the log has it; a log failure or a
+ * timeout is an error that says the write may or may not be applied.
+ */
+
+import { ulid } from "ulid";
+import {
+  checkSyntax,
+  type CommandSpec,
+  dbArguments,
+  partitionFor,
+  rewriteForLog,
+} from "../command/mod.ts";
+import { encodeOp, type Op } from "../log/op.ts";
+import { LogError, type OpLog } from "../log/op_log.ts";
+import type { PendingWrites } from "../applier/pending_writes.ts";
+import { encodeError, REPLY } from "../resp/encoder.ts";
+import type { Protocol } from "../resp/value.ts";
+
+/** Options of {@linkcode WritePath}. */
+export interface WritePathOptions {
+  nodeId: string;
+  rack: string;
+  /** Pylon's metadata db, which clients may not name. */
+  metaDb: number;
+  /** Commands answered `+OK` once logged (only those whose reply is constant). */
+  ackLog: ReadonlySet<string>;
+  /** A client waits this long for a write's reply before getting an error. */
+  writeTimeoutMs: number;
+}
+
+/** One command of a write, as the gateway routed it. */
+export interface WriteCommand {
+  argv: Uint8Array[];
+  command: CommandSpec;
+  reply: "constant" | "data";
+}
+
+/** What {@linkcode WritePath.submit} needs to know about the request. */
+export interface WriteRequest {
+  commands: WriteCommand[];
+  /** A client transaction (MULTI .. EXEC): one op, one array reply. */
+  transaction: boolean;
+  db: number;
+  protocol: Protocol;
+}
+
+/** Counters for `PYLON INFO`. */
+export interface WriteStats {
+  accepted: number;
+  acknowledged: number;
+  refused: number;
+  failed: number;
+  timedOut: number;
+}
+
+const DB_OUT_OF_RANGE = "ERR DB index is out of range";
+
+/** Checks, logs and answers writes. */
+export class WritePath {
+  #log: OpLog;
+  #pending: PendingWrites;
+  #options: WritePathOptions;
+  #stats: WriteStats = { accepted: 0, acknowledged: 0, refused: 0, failed: 0, timedOut: 0 };
+
+  constructor(log: OpLog, pending: PendingWrites, options: WritePathOptions) {
+    this.#log = log;
+    this.#pending = pending;
+    this.#options = options;
+  }
+
+  stats(): WriteStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Submits one write. `reply` is called exactly once with the bytes for the
+   * client. The returned promise settles when the write is applied, failed or
+   * given up on, so the connection can order its later reads after it.
+   */
+  submit(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<void> {
+    const refusal = this.#check(request);
+    if (typeof refusal === "string") {
+      this.#stats.refused++;
+      reply(encodeError(refusal));
+      return Promise.resolve();
+    }
+    const partition = refusal.partition;
+    const now = Date.now();
+    const op: Op = {
+      id: ulid(now),
+      origin: this.#options.nodeId,
+      rack: this.#options.rack,
+      db: request.db,
+      protocol: request.protocol,
+      transaction: request.transaction,
+      acceptedAtMs: now,
+      commands: request.commands.map((c) => rewriteForLog(c.command, c.argv, now)),
+    };
+    const ackOnLog = !request.transaction && request.commands.length === 1 &&
+      request.commands[0]!.reply === "constant" &&
+      this.#options.ackLog.has(request.commands[0]!.command.name);
+    this.#stats.accepted++;
+
+    return new Promise<void>((applied) => {
+      let answered = false;
+      const answer = (bytes: Uint8Array) => {
+        if (answered) return;
+        answered = true;
+        reply(bytes);
+      };
+      const timer = setTimeout(() => {
+        this.#pending.forget(op.id);
+        this.#stats.timedOut++;
+        answer(encodeError(
+          `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
+            `it may or may not be applied`,
+        ));
+        applied();
+      }, this.#options.writeTimeoutMs);
+      this.#pending.register(op.id, partition, (bytes) => {
+        clearTimeout(timer);
+        this.#stats.acknowledged++;
+        answer(bytes);
+        applied();
+      });
+      this.#log.append(partition, encodeOp(op)).then(
+        (offset) => {
+          this.#pending.placed(op.id, offset);
+          if (ackOnLog) answer(REPLY.ok);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          this.#pending.forget(op.id);
+          this.#stats.failed++;
+          const reason = error instanceof Error ? error.message : String(error);
+          const maybe = !(error instanceof LogError) || error.maybeAppended;
+          answer(encodeError(
+            maybe
+              ? `ERR Pylon could not confirm the write was logged (${reason}); it may or may not be applied`
+              : `ERR write not logged: ${reason}`,
+          ));
+          applied();
+        },
+      );
+    });
+  }
+
+  /** The partition of a valid write, or the error that refuses it. */
+  #check(request: WriteRequest): { partition: number } | string {
+    let partition: number | undefined;
+    for (const { argv, command } of request.commands) {
+      const syntax = checkSyntax(command, argv);
+      if (syntax !== undefined) return syntax;
+      if (dbArguments(command, argv).some((db) => db === this.#options.metaDb)) {
+        return DB_OUT_OF_RANGE;
+      }
+      const placed = partitionFor(command, argv, this.#log.partitions);
+      if ("error" in placed) return placed.error;
+      if (partition !== undefined && placed.partition !== partition) {
+        return "CROSSSLOT Keys in request don't hash to the same slot";
+      }
+      partition = placed.partition;
+    }
+    return { partition: partition ?? 0 };
+  }
+}

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { GroupCommit } from "./group_commit.ts";
+import { LogError } from "./op_log.ts";
+
+function bytes(n: number): Uint8Array {
+  return new Uint8Array(n);
+}
+
+Deno.test("GroupCommit writes at once when idle and batches what arrives meanwhile", async () => {
+  const writes: number[] = [];
+  let next = 0;
+  const release: (() => void)[] = [];
+  const commit = new GroupCommit(async (records) => {
+    writes.push(records.length);
+    await new Promise<void>((resolve) => release.push(resolve));
+    const first = next;
+    next += records.length;
+    return first;
+  }, { maxBatchRecords: 100, maxBatchBytes: 1 << 20, lingerMs: 0 });
+
+  const first = commit.append(bytes(1));
+  const rest = Array.from({ length: 10 }, () => commit.append(bytes(1)));
+  assert.deepEqual(writes, [1], "the first append is written without waiting");
+  release.shift()!();
+  assert.equal(await first, 0);
+  await Promise.resolve();
+  assert.deepEqual(writes, [1, 10], "the ten that waited share one write");
+  release.shift()!();
+  assert.deepEqual(await Promise.all(rest), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(commit.batches, 2);
+});
+
+Deno.test("GroupCommit bounds batches by records and bytes, keeping order", async () => {
+  const writes: number[] = [];
+  let next = 0;
+  const commit = new GroupCommit((records) => {
+    writes.push(records.length);
+    const first = next;
+    next += records.length;
+    return Promise.resolve(first);
+  }, { maxBatchRecords: 4, maxBatchBytes: 10, lingerMs: 0 });
+  const offsets = await Promise.all([
+    ...Array.from({ length: 9 }, () => commit.append(bytes(1))),
+    commit.append(bytes(50)),
+    commit.append(bytes(3)),
+  ]);
+  assert.deepEqual(offsets, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.ok(writes.every((n) => n <= 4), `batches ${writes}`);
+});
+
+Deno.test("GroupCommit fails every record of a failed write and keeps going", async () => {
+  let calls = 0;
+  const commit = new GroupCommit((records) => {
+    calls++;
+    if (calls === 1) return Promise.reject(new Error("broker gone"));
+    return Promise.resolve(100 + records.length * 0);
+  }, { maxBatchRecords: 10, maxBatchBytes: 1 << 20, lingerMs: 0 });
+  const failed = commit.append(bytes(1));
+  await assert.rejects(
+    failed,
+    (e: unknown) => e instanceof LogError && e.maybeAppended && /broker gone/.test(e.message),
+  );
+  assert.equal(await commit.append(bytes(1)), 100);
+  await commit.close();
+  await assert.rejects(
+    commit.append(bytes(1)),
+    (e: unknown) => e instanceof LogError && !e.maybeAppended,
+  );
+});

@@ -1,0 +1,156 @@
+/**
+ * An op: one logged write. Binary-safe, versioned encoding:
+ *
+ *   u8  version (1)
+ *   26  id (ULID, ASCII: sorts by accept time)
+ *   u8  origin length, origin node id (UTF-8)
+ *   u8  rack length, rack (UTF-8)
+ *   u16 db
+ *   u8  protocol of the origin client (2 or 3: the reply is produced in it)
+ *   u8  flags (bit 0: a client transaction, MULTI .. EXEC)
+ *   f64 accept time (ms since the epoch, the accepting node's clock)
+ *   u32 number of commands, then per command:
+ *       u32 argc, then per argument: u32 length, bytes
+ *
+ * A plain write is one command; a client transaction is its queued commands,
+ * applied together and answered with one array, as EXEC is.
+ * All integers big-endian.
+ */
+
+import type { Protocol } from "../resp/value.ts";
+
+/** Current encoding version. */
+export const OP_VERSION = 1;
+
+/** One logged write. */
+export interface Op {
+  id: string;
+  origin: string;
+  rack: string;
+  db: number;
+  protocol: Protocol;
+  /** A client transaction: its commands' replies go back as one array. */
+  transaction: boolean;
+  acceptedAtMs: number;
+  /** One command, or a transaction's commands in order. */
+  commands: Uint8Array[][];
+}
+
+/** A record that is not a valid op. */
+export class OpFormatError extends Error {
+  override name = "OpFormatError";
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes of `op`. */
+export function encodeOp(op: Op): Uint8Array {
+  const id = utf8.encode(op.id);
+  const origin = utf8.encode(op.origin);
+  const rack = utf8.encode(op.rack);
+  if (id.length !== 26) {
+    throw new OpFormatError(`Op id must be a 26-character ULID, got '${op.id}'`);
+  }
+  if (origin.length > 255 || rack.length > 255) {
+    throw new OpFormatError("Origin and rack must be under 256 bytes");
+  }
+  if (op.commands.length === 0) throw new OpFormatError("Op has no commands");
+  let size = 1 + 26 + 1 + origin.length + 1 + rack.length + 2 + 1 + 1 + 8 + 4;
+  for (const argv of op.commands) {
+    size += 4;
+    for (const arg of argv) size += 4 + arg.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = OP_VERSION;
+  out.set(id, at);
+  at += 26;
+  out[at++] = origin.length;
+  out.set(origin, at);
+  at += origin.length;
+  out[at++] = rack.length;
+  out.set(rack, at);
+  at += rack.length;
+  view.setUint16(at, op.db);
+  at += 2;
+  out[at++] = op.protocol;
+  out[at++] = op.transaction ? 1 : 0;
+  view.setFloat64(at, op.acceptedAtMs);
+  at += 8;
+  view.setUint32(at, op.commands.length);
+  at += 4;
+  for (const argv of op.commands) {
+    view.setUint32(at, argv.length);
+    at += 4;
+    for (const arg of argv) {
+      view.setUint32(at, arg.length);
+      at += 4;
+      out.set(arg, at);
+      at += arg.length;
+    }
+  }
+  return out;
+}
+
+/** Parses an op; arguments are views into `bytes`. Throws {@linkcode OpFormatError}. */
+export function decodeOp(bytes: Uint8Array): Op {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  const need = (n: number) => {
+    if (at + n > bytes.length) {
+      throw new OpFormatError(`Op truncated at byte ${at} (needs ${n} more)`);
+    }
+  };
+  need(1);
+  const version = bytes[at++];
+  if (version !== OP_VERSION) throw new OpFormatError(`Unknown op version ${version}`);
+  need(26);
+  const id = fromUtf8.decode(bytes.subarray(at, at + 26));
+  at += 26;
+  need(1);
+  const originLength = bytes[at++]!;
+  need(originLength);
+  const origin = fromUtf8.decode(bytes.subarray(at, at + originLength));
+  at += originLength;
+  need(1);
+  const rackLength = bytes[at++]!;
+  need(rackLength);
+  const rack = fromUtf8.decode(bytes.subarray(at, at + rackLength));
+  at += rackLength;
+  need(2 + 1 + 1 + 8 + 4);
+  const db = view.getUint16(at);
+  at += 2;
+  const protocol = bytes[at++];
+  if (protocol !== 2 && protocol !== 3) {
+    throw new OpFormatError(`Op protocol ${protocol} is not 2 or 3`);
+  }
+  const flags = bytes[at++]!;
+  if ((flags & ~1) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
+  const acceptedAtMs = view.getFloat64(at);
+  at += 8;
+  const count = view.getUint32(at);
+  at += 4;
+  if (count === 0) throw new OpFormatError("Op has no commands");
+  const commands: Uint8Array[][] = [];
+  for (let c = 0; c < count; c++) {
+    need(4);
+    const argc = view.getUint32(at);
+    at += 4;
+    if (argc === 0) throw new OpFormatError(`Op command ${c} has no arguments`);
+    const argv: Uint8Array[] = [];
+    for (let i = 0; i < argc; i++) {
+      need(4);
+      const length = view.getUint32(at);
+      at += 4;
+      need(length);
+      argv.push(bytes.subarray(at, at + length));
+      at += length;
+    }
+    commands.push(argv);
+  }
+  if (at !== bytes.length) throw new OpFormatError(`Op has ${bytes.length - at} trailing bytes`);
+  const transaction = (flags & 1) === 1;
+  return { id, origin, rack, db, protocol, transaction, acceptedAtMs, commands };
+}

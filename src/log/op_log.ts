@@ -1,0 +1,71 @@
+/**
+ * The world's op log as the rest of Pylon sees it: partitions of records in
+ * one total order each. Two implementations keep this contract: Kafka
+ * (src/log/kafka_log.ts) for a world, and embedded segment files
+ * (src/log/segment_log.ts) for one rack on one machine.
+ */
+
+/** One record read back from the log. */
+export interface LogRecord {
+  /** Position in its partition; offsets only grow. */
+  offset: number;
+  value: Uint8Array;
+}
+
+/** The first offset still held and the offset the next append will get. */
+export interface LogBounds {
+  start: number;
+  end: number;
+}
+
+/** Limits of one {@linkcode LogReader.next} call. */
+export interface ReadLimits {
+  maxRecords: number;
+  maxBytes: number;
+  /** How long to wait for a first record before returning none. */
+  waitMs: number;
+}
+
+/** Reads one partition in order from a position. */
+export interface LogReader {
+  /**
+   * Records from the reader's position, in order: at least one unless
+   * `waitMs` passes first, at most `maxRecords` (and about `maxBytes`, but
+   * always at least one). Advances the position past what it returns.
+   */
+  next(limits: ReadLimits): Promise<LogRecord[]>;
+  /** Moves the position; the next `next()` starts there. */
+  seek(offset: number): void;
+  close(): Promise<void>;
+}
+
+/** Appends and reads of an op log. */
+export interface OpLog {
+  readonly partitions: number;
+  /**
+   * Appends `record` to `partition` and resolves with its offset once the log
+   * holds it durably (Kafka: acknowledged by all in-sync replicas; embedded:
+   * fsynced). Concurrent appends share one write (group commit). Rejects with
+   * {@linkcode LogError} otherwise.
+   */
+  append(partition: number, record: Uint8Array): Promise<number>;
+  /** A reader of `partition` starting at `offset`. */
+  reader(partition: number, offset: number): LogReader;
+  bounds(partition: number): Promise<LogBounds>;
+  close(): Promise<void>;
+}
+
+/**
+ * An append that was not acknowledged. `maybeAppended` is true when the
+ * record may still be in the log (a timeout after sending), false when it
+ * surely is not (refused before sending).
+ */
+export class LogError extends Error {
+  override name = "LogError";
+  readonly maybeAppended: boolean;
+
+  constructor(message: string, maybeAppended: boolean) {
+    super(message);
+    this.maybeAppended = maybeAppended;
+  }
+}

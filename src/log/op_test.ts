@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { decodeOp, encodeOp, type Op, OpFormatError } from "./op.ts";
+import { SeededRandom } from "../random.ts";
+
+function sample(random: SeededRandom): Op {
+  return {
+    id: "01JD5Y8Z3K4M5N6P7Q8R9S0T1V",
+    origin: `node-${random.int(0, 99)}`,
+    rack: random.pick(["east", "west", "ünïcode"]),
+    db: random.int(0, 15),
+    protocol: random.pick([2, 3] as const),
+    transaction: random.chance(0.2),
+    acceptedAtMs: 1_795_000_000_000 + random.int(0, 1e6),
+    commands: Array.from(
+      { length: random.int(1, 3) },
+      () => Array.from({ length: random.int(1, 6) }, () => random.bytes(random.int(0, 100))),
+    ),
+  };
+}
+
+Deno.test("encodeOp/decodeOp round-trip binary-safe ops", () => {
+  const random = new SeededRandom(4);
+  for (let i = 0; i < 500; i++) {
+    const op = sample(random);
+    const decoded = decodeOp(encodeOp(op));
+    const plain = (o: Op) => ({
+      ...o,
+      commands: o.commands.map((argv) => argv.map((a) => [...a])),
+    });
+    assert.deepEqual(plain(decoded), plain(op));
+  }
+});
+
+Deno.test("decodeOp refuses truncated, padded and unknown-version records", () => {
+  const bytes = encodeOp(sample(new SeededRandom(1)));
+  for (const cut of [0, 1, 10, 30, bytes.length - 1]) {
+    assert.throws(() => decodeOp(bytes.subarray(0, cut)), OpFormatError, `cut at ${cut}`);
+  }
+  const padded = new Uint8Array(bytes.length + 1);
+  padded.set(bytes);
+  assert.throws(() => decodeOp(padded), /trailing bytes/);
+  const future = bytes.slice();
+  future[0] = 9;
+  assert.throws(() => decodeOp(future), /Unknown op version 9/);
+});

@@ -1,0 +1,120 @@
+/**
+ * A connection for Pylon's own pipelined work (the applier): a group of
+ * encoded commands goes out in one write and comes back as the raw reply
+ * frames, in order, so replies can be handed on as Redis's exact bytes.
+ */
+
+import * as net from "node:net";
+import { ReplyFramer } from "../resp/reply_framer.ts";
+import type { HostPort } from "../config.ts";
+import { ConnectionError, describe } from "./client.ts";
+
+interface Group {
+  count: number;
+  frames: Uint8Array[];
+  resolve: (frames: Uint8Array[]) => void;
+  reject: (error: Error) => void;
+}
+
+/** One connection answering groups of commands with raw frames. */
+export class PipelineConnection {
+  readonly address: HostPort;
+  #socket: net.Socket;
+  #framer = new ReplyFramer();
+  #groups: Group[] = [];
+  #closed = false;
+  #error: ConnectionError | undefined;
+
+  private constructor(address: HostPort, socket: net.Socket) {
+    this.address = address;
+    this.#socket = socket;
+    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("error", (e: Error) => this.#fail(`${describe(address)}: ${e.message}`));
+    socket.on("close", () => this.#fail(`${describe(address)}: connection closed`));
+  }
+
+  /** Connects within `timeoutMs`. */
+  static connect(address: HostPort, timeoutMs = 2_000): Promise<PipelineConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: address.host, port: address.port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new ConnectionError(`${describe(address)}: connect timed out after ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const onError = (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new ConnectionError(`${describe(address)}: ${error.message}`));
+      };
+      socket.once("error", onError);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.off("error", onError);
+        resolve(new PipelineConnection(address, socket));
+      });
+    });
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes `commands` (each an encoded request) at once; resolves with one raw frame per command. */
+  run(commands: Uint8Array[]): Promise<Uint8Array[]> {
+    if (this.#closed) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#groups.push({ count: commands.length, frames: [], resolve, reject });
+      let size = 0;
+      for (const c of commands) size += c.length;
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of commands) {
+        out.set(c, at);
+        at += c.length;
+      }
+      this.#socket.write(out);
+    });
+  }
+
+  /** Closes the connection; pending groups fail. */
+  close(): void {
+    this.#fail(`${describe(this.address)}: closed by Pylon`);
+  }
+
+  #receive(chunk: Uint8Array): void {
+    this.#framer.push(chunk);
+    while (true) {
+      let frame: Uint8Array | undefined;
+      try {
+        frame = this.#framer.next();
+      } catch (error) {
+        this.#fail(`${describe(this.address)}: ${(error as Error).message}`);
+        return;
+      }
+      if (frame === undefined) return;
+      const group = this.#groups[0];
+      if (group === undefined) {
+        this.#fail(`${describe(this.address)}: reply with no request`);
+        return;
+      }
+      // Frames may be views of a chunk the socket reuses: keep a copy.
+      group.frames.push(frame.slice());
+      if (group.frames.length === group.count) {
+        this.#groups.shift();
+        group.resolve(group.frames);
+      }
+    }
+  }
+
+  #fail(message: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = new ConnectionError(message);
+    this.#socket.destroy();
+    for (const group of this.#groups.splice(0)) group.reject(this.#error);
+  }
+}
