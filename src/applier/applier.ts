@@ -69,6 +69,9 @@ export interface PartitionStatus {
 
 const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
 
+/** Waits before asking again for replies another applier has not stored yet. */
+const RECOVER_DELAYS_MS = [20, 100, 500];
+
 /** The reply of a write that was applied when its real reply cannot be had. */
 const REPLY_LOST = new TextEncoder().encode(
   "-ERR the write was applied but its reply was lost (the applier's Redis connection failed, " +
@@ -184,7 +187,7 @@ class PartitionApplier {
   }
 
   /** Fetches stored replies of ops another applier applied, for this node's waiting clients. */
-  recover(ids: string[]): void {
+  recover(ids: string[], attempt = 0): void {
     const connection = this.#connection;
     if (connection === undefined || connection.closed || ids.length === 0) return;
     const commands = [encodeCommand(["SELECT", String(this.#options.metaDb)])];
@@ -194,10 +197,16 @@ class PartitionApplier {
       commands.push(encodeCommand(["SELECT", String(this.#db)]));
     }
     connection.run(commands).then((frames) => {
+      const missing: string[] = [];
       ids.forEach((id, i) => {
         const stored = bulkPayload(frames[i + 1]!);
-        this.#pending.deliver(id, stored ?? REPLY_LOST);
+        if (stored !== undefined) this.#pending.deliver(id, stored);
+        else missing.push(id);
       });
+      // The other applier stores replies right after its EXEC: give it a moment.
+      const delay = RECOVER_DELAYS_MS[attempt];
+      if (delay === undefined) { for (const id of missing) this.#pending.deliver(id, REPLY_LOST); }
+      else if (missing.length > 0) setTimeout(() => this.recover(missing, attempt + 1), delay);
     }).catch(() => {});
   }
 

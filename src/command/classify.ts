@@ -33,7 +33,8 @@ const ADMIN = "it administers the underlying Redis; run it on that Redis directl
 const CLUSTER = "Pylon is not a Redis Cluster node; cluster commands belong to a cluster's Redis";
 const REPLICATION = "it concerns the underlying Redis's replication; run it on that Redis directly";
 const ACL = "Pylon has its own users; the underlying Redis's ACLs are managed on that Redis";
-const TRANSACTIONS = "transactions arrive with the write path";
+const TRANSACTIONS =
+  "answered by Pylon: the queued commands become one op, applied atomically on every rack";
 const SCRIPTING = "refused until scripting is enabled";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
@@ -336,9 +337,9 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   },
 
   // Transactions and scripting.
-  "multi": { class: "refused", reason: TRANSACTIONS },
-  "exec": { class: "refused", reason: TRANSACTIONS },
-  "discard": { class: "refused", reason: TRANSACTIONS },
+  "multi": { class: "local", reason: TRANSACTIONS },
+  "exec": { class: "local", reason: TRANSACTIONS },
+  "discard": { class: "local", reason: TRANSACTIONS },
   "watch": {
     class: "refused",
     reason: "WATCH cannot hold across racks: a write logged by another rack would not abort it",

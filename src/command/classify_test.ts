@@ -148,10 +148,10 @@ Deno.test("INFO, TIME, LASTSAVE, DBSIZE and PUBSUB introspection are reads", () 
   assert.match(spec("info").reason!, /ready check/);
 });
 
-Deno.test("transactions, WATCH and scripting are refused with their reasons; *_RO scripts are reads", () => {
+Deno.test("transactions are Pylon's; WATCH and scripting are refused with reasons; *_RO scripts are reads", () => {
   for (const name of ["multi", "exec", "discard"]) {
-    assert.equal(spec(name).class, "refused");
-    assert.equal(spec(name).reason, "transactions arrive with the write path");
+    assert.equal(spec(name).class, "local");
+    assert.match(spec(name).reason!, /one op, applied atomically on every rack/);
   }
   assert.equal(spec("watch").class, "refused");
   assert.match(spec("watch").reason!, /cannot hold across racks/);

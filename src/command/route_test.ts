@@ -51,8 +51,8 @@ Deno.test("route() names refused commands and subcommands, with the reason", () 
       "refused: ERR command 'client|kill' is refused by Pylon: it would act on the underlying Redis's connections; run it on that Redis directly",
     ],
     [
-      ["MULTI"],
-      "refused: ERR command 'multi' is refused by Pylon: transactions arrive with the write path",
+      ["WATCH", "k"],
+      "refused: ERR command 'watch' is refused by Pylon: WATCH cannot hold across racks: a write logged by another rack would not abort it",
     ],
   ]);
 });

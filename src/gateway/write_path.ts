@@ -156,7 +156,9 @@ export class WritePath {
   #check(request: WriteRequest): { partition: number } | string {
     let partition: number | undefined;
     for (const { argv, command } of request.commands) {
-      const syntax = checkSyntax(command, argv);
+      // Inside MULTI, Redis queues a command with bad options and answers its error in EXEC's
+      // array while the others run; only arity (checked when queued) refuses a transaction.
+      const syntax = request.transaction ? undefined : checkSyntax(command, argv);
       if (syntax !== undefined) return syntax;
       if (dbArguments(command, argv).some((db) => db === this.#options.metaDb)) {
         return DB_OUT_OF_RANGE;

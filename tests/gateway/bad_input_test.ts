@@ -62,11 +62,10 @@ Deno.test("wrong arity, unknown commands and refused commands get clear errors i
     [["CONFIG", "GET", "maxmemory"], /^ERR command 'config\|get' is refused by Pylon: .+/],
     [["SHUTDOWN"], /^ERR command 'shutdown' is refused by Pylon: .+/],
     [["WATCH", "k"], /^ERR command 'watch' is refused by Pylon: .+/],
-    [["MULTI"], /^ERR command 'multi' is refused by Pylon: .+/],
     [["EVAL", "return 1", "0"], /^ERR command 'eval' is refused by Pylon: .+/],
     [["SUBSCRIBE", "ch"], /^ERR command 'subscribe' is refused by Pylon: .+/],
-    [["SET", "k", "v"], /^ERR command 'set' is a write/],
-    [["DEL", "k"], /^ERR command 'del' is a write/],
+    [["EXEC"], /^ERR EXEC without MULTI$/],
+    [["SET", "k", "v", "BADOPTION"], /^ERR syntax error$/],
   ];
   for (const [argv, expected] of refusals) {
     await viaPylon.command(...argv);
