@@ -4,9 +4,11 @@
  */
 
 import { benchRead } from "./read.ts";
+import { benchWrite } from "./write.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
+  write: benchWrite,
 };
 
 const name = Deno.args[0];

@@ -79,6 +79,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
   };
   void refreshEnds();
   const endsTimer = setInterval(() => void refreshEnds(), 1_000);
+  const expireTimer = setInterval(() => writes.expire(Date.now()), 100);
 
   let gateway: Gateway | undefined = undefined;
   const pylonInfo = () => {
@@ -130,6 +131,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
           ["writes_failed", w.failed],
           ["writes_timed_out", w.timedOut],
           ["writes_waiting", pending.size],
+          ["log_batches", opLog.batches],
           ["ack_log", config.ackLog.join(",")],
         ],
       },
@@ -175,6 +177,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
     address = await gateway.listen();
   } catch (error) {
     clearInterval(endsTimer);
+    clearInterval(expireTimer);
     await applier?.stop();
     await opLog.close();
     upstream.stop();
@@ -185,6 +188,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
     async stop() {
       await gateway.close();
       clearInterval(endsTimer);
+      clearInterval(expireTimer);
       await applier?.stop();
       await opLog.close().catch((error) =>
         log.warning("closing the log: {error}", { error: String(error) })

@@ -14,6 +14,10 @@ export interface PendingWrite {
   offset: number | undefined;
   /** Receives the raw reply (Redis's bytes, in the client's protocol). */
   settle: (reply: Uint8Array) => void;
+  /** When the client stops waiting ({@linkcode PendingWrites.expire}). */
+  deadlineMs: number;
+  /** Called instead of `settle` when the deadline passes. */
+  expired: () => void;
 }
 
 /** The writes of this node that await their replies. */
@@ -33,11 +37,30 @@ export class PendingWrites {
     this.#onBehind = fn;
   }
 
-  /** Starts waiting for op `id`'s reply. */
-  register(id: string, partition: number, settle: (reply: Uint8Array) => void): PendingWrite {
-    const write: PendingWrite = { id, partition, offset: undefined, settle };
+  /**
+   * Starts waiting for op `id`'s reply until `deadlineMs`. Deadlines must not
+   * decrease from one registration to the next (a constant timeout keeps
+   * that), so {@linkcode expire} finds the expired ones at the front.
+   */
+  register(
+    id: string,
+    partition: number,
+    deadlineMs: number,
+    settle: (reply: Uint8Array) => void,
+    expired: () => void,
+  ): PendingWrite {
+    const write: PendingWrite = { id, partition, offset: undefined, settle, deadlineMs, expired };
     this.#byId.set(id, write);
     return write;
+  }
+
+  /** Gives up on the writes whose deadline has passed (one timer for all of them, not one each). */
+  expire(nowMs: number): void {
+    for (const write of this.#byId.values()) {
+      if (write.deadlineMs > nowMs) break;
+      this.#byId.delete(write.id);
+      write.expired();
+    }
   }
 
   /** Records where the log put op `id`. */

@@ -9,7 +9,6 @@
  * timeout is an error that says the write may or may not be applied.
  */
 
-import { ulid } from "ulid";
 import {
   checkSyntax,
   type CommandSpec,
@@ -18,6 +17,7 @@ import {
   rewriteForLog,
 } from "../command/mod.ts";
 import { encodeOp, type Op } from "../log/op.ts";
+import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog } from "../log/op_log.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
@@ -94,7 +94,7 @@ export class WritePath {
     const partition = refusal.partition;
     const now = Date.now();
     const op: Op = {
-      id: ulid(now),
+      id: newOpId(now),
       origin: this.#options.nodeId,
       rack: this.#options.rack,
       db: request.db,
@@ -115,28 +115,30 @@ export class WritePath {
         answered = true;
         reply(bytes);
       };
-      const timer = setTimeout(() => {
-        this.#pending.forget(op.id);
-        this.#stats.timedOut++;
-        answer(encodeError(
-          `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
-            `it may or may not be applied`,
-        ));
-        applied();
-      }, this.#options.writeTimeoutMs);
-      this.#pending.register(op.id, partition, (bytes) => {
-        clearTimeout(timer);
-        this.#stats.acknowledged++;
-        answer(bytes);
-        applied();
-      });
+      this.#pending.register(
+        op.id,
+        partition,
+        now + this.#options.writeTimeoutMs,
+        (bytes) => {
+          this.#stats.acknowledged++;
+          answer(bytes);
+          applied();
+        },
+        () => {
+          this.#stats.timedOut++;
+          answer(encodeError(
+            `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
+              `it may or may not be applied`,
+          ));
+          applied();
+        },
+      );
       this.#log.append(partition, encodeOp(op)).then(
         (offset) => {
           this.#pending.placed(op.id, offset);
           if (ackOnLog) answer(REPLY.ok);
         },
         (error: unknown) => {
-          clearTimeout(timer);
           this.#pending.forget(op.id);
           this.#stats.failed++;
           const reason = error instanceof Error ? error.message : String(error);
@@ -150,6 +152,11 @@ export class WritePath {
         },
       );
     });
+  }
+
+  /** Gives up on writes past their deadline; call a few times a second. */
+  expire(nowMs: number): void {
+    this.#pending.expire(nowMs);
   }
 
   /** The partition of a valid write, or the error that refuses it. */

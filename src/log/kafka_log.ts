@@ -123,6 +123,10 @@ export class KafkaLog implements OpLog {
     }
   }
 
+  get batches(): number {
+    return this.#commits.reduce((sum, c) => sum + c.batches, 0);
+  }
+
   append(partition: number, record: Uint8Array): Promise<number> {
     const commit = this.#commits[partition];
     if (commit === undefined) {
@@ -257,12 +261,16 @@ class KafkaReader implements LogReader {
     this.#consumer.pause([{ topic: this.#topic, partitions: others }]);
   }
 
-  async #take({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async #take(
+    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
+  ): Promise<void> {
     if (batch.partition !== this.#partition) return;
     for (const message of batch.messages) {
       if (!isRunning() || isStale() || this.#closed) return;
       const offset = Number(message.offset);
       const expected = this.#next + this.#buffer.length;
+      // Below what we hold: already taken. Resolving moves kafkajs's fetch position on.
+      if (offset < expected) resolveOffset(message.offset);
       if (offset !== expected || message.value === null) continue;
       while (this.#buffer.length >= READ_AHEAD_RECORDS && !this.#closed) {
         await new Promise<void>((resolve) => {
@@ -277,6 +285,8 @@ class KafkaReader implements LogReader {
         offset,
         value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
       });
+      // Without this kafkajs would fetch (and decode) the same records again and again.
+      resolveOffset(message.offset);
       for (const wake of this.#waiters.splice(0)) wake();
     }
   }

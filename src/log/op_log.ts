@@ -42,6 +42,8 @@ export interface LogReader {
 /** Appends and reads of an op log. */
 export interface OpLog {
   readonly partitions: number;
+  /** Writes (group commits) so far, over all partitions: appends ÷ batches is the batch size. */
+  readonly batches: number;
   /**
    * Appends `record` to `partition` and resolves with its offset once the log
    * holds it durably (Kafka: acknowledged by all in-sync replicas; embedded:

@@ -1,0 +1,180 @@
+/**
+ * `deno task bench write`: redis-benchmark SET and INCR with 50 clients, with
+ * and without `-P 16`, against direct Redis, Pylon on Kafka and Pylon on its
+ * embedded log, beside the raw ceiling of the same Kafka broker (one kafkajs
+ * process producing batches of the size Pylon's group commit formed), in one
+ * run. Pylon's write latency is the full acknowledgement: logged, read back,
+ * applied, replied.
+ */
+
+import { ensureKafka, ensureRedis } from "../tools/provision.ts";
+import {
+  type PylonProcess,
+  startKafka,
+  startPylon,
+  startRedis,
+  uniqueTopic,
+} from "../tests/harness/mod.ts";
+import { median, printTable, redisBenchmark } from "./redis_benchmark.ts";
+
+const CLIENTS = 50;
+const ROUNDS = Number(Deno.env.get("PYLON_BENCH_ROUNDS") ?? 3);
+const DATA_SIZE = 16;
+
+interface Sample {
+  ops: number;
+  p50: number;
+  p99: number;
+  batch?: number;
+}
+
+async function info(pylon: PylonProcess): Promise<Map<string, number>> {
+  const text = await pylon.call("PYLON", "INFO");
+  return new Map(
+    text.split(/\r?\n/).flatMap((line) => {
+      const [k, v] = line.split(":");
+      return k !== undefined && v !== undefined && /^\d+$/.test(v) ? [[k, Number(v)]] : [];
+    }),
+  );
+}
+
+async function ceiling(brokers: string[], batch: number, records: number): Promise<Sample> {
+  const { stdout, success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./kafka_ceiling.ts", import.meta.url).pathname,
+      brokers.join(","),
+      uniqueTopic("ceiling"),
+      String(batch),
+      String(records),
+      "100",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!success) throw new Error(`kafka_ceiling failed: ${new TextDecoder().decode(stderr)}`);
+  const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  const result = JSON.parse(lines[lines.length - 1]!);
+  return { ops: result.opsPerSec, p50: result.p50Ms, p99: result.p99Ms, batch };
+}
+
+export async function benchWrite(): Promise<void> {
+  await ensureRedis();
+  await ensureKafka();
+  await using kafka = await startKafka({ fullJit: true });
+  await using redis = await startRedis();
+  await using pylonKafka = await startPylon({
+    redis: { url: redis.url },
+    args: [
+      "--log",
+      `kafka://${kafka.brokers.join(",")}/${uniqueTopic("bench")}`,
+      "--log-level",
+      "warning",
+    ],
+  });
+  await using localRedis = await startRedis();
+  await using pylonLocal = await startPylon({
+    redis: { url: localRedis.url },
+    args: ["--log-level", "warning"],
+  });
+  const targets = [
+    { name: "redis", port: redis.port, pylon: undefined },
+    { name: "pylon-kafka", port: pylonKafka.port, pylon: pylonKafka },
+    { name: "pylon-local", port: pylonLocal.port, pylon: pylonLocal },
+  ];
+
+  const samples = new Map<string, Sample[]>();
+  const add = (key: string, s: Sample) => samples.set(key, [...(samples.get(key) ?? []), s]);
+  for (const pipeline of [1, 16]) {
+    const requests = pipeline === 1 ? 30_000 : 100_000;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of targets) {
+        for (const test of ["set", "incr"]) {
+          const before = target.pylon === undefined ? undefined : await info(target.pylon);
+          const [result] = await redisBenchmark({
+            port: target.port,
+            tests: test,
+            clients: CLIENTS,
+            requests,
+            pipeline,
+            keyspace: 100_000,
+            dataSize: DATA_SIZE,
+          });
+          const after = target.pylon === undefined ? undefined : await info(target.pylon);
+          let batch: number | undefined;
+          if (before !== undefined && after !== undefined) {
+            const writes = after.get("writes_accepted")! - before.get("writes_accepted")!;
+            const batches = after.get("log_batches")! - before.get("log_batches")!;
+            batch = batches > 0 ? writes / batches : undefined;
+          }
+          const sample: Sample = { ops: result!.opsPerSec, p50: result!.p50Ms, p99: result!.p99Ms };
+          if (batch !== undefined) sample.batch = batch;
+          add(`${target.name}|${test.toUpperCase()}|${pipeline}`, sample);
+          if (target.name === "pylon-kafka" && batch !== undefined) {
+            add(
+              `kafka-ceiling|${test.toUpperCase()}|${pipeline}`,
+              await ceiling(kafka.brokers, batch, requests),
+            );
+          }
+        }
+        console.error(`bench: ${target.name} -P ${pipeline} round ${round + 1}/${ROUNDS} done`);
+      }
+    }
+  }
+
+  const summary = (name: string, test: string, pipeline: number) => {
+    const runs = samples.get(`${name}|${test}|${pipeline}`) ?? [];
+    if (runs.length === 0) return undefined;
+    const batches = runs.flatMap((r) => (r.batch === undefined ? [] : [r.batch]));
+    return {
+      ops: median(runs.map((r) => r.ops)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      batch: batches.length === 0 ? undefined : median(batches),
+    };
+  };
+  const rows: string[][] = [];
+  for (const test of ["SET", "INCR"]) {
+    for (const pipeline of [1, 16]) {
+      const ceil = summary("kafka-ceiling", test, pipeline);
+      const direct = summary("redis", test, pipeline);
+      for (const name of ["redis", "kafka-ceiling", "pylon-kafka", "pylon-local"]) {
+        const s = summary(name, test, pipeline);
+        if (s === undefined) continue;
+        const isPylon = name.startsWith("pylon");
+        rows.push([
+          test,
+          String(pipeline),
+          name,
+          Math.round(s.ops).toLocaleString("en-US"),
+          s.p50.toFixed(2),
+          s.p99.toFixed(2),
+          s.batch === undefined ? "" : s.batch.toFixed(1),
+          isPylon && direct ? (s.ops / direct.ops).toFixed(2) : "",
+          name === "pylon-kafka" && ceil ? (s.ops / ceil.ops).toFixed(2) : "",
+          name === "pylon-kafka" && ceil ? (s.p99 / ceil.p99).toFixed(2) : "",
+        ]);
+      }
+    }
+  }
+  console.log(
+    `\nwrite path: redis-benchmark, ${CLIENTS} clients, values of ${DATA_SIZE} bytes, median of ${ROUNDS}; ` +
+      "Pylon replies after apply (ack=apply)",
+  );
+  printTable(
+    [
+      "test",
+      "-P",
+      "target",
+      "ops/s",
+      "p50 ms",
+      "p99 ms",
+      "batch",
+      "÷ redis",
+      "÷ ceiling",
+      "p99 ÷ ceiling",
+    ],
+    rows,
+  );
+}
