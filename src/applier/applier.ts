@@ -19,6 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
+import { concatBytes } from "../resp/bytes.ts";
 import { decodeOp, type Op, OpFormatError } from "../log/op.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
@@ -474,15 +475,5 @@ function parsePosition(frame: Uint8Array): number | undefined {
 
 /** `*n` followed by the replies: EXEC's reply to a client transaction. */
 function wrapArray(parts: Uint8Array[]): Uint8Array {
-  const header = new TextEncoder().encode(`*${parts.length}\r\n`);
-  let size = header.length;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  out.set(header);
-  let at = header.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes([new TextEncoder().encode(`*${parts.length}\r\n`), ...parts]);
 }

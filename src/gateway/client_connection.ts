@@ -14,6 +14,7 @@ import type { Protocol, RespValue } from "../resp/value.ts";
 import { type CommandSpec, type Route, route } from "../command/mod.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
+import { concatBytes } from "../resp/bytes.ts";
 import type { WriteCommand, WriteRequest } from "./write_path.ts";
 
 const log = getLogger(["pylon", "gateway"]);
@@ -397,7 +398,7 @@ export class ClientConnection {
       const writeBatch = () => {
         if (batch.length === 0) return;
         if (batch.length === 1) this.#socket.write(batch[0]!);
-        else this.#socket.write(concat(batch, batchBytes));
+        else this.#socket.write(concatBytes(batch, batchBytes));
         batch = [];
         batchBytes = 0;
       };
@@ -442,14 +443,4 @@ export class ClientConnection {
     this.#closing = true;
     this.#host.closed(this);
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

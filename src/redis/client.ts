@@ -7,6 +7,7 @@
 import * as net from "node:net";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
+import { connectSocket } from "./connect.ts";
 import type { RespValue } from "../resp/value.ts";
 import type { HostPort } from "../config.ts";
 
@@ -78,29 +79,9 @@ export class RedisClient {
   }
 
   /** Connects, failing after `connectTimeoutMs` (default 2 s). */
-  static connect(address: HostPort, options: ClientOptions = {}): Promise<RedisClient> {
-    const timeoutMs = options.connectTimeoutMs ?? 2_000;
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: address.host, port: address.port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new ConnectionError(`${describe(address)}: connect timed out after ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      const onError = (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new ConnectionError(`${describe(address)}: ${error.message}`));
-      };
-      socket.once("error", onError);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.off("error", onError);
-        resolve(new RedisClient(address, socket, options));
-      });
-    });
+  static async connect(address: HostPort, options: ClientOptions = {}): Promise<RedisClient> {
+    const socket = await connectSocket(address, options.connectTimeoutMs ?? 2_000);
+    return new RedisClient(address, socket, options);
   }
 
   /** Whether the connection has ended. */

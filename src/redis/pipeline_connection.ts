@@ -4,10 +4,12 @@
  * frames, in order, so replies can be handed on as Redis's exact bytes.
  */
 
-import * as net from "node:net";
+import type * as net from "node:net";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import type { HostPort } from "../config.ts";
 import { ConnectionError, describe } from "./client.ts";
+import { connectSocket } from "./connect.ts";
+import { concatBytes } from "../resp/bytes.ts";
 
 interface Group {
   count: number;
@@ -34,28 +36,8 @@ export class PipelineConnection {
   }
 
   /** Connects within `timeoutMs`. */
-  static connect(address: HostPort, timeoutMs = 2_000): Promise<PipelineConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: address.host, port: address.port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new ConnectionError(`${describe(address)}: connect timed out after ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      const onError = (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new ConnectionError(`${describe(address)}: ${error.message}`));
-      };
-      socket.once("error", onError);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.off("error", onError);
-        resolve(new PipelineConnection(address, socket));
-      });
-    });
+  static async connect(address: HostPort, timeoutMs = 2_000): Promise<PipelineConnection> {
+    return new PipelineConnection(address, await connectSocket(address, timeoutMs));
   }
 
   /** Whether the connection has ended. */
@@ -68,15 +50,7 @@ export class PipelineConnection {
     if (this.#closed) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.#groups.push({ count: commands.length, frames: [], resolve, reject });
-      let size = 0;
-      for (const c of commands) size += c.length;
-      const out = new Uint8Array(size);
-      let at = 0;
-      for (const c of commands) {
-        out.set(c, at);
-        at += c.length;
-      }
-      this.#socket.write(out);
+      this.#socket.write(concatBytes(commands));
     });
   }
 

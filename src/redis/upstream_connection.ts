@@ -9,6 +9,7 @@ import * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
+import { concatBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { HostPort } from "../config.ts";
 import { describe } from "./client.ts";
@@ -128,19 +129,7 @@ export class UpstreamConnection {
     const out = this.#out;
     if (out.length === 0 || this.#closed) return;
     this.#out = [];
-    if (out.length === 1) {
-      this.#socket.write(out[0]!);
-      return;
-    }
-    let size = 0;
-    for (const part of out) size += part.length;
-    const joined = new Uint8Array(size);
-    let at = 0;
-    for (const part of out) {
-      joined.set(part, at);
-      at += part.length;
-    }
-    this.#socket.write(joined);
+    this.#socket.write(concatBytes(out));
   }
 
   /** A sink for Pylon's own setup commands: anything but `+...` breaks the connection. */
