@@ -8,7 +8,12 @@ import { startNode } from "./src/node.ts";
 async function main(): Promise<number> {
   let parsed;
   try {
-    parsed = parseConfig(Deno.args, Deno.env.toObject(), Deno.hostname());
+    parsed = parseConfig(
+      Deno.args,
+      Deno.env.toObject(),
+      Deno.hostname(),
+      (path) => Deno.readTextFileSync(path),
+    );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`pylon: ${error.message}\n\n${USAGE}`);

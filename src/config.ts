@@ -12,6 +12,14 @@ export interface HostPort {
   port: number;
 }
 
+/** Another node of the world. */
+export interface PeerConfig {
+  id: string;
+  rack: string;
+  /** Its peer address (`--peer-listen` there). */
+  address: HostPort;
+}
+
 /** Where the rack's Redis is: a fixed address, or a master name Sentinels know. */
 export type RedisTarget =
   | { kind: "direct"; host: string; port: number }
@@ -39,6 +47,12 @@ export interface Config {
   logFormat: "text" | "json";
   /** Client connections accepted at once. */
   maxClients: number;
+  /** Where other nodes connect (peer links); undefined: this node has none. */
+  peerListen: HostPort | undefined;
+  /** The secret every node of the world shares; peer links prove it. */
+  worldSecret: string | undefined;
+  /** The other nodes: of this rack and of other racks. */
+  peers: PeerConfig[];
   /** Log partitions (one total order by default). */
   partitions: number;
   /** Whether this node applies the log to its rack's Redis. */
@@ -69,6 +83,10 @@ export const USAGE = `Usage: pylon [options]
   --node-id id               this node's id (default <hostname>-<listen port>)
   --rack name                this node's rack (default "default")
   --max-clients n            client connections accepted at once (default 10000)
+  --config file.json         options from a JSON file (flags and PYLON_* variables override it)
+  --peer-listen host:port    where other nodes connect to this one
+  --peer id@rack@host:port   another node and its peer address (repeat for each)
+  --world-secret secret      shared by every node; peer links prove it (16+ characters)
   --partitions n             log partitions; keys map to them by hash slot (default 1)
   --applier on|off           apply the log to this rack's Redis (default on)
   --ack-log CMD[,CMD..]      answer these constant-reply writes (SET, MSET, ...) once logged
@@ -97,10 +115,17 @@ const OPTIONS = {
   "write-timeout-ms": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
+  "config": { type: "string" },
+  "peer-listen": { type: "string" },
+  "world-secret": { type: "string" },
+  "peer": { type: "string", multiple: true },
   "help": { type: "boolean" },
 } as const;
 
-type OptionName = Exclude<keyof typeof OPTIONS, "help">;
+type OptionName = Exclude<keyof typeof OPTIONS, "help" | "peer" | "config">;
+
+/** Reads a configuration file (injected so parsing stays pure). */
+export type ReadFile = (path: string) => string;
 
 /** Result of {@linkcode parseConfig}: a configuration, or a request for help. */
 export type ParsedConfig = { help: true } | { help: false; config: Config };
@@ -139,6 +164,67 @@ function parseLogTarget(text: string): LogTarget {
   return { kind: "kafka", brokers, topic: match[2]! };
 }
 
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === "" ? undefined : text;
+}
+
+/** `id@rack@host:port`. */
+function parsePeer(text: string): PeerConfig {
+  const [id, rack, address, ...rest] = text.split("@");
+  if (
+    id === undefined || rack === undefined || address === undefined || rest.length > 0 ||
+    id === "" || rack === ""
+  ) {
+    throw new ConfigError(`--peer must be id@rack@host:port, got '${text}'`);
+  }
+  return { id, rack, address: parseHostPort(address, "--peer") };
+}
+
+interface ConfigFile {
+  values: Partial<Record<OptionName, string>>;
+  peers: PeerConfig[] | undefined;
+}
+
+/**
+ * A JSON file whose keys are the option names (`"listen"`, `"node-id"`, ...)
+ * plus `"peers": [{ "id", "rack", "address" }]`.
+ */
+function parseConfigFile(path: string, readFile: ReadFile): ConfigFile {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFile(path));
+  } catch (error) {
+    throw new ConfigError(`Cannot read configuration file '${path}': ${(error as Error).message}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new ConfigError(`Configuration file '${path}' must hold a JSON object`);
+  }
+  const values: Partial<Record<OptionName, string>> = {};
+  let peers: PeerConfig[] | undefined;
+  for (const [key, raw] of Object.entries(data)) {
+    if (key === "peers") {
+      if (!Array.isArray(raw)) throw new ConfigError(`'peers' in '${path}' must be a list`);
+      peers = raw.map((p, i) => {
+        const ok = typeof p === "object" && p !== null && typeof p.id === "string" &&
+          typeof p.rack === "string" &&
+          typeof p.address === "string";
+        if (!ok) {
+          throw new ConfigError(`peers[${i}] in '${path}' needs string id, rack and address`);
+        }
+        return { id: p.id, rack: p.rack, address: parseHostPort(p.address, `peers[${i}].address`) };
+      });
+    } else if (key in OPTIONS && key !== "help" && key !== "peer" && key !== "config") {
+      if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+        throw new ConfigError(`'${key}' in '${path}' must be a string or a number`);
+      }
+      values[key as OptionName] = typeof raw === "boolean" ? (raw ? "on" : "off") : String(raw);
+    } else {
+      throw new ConfigError(`Unknown option '${key}' in '${path}'`);
+    }
+  }
+  return { values, peers };
+}
+
 function envName(option: OptionName): string {
   return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
 }
@@ -148,6 +234,9 @@ export function parseConfig(
   args: string[],
   env: Record<string, string | undefined>,
   hostname = "pylon",
+  readFile: ReadFile = () => {
+    throw new ConfigError("No configuration file can be read here");
+  },
 ): ParsedConfig {
   let parsed;
   try {
@@ -156,11 +245,15 @@ export function parseConfig(
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
   if (parsed.values.help === true) return { help: true };
+  const configPath = parsed.values.config ?? nonEmpty(env.PYLON_CONFIG);
+  const file: ConfigFile = configPath === undefined
+    ? { values: {}, peers: undefined }
+    : parseConfigFile(configPath, readFile);
+  // Flags over environment over the file over defaults.
   const value = (option: OptionName): string | undefined => {
     const flag = parsed.values[option];
     if (typeof flag === "string") return flag;
-    const fromEnv = env[envName(option)];
-    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+    return nonEmpty(env[envName(option)]) ?? file.values[option];
   };
 
   const listen = parseHostPort(value("listen") ?? "127.0.0.1:6380", "--listen");
@@ -221,6 +314,21 @@ export function parseConfig(
     throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
   }
 
+  const peerListen = value("peer-listen") === undefined
+    ? undefined
+    : parseHostPort(value("peer-listen")!, "--peer-listen");
+  const peerFlags = parsed.values.peer ?? [];
+  const peers = peerFlags.length > 0 ? peerFlags.map(parsePeer) : file.peers ?? [];
+  const worldSecret = value("world-secret");
+  if (
+    (peers.length > 0 || peerListen !== undefined) &&
+    (worldSecret === undefined || worldSecret.length < 16)
+  ) {
+    throw new ConfigError(
+      "Peer links need --world-secret (or PYLON_WORLD_SECRET) of at least 16 characters, the same on every node",
+    );
+  }
+
   return {
     help: false,
     config: {
@@ -233,6 +341,9 @@ export function parseConfig(
       logLevel: logLevel as LogLevelName,
       logFormat,
       maxClients,
+      peerListen,
+      worldSecret,
+      peers,
       partitions,
       applier: applierText === "on",
       ackLog,

@@ -72,3 +72,57 @@ Deno.test("parseConfig() answers --help", () => {
 Deno.test("parseHostPort() understands bracketed IPv6", () => {
   assert.deepEqual(parseHostPort("[::1]:6380", "x"), { host: "::1", port: 6380 });
 });
+
+Deno.test("parseConfig() reads a JSON file under the environment and the flags", () => {
+  const files: Record<string, string> = {
+    "/etc/pylon.json": JSON.stringify({
+      "node-id": "east-1",
+      "rack": "east",
+      "listen": "0.0.0.0:6380",
+      "partitions": 2,
+      "world-secret": "0123456789abcdef",
+      "peer-listen": "10.0.0.1:7380",
+      "peers": [{ id: "west-1", rack: "west", address: "10.0.1.1:7380" }],
+    }),
+  };
+  const parsed = parseConfig(
+    ["--config", "/etc/pylon.json", "--listen", "127.0.0.1:7000"],
+    {
+      PYLON_RACK: "east-2",
+    },
+    "h",
+    (path) => files[path]!,
+  );
+  assert.equal(parsed.help, false);
+  if (parsed.help) return;
+  const c = parsed.config;
+  assert.equal(c.nodeId, "east-1");
+  assert.equal(c.rack, "east-2", "the environment overrides the file");
+  assert.deepEqual(c.listen, { host: "127.0.0.1", port: 7000 }, "flags override everything");
+  assert.equal(c.partitions, 2);
+  assert.deepEqual(c.peers, [{
+    id: "west-1",
+    rack: "west",
+    address: { host: "10.0.1.1", port: 7380 },
+  }]);
+  assert.deepEqual(c.peerListen, { host: "10.0.0.1", port: 7380 });
+});
+
+Deno.test("parseConfig() refuses unknown keys, bad peers and peer links without a secret", () => {
+  const read = (text: string) => () => text;
+  assert.throws(
+    () => parseConfig(["--config", "x"], {}, "h", read('{"lisen": "a:1"}')),
+    /Unknown option 'lisen'/,
+  );
+  assert.throws(() => parseConfig(["--config", "x"], {}, "h", read("[1]")), /JSON object/);
+  assert.throws(
+    () => parseConfig(["--config", "x"], {}, "h", read("{")),
+    /Cannot read configuration file/,
+  );
+  assert.throws(() => parseConfig(["--peer", "a@b"], {}, "h"), /--peer must be id@rack@host:port/);
+  assert.throws(() => parseConfig(["--peer", "a@b@h:1"], {}, "h"), /need --world-secret/);
+  const ok = parseConfig(["--peer", "a@b@h:1", "--peer", "c@d@h:2"], {
+    PYLON_WORLD_SECRET: "x".repeat(16),
+  });
+  assert.ok(!ok.help && ok.config.peers.length === 2);
+});

@@ -1,8 +1,9 @@
 /**
  * A Pylon node: the gateway clients talk to, the rack's Redis behind it, the
- * op log writes go to, and (when enabled) the applier that applies the log to
- * the rack's Redis. `main.ts` starts one from the command line; tests and
- * embedders use {@linkcode startNode}.
+ * op log writes go to, the applier (when enabled) that applies the log to the
+ * rack's Redis, and the peer links to the other nodes of the world. `main.ts`
+ * starts one from the command line; tests and embedders use
+ * {@linkcode startNode}.
  */
 
 import { getLogger } from "@logtape/logtape";
@@ -15,15 +16,23 @@ import { PendingWrites } from "./applier/pending_writes.ts";
 import type { LogBounds, OpLog } from "./log/op_log.ts";
 import { KafkaLog } from "./log/kafka_log.ts";
 import { SegmentLog } from "./log/segment_log.ts";
-import { type InfoSection, renderInfo } from "./observe/info.ts";
-import { VERSION } from "./version.ts";
+import { Peers } from "./cluster/peers.ts";
+import { PeerServer } from "./cluster/peer_server.ts";
+import { peerService } from "./cluster/peer_service.ts";
+import { type RackHealth, Router } from "./cluster/routing.ts";
+import { nodeInfo } from "./observe/node_info.ts";
 
 const log = getLogger(["pylon"]);
+
+/** Past this many unapplied ops, a rack sends its reads to other racks while it catches up. */
+const CAUGHT_UP_OPS = 1_000;
 
 /** A running node. */
 export interface PylonNode {
   /** The address clients connect to (the real port when configured with port 0). */
   address: HostPort;
+  /** The peer address, when peer links are configured. */
+  peerAddress: HostPort | undefined;
   /** Stops serving, finishes the writes in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -53,12 +62,24 @@ export async function startNode(config: Config): Promise<PylonNode> {
   }
   const metaDb = config.metaDb ?? upstream.databases - 1;
   const pending = new PendingWrites();
+  const peers = config.worldSecret === undefined || config.peers.length === 0
+    ? undefined
+    : new Peers(
+      { id: config.nodeId, rack: config.rack, secret: config.worldSecret },
+      config.peers,
+      { readMs: 5_000, writeMs: config.writeTimeoutMs },
+    );
   const applier = config.applier
     ? new Applier(
       opLog,
       { address: () => upstream.address, onChange: (fn) => upstream.onMasterChange(fn) },
       pending,
-      { nodeId: config.nodeId, metaDb },
+      {
+        nodeId: config.nodeId,
+        rack: config.rack,
+        metaDb,
+        handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
+      },
     )
     : undefined;
   applier?.start();
@@ -70,7 +91,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
     writeTimeoutMs: config.writeTimeoutMs,
   });
 
-  // Log ends for PYLON INFO's lag, refreshed in the background (INFO answers at once).
+  // Log ends for lag and catch-up, refreshed in the background (INFO answers at once).
   const ends: (LogBounds | undefined)[] = [];
   const refreshEnds = async () => {
     for (let p = 0; p < opLog.partitions; p++) {
@@ -78,122 +99,80 @@ export async function startNode(config: Config): Promise<PylonNode> {
     }
   };
   void refreshEnds();
-  const endsTimer = setInterval(() => void refreshEnds(), 1_000);
+  const endsTimer = setInterval(() => void refreshEnds(), 500);
   const expireTimer = setInterval(() => writes.expire(Date.now()), 100);
 
-  let gateway: Gateway | undefined = undefined;
-  const pylonInfo = () => {
-    const stats = gateway!.stats();
-    const up = upstream.status();
-    const w = writes.stats();
-    const sections: InfoSection[] = [
-      {
-        title: "Node",
-        fields: [
-          ["node_id", config.nodeId],
-          ["rack", config.rack],
-          ["role", applier === undefined ? "gateway" : "applier"],
-          ["pylon_version", VERSION],
-          ["process_id", Deno.pid],
-          ["listen", `${config.listen.host}:${config.listen.port}`],
-          ["uptime_in_seconds", Math.floor((Date.now() - startedAt) / 1000)],
-        ],
-      },
-      {
-        title: "Clients",
-        fields: [
-          ["connected_clients", stats.connectedClients],
-          ["total_connections_received", stats.totalConnections],
-          ["rejected_connections", stats.rejectedConnections],
-          ["total_commands_processed", stats.totalCommands],
-        ],
-      },
-      {
-        title: "Upstream",
-        fields: [
-          ["upstream_source", up.source],
-          ["upstream_address", up.address],
-          ["upstream_connections", up.connections],
-          ["upstream_connected", up.connected],
-          ["upstream_pending", up.pending],
-          ["upstream_failovers", up.failovers],
-          ["meta_db", metaDb],
-        ],
-      },
-      {
-        title: "Writes",
-        fields: [
-          ["log", config.log.kind],
-          ["partitions", opLog.partitions],
-          ["writes_accepted", w.accepted],
-          ["writes_acknowledged", w.acknowledged],
-          ["writes_refused", w.refused],
-          ["writes_failed", w.failed],
-          ["writes_timed_out", w.timedOut],
-          ["writes_waiting", pending.size],
-          ["log_batches", opLog.batches],
-          ["ack_log", config.ackLog.join(",")],
-        ],
-      },
-    ];
-    if (applier !== undefined) {
-      const now = Date.now();
-      sections.push({
-        title: "Applier",
-        fields: applier.status().flatMap((s) => {
-          const end = ends[s.partition]?.end;
-          const lagOps = end === undefined || s.position === undefined
-            ? "unknown"
-            : Math.max(0, end - s.position);
-          const lagMs = lagOps === 0
-            ? 0
-            : s.lastAcceptedAtMs === undefined
-            ? "unknown"
-            : now - s.lastAcceptedAtMs;
-          return [
-            [`partition_${s.partition}`, s.state],
-            [`partition_${s.partition}_log_end`, end ?? "unknown"],
-            [`partition_${s.partition}_applied`, s.position ?? "unknown"],
-            [`partition_${s.partition}_lag_ops`, lagOps],
-            [`partition_${s.partition}_lag_ms`, lagMs],
-            [`partition_${s.partition}_applied_ops`, s.appliedOps],
-            [`partition_${s.partition}_batches`, s.batches],
-            [`partition_${s.partition}_last_error`, s.lastError ?? ""],
-          ] as [string, string | number][];
-        }),
-      });
-    }
-    return renderInfo(sections);
+  const caughtUp = () =>
+    applier === undefined || applier.status().every((p) => {
+      const end = ends[p.partition]?.end;
+      return p.state !== "error" && p.position !== undefined && end !== undefined &&
+        end - p.position <= CAUGHT_UP_OPS;
+    });
+  const health: RackHealth = {
+    servesReads: () => upstream.healthy && caughtUp(),
+    applies: () =>
+      applier !== undefined && upstream.healthy &&
+      applier.status().every((p) => p.state !== "error"),
   };
-  gateway = new Gateway({
-    forward: (request, db, protocol, sink) => upstream.send(request, db, protocol, sink),
-    write: (request, reply) => writes.submit(request, reply),
-    databases: () => upstream.databases,
-    reservedDb: metaDb,
-    pylonInfo,
-  }, { listen: config.listen, maxClients: config.maxClients });
-  let address: HostPort;
-  try {
-    address = await gateway.listen();
-  } catch (error) {
+  const router = new Router(upstream, writes, peers, health, new Set(config.ackLog));
+
+  let peerServer: PeerServer | undefined;
+  let peerAddress: HostPort | undefined;
+  let gateway: Gateway | undefined = undefined;
+  const stopAll = async () => {
+    await gateway?.close();
+    await peerServer?.close();
+    peers?.stop();
     clearInterval(endsTimer);
     clearInterval(expireTimer);
     await applier?.stop();
-    await opLog.close();
+    await opLog.close().catch((error) =>
+      log.warning("closing the log: {error}", { error: String(error) })
+    );
     upstream.stop();
+  };
+
+  try {
+    if (config.peerListen !== undefined && config.worldSecret !== undefined) {
+      peerServer = new PeerServer(peerService(config.rack, upstream, writes, pending, health), {
+        nodeId: config.nodeId,
+        secret: config.worldSecret,
+        listen: config.peerListen,
+      });
+      peerAddress = await peerServer.listen();
+    }
+    peers?.start();
+    gateway = new Gateway({
+      forward: (request, db, protocol, sink) => router.read(request, db, protocol, sink),
+      write: (request, reply) => router.write(request, reply),
+      databases: () => upstream.databases,
+      reservedDb: metaDb,
+      pylonInfo: () =>
+        nodeInfo({
+          config,
+          startedAt,
+          metaDb,
+          gateway: gateway!.stats(),
+          upstream: { ...upstream.status(), healthy: upstream.healthy },
+          writes: {
+            ...writes.stats(),
+            waiting: pending.size,
+            logBatches: opLog.batches,
+            partitions: opLog.partitions,
+          },
+          applier: applier?.status(),
+          logEnds: ends,
+          servesReads: health.servesReads(),
+          applies: health.applies(),
+          routing: router.stats(),
+          peers: peers?.status() ?? [],
+          peerServer: peerServer?.stats(),
+        }),
+    }, { listen: config.listen, maxClients: config.maxClients });
+    const address = await gateway.listen();
+    return { address, peerAddress, stop: stopAll };
+  } catch (error) {
+    await stopAll();
     throw error;
   }
-  return {
-    address,
-    async stop() {
-      await gateway.close();
-      clearInterval(endsTimer);
-      clearInterval(expireTimer);
-      await applier?.stop();
-      await opLog.close().catch((error) =>
-        log.warning("closing the log: {error}", { error: String(error) })
-      );
-      upstream.stop();
-    },
-  };
 }

@@ -41,6 +41,13 @@ export function replyKey(opId: string): string {
 /** Options of {@linkcode Applier}. */
 export interface ApplierOptions {
   nodeId: string;
+  /** This node's rack: replies of ops accepted by other nodes of it are handed back to them. */
+  rack: string;
+  /**
+   * Hands a reply to another node of this rack over its peer link; false when
+   * the link is down (the reply is then kept in Redis for that node to fetch).
+   */
+  handBack?: (origin: string, opId: string, reply: Uint8Array) => boolean;
   /** The Redis db Pylon keeps its positions in; clients cannot select it. */
   metaDb: number;
   batchRecords?: number;
@@ -154,6 +161,7 @@ class PartitionApplier {
       batchRecords: 512,
       batchBytes: 4 * 1024 * 1024,
       replyTtlMs: 60_000,
+      handBack: () => false,
       ...options,
     };
     this.#status = {
@@ -454,13 +462,14 @@ class PartitionApplier {
     }
   }
 
-  /** One op's reply: to its waiting client here, or stored in Redis for its origin node. */
+  /** One op's reply: to its waiting client here, or to its origin node if that is of this rack. */
   #settle(op: Op, reply: Uint8Array): void {
     this.#status.appliedOps++;
     this.#status.lastAcceptedAtMs = op.acceptedAtMs;
     if (op.origin === this.#options.nodeId) {
       this.#pending.deliver(op.id, reply);
-    } else {
+    } else if (op.rack === this.#options.rack && !this.#options.handBack(op.origin, op.id, reply)) {
+      // Ops of other racks are answered by their own rack's applier.
       const ttl = String(this.#options.replyTtlMs);
       this.#foreign.push(encodeCommand(["SET", replyKey(op.id), reply, "PX", ttl]));
     }

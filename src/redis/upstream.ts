@@ -18,11 +18,14 @@
 import { getLogger } from "@logtape/logtape";
 import type { HostPort, RedisTarget } from "../config.ts";
 import type { Protocol } from "../resp/value.ts";
+import { encodeCommand } from "../resp/encoder.ts";
 import { describe, RedisClient, replyText } from "./client.ts";
 import { SentinelWatcher } from "./sentinel.ts";
 import { type ReplySink, UpstreamConnection, UpstreamError } from "./upstream_connection.ts";
 
 const log = getLogger(["pylon", "redis"]);
+
+const PING = encodeCommand(["PING"]);
 
 /** Pending replies past which a connection counts as backed up. */
 const DEEP_QUEUE = 256;
@@ -60,6 +63,9 @@ export class Upstream {
   #failovers = 0;
   #stopped = false;
   #listeners: (() => void)[] = [];
+  /** Whether the last connection attempt to the master succeeded. */
+  #reachable = false;
+  #lastFailure: string | undefined;
 
   constructor(target: RedisTarget, options: UpstreamOptions = {}) {
     this.target = target;
@@ -67,7 +73,13 @@ export class Upstream {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
     this.#replyTimeoutMs = options.replyTimeoutMs ?? 30_000;
     if (target.kind === "direct") this.#address = { host: target.host, port: target.port };
-    this.#watchdog = setInterval(() => this.#checkStalls(), 500);
+    // The watchdog also keeps one connection open, so reachability is known without traffic.
+    this.#watchdog = setInterval(() => {
+      this.#checkStalls();
+      if (!this.#stopped && ![...this.#pools[2], ...this.#pools[3]].some((c) => c.connected)) {
+        this.send(PING, 0, 2, () => {});
+      }
+    }, 500);
   }
 
   /**
@@ -95,6 +107,16 @@ export class Upstream {
   /** The number of logical databases Redis has (`SELECT` accepts 0 to this minus one). */
   get databases(): number {
     return this.#databases;
+  }
+
+  /** Whether the rack's Redis master is known and accepts connections. */
+  get healthy(): boolean {
+    return this.#address !== undefined && this.#reachable;
+  }
+
+  /** Why the master is not reachable, when it is not. */
+  get lastFailure(): string | undefined {
+    return this.#lastFailure;
   }
 
   /** The master's address, if known. */
@@ -160,15 +182,27 @@ export class Upstream {
       if (best === undefined || connection.pending < best.pending) best = connection;
     }
     if (best !== undefined && pool.length >= this.#size) return best;
-    const connection = new UpstreamConnection(address, {
-      protocol,
-      connectTimeoutMs: this.#connectTimeoutMs,
-    }, (closed) => this.#remove(closed));
+    const connection = new UpstreamConnection(
+      address,
+      {
+        protocol,
+        connectTimeoutMs: this.#connectTimeoutMs,
+      },
+      (closed) => this.#remove(closed),
+      () => {
+        this.#reachable = true;
+        this.#lastFailure = undefined;
+      },
+    );
     pool.push(connection);
     return connection;
   }
 
   #remove(connection: UpstreamConnection): void {
+    if (connection.neverConnected) {
+      this.#reachable = false;
+      this.#lastFailure = `cannot connect to ${describe(connection.address)}`;
+    }
     const pool = this.#pools[connection.protocol];
     const at = pool.indexOf(connection);
     if (at >= 0) pool.splice(at, 1);

@@ -56,15 +56,18 @@ export class UpstreamConnection {
   #out: Uint8Array[] = [];
   #flushScheduled = false;
   #onClose: (connection: UpstreamConnection) => void;
+  #onConnect: () => void;
 
   constructor(
     address: HostPort,
     options: UpstreamConnectionOptions,
     onClose: (c: UpstreamConnection) => void,
+    onConnect: () => void = () => {},
   ) {
     this.address = address;
     this.protocol = options.protocol;
     this.#onClose = onClose;
+    this.#onConnect = onConnect;
     const socket = net.connect({ host: address.host, port: address.port });
     this.#socket = socket;
     socket.setNoDelay(true);
@@ -72,6 +75,7 @@ export class UpstreamConnection {
     socket.on("connect", () => {
       this.#connected = true;
       socket.setTimeout(0);
+      this.#onConnect();
     });
     socket.on("timeout", () => this.fail(`no connection within ${options.connectTimeoutMs} ms`));
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
@@ -175,10 +179,14 @@ export class UpstreamConnection {
     }
   }
 
+  /** Whether the connection failed before it ever connected. */
+  neverConnected = false;
+
   /** Fails every pending request with `reason` and closes the connection. */
   fail(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.neverConnected = !this.#connected;
     this.#socket.destroy();
     const error = new UpstreamError(`${describe(this.address)}: ${reason}`);
     const sinks = this.#sinks.slice(this.#head);

@@ -27,3 +27,4 @@ export {
 } from "./kafka.ts";
 export { type PylonOptions, PylonProcess, startPylon } from "./pylon.ts";
 export { RawClient } from "./raw_client.ts";
+export { startWorld, World, type WorldRack } from "./world.ts";

@@ -1,0 +1,247 @@
+/**
+ * The node-to-node protocol on the peer port: length-prefixed binary frames.
+ *
+ *   u32 length of what follows, u8 type, u32 request id, payload
+ *
+ * A link starts with a mutual challenge-response over the world secret
+ * (HMAC-SHA256), so a stranger can neither inject frames nor pose as a
+ * node; until both sides have proved the secret, only handshake frames are
+ * accepted. Payload fields are length-prefixed (u32) byte strings or fixed
+ * integers, big-endian. Pure encoding and decoding: no sockets here.
+ */
+
+import { ChunkBuffer } from "../resp/chunk_buffer.ts";
+
+/** Frame types. */
+export const FrameType = {
+  /** acceptor → dialer: version, acceptor id, 32-byte challenge */
+  Challenge: 1,
+  /** dialer → acceptor: dialer id, rack, 32-byte challenge, proof */
+  Auth: 2,
+  /** acceptor → dialer: proof */
+  AuthOk: 3,
+  /** either way: why the link is refused, then close */
+  Refused: 4,
+  /** round-trip probe: sender's send time (f64) */
+  Ping: 10,
+  /** probe answer: echoed time, the answering node's state flags */
+  Pong: 11,
+  /** forwarded read: db (u16), protocol (u8), the encoded request */
+  Read: 20,
+  /** forwarded write: db (u16), protocol (u8), transaction (u8), commands */
+  Write: 21,
+  /** answer to Read or Write: status (u8, 0 reply / 1 error text), bytes */
+  Reply: 22,
+  /** an applier hands a reply to the node that accepted the op: op id, reply */
+  HandBack: 30,
+} as const;
+
+export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
+
+/** Protocol version in the challenge; a node refuses another version. */
+export const PEER_PROTOCOL_VERSION = 1;
+
+/** Largest frame accepted (a forwarded reply may hold a 512 MiB value). */
+export const MAX_FRAME_BYTES = 600 * 1024 * 1024;
+
+/** One decoded frame. */
+export interface Frame {
+  type: number;
+  id: number;
+  payload: Uint8Array;
+}
+
+/** A frame that breaks the protocol: the link is closed. */
+export class PeerProtocolError extends Error {
+  override name = "PeerProtocolError";
+}
+
+/** The bytes of one frame. */
+export function encodeFrame(type: number, id: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + 1 + 4 + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 1 + 4 + payload.length);
+  out[4] = type;
+  view.setUint32(5, id);
+  out.set(payload, 9);
+  return out;
+}
+
+/** Splits a byte stream into frames; resumable at any byte boundary, one copy per frame at most. */
+export class FrameDecoder {
+  #in = new ChunkBuffer();
+  #maxFrameBytes: number;
+
+  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#in.push(chunk);
+  }
+
+  /** The next whole frame, or undefined. Throws {@linkcode PeerProtocolError} on a bad length. */
+  next(): Frame | undefined {
+    const input = this.#in;
+    if (!input.ensure(4)) return undefined;
+    const view = new DataView(input.buf.buffer, input.buf.byteOffset + input.pos, 4);
+    const length = view.getUint32(0);
+    if (length < 5 || length > this.#maxFrameBytes) {
+      throw new PeerProtocolError(`frame length ${length} outside 5..${this.#maxFrameBytes}`);
+    }
+    if (!input.ensure(4 + length)) return undefined;
+    const at = input.pos;
+    const frame: Frame = {
+      type: input.buf[at + 4]!,
+      id: new DataView(input.buf.buffer, input.buf.byteOffset + at + 5, 4).getUint32(0),
+      payload: input.buf.subarray(at + 9, at + 4 + length),
+    };
+    input.pos += 4 + length;
+    input.compact();
+    return frame;
+  }
+}
+
+/** Writes payload fields. */
+export class PayloadWriter {
+  #parts: Uint8Array[] = [];
+
+  u8(n: number): this {
+    this.#parts.push(Uint8Array.of(n));
+    return this;
+  }
+
+  u16(n: number): this {
+    const b = new Uint8Array(2);
+    new DataView(b.buffer).setUint16(0, n);
+    this.#parts.push(b);
+    return this;
+  }
+
+  u32(n: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n);
+    this.#parts.push(b);
+    return this;
+  }
+
+  f64(n: number): this {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, n);
+    this.#parts.push(b);
+    return this;
+  }
+
+  bytes(data: Uint8Array): this {
+    this.u32(data.length);
+    this.#parts.push(data);
+    return this;
+  }
+
+  text(s: string): this {
+    return this.bytes(new TextEncoder().encode(s));
+  }
+
+  finish(): Uint8Array {
+    let size = 0;
+    for (const p of this.#parts) size += p.length;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of this.#parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+/** Reads payload fields, refusing anything that runs past the end. */
+export class PayloadReader {
+  #data: Uint8Array;
+  #view: DataView;
+  #at = 0;
+
+  constructor(data: Uint8Array) {
+    this.#data = data;
+    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  #need(n: number): void {
+    if (this.#at + n > this.#data.length) throw new PeerProtocolError("payload truncated");
+  }
+
+  u8(): number {
+    this.#need(1);
+    return this.#data[this.#at++]!;
+  }
+
+  u16(): number {
+    this.#need(2);
+    const v = this.#view.getUint16(this.#at);
+    this.#at += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.#need(4);
+    const v = this.#view.getUint32(this.#at);
+    this.#at += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.#need(8);
+    const v = this.#view.getFloat64(this.#at);
+    this.#at += 8;
+    return v;
+  }
+
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.#need(n);
+    const v = this.#data.subarray(this.#at, this.#at + n);
+    this.#at += n;
+    return v;
+  }
+
+  text(): string {
+    return new TextDecoder("utf-8", { fatal: true }).decode(this.bytes());
+  }
+
+  /** Refuses trailing bytes. */
+  end(): void {
+    if (this.#at !== this.#data.length) throw new PeerProtocolError("payload has trailing bytes");
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** HMAC-SHA256 of `parts` joined with `|`, under the world secret. */
+export async function proof(
+  secret: string,
+  label: string,
+  parts: (Uint8Array | string)[],
+): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const message = new PayloadWriter().text(label);
+  for (const part of parts) {
+    if (typeof part === "string") message.text(part);
+    else message.bytes(part);
+  }
+  const data = message.finish();
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, new Uint8Array(data)));
+}
+
+/** Compares two proofs in time independent of where they differ. */
+export function sameProof(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}

@@ -1,0 +1,264 @@
+/**
+ * The accepting side of peer links: every connection must first answer a
+ * challenge with a proof of the world secret; then it may probe this node,
+ * forward reads and writes to it, and hand back replies of ops this node
+ * accepted. Anything else — a wrong proof, garbage, a frame out of turn, a
+ * slow handshake — closes that connection and nothing else.
+ */
+
+import * as net from "node:net";
+import { getLogger } from "@logtape/logtape";
+import type { HostPort } from "../config.ts";
+import type { Protocol } from "../resp/value.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  PayloadReader,
+  PayloadWriter,
+  PEER_PROTOCOL_VERSION,
+  PeerProtocolError,
+  proof,
+  sameProof,
+} from "./peer_protocol.ts";
+
+const log = getLogger(["pylon", "cluster", "peer"]);
+
+/** What this node offers its peers. */
+export interface PeerService {
+  /** Serves a forwarded read from this rack's Redis (never forwarding it again). */
+  read(
+    db: number,
+    protocol: Protocol,
+    request: Uint8Array,
+  ): Promise<{ reply: Uint8Array } | { error: string }>;
+  /** Accepts a forwarded write as if a client of this node sent it; resolves with its reply. */
+  write(
+    db: number,
+    protocol: Protocol,
+    transaction: boolean,
+    commands: Uint8Array[][],
+  ): Promise<Uint8Array>;
+  /** A reply for an op this node accepted, applied by another node of its rack. */
+  handBack(opId: string, reply: Uint8Array): void;
+  /** This node's state flags for probes ({@linkcode PeerFlags}). */
+  flags(): number;
+}
+
+/** Bits of a node's state, sent in every probe answer. */
+export const PeerFlags = {
+  /** Its rack's Redis is reachable and caught up: it can serve reads. */
+  servesReads: 1,
+  /** Its rack applies the log now: writes forwarded to it get real replies. */
+  applies: 2,
+} as const;
+
+/** Options of {@linkcode PeerServer}. */
+export interface PeerServerOptions {
+  nodeId: string;
+  secret: string;
+  listen: HostPort;
+  handshakeTimeoutMs?: number;
+}
+
+/** Counters for `PYLON INFO`. */
+export interface PeerServerStats {
+  linksOpen: number;
+  linksAccepted: number;
+  linksRefused: number;
+}
+
+/** The peer port of this node. */
+export class PeerServer {
+  #service: PeerService;
+  #options: PeerServerOptions;
+  #server: net.Server;
+  #sockets = new Set<net.Socket>();
+  #stats = { linksAccepted: 0, linksRefused: 0 };
+
+  constructor(service: PeerService, options: PeerServerOptions) {
+    this.#service = service;
+    this.#options = options;
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<HostPort> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.#options.listen.port, this.#options.listen.host, () => {
+        this.#server.off("error", reject);
+        const address = this.#server.address() as net.AddressInfo;
+        resolve({ host: address.address, port: address.port });
+      });
+    });
+  }
+
+  stats(): PeerServerStats {
+    return { linksOpen: this.#sockets.size, ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.#sockets.add(socket);
+    socket.on("close", () => this.#sockets.delete(socket));
+    socket.on("error", () => {});
+    const decoder = new FrameDecoder();
+    const challenge = crypto.getRandomValues(new Uint8Array(32));
+    let peer: string | undefined;
+    let authenticating = false;
+    const refuse = (why: string) => {
+      this.#stats.linksRefused++;
+      log.warning("peer link from {addr} refused: {why}", { addr: socket.remoteAddress, why });
+      socket.end(encodeFrame(FrameType.Refused, 0, new PayloadWriter().text(why).finish()));
+      setTimeout(() => socket.destroy(), 1_000);
+    };
+    const timer = setTimeout(() => {
+      if (peer === undefined) refuse("no handshake in time");
+    }, this.#options.handshakeTimeoutMs ?? 3_000);
+    socket.on("close", () => clearTimeout(timer));
+    socket.write(encodeFrame(
+      FrameType.Challenge,
+      0,
+      new PayloadWriter().u8(PEER_PROTOCOL_VERSION).text(this.#options.nodeId).bytes(challenge)
+        .finish(),
+    ));
+
+    socket.on("data", (chunk: Uint8Array) => {
+      decoder.push(chunk);
+      try {
+        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+          if (peer !== undefined) {
+            this.#serve(socket, peer, frame);
+          } else if (frame.type === FrameType.Auth && !authenticating) {
+            authenticating = true;
+            socket.pause();
+            void this.#authenticate(frame, challenge).then((result) => {
+              if (typeof result === "string") return refuse(result);
+              peer = result.id;
+              clearTimeout(timer);
+              this.#stats.linksAccepted++;
+              socket.write(encodeFrame(FrameType.AuthOk, 0, result.answer));
+              socket.resume();
+              log.info("peer link from node {peer} accepted", { peer });
+            });
+          } else {
+            throw new PeerProtocolError(`frame type ${frame.type} before authentication`);
+          }
+        }
+      } catch (error) {
+        refuse(error instanceof PeerProtocolError ? error.message : String(error));
+      }
+    });
+  }
+
+  async #authenticate(
+    frame: Frame,
+    challenge: Uint8Array,
+  ): Promise<{ id: string; answer: Uint8Array } | string> {
+    try {
+      const r = new PayloadReader(frame.payload);
+      const id = r.text();
+      r.text(); // rack: informational
+      const theirChallenge = r.bytes();
+      const mac = r.bytes();
+      r.end();
+      if (theirChallenge.length !== 32) return "bad challenge";
+      const expected = await proof(this.#options.secret, "auth", [
+        challenge,
+        theirChallenge,
+        id,
+        this.#options.nodeId,
+      ]);
+      if (!sameProof(mac, expected)) return "authentication failed";
+      const answer = await proof(this.#options.secret, "ok", [
+        theirChallenge,
+        challenge,
+        this.#options.nodeId,
+        id,
+      ]);
+      return { id, answer: new PayloadWriter().bytes(answer).finish() };
+    } catch (error) {
+      return error instanceof PeerProtocolError ? error.message : "malformed authentication";
+    }
+  }
+
+  #serve(socket: net.Socket, peer: string, frame: Frame): void {
+    const r = new PayloadReader(frame.payload);
+    const reply = (status: number, bytes: Uint8Array) => {
+      if (!socket.destroyed) {
+        socket.write(
+          encodeFrame(
+            FrameType.Reply,
+            frame.id,
+            new PayloadWriter().u8(status).bytes(bytes).finish(),
+          ),
+        );
+      }
+    };
+    const error = (message: string) => reply(1, new TextEncoder().encode(message));
+    switch (frame.type) {
+      case FrameType.Ping: {
+        const sentAt = r.f64();
+        r.end();
+        socket.write(encodeFrame(
+          FrameType.Pong,
+          frame.id,
+          new PayloadWriter().f64(sentAt).u8(this.#service.flags()).finish(),
+        ));
+        return;
+      }
+      case FrameType.Read: {
+        const db = r.u16();
+        const protocol = protocolOf(r.u8());
+        const request = r.bytes();
+        r.end();
+        this.#service.read(db, protocol, request).then(
+          (result) => ("reply" in result ? reply(0, result.reply) : error(result.error)),
+          (e: unknown) => error(String(e)),
+        );
+        return;
+      }
+      case FrameType.Write: {
+        const db = r.u16();
+        const protocol = protocolOf(r.u8());
+        const transaction = r.u8() === 1;
+        const count = r.u32();
+        const commands: Uint8Array[][] = [];
+        for (let c = 0; c < count; c++) {
+          const argc = r.u32();
+          const argv: Uint8Array[] = [];
+          for (let i = 0; i < argc; i++) argv.push(r.bytes());
+          commands.push(argv);
+        }
+        r.end();
+        this.#service.write(db, protocol, transaction, commands).then(
+          (bytes) => reply(0, bytes),
+          (e: unknown) => error(String(e)),
+        );
+        return;
+      }
+      case FrameType.HandBack: {
+        const opId = r.text();
+        const bytes = r.bytes();
+        r.end();
+        this.#service.handBack(opId, bytes);
+        return;
+      }
+      default:
+        throw new PeerProtocolError(`unexpected frame type ${frame.type} from node ${peer}`);
+    }
+  }
+}
+
+function protocolOf(n: number): Protocol {
+  if (n !== 2 && n !== 3) throw new PeerProtocolError(`protocol ${n} is not 2 or 3`);
+  return n;
+}

@@ -1,0 +1,150 @@
+/**
+ * This node's view of the other nodes: a kept-up link to each, ranked by
+ * measured round trip and health. Reads and writes this rack cannot serve go
+ * to the fastest healthy node of another rack; replies of ops applied here
+ * for another node of this rack are handed back to it.
+ */
+
+import { FrameType, PayloadReader, PayloadWriter } from "./peer_protocol.ts";
+import { type PeerAddress, PeerClient, type PeerSelf, PeerUnavailable } from "./peer_client.ts";
+import { PeerFlags } from "./peer_server.ts";
+import type { Protocol } from "../resp/value.ts";
+import { describe } from "../redis/client.ts";
+
+/** How long a forwarded request may take. */
+export interface ForwardTimeouts {
+  readMs: number;
+  writeMs: number;
+}
+
+/** One peer as `PYLON INFO` shows it. */
+export interface PeerStatus {
+  id: string;
+  rack: string;
+  address: string;
+  up: boolean;
+  rttMs: number | undefined;
+  servesReads: boolean;
+  applies: boolean;
+  lastError: string | undefined;
+}
+
+/** Every configured peer of this node. */
+export class Peers {
+  readonly self: PeerSelf;
+  #clients: PeerClient[];
+  #timeouts: ForwardTimeouts;
+
+  constructor(self: PeerSelf, peers: PeerAddress[], timeouts: ForwardTimeouts) {
+    this.self = self;
+    this.#clients = peers.filter((p) => p.id !== self.id).map((p) => new PeerClient(p, self));
+    this.#timeouts = timeouts;
+  }
+
+  start(): void {
+    for (const c of this.#clients) c.start();
+  }
+
+  stop(): void {
+    for (const c of this.#clients) c.stop();
+  }
+
+  /** Up peers of other racks with `flag`, fastest first. */
+  ranked(flag: number): PeerClient[] {
+    return this.#clients
+      .filter((c) => c.up && c.peer.rack !== this.self.rack && (c.flags & flag) !== 0)
+      .sort((a, b) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity));
+  }
+
+  /** Whether some other rack can serve reads now. */
+  canForwardReads(): boolean {
+    return this.ranked(PeerFlags.servesReads).length > 0;
+  }
+
+  /** Whether some other rack can take writes with real replies now. */
+  canForwardWrites(): boolean {
+    return this.ranked(PeerFlags.applies).length > 0;
+  }
+
+  /**
+   * Runs a read on the fastest healthy rack; it serves it from its own Redis
+   * (a forwarded read is never forwarded again). Resolves with Redis's raw
+   * reply; rejects with {@linkcode PeerUnavailable} when no rack can.
+   */
+  async forwardRead(db: number, protocol: Protocol, request: Uint8Array): Promise<Uint8Array> {
+    const payload = new PayloadWriter().u16(db).u8(protocol).bytes(request).finish();
+    return await this.#forward(
+      PeerFlags.servesReads,
+      FrameType.Read,
+      payload,
+      this.#timeouts.readMs,
+    );
+  }
+
+  /** Submits a write through the fastest rack that applies; resolves with its reply. */
+  async forwardWrite(
+    db: number,
+    protocol: Protocol,
+    transaction: boolean,
+    commands: Uint8Array[][],
+  ): Promise<Uint8Array> {
+    const w = new PayloadWriter().u16(db).u8(protocol).u8(transaction ? 1 : 0).u32(commands.length);
+    for (const argv of commands) {
+      w.u32(argv.length);
+      for (const arg of argv) w.bytes(arg);
+    }
+    return await this.#forward(
+      PeerFlags.applies,
+      FrameType.Write,
+      w.finish(),
+      this.#timeouts.writeMs,
+    );
+  }
+
+  async #forward(
+    flag: number,
+    type: number,
+    payload: Uint8Array,
+    timeoutMs: number,
+  ): Promise<Uint8Array> {
+    const candidates = this.ranked(flag);
+    if (candidates.length === 0) throw new PeerUnavailable("no other rack can serve it now");
+    // Only the first candidate: a request that reached a peer may have run there.
+    const frame = await candidates[0]!.request(type, payload, timeoutMs);
+    const r = new PayloadReader(frame.payload);
+    const status = r.u8();
+    const bytes = r.bytes();
+    if (status === 0) return bytes;
+    return new TextEncoder().encode(
+      `-ERR ${new TextDecoder().decode(bytes).replaceAll(/[\r\n]/g, " ")}\r\n`,
+    );
+  }
+
+  /** Hands a reply to node `origin` of this rack; false if no link to it is up. */
+  handBack(origin: string, opId: string, reply: Uint8Array): boolean {
+    const client = this.#clients.find((c) => c.peer.id === origin);
+    if (client === undefined) return false;
+    return client.send(FrameType.HandBack, new PayloadWriter().text(opId).bytes(reply).finish());
+  }
+
+  /** Every peer, for `PYLON INFO`, fastest first. */
+  status(): PeerStatus[] {
+    return this.#clients
+      .map((c) => ({
+        id: c.peer.id,
+        rack: c.peer.rack,
+        address: describe(c.peer.address),
+        up: c.up,
+        rttMs: c.rttMs,
+        servesReads: (c.flags & PeerFlags.servesReads) !== 0,
+        applies: (c.flags & PeerFlags.applies) !== 0,
+        lastError: c.lastError,
+      }))
+      .sort((
+        a,
+        b,
+      ) => (a.up === b.up ? (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity) : a.up ? -1 : 1));
+  }
+}
+
+export { PeerUnavailable };

@@ -1,0 +1,147 @@
+/** The sections of `PYLON INFO`, from the parts of a running node. */
+
+import type { Config } from "../config.ts";
+import type { GatewayStats } from "../gateway/server.ts";
+import type { WriteStats } from "../gateway/write_path.ts";
+import type { UpstreamStatus } from "../redis/upstream.ts";
+import type { PartitionStatus } from "../applier/applier.ts";
+import type { LogBounds } from "../log/op_log.ts";
+import type { PeerStatus } from "../cluster/peers.ts";
+import type { RoutingStats } from "../cluster/routing.ts";
+import type { PeerServerStats } from "../cluster/peer_server.ts";
+import { type InfoSection, renderInfo } from "./info.ts";
+import { VERSION } from "../version.ts";
+
+/** Everything `PYLON INFO` reports, read at the moment it is asked. */
+export interface NodeSnapshot {
+  config: Config;
+  startedAt: number;
+  metaDb: number;
+  gateway: GatewayStats;
+  upstream: UpstreamStatus & { healthy: boolean };
+  writes: WriteStats & { waiting: number; logBatches: number; partitions: number };
+  applier: PartitionStatus[] | undefined;
+  logEnds: (LogBounds | undefined)[];
+  servesReads: boolean;
+  applies: boolean;
+  routing: RoutingStats;
+  peers: PeerStatus[];
+  peerServer: PeerServerStats | undefined;
+}
+
+/** Renders `PYLON INFO`. */
+export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
+  const sections: InfoSection[] = [
+    {
+      title: "Node",
+      fields: [
+        ["node_id", s.config.nodeId],
+        ["rack", s.config.rack],
+        ["role", s.applier === undefined ? "gateway" : "applier"],
+        ["pylon_version", VERSION],
+        ["process_id", Deno.pid],
+        ["listen", `${s.config.listen.host}:${s.config.listen.port}`],
+        ["uptime_in_seconds", Math.floor((now - s.startedAt) / 1000)],
+        ["serves_reads", s.servesReads ? 1 : 0],
+        ["applies", s.applies ? 1 : 0],
+      ],
+    },
+    {
+      title: "Clients",
+      fields: [
+        ["connected_clients", s.gateway.connectedClients],
+        ["total_connections_received", s.gateway.totalConnections],
+        ["rejected_connections", s.gateway.rejectedConnections],
+        ["total_commands_processed", s.gateway.totalCommands],
+      ],
+    },
+    {
+      title: "Upstream",
+      fields: [
+        ["upstream_source", s.upstream.source],
+        ["upstream_address", s.upstream.address],
+        ["upstream_healthy", s.upstream.healthy ? 1 : 0],
+        ["upstream_connections", s.upstream.connections],
+        ["upstream_connected", s.upstream.connected],
+        ["upstream_pending", s.upstream.pending],
+        ["upstream_failovers", s.upstream.failovers],
+        ["meta_db", s.metaDb],
+      ],
+    },
+    {
+      title: "Writes",
+      fields: [
+        ["log", s.config.log.kind],
+        ["partitions", s.writes.partitions],
+        ["writes_accepted", s.writes.accepted],
+        ["writes_acknowledged", s.writes.acknowledged],
+        ["writes_refused", s.writes.refused],
+        ["writes_failed", s.writes.failed],
+        ["writes_timed_out", s.writes.timedOut],
+        ["writes_waiting", s.writes.waiting],
+        ["writes_forwarded", s.routing.writesForwarded],
+        ["reads_forwarded", s.routing.readsForwarded],
+        ["log_batches", s.writes.logBatches],
+        ["ack_log", s.config.ackLog.join(",")],
+      ],
+    },
+  ];
+  if (s.applier !== undefined) {
+    sections.push({
+      title: "Applier",
+      fields: s.applier.flatMap((p) => {
+        const end = s.logEnds[p.partition]?.end;
+        const lagOps = end === undefined || p.position === undefined
+          ? "unknown"
+          : Math.max(0, end - p.position);
+        const lagMs = lagOps === 0
+          ? 0
+          : p.lastAcceptedAtMs === undefined
+          ? "unknown"
+          : now - p.lastAcceptedAtMs;
+        const name = `partition_${p.partition}`;
+        return [
+          [name, p.state],
+          [`${name}_log_end`, end ?? "unknown"],
+          [`${name}_applied`, p.position ?? "unknown"],
+          [`${name}_lag_ops`, lagOps],
+          [`${name}_lag_ms`, lagMs],
+          [`${name}_applied_ops`, p.appliedOps],
+          [`${name}_batches`, p.batches],
+          [`${name}_last_error`, p.lastError ?? ""],
+        ] as [string, string | number][];
+      }),
+    });
+  }
+  if (s.peerServer !== undefined || s.peers.length > 0) {
+    const fields: [string, string | number][] = [];
+    if (s.config.peerListen !== undefined) {
+      fields.push(["peer_listen", `${s.config.peerListen.host}:${s.config.peerListen.port}`]);
+    }
+    if (s.peerServer !== undefined) {
+      fields.push(
+        ["peer_links_open", s.peerServer.linksOpen],
+        ["peer_links_accepted", s.peerServer.linksAccepted],
+        ["peer_links_refused", s.peerServer.linksRefused],
+      );
+    }
+    // Fastest first: the order reads fail over in.
+    s.peers.forEach((p, i) => {
+      fields.push([
+        `peer${i}`,
+        [
+          `id=${p.id}`,
+          `rack=${p.rack}`,
+          `address=${p.address}`,
+          `state=${p.up ? "up" : "down"}`,
+          `rtt_ms=${p.rttMs === undefined ? "unknown" : p.rttMs.toFixed(3)}`,
+          `serves_reads=${p.servesReads ? 1 : 0}`,
+          `applies=${p.applies ? 1 : 0}`,
+          `last_error=${(p.lastError ?? "").replaceAll(/[,\r\n]/g, " ")}`,
+        ].join(","),
+      ]);
+    });
+    sections.push({ title: "Peers", fields });
+  }
+  return renderInfo(sections);
+}

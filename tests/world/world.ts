@@ -1,0 +1,47 @@
+/** Helpers for world tests: waiting for racks to drain, and comparing their datasets. */
+
+import type { WorldRack } from "../harness/mod.ts";
+import { waitFor } from "../harness/mod.ts";
+import type { World } from "../harness/mod.ts";
+
+/** `PYLON INFO` of a rack's node as a map of its fields. */
+export async function info(rack: WorldRack): Promise<Map<string, string>> {
+  const text = await rack.pylon.call("PYLON", "INFO");
+  return new Map(
+    text.split(/\r?\n/).flatMap((line) => {
+      const at = line.indexOf(":");
+      return at > 0 && !line.startsWith("#")
+        ? [[line.slice(0, at), line.slice(at + 1)] as [string, string]]
+        : [];
+    }),
+  );
+}
+
+/** Waits until every rack has applied the whole log and no write waits for its reply. */
+export async function waitConverged(racks: WorldRack[], timeoutMs = 90_000): Promise<number> {
+  const started = performance.now();
+  await waitFor("every rack to apply the whole log", async () => {
+    const infos = await Promise.all(racks.map(info));
+    const ends = infos.map((i) => Number(i.get("partition_0_log_end")));
+    const applied = infos.map((i) => Number(i.get("partition_0_applied")));
+    const end = Math.max(...ends);
+    const done = infos.every((i, k) =>
+      applied[k] === end && i.get("writes_waiting") === "0" && i.get("partition_0_lag_ops") === "0"
+    );
+    return done ? true : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+  return performance.now() - started;
+}
+
+/**
+ * DEBUG DIGEST of every rack's Redis. Stops the nodes first: the digest
+ * leaves out Pylon's metadata db, which must not be touched while they run.
+ */
+export async function digests(world: World): Promise<string[]> {
+  for (const rack of world.racks) await rack.pylon[Symbol.asyncDispose]();
+  return await Promise.all(world.racks.map(async (rack) => {
+    const master = await world.master(rack);
+    await master.call("-n", "15", "FLUSHDB");
+    return await master.call("DEBUG", "DIGEST");
+  }));
+}
