@@ -5,10 +5,12 @@
 
 import { benchRead } from "./read.ts";
 import { benchWrite } from "./write.ts";
+import { benchWorld } from "./world.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
   write: benchWrite,
+  world: benchWorld,
 };
 
 const name = Deno.args[0];

@@ -14,6 +14,8 @@ export interface PylonOptions {
   redis?: { url: string } | { sentinels: string; master: string };
   /** More command-line flags. */
   args?: string[];
+  /** Client port (default: a free one). */
+  port?: number;
 }
 
 /** A running `main.ts`. */
@@ -31,7 +33,7 @@ export class PylonProcess implements AsyncDisposable {
 
   /** Starts the node and waits until it answers PING. */
   static async start(options: PylonOptions = {}): Promise<PylonProcess> {
-    const port = freePort();
+    const port = options.port ?? freePort();
     const dir = await scratchDir(`pylon-${port}`);
     const redis = options.redis;
     const redisArgs = redis === undefined

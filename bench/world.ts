@@ -1,0 +1,107 @@
+/**
+ * `deno task bench world`: replication lag between two racks. Writes go to
+ * rack A's node at fixed rates (open loop, paced every 5 ms); rack B's Redis
+ * publishes a keyspace event when each key lands, so the bench sees the
+ * moment a write becomes readable in B. Lag is that moment minus the moment A
+ * acknowledged the write (it can be negative: B may apply before A's reply
+ * reaches the client). Reported beside the write acknowledgement latency of
+ * the same run.
+ */
+
+import { ensureKafka, ensureRedis } from "../tools/provision.ts";
+import { RedisClient } from "../src/redis/client.ts";
+import { RawClient, type RedisServer, startKafka, startWorld } from "../tests/harness/mod.ts";
+import { printTable } from "./redis_benchmark.ts";
+
+const RATES = (Deno.env.get("PYLON_BENCH_RATES") ?? "200,1000,5000").split(",").map(Number);
+const SECONDS = Number(Deno.env.get("PYLON_BENCH_SECONDS") ?? 5);
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+export async function benchWorld(): Promise<void> {
+  await ensureRedis();
+  await ensureKafka();
+  await using kafka = await startKafka({ fullJit: true });
+  await using world = await startWorld({ brokers: kafka.brokers, racks: 2 });
+  const [a, b] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
+  const redisB = b!.redis as RedisServer;
+  await redisB.call("CONFIG", "SET", "notify-keyspace-events", "E$");
+  using events = await RedisClient.connect({ host: redisB.host, port: redisB.port });
+  const seen = new Map<string, number>();
+  await events.subscribe(["__keyevent@0__:set"], (_channel, key) => {
+    seen.set(new TextDecoder().decode(key), performance.now());
+  });
+
+  const rows: string[][] = [];
+  for (const rate of RATES) {
+    await using client = await RawClient.connect(a!.pylon.port);
+    const total = rate * SECONDS;
+    const sentAt: number[] = [];
+    const ackedAt: number[] = [];
+    const reading = (async () => {
+      for (let i = 0; i < total; i++) {
+        await client.read(30_000);
+        ackedAt[i] = performance.now();
+      }
+    })();
+    const start = performance.now();
+    let next = 0;
+    while (next < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      for (; next < due; next++) {
+        sentAt[next] = performance.now();
+        await client.command("SET", `lag:${rate}:${next}`, "x");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await reading;
+    const elapsed = (performance.now() - start) / 1000;
+    // Every key must land in B; wait for the stragglers.
+    const deadline = performance.now() + 30_000;
+    while (performance.now() < deadline) {
+      let missing = 0;
+      for (let i = 0; i < total; i++) if (!seen.has(`lag:${rate}:${i}`)) missing++;
+      if (missing === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const write = sentAt.map((s, i) => ackedAt[i]! - s).sort((x, y) => x - y);
+    const lag = sentAt.map((_, i) => seen.get(`lag:${rate}:${i}`)! - ackedAt[i]!).filter(
+      Number.isFinite,
+    )
+      .sort((x, y) => x - y);
+    const writeP99 = quantile(write, 0.99);
+    const lagP99 = quantile(lag, 0.99);
+    rows.push([
+      String(rate),
+      Math.round(total / elapsed).toLocaleString("en-US"),
+      quantile(write, 0.5).toFixed(2),
+      writeP99.toFixed(2),
+      quantile(lag, 0.5).toFixed(2),
+      lagP99.toFixed(2),
+      (lag[lag.length - 1] ?? NaN).toFixed(2),
+      `${lag.length}/${total}`,
+      (lagP99 / writeP99).toFixed(2),
+    ]);
+    console.error(`bench: ${rate} writes/s done`);
+  }
+  console.log(
+    `\nworld: replication lag rack A -> rack B (SET through A's node, seen by B's Redis), ${SECONDS} s per rate`,
+  );
+  printTable(
+    [
+      "rate/s",
+      "achieved/s",
+      "write p50",
+      "write p99",
+      "lag p50",
+      "lag p99",
+      "lag max",
+      "seen",
+      "lag p99 ÷ write p99",
+    ],
+    rows,
+  );
+  console.log("(milliseconds; lag is from A's acknowledgement to the key existing in B's Redis)");
+}
