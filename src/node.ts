@@ -24,9 +24,6 @@ import { nodeInfo } from "./observe/node_info.ts";
 
 const log = getLogger(["pylon"]);
 
-/** Past this many unapplied ops, a rack sends its reads to other racks while it catches up. */
-const CAUGHT_UP_OPS = 1_000;
-
 /** A running node. */
 export interface PylonNode {
   /** The address clients connect to (the real port when configured with port 0). */
@@ -102,12 +99,9 @@ export async function startNode(config: Config): Promise<PylonNode> {
   const endsTimer = setInterval(() => void refreshEnds(), 500);
   const expireTimer = setInterval(() => writes.expire(Date.now()), 100);
 
+  // A rack catching up (new, emptied, back from an outage) sends its reads to other racks.
   const caughtUp = () =>
-    applier === undefined || applier.status().every((p) => {
-      const end = ends[p.partition]?.end;
-      return p.state !== "error" && p.position !== undefined && end !== undefined &&
-        end - p.position <= CAUGHT_UP_OPS;
-    });
+    applier === undefined || applier.status().every((p) => p.state !== "error" && !p.catchingUp);
   const health: RackHealth = {
     servesReads: () => upstream.healthy && caughtUp(),
     applies: () =>

@@ -73,6 +73,12 @@ export interface PartitionStatus {
   lastError: string | undefined;
   /** Accept time of the last applied op (for lag in milliseconds). */
   lastAcceptedAtMs: number | undefined;
+  /**
+   * True from the start of each session with Redis until the log is applied
+   * up to where it ended when the session began: until then this rack's
+   * Redis may be far behind (new, restarted empty, or back from an outage).
+   */
+  catchingUp: boolean;
 }
 
 const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
@@ -172,6 +178,7 @@ class PartitionApplier {
       batches: 0,
       lastError: undefined,
       lastAcceptedAtMs: undefined,
+      catchingUp: true,
     };
   }
 
@@ -236,6 +243,7 @@ class PartitionApplier {
         }
         this.#status.state = "error";
         this.#status.lastError = message;
+        this.#status.catchingUp = true;
         this.#connection?.close();
         const delay = RECONNECT_DELAYS_MS[Math.min(attempt++, RECONNECT_DELAYS_MS.length - 1)]!;
         await new Promise((resolve) => setTimeout(resolve, delay));
@@ -258,8 +266,10 @@ class PartitionApplier {
       encodeCommand(["GET", positionKey(this.partition)]),
     ]);
     this.#db = this.#options.metaDb;
+    this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
     let position = parsePosition(stored!) ?? bounds.start;
+    const catchUpTo = bounds.end;
     if (position > bounds.end) {
       throw new Error(
         `Redis at ${
@@ -280,6 +290,7 @@ class PartitionApplier {
     this.#moveTo(position, "stored position");
     this.#status.state = "applying";
     this.#status.lastError = undefined;
+    if (position >= catchUpTo) this.#status.catchingUp = false;
 
     while (!this.#stopped && !connection.closed) {
       const records = await this.#reader!.next({
@@ -323,6 +334,7 @@ class PartitionApplier {
       position = next;
       this.#pending.advance(this.partition, position);
       this.#status.position = position;
+      if (position >= catchUpTo) this.#status.catchingUp = false;
     }
   }
 
