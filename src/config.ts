@@ -53,6 +53,10 @@ export interface Config {
   worldSecret: string | undefined;
   /** The other nodes: of this rack and of other racks. */
   peers: PeerConfig[];
+  /** Start outside the world and wait to be added (`PYLON NODE ADD` on a member); peers are contacts. */
+  join: boolean;
+  /** Raft's clock: heartbeats every tick, elections after 10 to 20 ticks. */
+  raftTickMs: number;
   /** Log partitions (one total order by default). */
   partitions: number;
   /** Whether this node applies the log to its rack's Redis. */
@@ -87,6 +91,8 @@ export const USAGE = `Usage: pylon [options]
   --peer-listen host:port    where other nodes connect to this one
   --peer id@rack@host:port   another node and its peer address (repeat for each)
   --world-secret secret      shared by every node; peer links prove it (16+ characters)
+  --join                     start outside the world; a member adds this node with PYLON NODE ADD
+  --raft-tick-ms n           Raft heartbeat interval; elections after 10-20 ticks (default 100)
   --partitions n             log partitions; keys map to them by hash slot (default 1)
   --applier on|off           apply the log to this rack's Redis (default on)
   --ack-log CMD[,CMD..]      answer these constant-reply writes (SET, MSET, ...) once logged
@@ -119,10 +125,12 @@ const OPTIONS = {
   "peer-listen": { type: "string" },
   "world-secret": { type: "string" },
   "peer": { type: "string", multiple: true },
+  "join": { type: "boolean" },
+  "raft-tick-ms": { type: "string" },
   "help": { type: "boolean" },
 } as const;
 
-type OptionName = Exclude<keyof typeof OPTIONS, "help" | "peer" | "config">;
+type OptionName = Exclude<keyof typeof OPTIONS, "help" | "peer" | "config" | "join">;
 
 /** Reads a configuration file (injected so parsing stays pure). */
 export type ReadFile = (path: string) => string;
@@ -213,7 +221,9 @@ function parseConfigFile(path: string, readFile: ReadFile): ConfigFile {
         }
         return { id: p.id, rack: p.rack, address: parseHostPort(p.address, `peers[${i}].address`) };
       });
-    } else if (key in OPTIONS && key !== "help" && key !== "peer" && key !== "config") {
+    } else if (
+      key in OPTIONS && key !== "help" && key !== "peer" && key !== "config" && key !== "join"
+    ) {
       if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
         throw new ConfigError(`'${key}' in '${path}' must be a string or a number`);
       }
@@ -344,6 +354,8 @@ export function parseConfig(
       peerListen,
       worldSecret,
       peers,
+      join: parsed.values.join === true || env.PYLON_JOIN === "1" || env.PYLON_JOIN === "on",
+      raftTickMs: integer("raft-tick-ms", 100, 5, 10_000),
       partitions,
       applier: applierText === "on",
       ackLog,

@@ -11,7 +11,9 @@ import type { Config, HostPort } from "./config.ts";
 import { Gateway } from "./gateway/server.ts";
 import { WritePath } from "./gateway/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
-import { Applier } from "./applier/applier.ts";
+import { Applier, replyKey } from "./applier/applier.ts";
+import { encodeCommand } from "./resp/encoder.ts";
+import { bulkPayload } from "./resp/frames.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
 import type { LogBounds, OpLog } from "./log/op_log.ts";
 import { KafkaLog } from "./log/kafka_log.ts";
@@ -21,6 +23,11 @@ import { PeerServer } from "./cluster/peer_server.ts";
 import { peerService } from "./cluster/peer_service.ts";
 import { type RackHealth, Router } from "./cluster/routing.ts";
 import { nodeInfo } from "./observe/node_info.ts";
+import { World } from "./cluster/world.ts";
+import { adminCommand } from "./cluster/admin.ts";
+import { join } from "node:path";
+import { PeerFlags } from "./cluster/peer_server.ts";
+import { describe } from "./redis/client.ts";
 
 const log = getLogger(["pylon"]);
 
@@ -66,8 +73,11 @@ export async function startNode(config: Config): Promise<PylonNode> {
       config.peers,
       { readMs: 5_000, writeMs: config.writeTimeoutMs },
     );
-  const applier = config.applier
-    ? new Applier(
+  // The rack's Raft group decides which node applies: its leader, and only while it leads.
+  let applier: Applier | undefined;
+  const startApplier = () => {
+    if (!config.applier || applier !== undefined) return;
+    applier = new Applier(
       opLog,
       { address: () => upstream.address, onChange: (fn) => upstream.onMasterChange(fn) },
       pending,
@@ -77,15 +87,47 @@ export async function startNode(config: Config): Promise<PylonNode> {
         metaDb,
         handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
       },
-    )
-    : undefined;
-  applier?.start();
+    );
+    applier.start();
+  };
+  const stopApplier = async () => {
+    const stopping = applier;
+    applier = undefined;
+    await stopping?.stop();
+  };
+  const me = {
+    id: config.nodeId,
+    rack: config.rack,
+    peer: config.peerListen === undefined ? "" : describe(config.peerListen),
+  };
+  const world = new World({
+    nodeId: config.nodeId,
+    rack: config.rack,
+    dir: join(config.dataDir, "raft"),
+    founders: config.join
+      ? []
+      : [me, ...config.peers.map((p) => ({ id: p.id, rack: p.rack, peer: describe(p.address) }))],
+    peers,
+    tickMs: config.raftTickMs,
+    electionTicks: 10,
+    onRackLeader: (leading) => {
+      if (leading) startApplier();
+      else void stopApplier();
+    },
+  });
+
   const writes = new WritePath(opLog, pending, {
     nodeId: config.nodeId,
     rack: config.rack,
     metaDb,
     ackLog: new Set(config.ackLog),
     writeTimeoutMs: config.writeTimeoutMs,
+    storedReply: (opId) =>
+      new Promise((resolve) => {
+        upstream.send(encodeCommand(["GETDEL", replyKey(opId)]), metaDb, 2, (reply) => {
+          resolve(reply instanceof Uint8Array ? bulkPayload(reply)?.slice() : undefined);
+        });
+      }),
   });
 
   // Log ends for lag and catch-up, refreshed in the background (INFO answers at once).
@@ -99,14 +141,22 @@ export async function startNode(config: Config): Promise<PylonNode> {
   const endsTimer = setInterval(() => void refreshEnds(), 500);
   const expireTimer = setInterval(() => writes.expire(Date.now()), 100);
 
-  // A rack catching up (new, emptied, back from an outage) sends its reads to other racks.
-  const caughtUp = () =>
-    applier === undefined || applier.status().every((p) => p.state !== "error" && !p.catchingUp);
+  // This rack's health as its leader sees it: its own applier, or the leader's flags over the peer link.
+  const leaderFlags = () => {
+    const leader = world.rackLeader;
+    return leader === "" || leader === config.nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
+  };
   const health: RackHealth = {
-    servesReads: () => upstream.healthy && caughtUp(),
+    // A rack catching up (new, emptied, back from an outage) sends its reads to other racks.
+    servesReads: () =>
+      upstream.healthy &&
+      (applier !== undefined
+        ? applier.status().every((p) => p.state !== "error" && !p.catchingUp)
+        : (leaderFlags() & PeerFlags.servesReads) !== 0),
     applies: () =>
-      applier !== undefined && upstream.healthy &&
-      applier.status().every((p) => p.state !== "error"),
+      applier !== undefined
+        ? upstream.healthy && applier.status().every((p) => p.state !== "error")
+        : (leaderFlags() & PeerFlags.applies) !== 0,
   };
   const router = new Router(upstream, writes, peers, health, new Set(config.ackLog));
 
@@ -119,7 +169,8 @@ export async function startNode(config: Config): Promise<PylonNode> {
     peers?.stop();
     clearInterval(endsTimer);
     clearInterval(expireTimer);
-    await applier?.stop();
+    await world.stop();
+    await stopApplier();
     await opLog.close().catch((error) =>
       log.warning("closing the log: {error}", { error: String(error) })
     );
@@ -128,19 +179,32 @@ export async function startNode(config: Config): Promise<PylonNode> {
 
   try {
     if (config.peerListen !== undefined && config.worldSecret !== undefined) {
-      peerServer = new PeerServer(peerService(config.rack, upstream, writes, pending, health), {
-        nodeId: config.nodeId,
-        secret: config.worldSecret,
-        listen: config.peerListen,
-      });
+      peerServer = new PeerServer(
+        peerService(
+          config.rack,
+          upstream,
+          writes,
+          pending,
+          health,
+          (from, batch) => world.receive(from, batch),
+          (group, data) => world.proposeForPeer(group, data),
+        ),
+        {
+          nodeId: config.nodeId,
+          secret: config.worldSecret,
+          listen: config.peerListen,
+        },
+      );
       peerAddress = await peerServer.listen();
     }
     peers?.start();
+    await world.start();
     gateway = new Gateway({
       forward: (request, db, protocol, sink) => router.read(request, db, protocol, sink),
       write: (request, reply) => router.write(request, reply),
       databases: () => upstream.databases,
       reservedDb: metaDb,
+      admin: (argv) => adminCommand(world, argv),
       pylonInfo: () =>
         nodeInfo({
           config,
@@ -161,6 +225,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
           routing: router.stats(),
           peers: peers?.status() ?? [],
           peerServer: peerServer?.stats(),
+          raft: world.status(),
         }),
     }, { listen: config.listen, maxClients: config.maxClients });
     const address = await gateway.listen();

@@ -34,6 +34,10 @@ export const FrameType = {
   Reply: 22,
   /** an applier hands a reply to the node that accepted the op: op id, reply */
   HandBack: 30,
+  /** a batch of Raft messages for one group (one-way; src/raft/message_codec.ts) */
+  Raft: 40,
+  /** a proposal for a group this peer leads: group, data; answered with Reply */
+  Propose: 41,
 } as const;
 
 export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];

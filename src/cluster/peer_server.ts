@@ -44,6 +44,10 @@ export interface PeerService {
   handBack(opId: string, reply: Uint8Array): void;
   /** This node's state flags for probes ({@linkcode PeerFlags}). */
   flags(): number;
+  /** A batch of Raft messages from node `from` (authenticated). */
+  raft(from: string, batch: Uint8Array): void;
+  /** A proposal forwarded to this node as a group's leader; resolves with an error text if not taken. */
+  propose(group: string, data: Uint8Array): Promise<string | undefined>;
 }
 
 /** Bits of a node's state, sent in every probe answer. */
@@ -241,6 +245,19 @@ export class PeerServer {
         r.end();
         this.#service.write(db, protocol, transaction, commands).then(
           (bytes) => reply(0, bytes),
+          (e: unknown) => error(String(e)),
+        );
+        return;
+      }
+      case FrameType.Raft:
+        this.#service.raft(peer, frame.payload.slice());
+        return;
+      case FrameType.Propose: {
+        const group = r.text();
+        const data = r.bytes().slice();
+        r.end();
+        this.#service.propose(group, data).then(
+          (failure) => (failure === undefined ? reply(0, new Uint8Array(0)) : error(failure)),
           (e: unknown) => error(String(e)),
         );
         return;

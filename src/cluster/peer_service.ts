@@ -17,6 +17,8 @@ export function peerService(
   writes: WritePath,
   pending: PendingWrites,
   health: RackHealth,
+  raft: (from: string, batch: Uint8Array) => void,
+  propose: (group: string, data: Uint8Array) => Promise<string | undefined>,
 ): PeerService {
   return {
     read(db: number, protocol: Protocol, request: Uint8Array) {
@@ -57,5 +59,7 @@ export function peerService(
       return (health.servesReads() ? PeerFlags.servesReads : 0) |
         (health.applies() ? PeerFlags.applies : 0);
     },
+    raft,
+    propose,
   };
 }

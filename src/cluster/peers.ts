@@ -41,7 +41,10 @@ export class Peers {
     this.#timeouts = timeouts;
   }
 
+  #started = false;
+
   start(): void {
+    this.#started = true;
     for (const c of this.#clients) c.start();
   }
 
@@ -125,6 +128,49 @@ export class Peers {
     const client = this.#clients.find((c) => c.peer.id === origin);
     if (client === undefined) return false;
     return client.send(FrameType.HandBack, new PayloadWriter().text(opId).bytes(reply).finish());
+  }
+
+  /** Sends a batch of Raft messages to node `to`; false if no link to it is up (Raft retries by itself). */
+  sendRaft(to: string, batch: Uint8Array): boolean {
+    const client = this.#clients.find((c) => c.peer.id === to);
+    return client?.send(FrameType.Raft, batch) ?? false;
+  }
+
+  /** Asks node `to` (a group's leader) to propose `data`; rejects with its reason if it does not. */
+  async propose(to: string, group: string, data: Uint8Array, timeoutMs: number): Promise<void> {
+    const client = this.#clients.find((c) => c.peer.id === to);
+    if (client === undefined) throw new PeerUnavailable(`no link to ${to}`);
+    const frame = await client.request(
+      FrameType.Propose,
+      new PayloadWriter().text(group).bytes(data).finish(),
+      timeoutMs,
+    );
+    const r = new PayloadReader(frame.payload);
+    const status = r.u8();
+    const text = new TextDecoder().decode(r.bytes());
+    if (status !== 0) throw new Error(`${to} did not take the proposal: ${text}`);
+  }
+
+  /** Adds a peer learned at runtime (world membership); no-op if known. */
+  add(peer: PeerAddress): void {
+    if (peer.id === this.self.id || this.#clients.some((c) => c.peer.id === peer.id)) return;
+    const client = new PeerClient(peer, this.self);
+    this.#clients.push(client);
+    if (this.#started) client.start();
+  }
+
+  /** Drops a peer that left the world. */
+  remove(id: string): void {
+    const at = this.#clients.findIndex((c) => c.peer.id === id);
+    if (at < 0) return;
+    this.#clients[at]!.stop();
+    this.#clients.splice(at, 1);
+  }
+
+  /** The peer's state flags from its last probe answer (0 when unknown or down). */
+  flagsOf(id: string): number {
+    const client = this.#clients.find((c) => c.peer.id === id);
+    return client?.up ? client.flags : 0;
   }
 
   /** Every peer, for `PYLON INFO`, fastest first. */

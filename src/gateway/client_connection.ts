@@ -45,7 +45,7 @@ export interface ConnectionHost {
     connection: ClientConnection,
     argv: Argv,
     command: CommandSpec | undefined,
-  ): RespValue | Uint8Array;
+  ): RespValue | Uint8Array | Promise<RespValue>;
   /**
    * Submits a write; `reply` gets the client's reply bytes once. Settles when
    * the write is applied or has failed, so later reads can be ordered after it.
@@ -299,7 +299,17 @@ export class ClientConnection {
     );
   }
 
-  #answer(reply: RespValue | Uint8Array): void {
+  #answer(reply: RespValue | Uint8Array | Promise<RespValue>): void {
+    if (reply instanceof Promise) {
+      // An admin command waits for a commit; its place in line is kept meanwhile.
+      const slot = this.#replies.reserve();
+      const protocol = this.protocol;
+      void reply.then((value) => {
+        slot.reply = encode(value, protocol);
+        if (!this.#closed) this.#scheduleFlush();
+      });
+      return;
+    }
     this.#replies.push(reply instanceof Uint8Array ? reply : encode(reply, this.protocol));
   }
 

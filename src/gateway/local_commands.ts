@@ -21,6 +21,8 @@ export interface LocalContext {
   clients(): Iterable<ClientConnection>;
   /** The text of `PYLON INFO`. */
   pylonInfo(): string;
+  /** Membership admin commands (`PYLON WORLD|NODE|RACK ...`); undefined for others. */
+  admin(argv: Argv): Promise<RespValue> | undefined;
 }
 
 /** Redis version Pylon reports in HELLO: the version its command table comes from. */
@@ -52,7 +54,7 @@ export function answerLocal(
   connection: ClientConnection,
   argv: Argv,
   command: CommandSpec | undefined,
-): RespValue | Uint8Array {
+): RespValue | Uint8Array | Promise<RespValue> {
   if (command === undefined) return pylon(context, argv);
   switch (command.name) {
     case "ping":
@@ -262,12 +264,22 @@ const PYLON_HELP = [
   "PYLON <subcommand> [<arg> ...]. Subcommands are:",
   "INFO",
   "    Node id, rack, role, uptime, connections, commands served and the upstream Redis.",
+  "WORLD",
+  "    The world's nodes, racks, peer addresses, rack leaders and Raft groups.",
+  "NODE ADD <id> <rack> <host:port>",
+  "    Adds a node (started with --join) to the world and its rack.",
+  "NODE REMOVE <id>",
+  "    Removes a node from the world and its rack.",
+  "RACK TRANSFER <id>",
+  "    Hands this rack's leadership (the applier) to node <id>; run on the rack leader.",
   "HELP",
   "    Print this help.",
 ];
 
-function pylon(context: LocalContext, argv: Argv): RespValue {
+function pylon(context: LocalContext, argv: Argv): RespValue | Promise<RespValue> {
   if (argv.length < 2) return error("ERR wrong number of arguments for 'pylon' command");
+  const admin = context.admin(argv);
+  if (admin !== undefined) return admin;
   const sub = lower(argv[1]);
   if (sub === "info" && argv.length === 2) {
     return {

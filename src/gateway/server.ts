@@ -8,7 +8,6 @@ import * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import type { Argv } from "../resp/request_decoder.ts";
-import type { RespValue } from "../resp/value.ts";
 import type { CommandSpec } from "../command/mod.ts";
 import {
   ClientConnection,
@@ -36,6 +35,8 @@ export interface GatewayBackend {
   databases(): number;
   /** Pylon's metadata db: clients cannot select or name it. */
   reservedDb: number;
+  /** Membership admin commands. */
+  admin?: LocalContext["admin"];
   pylonInfo(): string;
 }
 
@@ -74,6 +75,7 @@ export class Gateway {
     this.#local = {
       databases: () => backend.databases(),
       reservedDb: backend.reservedDb,
+      admin: backend.admin ?? (() => undefined),
       clients: () => this.#clients.values(),
       pylonInfo: () => backend.pylonInfo(),
     };
@@ -84,7 +86,7 @@ export class Gateway {
         connection: ClientConnection,
         argv: Argv,
         command: CommandSpec | undefined,
-      ): RespValue | Uint8Array => answerLocal(this.#local, connection, argv, command),
+      ) => answerLocal(this.#local, connection, argv, command),
       served: () => {
         this.#stats.totalCommands++;
       },

@@ -33,6 +33,11 @@ export interface WritePathOptions {
   ackLog: ReadonlySet<string>;
   /** A client waits this long for a write's reply before getting an error. */
   writeTimeoutMs: number;
+  /**
+   * A reply the rack leader kept in Redis because it could not hand it back
+   * (the peer link was down): asked for before a write is given up on.
+   */
+  storedReply?: (opId: string) => Promise<Uint8Array | undefined>;
 }
 
 /** One command of a write, as the gateway routed it. */
@@ -125,12 +130,20 @@ export class WritePath {
           applied();
         },
         () => {
-          this.#stats.timedOut++;
-          answer(encodeError(
-            `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
-              `it may or may not be applied`,
-          ));
-          applied();
+          const lookup = this.#options.storedReply?.(op.id) ?? Promise.resolve(undefined);
+          void lookup.catch(() => undefined).then((stored) => {
+            if (stored !== undefined) {
+              this.#stats.acknowledged++;
+              answer(stored);
+            } else {
+              this.#stats.timedOut++;
+              answer(encodeError(
+                `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
+                  `it may or may not be applied`,
+              ));
+            }
+            applied();
+          });
         },
       );
       this.#log.append(partition, encodeOp(op)).then(

@@ -9,6 +9,7 @@ import type { LogBounds } from "../log/op_log.ts";
 import type { PeerStatus } from "../cluster/peers.ts";
 import type { RoutingStats } from "../cluster/routing.ts";
 import type { PeerServerStats } from "../cluster/peer_server.ts";
+import type { GroupStatus } from "../cluster/world.ts";
 import { type InfoSection, renderInfo } from "./info.ts";
 import { VERSION } from "../version.ts";
 
@@ -27,6 +28,7 @@ export interface NodeSnapshot {
   routing: RoutingStats;
   peers: PeerStatus[];
   peerServer: PeerServerStats | undefined;
+  raft: GroupStatus[];
 }
 
 /** Renders `PYLON INFO`. */
@@ -37,7 +39,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       fields: [
         ["node_id", s.config.nodeId],
         ["rack", s.config.rack],
-        ["role", s.applier === undefined ? "gateway" : "applier"],
+        ["role", s.applier === undefined ? "follower" : "leader"],
         ["pylon_version", VERSION],
         ["process_id", Deno.pid],
         ["listen", `${s.config.listen.host}:${s.config.listen.port}`],
@@ -109,6 +111,25 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
           [`${name}_applied_ops`, p.appliedOps],
           [`${name}_batches`, p.batches],
           [`${name}_last_error`, p.lastError ?? ""],
+        ] as [string, string | number][];
+      }),
+    });
+  }
+  if (s.raft.length > 0) {
+    sections.push({
+      title: "Raft",
+      fields: s.raft.flatMap((g) => {
+        const name = g.group.startsWith("rack:") ? "rack" : g.group;
+        return [
+          [`${name}_group`, g.group],
+          [`${name}_role`, g.role],
+          [`${name}_term`, g.term],
+          [`${name}_leader`, g.leader || "-"],
+          [`${name}_commit`, g.commit],
+          [`${name}_applied`, g.applied],
+          [`${name}_last_index`, g.lastIndex],
+          [`${name}_voters`, g.conf.voters.join(",")],
+          [`${name}_learners`, g.conf.learners.join(",")],
         ] as [string, string | number][];
       }),
     });

@@ -85,7 +85,7 @@ Deno.test("COMMAND answers from the table and PYLON INFO describes the node", as
   await client.command("PYLON", "INFO");
   const info = text(await client.read());
   assert.match(info, /^# Node\r\nnode_id:/);
-  assert.match(info, /\r\nrole:applier\r\n/);
+  assert.match(info, /\r\nrole:leader\r\n/);
   assert.match(info, /\r\n# Applier\r\npartition_0:(applying|waiting)\r\n/);
   assert.match(info, /\r\nuptime_in_seconds:\d+\r\n/);
   assert.match(info, /\r\nconnected_clients:[1-9]\d*\r\n/);

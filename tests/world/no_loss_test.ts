@@ -56,12 +56,14 @@ Deno.test("every acknowledged SADD reaches every rack across an emptied Redis, a
   const writers = world.racks.flatMap((rack) =>
     [0, 1, 2].map((c) => writer(rack, `${rack.name}-c${c}`))
   );
+  const t0 = performance.now();
   const progress = async (what: string, more = 300) => {
     const target = acked.size + more;
     await waitFor(what, () => (acked.size >= target ? true : undefined), {
       timeoutMs: 90_000,
       intervalMs: 50,
     });
+    console.log(`${Math.round(performance.now() - t0)} ms: ${what}`);
   };
   try {
     await progress("writes to flow");

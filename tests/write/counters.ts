@@ -24,8 +24,17 @@ export interface CounterLoad {
   stop(): Promise<void>;
 }
 
-/** Starts `clients` connections INCRing `counters` counters named `counter:<i>` through `port`. */
-export function startCounters(port: number, clients: number, counters: number): CounterLoad {
+/**
+ * Starts `clients` connections INCRing `counters` counters named
+ * `counter:<i>` through `port` (or spread over several ports; a client whose
+ * connection breaks moves on to the next port).
+ */
+export function startCounters(
+  port: number | number[],
+  clients: number,
+  counters: number,
+): CounterLoad {
+  const ports = typeof port === "number" ? [port] : port;
   const tally: Tally = {
     acked: new Array(counters).fill(0),
     appliedWithoutReply: new Array(counters).fill(0),
@@ -36,11 +45,13 @@ export function startCounters(port: number, clients: number, counters: number): 
   const run = async (id: number) => {
     let client: RawClient | undefined;
     let i = 0;
+    let portIndex = id % ports.length;
     while (!stopped) {
       if (client === undefined) {
         try {
-          client = await RawClient.connect(port);
+          client = await RawClient.connect(ports[portIndex]!);
         } catch {
+          portIndex = (portIndex + 1) % ports.length;
           await delay(50);
           continue;
         }
@@ -60,6 +71,7 @@ export function startCounters(port: number, clients: number, counters: number): 
         tally.inDoubt[k]!++;
         client.close();
         client = undefined;
+        portIndex = (portIndex + 1) % ports.length;
         await delay(50);
       }
     }

@@ -1,0 +1,329 @@
+/**
+ * This node's part in the world's two kinds of Raft groups:
+ *
+ * - its rack's group (every node of the rack): the leader is the rack
+ *   leader, the one node that applies the log to the rack's Redis;
+ * - the world group (every node): its replicated state is the world's
+ *   membership — nodes, their racks and peer addresses, and which node leads
+ *   each rack.
+ *
+ * Membership is driven by the world state: admin commands change it (on the
+ * world leader, forwarded there from any node), every node connects to the
+ * nodes it lists, and leaders bring their group's Raft membership in line —
+ * a new node joins as a learner and becomes a voter once it has the log; a
+ * removed node is removed. Rack leaders report themselves to the world.
+ */
+
+import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { ProposalError, RaftGroup } from "../raft/driver.ts";
+import { FileStorage } from "../raft/file_storage.ts";
+import { BOOTSTRAP_TERM, bootstrapEntries } from "../raft/confchange.ts";
+import { decodeMessages } from "../raft/message_codec.ts";
+import type { ConfState, RaftStatus } from "../raft/types.ts";
+import { SeededRandom } from "../random.ts";
+import { parseHostPort } from "../config.ts";
+import type { Peers } from "./peers.ts";
+import {
+  applyWorldCommand,
+  decodeWorldCommand,
+  decodeWorldState,
+  encodeWorldCommand,
+  encodeWorldState,
+  type WorldCommand,
+  type WorldNode,
+  type WorldState,
+  worldState,
+} from "./world_state.ts";
+
+const log = getLogger(["pylon", "cluster", "world"]);
+
+/** Options of {@linkcode World}. */
+export interface WorldOptions {
+  nodeId: string;
+  rack: string;
+  /** Where Raft state is kept (`<data-dir>/raft`). */
+  dir: string;
+  /** The nodes of the world at first start (this one included); empty when joining. */
+  founders: WorldNode[];
+  peers: Peers | undefined;
+  tickMs: number;
+  electionTicks: number;
+  /** Called when this node becomes or stops being its rack's leader. */
+  onRackLeader: (leading: boolean, term: number) => void;
+}
+
+/**
+ * Opens a group's storage. A founder's new log starts with the founding
+ * membership as conf entries (every founder writes the same ones: voters
+ * sorted), so a node that joins later learns the whole membership from the
+ * log; a joining node (no founders) starts empty.
+ */
+async function openGroup(dir: string, founders: string[]): Promise<FileStorage> {
+  const storage = await FileStorage.open(dir);
+  if (founders.length > 0 && storage.lastIndex() === 0 && storage.snapshot().index === 0) {
+    const entries = bootstrapEntries({ voters: [...founders].sort(), learners: [] });
+    await storage.save(
+      { term: BOOTSTRAP_TERM, vote: "", commit: entries.length },
+      entries,
+      undefined,
+    );
+  }
+  return storage;
+}
+
+/** A node's view of one group, for `PYLON INFO`. */
+export interface GroupStatus extends RaftStatus {
+  group: string;
+}
+
+const PROPOSE_TIMEOUT_MS = 10_000;
+const RECONCILE_MS = 500;
+
+/** The world and rack Raft groups of this node. */
+export class World {
+  readonly options: WorldOptions;
+  readonly state: WorldState;
+  #rack: RaftGroup | undefined;
+  #world: RaftGroup | undefined;
+  #storages: FileStorage[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #reconciling = false;
+  #leadingRack = false;
+
+  constructor(options: WorldOptions) {
+    this.options = options;
+    // The state holds only what the world group committed; founders are logged by its first leader.
+    this.state = worldState();
+  }
+
+  /** Opens both groups' storage and starts them. */
+  async start(): Promise<void> {
+    const { nodeId, rack, founders } = this.options;
+    const random = new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!);
+    const rackMembers = founders.filter((n) => n.rack === rack).map((n) => n.id);
+    const rackStorage = await openGroup(join(this.options.dir, "rack"), rackMembers);
+    const worldStorage = await openGroup(
+      join(this.options.dir, "world"),
+      founders.map((n) => n.id),
+    );
+    this.#storages = [rackStorage, worldStorage];
+    const restored = decodeWorldState(worldStorage.snapshot().data);
+    if (worldStorage.snapshot().index > 0) {
+      this.state.nodes = restored.nodes;
+      this.state.rackLeaders = restored.rackLeaders;
+      this.state.removed = restored.removed;
+    }
+    const common = {
+      id: nodeId,
+      send: (to: string, batch: Uint8Array) => this.options.peers?.sendRaft(to, batch) ?? false,
+      tickMs: this.options.tickMs,
+      electionTicks: this.options.electionTicks,
+      heartbeatTicks: 1,
+      random: () => random.next(),
+    };
+    this.#rack = new RaftGroup({
+      ...common,
+      group: `rack:${rack}`,
+      storage: rackStorage,
+      onSoftState: (soft, term) => {
+        const leading = soft.role === "leader";
+        if (leading === this.#leadingRack) return;
+        this.#leadingRack = leading;
+        log.info("rack {rack}: {what} (term {term})", {
+          rack,
+          what: leading
+            ? "this node leads"
+            : soft.leader === ""
+            ? "no leader"
+            : `${soft.leader} leads`,
+          term,
+        });
+        this.options.onRackLeader(leading, term);
+        if (leading) void this.#reportRackLeader(term);
+      },
+    });
+    this.#world = new RaftGroup({
+      ...common,
+      group: "world",
+      storage: worldStorage,
+      apply: (data) => this.#applyWorld(data),
+      snapshot: () => encodeWorldState(this.state),
+    });
+    for (const node of [...this.state.nodes.values(), ...founders]) this.#connect(node);
+    this.#rack.start();
+    this.#world.start();
+    this.#timer = setInterval(() => void this.#reconcile(), RECONCILE_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#rack?.stop();
+    await this.#world?.stop();
+    for (const s of this.#storages) await s.close();
+  }
+
+  /** Whether this node leads its rack now. */
+  get leadsRack(): boolean {
+    return this.#leadingRack;
+  }
+
+  /** The rack leader this node knows of ("" if none). */
+  get rackLeader(): string {
+    return this.#rack?.soft.leader ?? "";
+  }
+
+  /** Both groups' state. */
+  status(): GroupStatus[] {
+    const out: GroupStatus[] = [];
+    if (this.#rack) out.push({ group: this.#rack.group, ...this.#rack.status() });
+    if (this.#world) out.push({ group: this.#world.group, ...this.#world.status() });
+    return out;
+  }
+
+  /** Messages from a peer; `from` is the peer the link authenticated. */
+  receive(from: string, batch: Uint8Array): void {
+    let decoded;
+    try {
+      decoded = decodeMessages(batch);
+    } catch (error) {
+      log.warning("dropping a malformed Raft batch from {from}: {error}", {
+        from,
+        error: String(error),
+      });
+      return;
+    }
+    // A node speaks only for itself.
+    const messages = decoded.messages.filter((m) => m.from === from);
+    if (decoded.group === "world") this.#world?.receive(messages);
+    else if (decoded.group === this.#rack?.group) this.#rack.receive(messages);
+  }
+
+  /**
+   * Proposes a world command here if this node leads the world group, else
+   * on the leader through its peer link; resolves once it is applied there.
+   */
+  async propose(command: WorldCommand): Promise<void> {
+    const data = encodeWorldCommand(command);
+    try {
+      await this.#world!.propose(data, PROPOSE_TIMEOUT_MS);
+    } catch (error) {
+      const leader = error instanceof ProposalError ? error.leader : "";
+      if (leader === "" || this.options.peers === undefined) throw error;
+      await this.options.peers.propose(leader, "world", data, PROPOSE_TIMEOUT_MS);
+    }
+  }
+
+  /** A peer asks this node to propose to `group`; the error text if it cannot. */
+  async proposeForPeer(group: string, data: Uint8Array): Promise<string | undefined> {
+    if (group !== "world") return `cannot propose to group '${group}' here`;
+    try {
+      decodeWorldCommand(data);
+      await this.#world!.propose(data, PROPOSE_TIMEOUT_MS);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  /** Hands rack leadership to `to` (run on the rack leader). */
+  transferRackLeadership(to: string): boolean {
+    return this.#rack?.transferLeadership(to) ?? false;
+  }
+
+  #applyWorld(data: Uint8Array): void {
+    const command = decodeWorldCommand(data);
+    const before = command.op === "removeNode" ? this.state.nodes.get(command.id) : undefined;
+    const changed = applyWorldCommand(this.state, command);
+    if (changed === "") return;
+    log.info("world: {change}", { change: changed });
+    if (command.op === "addNode") this.#connect(command.node);
+    if (command.op === "removeNode" && before !== undefined && command.id !== this.options.nodeId) {
+      this.options.peers?.remove(command.id);
+    }
+  }
+
+  #connect(node: WorldNode): void {
+    if (node.id === this.options.nodeId) return;
+    this.options.peers?.add({
+      id: node.id,
+      rack: node.rack,
+      address: parseHostPort(node.peer, "peer"),
+    });
+  }
+
+  async #reportRackLeader(term: number): Promise<void> {
+    for (let attempt = 0; attempt < 5 && this.#leadingRack; attempt++) {
+      try {
+        await this.propose({
+          op: "rackLeader",
+          rack: this.options.rack,
+          node: this.options.nodeId,
+          term,
+        });
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** Leaders bring their group's membership in line with the world state, one change at a time. */
+  async #reconcile(): Promise<void> {
+    if (this.#reconciling) return;
+    this.#reconciling = true;
+    try {
+      if (this.#world?.soft.role === "leader") {
+        // The founders (this node's configuration) go into the world's log first, once.
+        const unlogged = this.options.founders.find((n) =>
+          !this.state.nodes.has(n.id) && !this.state.removed.has(n.id)
+        );
+        if (unlogged !== undefined) {
+          const command = encodeWorldCommand({ op: "addNode", node: unlogged });
+          await this.#world.propose(command, PROPOSE_TIMEOUT_MS);
+          return;
+        }
+      }
+      const all = [...this.state.nodes.values()];
+      if (this.#world?.soft.role === "leader") await this.#align(this.#world, all.map((n) => n.id));
+      if (this.#rack?.soft.role === "leader") {
+        await this.#align(
+          this.#rack,
+          all.filter((n) => n.rack === this.options.rack).map((n) => n.id),
+        );
+      }
+    } catch (error) {
+      log.debug("membership change not made yet: {error}", { error: String(error) });
+    } finally {
+      this.#reconciling = false;
+    }
+  }
+
+  async #align(group: RaftGroup, wanted: string[]): Promise<void> {
+    if (wanted.length === 0) return;
+    const conf: ConfState = group.conf();
+    const status = group.status();
+    const members = new Set([...conf.voters, ...conf.learners]);
+    const missing = wanted.find((id) => !members.has(id));
+    if (missing !== undefined) {
+      log.info("{group}: adding {node} as a learner", { group: group.group, node: missing });
+      await group.proposeConfChange({ type: "addLearner", node: missing }, PROPOSE_TIMEOUT_MS);
+      return;
+    }
+    // A learner that has the log becomes a voter.
+    const ready = conf.learners.find((id) =>
+      wanted.includes(id) && (status.match[id] ?? 0) >= status.commit
+    );
+    if (ready !== undefined) {
+      log.info("{group}: promoting {node} to voter", { group: group.group, node: ready });
+      await group.proposeConfChange({ type: "addVoter", node: ready }, PROPOSE_TIMEOUT_MS);
+      return;
+    }
+    // Only a node removed by command leaves a group: a member the state does not list yet stays.
+    const gone = [...members].find((id) => this.state.removed.has(id));
+    if (gone !== undefined) {
+      log.info("{group}: removing {node}", { group: group.group, node: gone });
+      await group.proposeConfChange({ type: "removeNode", node: gone }, PROPOSE_TIMEOUT_MS);
+    }
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The async shell around one pure Raft node: ticks it on a real clock, feeds
+ * it messages and proposals, and carries out each Ready bundle in order —
+ * persist (one fsync), then send (one batch per destination, so heartbeats
+ * ride together), then apply committed entries, then advance. Proposals
+ * resolve when their entry is applied in the term they were made in, and
+ * fail when another entry takes their index.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { RaftNode } from "./raft.ts";
+import { encodeMessages } from "./message_codec.ts";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Message,
+  NodeId,
+  RaftStatus,
+  RaftStorage,
+  SoftState,
+} from "./types.ts";
+import type { FileStorage } from "./file_storage.ts";
+
+const log = getLogger(["pylon", "raft"]);
+
+/** Storage the driver can write Ready bundles to. */
+export type DurableStorage =
+  & RaftStorage
+  & Pick<FileStorage, "save" | "createSnapshot" | "compact" | "close">;
+
+/** Options of {@linkcode RaftGroup}. */
+export interface RaftGroupOptions {
+  /** The group's name on the wire (`world`, `rack:<name>`). */
+  group: string;
+  id: NodeId;
+  storage: DurableStorage;
+  /** Sends an encoded batch to a node; false when it cannot be sent now (Raft retries by itself). */
+  send: (to: NodeId, batch: Uint8Array) => boolean;
+  /** Applies a committed entry that carries data, in log order. */
+  apply?: (data: Uint8Array, index: number) => void;
+  /** The state machine's snapshot, taken when the log is compacted. */
+  snapshot?: () => Uint8Array;
+  /** Role or leader changed. */
+  onSoftState?: (soft: SoftState, term: number) => void;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  random: () => number;
+  /** Entries applied since the last compaction before the log is compacted. */
+  compactEvery?: number;
+}
+
+/** A proposal that did not make it (not leader, lost its index, timed out). */
+export class ProposalError extends Error {
+  override name = "ProposalError";
+  /** The leader this node knows of, to retry there ("" if none). */
+  readonly leader: NodeId;
+
+  constructor(message: string, leader: NodeId) {
+    super(message);
+    this.leader = leader;
+  }
+}
+
+interface Waiting {
+  index: number;
+  term: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One Raft group this node belongs to. */
+export class RaftGroup {
+  readonly group: string;
+  #node: RaftNode;
+  #options: RaftGroupOptions;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #pumping = false;
+  #stopped = false;
+  #waiting: Waiting[] = [];
+  #applied: number;
+  #sinceCompaction = 0;
+  #soft: SoftState = { role: "follower", leader: "" };
+
+  constructor(options: RaftGroupOptions) {
+    this.group = options.group;
+    this.#options = options;
+    const snapshotIndex = options.storage.snapshot().index;
+    this.#applied = snapshotIndex;
+    this.#node = new RaftNode({
+      id: options.id,
+      storage: options.storage,
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      random: options.random,
+      preVote: true,
+      checkQuorum: true,
+      applied: snapshotIndex,
+    });
+  }
+
+  /** Starts ticking; a group whose only voter is this node campaigns at once. */
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#node.tick();
+      this.#kick();
+    }, this.#options.tickMs);
+    const conf = this.#node.status().conf;
+    if (conf.voters.length === 1 && conf.voters[0] === this.#options.id) this.#node.campaign();
+    this.#kick();
+  }
+
+  /** Stops ticking and fails waiting proposals; the storage stays open (close it after). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const w of this.#waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new ProposalError("the node is stopping", ""));
+    }
+    while (this.#pumping) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** Role and leader as last handed out. */
+  get soft(): SoftState {
+    return this.#soft;
+  }
+
+  status(): RaftStatus {
+    return { ...this.#node.status(), applied: this.#applied };
+  }
+
+  /** Messages for this group from a peer. */
+  receive(messages: Message[]): void {
+    if (this.#stopped) return;
+    for (const m of messages) {
+      if (m.to !== this.#options.id) continue;
+      this.#node.step(m);
+    }
+    this.#kick();
+  }
+
+  /** Proposes `data`; resolves once it is applied here. */
+  propose(data: Uint8Array, timeoutMs: number): Promise<void> {
+    return this.#await(() => this.#node.propose(data), timeoutMs);
+  }
+
+  /** Proposes a membership change; resolves once it is applied here. */
+  proposeConfChange(change: ConfChange, timeoutMs: number): Promise<void> {
+    return this.#await(() => this.#node.proposeConfChange(change), timeoutMs);
+  }
+
+  /** Leader: hands leadership to `to`. */
+  transferLeadership(to: NodeId): boolean {
+    const ok = this.#node.transferLeadership(to);
+    this.#kick();
+    return ok;
+  }
+
+  /** Starts an election now. */
+  campaign(): void {
+    this.#node.campaign();
+    this.#kick();
+  }
+
+  /** The membership this node sees now. */
+  conf(): ConfState {
+    return this.#node.status().conf;
+  }
+
+  #await(append: () => boolean, timeoutMs: number): Promise<void> {
+    if (this.#stopped) return Promise.reject(new ProposalError("the node is stopping", ""));
+    if (!append()) {
+      const leader = this.#node.status().leader;
+      return Promise.reject(
+        new ProposalError(
+          leader === this.#options.id
+            ? "the leader cannot take this proposal now (a transfer or membership change is in progress)"
+            : `not the leader of ${this.group}${
+              leader === "" ? " (no leader now)" : `; ${leader} is`
+            }`,
+          leader === this.#options.id ? "" : leader,
+        ),
+      );
+    }
+    const { lastIndex, term } = this.#node.status();
+    const promise = new Promise<void>((resolve, reject) => {
+      const waiting: Waiting = {
+        index: lastIndex,
+        term,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiting = this.#waiting.filter((w) => w !== waiting);
+          reject(new ProposalError(`no commit within ${timeoutMs} ms`, this.#node.status().leader));
+        }, timeoutMs),
+      };
+      this.#waiting.push(waiting);
+    });
+    this.#kick();
+    return promise;
+  }
+
+  #kick(): void {
+    if (!this.#pumping && !this.#stopped) void this.#pump();
+  }
+
+  /** Carries out Ready bundles until there is nothing left to do. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (!this.#stopped && this.#node.hasReady()) {
+        const ready = this.#node.ready();
+        // 1. Persist: nothing below may be sent or applied before this is durable.
+        await this.#options.storage.save(ready.hardState, ready.entries, ready.snapshot);
+        // 2. Send, one batch per destination.
+        this.#send(ready.messages);
+        // 3. Apply.
+        if (ready.snapshot !== undefined) {
+          this.#applied = Math.max(this.#applied, ready.snapshot.index);
+        }
+        for (const entry of ready.committed) this.#apply(entry);
+        if (ready.softState !== undefined) {
+          const changed = ready.softState.role !== this.#soft.role ||
+            ready.softState.leader !== this.#soft.leader;
+          this.#soft = ready.softState;
+          if (changed) this.#options.onSoftState?.(ready.softState, this.#node.status().term);
+        }
+        // 4. Done.
+        this.#node.advance(ready);
+        await this.#maybeCompact();
+      }
+    } catch (error) {
+      // A storage failure leaves the log's state unknown: stop this group loudly.
+      log.error("raft group {group} stopped: {error}", { group: this.group, error: String(error) });
+      this.#stopped = true;
+      clearInterval(this.#timer);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #send(messages: Message[]): void {
+    const byNode = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      const list = byNode.get(m.to);
+      if (list === undefined) byNode.set(m.to, [m]);
+      else list.push(m);
+    }
+    for (const [to, batch] of byNode) {
+      const sent = this.#options.send(to, encodeMessages(this.group, batch));
+      if (!sent) this.#node.reportUnreachable(to);
+      for (const m of batch) if (m.type === "snapshot") this.#node.reportSnapshot(to, sent);
+    }
+  }
+
+  #apply(entry: Entry): void {
+    this.#applied = entry.index;
+    this.#sinceCompaction++;
+    if (entry.type === "normal" && entry.data.length > 0) {
+      try {
+        this.#options.apply?.(entry.data, entry.index);
+      } catch (error) {
+        log.error("raft group {group}: entry {index} could not be applied: {error}", {
+          group: this.group,
+          index: entry.index,
+          error: String(error),
+        });
+      }
+    }
+    const still: Waiting[] = [];
+    for (const w of this.#waiting) {
+      if (w.index > entry.index) {
+        still.push(w);
+        continue;
+      }
+      clearTimeout(w.timer);
+      if (w.index === entry.index && w.term === entry.term) w.resolve();
+      else {w.reject(
+          new ProposalError("leadership changed before the proposal committed", this.#soft.leader),
+        );}
+    }
+    this.#waiting = still;
+  }
+
+  /** Compacts the log once enough is applied and no membership change is in flight. */
+  async #maybeCompact(): Promise<void> {
+    const every = this.#options.compactEvery ?? 10_000;
+    if (this.#sinceCompaction < every) return;
+    const status = this.#node.status();
+    // Everything applied: the membership in force is the one at `applied`.
+    if (status.lastIndex !== this.#applied) return;
+    this.#sinceCompaction = 0;
+    const data = this.#options.snapshot?.() ?? new Uint8Array(0);
+    await this.#options.storage.createSnapshot(this.#applied, status.conf, data);
+    await this.#options.storage.compact(Math.max(0, this.#applied - 100));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A fault-injecting TCP relay for partition tests: it forwards connections
+ * from its own loopback port to a target and can be cut (every connection
+ * through it is dropped and new ones are refused at once) and healed.
+ * Put one in front of each directed node pair to partition a node.
+ */
+
+import * as net from "node:net";
+import { freePort } from "./ports.ts";
+
+/** One relay. */
+export class Relay implements AsyncDisposable {
+  readonly port: number;
+  readonly target: { host: string; port: number };
+  #server: net.Server;
+  #sockets = new Set<net.Socket>();
+  #cut = false;
+
+  private constructor(port: number, target: { host: string; port: number }) {
+    this.port = port;
+    this.target = target;
+    this.#server = net.createServer((client) => this.#accept(client));
+  }
+
+  /** Starts relaying `127.0.0.1:<free port>` to `target`. */
+  static async start(target: { host: string; port: number }): Promise<Relay> {
+    const relay = new Relay(freePort(), target);
+    await new Promise<void>((resolve, reject) => {
+      relay.#server.once("error", reject);
+      relay.#server.listen(relay.port, "127.0.0.1", () => resolve());
+    });
+    return relay;
+  }
+
+  /** `127.0.0.1:<port>` to give nodes instead of the target's address. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Drops every connection and refuses new ones until {@linkcode heal}. */
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  /** Lets connections through again. */
+  heal(): void {
+    this.#cut = false;
+  }
+
+  #accept(client: net.Socket): void {
+    if (this.#cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect({ host: this.target.host, port: this.target.port });
+    this.#sockets.add(client);
+    this.#sockets.add(upstream);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      this.#sockets.delete(client);
+      this.#sockets.delete(upstream);
+    };
+    client.on("error", close);
+    upstream.on("error", close);
+    client.on("close", close);
+    upstream.on("close", close);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

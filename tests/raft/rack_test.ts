@@ -1,0 +1,212 @@
+/**
+ * Raft with real processes: a rack of three Pylon nodes in front of one
+ * Sentinel-watched Redis, writing through Kafka. Only the rack leader
+ * applies; when it dies or is cut off, another takes over, and counters
+ * incremented meanwhile stay exact.
+ */
+
+import assert from "node:assert/strict";
+import {
+  freePort,
+  type RackNode,
+  startPylon,
+  startRaftRack,
+  useKafka,
+  waitFor,
+} from "../harness/mod.ts";
+import { startCounters, verifyCounters } from "../write/counters.ts";
+
+const CLIENTS = 12;
+const COUNTERS = 3;
+
+async function info(node: RackNode): Promise<string> {
+  return await node.pylon.call("PYLON", "INFO");
+}
+
+function field(text: string, name: string): string | undefined {
+  return new RegExp(`\\r\\n${name}:([^\\r]*)\\r\\n`).exec(text)?.[1];
+}
+
+/** Waits until every live node has applied what the log holds and no write waits. */
+async function drained(nodes: RackNode[]): Promise<void> {
+  await waitFor("the rack to apply the whole log", async () => {
+    for (const node of nodes) {
+      if (!node.pylon.service.running) continue;
+      const i = await info(node);
+      if (field(i, "writes_waiting") !== "0") return undefined;
+      if (field(i, "rack_role") === "leader" && field(i, "partition_0_lag_ops") !== "0") {
+        return undefined;
+      }
+    }
+    return true;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+}
+
+async function counters(
+  rack: { redis: { master(): Promise<{ call(...a: string[]): Promise<string> }> } },
+) {
+  const master = await rack.redis.master();
+  return await Promise.all(
+    Array.from(
+      { length: COUNTERS },
+      async (_, k) => Number(await master.call("GET", `counter:${k}`)),
+    ),
+  );
+}
+
+Deno.test("kill -9 of the rack leader: another node applies within a few election timeouts", async () => {
+  await using kafka = await useKafka();
+  await using rack = await startRaftRack(kafka.brokers);
+  const leader = await rack.waitLeader();
+  const followers = rack.nodes.filter((n) => n !== leader);
+  const load = startCounters(followers.map((n) => n.pylon.port), CLIENTS, COUNTERS);
+  let electedMs = 0;
+  let applyingMs = 0;
+  try {
+    await waitFor("writes to flow", () => (load.acked() > 200 ? true : undefined));
+    const killedAt = performance.now();
+    await leader.pylon.kill();
+    const next = await rack.waitLeader(30_000, leader);
+    electedMs = performance.now() - killedAt;
+    const before = Number(field(await info(next), "partition_0_applied_ops"));
+    await waitFor(
+      "the new leader to apply",
+      async () =>
+        Number(field(await info(next), "partition_0_applied_ops")) > before ? true : undefined,
+      { intervalMs: 10 },
+    );
+    applyingMs = performance.now() - killedAt;
+    const ackedAt = load.acked();
+    await waitFor("writes to flow again", () => (load.acked() > ackedAt + 200 ? true : undefined), {
+      timeoutMs: 30_000,
+    });
+    await leader.pylon.restart();
+  } finally {
+    await load.stop();
+  }
+  await drained(rack.nodes);
+  console.log(
+    `leader kill -9: new leader in ${Math.round(electedMs)} ms, applying ${
+      Math.round(applyingMs)
+    } ms after the kill ` +
+      `(election timeout ${10 * rack.tickMs}-${20 * rack.tickMs} ms)\n` +
+      verifyCounters(await counters(rack), load.tally).join("\n"),
+  );
+  assert.ok(applyingMs < 40 * rack.tickMs + 5_000, `applying after ${Math.round(applyingMs)} ms`);
+});
+
+Deno.test("the leader cut off from the other two stops applying; a new leader keeps counters exact", async () => {
+  await using kafka = await useKafka();
+  await using rack = await startRaftRack(kafka.brokers);
+  const leader = await rack.waitLeader();
+  const followers = rack.nodes.filter((n) => n !== leader);
+  const load = startCounters(followers.map((n) => n.pylon.port), CLIENTS, COUNTERS);
+  try {
+    await waitFor("writes to flow", () => (load.acked() > 200 ? true : undefined));
+    const cutAt = performance.now();
+    rack.isolate(leader);
+    const next = await rack.waitLeader(30_000, leader);
+    // The isolated node steps down on its own (check-quorum) and stops applying.
+    await waitFor(
+      "the old leader to step down",
+      async () => field(await info(leader), "rack_role") !== "leader" ? true : undefined,
+      { timeoutMs: 30_000 },
+    );
+    const stoppedMs = performance.now() - cutAt;
+    const appliedThen = field(await info(leader), "partition_0_applied_ops");
+    assert.equal(appliedThen, undefined, "the deposed node has no applier any more");
+    const ackedAt = load.acked();
+    await waitFor(
+      "writes to flow under the new leader",
+      () => (load.acked() > ackedAt + 300 ? true : undefined),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    console.log(
+      `partition: ${next.id} leads; ${leader.id} stepped down ${
+        Math.round(stoppedMs)
+      } ms after the cut`,
+    );
+    rack.heal();
+    await waitFor(
+      "the old leader to rejoin as a follower",
+      async () => field(await info(leader), "rack_leader") === next.id ? true : undefined,
+      { timeoutMs: 30_000 },
+    );
+  } finally {
+    await load.stop();
+  }
+  await drained(rack.nodes);
+  console.log(verifyCounters(await counters(rack), load.tally).join("\n"));
+});
+
+Deno.test("a node added and a node removed while writes continue", async () => {
+  await using kafka = await useKafka();
+  await using rack = await startRaftRack(kafka.brokers);
+  const load = startCounters(rack.nodes.map((n) => n.pylon.port), CLIENTS, COUNTERS);
+  const newPeerPort = freePort();
+  await using added = await startPylon({
+    redis: { sentinels: rack.redis.sentinelList, master: rack.redis.masterName },
+    args: [
+      ...rack.commonArgs("n3", newPeerPort),
+      "--join",
+      ...rack.nodes.flatMap((n) => ["--peer", `${n.id}@r0@127.0.0.1:${n.peerPort}`]),
+    ],
+  });
+  try {
+    await waitFor("writes to flow", () => (load.acked() > 200 ? true : undefined));
+    assert.equal(
+      await rack.nodes[0]!.pylon.call(
+        "PYLON",
+        "NODE",
+        "ADD",
+        "n3",
+        "r0",
+        `127.0.0.1:${newPeerPort}`,
+      ),
+      "OK",
+    );
+    await waitFor("n3 to be a voter of the rack and the world", async () => {
+      const i = await rack.nodes[1]!.pylon.call("PYLON", "INFO");
+      const rackVoters = (field(i, "rack_voters") ?? "").split(",");
+      const worldVoters = (field(i, "world_voters") ?? "").split(",");
+      return rackVoters.includes("n3") && worldVoters.includes("n3") ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    assert.match(
+      await added.call("PYLON", "WORLD"),
+      /node n3 rack=r0/,
+      "the new node sees the world",
+    );
+
+    // Remove a node that is not the leader, then stop it.
+    const leader = await rack.waitLeader();
+    const leaving = rack.nodes.find((n) => n !== leader)!;
+    assert.equal(
+      await added.call("PYLON", "NODE", "REMOVE", leaving.id),
+      "OK",
+      "any node takes the command",
+    );
+    await waitFor(`${leaving.id} to leave the rack's group`, async () => {
+      const i = await leader.pylon.call("PYLON", "INFO");
+      return !(field(i, "rack_voters") ?? "").split(",").includes(leaving.id) ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await leaving.pylon.kill();
+    const ackedAt = load.acked();
+    await waitFor(
+      "writes to flow after the change",
+      () => (load.acked() > ackedAt + 300 ? true : undefined),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    assert.doesNotMatch(
+      await leader.pylon.call("PYLON", "WORLD"),
+      new RegExp(`node ${leaving.id} `),
+    );
+  } finally {
+    await load.stop();
+  }
+  await drained(rack.nodes);
+  console.log(verifyCounters(await counters(rack), load.tally).join("\n"));
+});
