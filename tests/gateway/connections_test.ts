@@ -30,7 +30,17 @@ Deno.test("1,000 concurrent connections are each served", async () => {
 Deno.test("past --max-clients a connection gets Redis's error and is closed", async () => {
   await using redis = await startRedis();
   await using pylon = await startPylon({ redis: { url: redis.url }, args: ["--max-clients", "3"] });
-  const held = await Promise.all([1, 2, 3].map(() => RawClient.connect(pylon.port)));
+  // The harness's readiness probe may still count until Pylon sees it close: wait until this is the only client.
+  const first = await RawClient.connect(pylon.port);
+  await waitFor("the readiness probe's connection to be gone", async () => {
+    await first.command("PYLON", "INFO");
+    const reply = await first.read();
+    const info = reply.type === "bulk" && reply.value !== null
+      ? new TextDecoder().decode(reply.value)
+      : "";
+    return info.includes("connected_clients:1\r\n") ? true : undefined;
+  });
+  const held = [first, ...await Promise.all([2, 3].map(() => RawClient.connect(pylon.port)))];
   try {
     for (const c of held) {
       await c.command("PING");
