@@ -34,6 +34,7 @@
  * so it fails the open instead of silently dropping acknowledged records.
  */
 
+import { syncDir, writeAll } from "../durable.ts";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { crc32c } from "./crc32c.ts";
@@ -837,20 +838,6 @@ function checkLimits(limits: ReadLimits): void {
   }
   if (!(limits.waitMs >= 0) || !Number.isFinite(limits.waitMs)) {
     throw new RangeError(`waitMs "${limits.waitMs}" must be a finite number, 0 or more`);
-  }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
   }
 }
 

@@ -62,6 +62,7 @@
  * invariants fail the open with {@linkcode FileStorageError}.
  */
 
+import { syncDir, writeAll } from "../durable.ts";
 import { getLogger } from "@logtape/logtape";
 import { dirname, join } from "node:path";
 import { crc32c } from "../log/crc32c.ts";
@@ -698,20 +699,6 @@ async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
     at += read;
   }
   return bytes.subarray(0, at);
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
 }
 
 async function removeQuietly(path: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 
 import type { ConfState, Entry, EntryType, Message, MessageType, Snapshot } from "./types.ts";
+import { PayloadReader as Reader, PayloadWriter as Writer, WireFormatError } from "../wire.ts";
 
 const VERSION = 1;
 
@@ -24,102 +25,6 @@ const TYPES: readonly MessageType[] = [
 /** A batch that does not decode. */
 export class MessageFormatError extends Error {
   override name = "MessageFormatError";
-}
-
-class Writer {
-  parts: Uint8Array[] = [];
-  size = 0;
-
-  push(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.size += bytes.length;
-  }
-
-  u8(n: number): void {
-    this.push(Uint8Array.of(n));
-  }
-
-  f64(n: number): void {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, n);
-    this.push(b);
-  }
-
-  u32(n: number): void {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n);
-    this.push(b);
-  }
-
-  bytes(data: Uint8Array): void {
-    this.u32(data.length);
-    this.push(data);
-  }
-
-  text(s: string): void {
-    this.bytes(new TextEncoder().encode(s));
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-}
-
-class Reader {
-  #data: Uint8Array;
-  #view: DataView;
-  #at = 0;
-
-  constructor(data: Uint8Array) {
-    this.#data = data;
-    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  #need(n: number): void {
-    if (this.#at + n > this.#data.length) throw new MessageFormatError("Raft batch truncated");
-  }
-
-  u8(): number {
-    this.#need(1);
-    return this.#data[this.#at++]!;
-  }
-
-  f64(): number {
-    this.#need(8);
-    const v = this.#view.getFloat64(this.#at);
-    this.#at += 8;
-    return v;
-  }
-
-  u32(): number {
-    this.#need(4);
-    const v = this.#view.getUint32(this.#at);
-    this.#at += 4;
-    return v;
-  }
-
-  bytes(): Uint8Array {
-    const n = this.u32();
-    this.#need(n);
-    // A copy: entries outlive the network chunk they arrived in.
-    const v = this.#data.slice(this.#at, this.#at + n);
-    this.#at += n;
-    return v;
-  }
-
-  text(): string {
-    return new TextDecoder("utf-8", { fatal: true }).decode(this.bytes());
-  }
-
-  get done(): boolean {
-    return this.#at === this.#data.length;
-  }
 }
 
 function writeConf(w: Writer, conf: ConfState): void {
@@ -172,7 +77,17 @@ export function encodeMessages(group: string, messages: readonly Message[]): Uin
 
 /** Decodes a batch. Throws {@linkcode MessageFormatError}. */
 export function decodeMessages(bytes: Uint8Array): { group: string; messages: Message[] } {
-  const r = new Reader(bytes);
+  try {
+    return decode(new Reader(bytes));
+  } catch (error) {
+    if (error instanceof WireFormatError) {
+      throw new MessageFormatError(`Raft batch: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function decode(r: Reader): { group: string; messages: Message[] } {
   const version = r.u8();
   if (version !== VERSION) throw new MessageFormatError(`Unknown Raft batch version ${version}`);
   const group = r.text();
@@ -193,14 +108,20 @@ export function decodeMessages(bytes: Uint8Array): { group: string; messages: Me
       const entryIndex = r.f64();
       const entryTerm = r.f64();
       const entryType: EntryType = r.u8() === 1 ? "conf" : "normal";
-      entries.push({ index: entryIndex, term: entryTerm, type: entryType, data: r.bytes() });
+      // A copy: entries outlive the network chunk they arrived in.
+      entries.push({
+        index: entryIndex,
+        term: entryTerm,
+        type: entryType,
+        data: r.bytes().slice(),
+      });
     }
     let snapshot: Snapshot | undefined;
     if ((flags & 4) !== 0) {
       const snapIndex = r.f64();
       const snapTerm = r.f64();
       const conf = readConf(r);
-      snapshot = { index: snapIndex, term: snapTerm, conf, data: r.bytes() };
+      snapshot = { index: snapIndex, term: snapTerm, conf, data: r.bytes().slice() };
     }
     messages.push({
       type,
@@ -217,6 +138,6 @@ export function decodeMessages(bytes: Uint8Array): { group: string; messages: Me
       transfer: (flags & 2) !== 0,
     });
   }
-  if (!r.done) throw new MessageFormatError("Raft batch has trailing bytes");
+  r.end();
   return { group, messages };
 }
