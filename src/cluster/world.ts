@@ -210,8 +210,30 @@ export class World {
     } catch (error) {
       const leader = error instanceof ProposalError ? error.leader : "";
       if (leader === "" || this.options.peers === undefined) throw error;
-      await this.options.peers.propose(leader, "world", data, PROPOSE_TIMEOUT_MS);
+      try {
+        await this.options.peers.propose(leader, "world", data, PROPOSE_TIMEOUT_MS);
+      } catch (forwarded) {
+        // The answer can be lost after the change was made (removing the leader itself drops the
+        // link to it here): the change counts as made once this node has applied it too.
+        if (!await this.#applied(command, 2_000)) throw forwarded;
+      }
     }
+  }
+
+  /** Waits up to `timeoutMs` for `command`'s effect to show in this node's world state. */
+  async #applied(command: WorldCommand, timeoutMs: number): Promise<boolean> {
+    const done = () =>
+      command.op === "addNode"
+        ? this.state.nodes.get(command.node.id)?.peer === command.node.peer
+        : command.op === "removeNode"
+        ? !this.state.nodes.has(command.id) && this.state.removed.has(command.id)
+        : (this.state.rackLeaders.get(command.rack)?.term ?? -1) >= command.term;
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return true;
   }
 
   /** A peer asks this node to propose to `group`; the error text if it cannot. */

@@ -170,12 +170,30 @@ export class KafkaLog implements OpLog {
   }
 
   async bounds(partition: number): Promise<LogBounds> {
-    const offsets = await this.#admin.fetchTopicOffsets(this.topic);
+    const offsets = await this.#fetchOffsets();
     const entry = offsets.find((o) => o.partition === partition);
     if (entry === undefined) {
       throw new LogError(`No partition ${partition} in topic '${this.topic}'`, false);
     }
     return { start: Number(entry.low), end: Number(entry.high) };
+  }
+
+  /**
+   * The topic's offsets. Right after a topic is created (or its leader moves)
+   * a broker may still answer "not the leader" for a moment: retried for up
+   * to two seconds.
+   */
+  async #fetchOffsets(): Promise<{ partition: number; low: string; high: string }[]> {
+    const deadline = Date.now() + 2_000;
+    while (true) {
+      try {
+        return await this.#admin.fetchTopicOffsets(this.topic);
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }
 
   async close(): Promise<void> {
