@@ -190,11 +190,11 @@ Deno.test("a node added and a node removed while writes continue", async () => {
     const leaving = worldLeader !== undefined && worldLeader !== leader
       ? worldLeader
       : rack.nodes.find((n) => n !== leader)!;
-    assert.equal(
-      await added.call("PYLON", "NODE", "REMOVE", leaving.id),
-      "OK",
-      "any node takes the command",
+    console.log(
+      `removing ${leaving.id}${leaving === worldLeader ? ", the world group's leader" : ""}`,
     );
+    const removed = await added.call("PYLON", "NODE", "REMOVE", leaving.id);
+    assert.equal(removed, "OK", `any node takes the command: ${removed}`);
     await waitFor(`${leaving.id} to leave the rack's group`, async () => {
       const i = await leader.pylon.call("PYLON", "INFO");
       return !(field(i, "rack_voters") ?? "").split(",").includes(leaving.id) ? true : undefined;
