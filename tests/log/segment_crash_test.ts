@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SegmentLog } from "../../src/log/segment_log.ts";
 import { CRASH_LOG_OPTIONS, crashPayload } from "./segment_crash_shared.ts";
+import { killAfterAcks } from "../harness/kill_child.ts";
 
 const CHILD = new URL("./segment_crash_child.ts", import.meta.url).pathname;
 /** Acknowledgements to see before each kill: early, mid-stream, later. */
@@ -24,47 +25,20 @@ interface Ack {
 
 /** Runs the child until it has acknowledged `killAfter` appends, then SIGKILLs it. */
 async function runAndKill(dir: string, run: string, killAfter: number): Promise<Ack[]> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", CHILD, dir, run],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
   const acks: Ack[] = [];
-  let killed = false;
-  const deadline = setTimeout(() => {
-    if (!killed) child.kill("SIGKILL");
-  }, ROUND_DEADLINE_MS);
-  try {
-    let pending = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      // Only whole lines count: a line cut by the kill was never fully reported.
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("ready")) continue;
+  await killAfterAcks({
+    script: CHILD,
+    args: [dir, run],
+    killAfter,
+    deadlineMs: ROUND_DEADLINE_MS,
+    onLine: (line) => {
+      if (!line.startsWith("ready")) {
         const [partition, offset, id] = line.split(" ");
         acks.push({ partition: Number(partition), offset: Number(offset), id: id! });
       }
-      if (!killed && acks.length >= killAfter) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  const status = await child.status;
-  const errors = await stderr;
-  assert.ok(
-    killed,
-    `the child acknowledged only ${acks.length} appends in ${ROUND_DEADLINE_MS} ms ` +
-      `(exit ${status.code}):\n${errors}`,
-  );
-  assert.equal(status.signal, "SIGKILL", `the child ended otherwise:\n${errors}`);
+      return acks.length;
+    },
+  });
   return acks;
 }
 

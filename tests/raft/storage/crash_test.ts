@@ -19,6 +19,7 @@ import {
   modelView,
 } from "./crash_shared.ts";
 import { type StorageView, tempDir, view } from "./helpers.ts";
+import { killAfterAcks } from "../../harness/kill_child.ts";
 
 const CHILD = new URL("./crash_child.ts", import.meta.url).pathname;
 /** Resolved operations to see before each kill. */
@@ -33,50 +34,22 @@ interface Round {
 
 /** Runs the child until it has resolved `killAfter` operations, then SIGKILLs it. */
 async function runAndKill(dir: string, run: string, killAfter: number): Promise<Round> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", CHILD, dir, run, String(killAfter * 7919 + 1)],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
   const round: Round = { ops: [], acked: 0 };
-  let killed = false;
-  const deadline = setTimeout(() => {
-    if (!killed) child.kill("SIGKILL");
-  }, ROUND_DEADLINE_MS);
-  try {
-    let pending = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      // Only whole lines count: a line cut by the kill was never fully reported.
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("op ")) {
-          assert.equal(round.acked, round.ops.length, "one operation at a time");
-          round.ops.push(JSON.parse(line.slice(3)));
-        } else if (line === "ok") {
-          round.acked++;
-        }
+  await killAfterAcks({
+    script: CHILD,
+    args: [dir, run, String(killAfter * 7919 + 1)],
+    killAfter,
+    deadlineMs: ROUND_DEADLINE_MS,
+    onLine: (line) => {
+      if (line.startsWith("op ")) {
+        assert.equal(round.acked, round.ops.length, "one operation at a time");
+        round.ops.push(JSON.parse(line.slice(3)));
+      } else if (line === "ok") {
+        round.acked++;
       }
-      if (!killed && round.acked >= killAfter) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  const status = await child.status;
-  const errors = await stderr;
-  assert.ok(
-    killed,
-    `the child resolved only ${round.acked} operations in ${ROUND_DEADLINE_MS} ms ` +
-      `(exit ${status.code}):\n${errors}`,
-  );
-  assert.equal(status.signal, "SIGKILL", `the child ended otherwise:\n${errors}`);
+      return round.acked;
+    },
+  });
   return round;
 }
 
