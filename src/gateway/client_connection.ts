@@ -12,6 +12,7 @@ import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import { type CommandSpec, type Route, route } from "../command/mod.ts";
+import { equalsIgnoreCase } from "../command/bytes.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
 import { concatBytes } from "../resp/bytes.ts";
@@ -62,9 +63,7 @@ const READ_RETRY_DELAYS_MS = [50, 200, 500, 1_000];
 
 /** Whether `name` is `word` (lowercase ASCII) in any case. */
 function is(name: Uint8Array | undefined, word: string): boolean {
-  if (name === undefined || name.length !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if ((name[i]! | 0x20) !== word.charCodeAt(i)) return false;
-  return true;
+  return name !== undefined && equalsIgnoreCase(name, word);
 }
 
 const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");

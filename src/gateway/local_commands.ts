@@ -8,6 +8,7 @@
 import type { Argv } from "../resp/request_decoder.ts";
 import { array, bulk, error, integer, map, nil, type RespValue, simple } from "../resp/value.ts";
 import { REPLY } from "../resp/encoder.ts";
+import { parseDecimal } from "../resp/chunk_buffer.ts";
 import { commandReply, type CommandSpec } from "../command/mod.ts";
 import type { ClientConnection } from "./client_connection.ts";
 
@@ -38,12 +39,9 @@ function lower(arg: Uint8Array | undefined): string {
   return text(arg).toLowerCase();
 }
 
-/** Parses an integer argument the way Redis does (strict decimal). */
+/** Parses an integer argument the way Redis does (string2ll: strict decimal). */
 function parseInteger(arg: Uint8Array | undefined): number | undefined {
-  const s = text(arg);
-  if (!/^-?(0|[1-9]\d*)$/.test(s)) return undefined;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : undefined;
+  return arg === undefined ? undefined : parseDecimal(arg, 0, arg.length);
 }
 
 const NOT_INTEGER = "ERR value is not an integer or out of range";

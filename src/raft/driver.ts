@@ -77,7 +77,8 @@ export class RaftGroup {
   #node: RaftNode;
   #options: RaftGroupOptions;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #pumping = false;
+  /** The Ready loop while it runs. */
+  #pumping: Promise<void> | undefined;
   #stopped = false;
   #waiting: Waiting[] = [];
   #applied: number;
@@ -120,7 +121,7 @@ export class RaftGroup {
       clearTimeout(w.timer);
       w.reject(new ProposalError("the node is stopping", ""));
     }
-    while (this.#pumping) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.#pumping;
   }
 
   /** Role and leader as last handed out. */
@@ -204,12 +205,16 @@ export class RaftGroup {
   }
 
   #kick(): void {
-    if (!this.#pumping && !this.#stopped) void this.#pump();
+    if (this.#pumping !== undefined || this.#stopped) return;
+    this.#pumping = this.#pump().finally(() => {
+      this.#pumping = undefined;
+      // Work that came in after the loop's last check.
+      if (this.#node.hasReady()) this.#kick();
+    });
   }
 
   /** Carries out Ready bundles until there is nothing left to do. */
   async #pump(): Promise<void> {
-    this.#pumping = true;
     try {
       while (!this.#stopped && this.#node.hasReady()) {
         const ready = this.#node.ready();
@@ -237,8 +242,6 @@ export class RaftGroup {
       log.error("raft group {group} stopped: {error}", { group: this.group, error: String(error) });
       this.#stopped = true;
       clearInterval(this.#timer);
-    } finally {
-      this.#pumping = false;
     }
   }
 
