@@ -8,13 +8,7 @@
  */
 
 import { ensureKafka, ensureRedis } from "../tools/provision.ts";
-import {
-  type PylonProcess,
-  startKafka,
-  startPylon,
-  startRedis,
-  uniqueTopic,
-} from "../tests/harness/mod.ts";
+import { startKafka, startPylon, startRedis, uniqueTopic } from "../tests/harness/mod.ts";
 import { median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 
 const CLIENTS = 50;
@@ -26,16 +20,6 @@ interface Sample {
   p50: number;
   p99: number;
   batch?: number;
-}
-
-async function info(pylon: PylonProcess): Promise<Map<string, number>> {
-  const text = await pylon.call("PYLON", "INFO");
-  return new Map(
-    text.split(/\r?\n/).flatMap((line) => {
-      const [k, v] = line.split(":");
-      return k !== undefined && v !== undefined && /^\d+$/.test(v) ? [[k, Number(v)]] : [];
-    }),
-  );
 }
 
 async function ceiling(brokers: string[], batch: number, records: number): Promise<Sample> {
@@ -91,7 +75,7 @@ export async function benchWrite(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of targets) {
         for (const test of ["set", "incr"]) {
-          const before = target.pylon === undefined ? undefined : await info(target.pylon);
+          const before = target.pylon === undefined ? undefined : await target.pylon.info();
           const [result] = await redisBenchmark({
             port: target.port,
             tests: test,
@@ -101,11 +85,12 @@ export async function benchWrite(): Promise<void> {
             keyspace: 100_000,
             dataSize: DATA_SIZE,
           });
-          const after = target.pylon === undefined ? undefined : await info(target.pylon);
+          const after = target.pylon === undefined ? undefined : await target.pylon.info();
           let batch: number | undefined;
           if (before !== undefined && after !== undefined) {
-            const writes = after.get("writes_accepted")! - before.get("writes_accepted")!;
-            const batches = after.get("log_batches")! - before.get("log_batches")!;
+            const writes = Number(after.get("writes_accepted")) -
+              Number(before.get("writes_accepted"));
+            const batches = Number(after.get("log_batches")) - Number(before.get("log_batches"));
             batch = batches > 0 ? writes / batches : undefined;
           }
           const sample: Sample = { ops: result!.opsPerSec, p50: result!.p50Ms, p99: result!.p99Ms };

@@ -2,7 +2,7 @@
 
 import { dirname, fromFileUrl } from "./paths.ts";
 import { freePort } from "./ports.ts";
-import { redisCli } from "./redis.ts";
+import { parseInfo, redisCli } from "./redis.ts";
 import { scratchDir, Service } from "./service.ts";
 import { waitFor } from "./wait.ts";
 
@@ -76,6 +76,11 @@ export class PylonProcess implements AsyncDisposable {
       if (!this.service.running) throw new Error("pylon exited");
       return (await redisCli(this.port, ["PING"])) === "PONG" ? true : undefined;
     }, { timeoutMs, context: () => this.service.logTail() });
+  }
+
+  /** `PYLON INFO` as a map of its fields. */
+  async info(): Promise<Map<string, string>> {
+    return parseInfo(await this.call("PYLON", "INFO"));
   }
 
   /** Runs one command through `redis-cli` against the node. */

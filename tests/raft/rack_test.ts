@@ -19,12 +19,8 @@ import { startCounters, verifyCounters } from "../write/counters.ts";
 const CLIENTS = 12;
 const COUNTERS = 3;
 
-async function info(node: RackNode): Promise<string> {
-  return await node.pylon.call("PYLON", "INFO");
-}
-
-function field(text: string, name: string): string | undefined {
-  return new RegExp(`\\r\\n${name}:([^\\r]*)\\r\\n`).exec(text)?.[1];
+function info(node: RackNode): Promise<Map<string, string>> {
+  return node.pylon.info();
 }
 
 /** Waits until every live node has applied what the log holds and no write waits. */
@@ -33,8 +29,8 @@ async function drained(nodes: RackNode[]): Promise<void> {
     for (const node of nodes) {
       if (!node.pylon.service.running) continue;
       const i = await info(node);
-      if (field(i, "writes_waiting") !== "0") return undefined;
-      if (field(i, "rack_role") === "leader" && field(i, "partition_0_lag_ops") !== "0") {
+      if (i.get("writes_waiting") !== "0") return undefined;
+      if (i.get("rack_role") === "leader" && i.get("partition_0_lag_ops") !== "0") {
         return undefined;
       }
     }
@@ -68,11 +64,11 @@ Deno.test("kill -9 of the rack leader: another node applies within a few electio
     await leader.pylon.kill();
     const next = await rack.waitLeader(30_000, leader);
     electedMs = performance.now() - killedAt;
-    const before = Number(field(await info(next), "partition_0_applied_ops"));
+    const before = Number((await info(next)).get("partition_0_applied_ops"));
     await waitFor(
       "the new leader to apply",
       async () =>
-        Number(field(await info(next), "partition_0_applied_ops")) > before ? true : undefined,
+        Number((await info(next)).get("partition_0_applied_ops")) > before ? true : undefined,
       { intervalMs: 10 },
     );
     applyingMs = performance.now() - killedAt;
@@ -109,11 +105,11 @@ Deno.test("the leader cut off from the other two stops applying; a new leader ke
     // The isolated node steps down on its own (check-quorum) and stops applying.
     await waitFor(
       "the old leader to step down",
-      async () => field(await info(leader), "rack_role") !== "leader" ? true : undefined,
+      async () => (await info(leader)).get("rack_role") !== "leader" ? true : undefined,
       { timeoutMs: 30_000 },
     );
     const stoppedMs = performance.now() - cutAt;
-    const appliedThen = field(await info(leader), "partition_0_applied_ops");
+    const appliedThen = (await info(leader)).get("partition_0_applied_ops");
     assert.equal(appliedThen, undefined, "the deposed node has no applier any more");
     const ackedAt = load.acked();
     await waitFor(
@@ -131,7 +127,7 @@ Deno.test("the leader cut off from the other two stops applying; a new leader ke
     rack.heal();
     await waitFor(
       "the old leader to rejoin as a follower",
-      async () => field(await info(leader), "rack_leader") === next.id ? true : undefined,
+      async () => (await info(leader)).get("rack_leader") === next.id ? true : undefined,
       { timeoutMs: 30_000 },
     );
   } finally {
@@ -168,9 +164,9 @@ Deno.test("a node added and a node removed while writes continue", async () => {
       "OK",
     );
     await waitFor("n3 to be a voter of the rack and the world", async () => {
-      const i = await rack.nodes[1]!.pylon.call("PYLON", "INFO");
-      const rackVoters = (field(i, "rack_voters") ?? "").split(",");
-      const worldVoters = (field(i, "world_voters") ?? "").split(",");
+      const i = await rack.nodes[1]!.pylon.info();
+      const rackVoters = (i.get("rack_voters") ?? "").split(",");
+      const worldVoters = (i.get("world_voters") ?? "").split(",");
       return rackVoters.includes("n3") && worldVoters.includes("n3") ? true : undefined;
     }, { timeoutMs: 30_000, intervalMs: 100 });
     assert.match(
@@ -184,7 +180,7 @@ Deno.test("a node added and a node removed while writes continue", async () => {
     // The world group's leader when it is not the rack leader: the command then removes the very
     // node that commits it.
     const worldLeader = await (async () => {
-      for (const n of rack.nodes) if (field(await info(n), "world_role") === "leader") return n;
+      for (const n of rack.nodes) if ((await info(n)).get("world_role") === "leader") return n;
       return undefined;
     })();
     const leaving = worldLeader !== undefined && worldLeader !== leader
@@ -196,8 +192,8 @@ Deno.test("a node added and a node removed while writes continue", async () => {
     const removed = await added.call("PYLON", "NODE", "REMOVE", leaving.id);
     assert.equal(removed, "OK", `any node takes the command: ${removed}`);
     await waitFor(`${leaving.id} to leave the rack's group`, async () => {
-      const i = await leader.pylon.call("PYLON", "INFO");
-      return !(field(i, "rack_voters") ?? "").split(",").includes(leaving.id) ? true : undefined;
+      const i = await leader.pylon.info();
+      return !(i.get("rack_voters") ?? "").split(",").includes(leaving.id) ? true : undefined;
     }, { timeoutMs: 30_000, intervalMs: 100 });
     await leaving.pylon.kill();
     const ackedAt = load.acked();

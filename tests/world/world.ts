@@ -5,16 +5,8 @@ import { waitFor } from "../harness/mod.ts";
 import type { World } from "../harness/mod.ts";
 
 /** `PYLON INFO` of a rack's node as a map of its fields. */
-export async function info(rack: WorldRack): Promise<Map<string, string>> {
-  const text = await rack.pylon.call("PYLON", "INFO");
-  return new Map(
-    text.split(/\r?\n/).flatMap((line) => {
-      const at = line.indexOf(":");
-      return at > 0 && !line.startsWith("#")
-        ? [[line.slice(0, at), line.slice(at + 1)] as [string, string]]
-        : [];
-    }),
-  );
+export function info(rack: WorldRack): Promise<Map<string, string>> {
+  return rack.pylon.info();
 }
 
 /** Waits until every rack has applied the whole log and no write waits for its reply. */
