@@ -49,7 +49,13 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
   log.info("stopping");
+  // Closing waits on Redis and Kafka; if they are gone, do not wait forever.
+  const deadline = setTimeout(() => {
+    log.error("could not stop cleanly within 10 s; exiting");
+    Deno.exit(1);
+  }, 10_000);
   await node.stop();
+  clearTimeout(deadline);
   return 0;
 }
 
