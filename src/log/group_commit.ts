@@ -82,15 +82,16 @@ export class GroupCommit {
 
   async #flush(): Promise<void> {
     this.#writing = true;
-    const batch: Waiting[] = [];
+    let count = 0;
     let bytes = 0;
-    while (this.#queue.length > 0 && batch.length < this.options.maxBatchRecords) {
-      const next = this.#queue[0]!;
+    const limit = Math.min(this.#queue.length, this.options.maxBatchRecords);
+    for (; count < limit; count++) {
+      const size = this.#queue[count]!.record.length;
       // Always take one, even past the byte bound, so a huge record cannot stall the queue.
-      if (batch.length > 0 && bytes + next.record.length > this.options.maxBatchBytes) break;
-      batch.push(this.#queue.shift()!);
-      bytes += next.record.length;
+      if (count > 0 && bytes + size > this.options.maxBatchBytes) break;
+      bytes += size;
     }
+    const batch = this.#queue.splice(0, count);
     this.#queuedBytes -= bytes;
     try {
       const first = await this.#write(batch.map((w) => w.record));

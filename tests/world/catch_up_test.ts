@@ -26,8 +26,11 @@ Deno.test("a rack added with an empty Redis catches up from the log and converge
   const slot = world.plan(3)[2]!;
   const started = performance.now();
   const newcomer = await world.addRack(slot, false);
-  const during = await info(newcomer);
-  const end = Number(during.get("partition_0_log_end"));
+  // Its node learns the log's end within a moment of starting.
+  const end = await waitFor("the new rack to report the log's end", async () => {
+    const reported = Number((await info(newcomer)).get("partition_0_log_end"));
+    return Number.isFinite(reported) ? reported : undefined;
+  });
   assert.ok(end >= 20_000, `the log holds the earlier writes (end ${end})`);
   await waitFor("the new rack to catch up and serve reads", async () => {
     const i = await info(newcomer);
