@@ -4,42 +4,72 @@ import { getLogger } from "@logtape/logtape";
 import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config.ts";
 import { setupLogging } from "./src/observe/log.ts";
 import { startNode } from "./src/node.ts";
+import { IdentityError } from "./src/identity/node_identity.ts";
+import { armFailpoints } from "./src/failpoints.ts";
+import { VERSION } from "./src/version.ts";
+
+/** Exit statuses: 0 stopped, 1 could not start, 2 bad usage, 78 refused by identity, 70 fatal. */
+const EXIT_START_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_REFUSED = 78;
 
 async function main(): Promise<number> {
   let parsed;
   try {
-    parsed = parseConfig(
-      Deno.args,
-      Deno.env.toObject(),
-      Deno.hostname(),
-      (path) => Deno.readTextFileSync(path),
-    );
+    parsed = parseConfig(Deno.args, Deno.env.toObject(), (path) => Deno.readTextFileSync(path));
+    armFailpoints(Deno.env.get("PYLON_FAILPOINTS") ?? "");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`pylon: ${error.message}\n\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
-  if (parsed.help) {
+  if (parsed.kind === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    console.log(`pylon ${VERSION}`);
     return 0;
   }
   const { config } = parsed;
   await setupLogging(config.logLevel, config.logFormat);
   const log = getLogger(["pylon"]);
-  log.info("node {nodeId} of rack {rack}: redis {redis}, log {log}", {
-    nodeId: config.nodeId,
-    rack: config.rack,
+  log.info("starting: redis {redis}, log {log}, data {dataDir}", {
     redis: describeRedis(config.redis),
     log: describeLog(config.log),
+    dataDir: config.dataDir,
   });
 
+  // A start may wait (a first start waits for Redis): a signal then ends it at once.
+  const starting = new AbortController();
+  const abortStart = () => starting.abort();
+  Deno.addSignalListener("SIGINT", abortStart);
+  Deno.addSignalListener("SIGTERM", abortStart);
   let node;
   try {
-    node = await startNode(config);
+    node = await startNode(config, { hostname: Deno.hostname(), signal: starting.signal });
   } catch (error) {
+    if (starting.signal.aborted) return 0;
+    if (error instanceof IdentityError) {
+      console.error(`pylon: refused: ${error.message}`);
+      log.error("refused: {error}", { error: error.message });
+      return EXIT_REFUSED;
+    }
     log.error("could not start: {error}", { error: (error as Error).message });
-    return 1;
+    return EXIT_START_FAILED;
+  } finally {
+    Deno.removeSignalListener("SIGINT", abortStart);
+    Deno.removeSignalListener("SIGTERM", abortStart);
   }
+  if (starting.signal.aborted) {
+    await node.stop();
+    return 0;
+  }
+  log.info("node {nodeId} of rack {rack} serves clients on {address}", {
+    nodeId: node.identity.nodeId,
+    rack: node.identity.rack,
+    address: `${node.address.host}:${node.address.port}`,
+  });
   // Stdout line tests and scripts wait for: the address clients can use now.
   console.log(`pylon: ready on ${node.address.host}:${node.address.port}`);
 

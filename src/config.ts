@@ -1,10 +1,15 @@
 /**
- * Node configuration: command-line flags over `PYLON_*` environment variables
- * over defaults. Parsing is pure (arguments and environment come in), so it is
- * unit-tested without touching the process.
+ * Node configuration. Every option has one name and one type wherever it comes
+ * from: a flag (`--node-id x`), a `PYLON_*` environment variable
+ * (`PYLON_NODE_ID=x`) or a key of the JSON configuration file
+ * (`"node-id": "x"`). Per option, a flag beats the environment, which beats the
+ * file, which beats the default. Parsing is pure (arguments, environment and a
+ * file reader come in), so it is unit-tested without touching the process.
+ *
+ * Identity options (`node-id`, `rack`, `meta-db`) may be left out: a node
+ * records them in its data folder at its first start and reads them back later
+ * (src/identity/node_identity.ts).
  */
-
-import { parseArgs } from "node:util";
 
 /** A `host:port` pair. */
 export interface HostPort {
@@ -35,13 +40,15 @@ export type LogLevelName = "debug" | "info" | "warning" | "error";
 
 /** Everything a node needs to start. */
 export interface Config {
-  nodeId: string;
-  rack: string;
+  /** This node's id; undefined: the one recorded in the data folder, or a new one. */
+  nodeId: string | undefined;
+  /** This node's rack; undefined: the one recorded in the data folder, or "default". */
+  rack: string | undefined;
   /** Where clients connect. */
   listen: HostPort;
   redis: RedisTarget;
   log: LogTarget;
-  /** Folder for the node's own files (embedded log, Raft state). */
+  /** Folder for the node's own files (identity, embedded log, Raft state). */
   dataDir: string;
   logLevel: LogLevelName;
   logFormat: "text" | "json";
@@ -63,7 +70,7 @@ export interface Config {
   applier: boolean;
   /** Commands acknowledged once logged (`ack=log`); only constant-reply commands qualify. */
   ackLog: string[];
-  /** Redis db for Pylon's positions; undefined means the last db. */
+  /** Redis db for Pylon's metadata; undefined: the one recorded, else the last db. */
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
   writeTimeoutMs: number;
@@ -74,69 +81,171 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Usage text for `--help`. */
-export const USAGE = `Usage: pylon [options]
+/** How an option's text becomes a value. */
+type Kind = "text" | "integer" | "boolean" | "list";
 
-  --listen host:port         client address (default 127.0.0.1:6380)
-  --redis redis://host:port  the rack's Redis at a fixed address (default redis://127.0.0.1:6379)
-  --sentinel host:port[,..]  find the rack's Redis master through these Sentinels
-  --master name              master name the Sentinels monitor (with --sentinel)
-  --log kafka://host:port[,host:port]/topic | local:<dir>
-                             the world's op log (default local:<data-dir>/log)
-  --data-dir dir             the node's own files (default ./pylon-data)
-  --node-id id               this node's id (default <hostname>-<listen port>)
-  --rack name                this node's rack (default "default")
-  --max-clients n            client connections accepted at once (default 10000)
-  --config file.json         options from a JSON file (flags and PYLON_* variables override it)
-  --peer-listen host:port    where other nodes connect to this one
-  --peer id@rack@host:port   another node and its peer address (repeat for each)
-  --world-secret secret      shared by every node; peer links prove it (16+ characters)
-  --join                     start outside the world; a member adds this node with PYLON NODE ADD
-  --raft-tick-ms n           Raft heartbeat interval; elections after 10-20 ticks (default 100)
-  --partitions n             log partitions; keys map to them by hash slot (default 1)
-  --applier on|off           apply the log to this rack's Redis (default on)
-  --ack-log CMD[,CMD..]      answer these constant-reply writes (SET, MSET, ...) once logged
-  --meta-db n                Redis db for Pylon's positions, hidden from clients (default: the last)
-  --write-timeout-ms n       how long a write waits for its reply (default 10000)
-  --log-level level          debug, info, warning or error (default info)
-  --log-format format        text or json (default text)
-  --help                     print this and exit
+interface OptionSpec {
+  kind: Kind;
+  /** `--name <value>` in the usage text. */
+  value?: string;
+  help: string;
+}
 
-Every option can also come from the environment: --node-id is PYLON_NODE_ID, and so on.`;
-
+/**
+ * Every option, in the order `--help` lists them. Flags only: `config`,
+ * `help`, `version` (and `config` also as `PYLON_CONFIG`).
+ */
 const OPTIONS = {
-  "listen": { type: "string" },
-  "redis": { type: "string" },
-  "sentinel": { type: "string" },
-  "master": { type: "string" },
-  "log": { type: "string" },
-  "data-dir": { type: "string" },
-  "node-id": { type: "string" },
-  "rack": { type: "string" },
-  "max-clients": { type: "string" },
-  "partitions": { type: "string" },
-  "applier": { type: "string" },
-  "ack-log": { type: "string" },
-  "meta-db": { type: "string" },
-  "write-timeout-ms": { type: "string" },
-  "log-level": { type: "string" },
-  "log-format": { type: "string" },
-  "config": { type: "string" },
-  "peer-listen": { type: "string" },
-  "world-secret": { type: "string" },
-  "peer": { type: "string", multiple: true },
-  "join": { type: "boolean" },
-  "raft-tick-ms": { type: "string" },
-  "help": { type: "boolean" },
-} as const;
+  "listen": { kind: "text", value: "host:port", help: "client address (default 127.0.0.1:6380)" },
+  "redis": {
+    kind: "text",
+    value: "redis://host:port",
+    help: "the rack's Redis at a fixed address (default redis://127.0.0.1:6379)",
+  },
+  "sentinel": {
+    kind: "list",
+    value: "host:port[,..]",
+    help: "find the rack's Redis master through these Sentinels",
+  },
+  "master": { kind: "text", value: "name", help: "master name the Sentinels monitor" },
+  "log": {
+    kind: "text",
+    value: "kafka://host:port[,..]/topic | local:<dir>",
+    help: "the world's op log (default local:<data-dir>/log)",
+  },
+  "data-dir": {
+    kind: "text",
+    value: "dir",
+    help: "the node's own files: identity, embedded log, Raft state (default ./pylon-data)",
+  },
+  "node-id": {
+    kind: "text",
+    value: "id",
+    help: "this node's id (default: as recorded in the data folder, else <hostname>-<random>)",
+  },
+  "rack": {
+    kind: "text",
+    value: "name",
+    help: 'this node\'s rack (default: as recorded in the data folder, else "default")',
+  },
+  "max-clients": {
+    kind: "integer",
+    value: "n",
+    help: "client connections accepted at once (default 10000)",
+  },
+  "peer-listen": {
+    kind: "text",
+    value: "host:port",
+    help: "where other nodes connect to this one",
+  },
+  "peer": {
+    kind: "list",
+    value: "id@rack@host:port",
+    help: "another node and its peer address (repeat, or separate with commas)",
+  },
+  "world-secret": {
+    kind: "text",
+    value: "secret",
+    help: "shared by every node; peer links prove it (16+ characters)",
+  },
+  "join": {
+    kind: "boolean",
+    help: "start outside the world; a member adds this node with PYLON NODE ADD",
+  },
+  "raft-tick-ms": {
+    kind: "integer",
+    value: "n",
+    help: "Raft heartbeat interval; elections after 10-20 ticks (default 100)",
+  },
+  "partitions": {
+    kind: "integer",
+    value: "n",
+    help: "log partitions; keys map to them by hash slot (default 1)",
+  },
+  "applier": {
+    kind: "boolean",
+    value: "on|off",
+    help: "apply the log to this rack's Redis (default on)",
+  },
+  "ack-log": {
+    kind: "list",
+    value: "CMD[,CMD..]",
+    help: "answer these constant-reply writes (SET, MSET, ...) once logged",
+  },
+  "meta-db": {
+    kind: "integer",
+    value: "n",
+    help:
+      "Redis db for Pylon's metadata, hidden from clients (default: as recorded, else the last)",
+  },
+  "write-timeout-ms": {
+    kind: "integer",
+    value: "n",
+    help: "how long a write waits for its reply (default 10000)",
+  },
+  "log-level": {
+    kind: "text",
+    value: "level",
+    help: "debug, info, warning or error (default info)",
+  },
+  "log-format": { kind: "text", value: "format", help: "text or json (default text)" },
+} as const satisfies Record<string, OptionSpec>;
 
-type OptionName = Exclude<keyof typeof OPTIONS, "help" | "peer" | "config" | "join">;
+/** An option that can come from a flag, the environment or the file. */
+export type OptionName = keyof typeof OPTIONS;
+
+/** Every option's name, for tests and documentation. */
+export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+/** The `PYLON_*` variable of an option. */
+export function envName(option: OptionName): string {
+  return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** Usage text for `--help`. */
+export const USAGE = (() => {
+  const rows: [string, string][] = Object.entries(OPTIONS).map(([name, spec]) => [
+    `--${name}${"value" in spec ? ` ${spec.value}` : ""}`,
+    spec.help,
+  ]);
+  rows.push(
+    ["--config file.json", "options from a JSON file (PYLON_CONFIG); its keys are the names above"],
+    ["--help", "print this and exit"],
+    ["--version", "print the version and exit"],
+  );
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  const lines = rows.map(([flag, help]) =>
+    flag.length > 40
+      ? `  ${flag}\n  ${" ".repeat(width)} ${help}`
+      : `  ${flag.padEnd(width)} ${help}`
+  );
+  return `Usage: pylon [options]
+
+${lines.join("\n")}
+
+Every option also comes from the environment (--node-id is PYLON_NODE_ID) and from the
+configuration file ("node-id"). Flags beat the environment, which beats the file.
+Booleans take true/false, 1/0, on/off or yes/no; lists take commas (or repeated flags).`;
+})();
 
 /** Reads a configuration file (injected so parsing stays pure). */
 export type ReadFile = (path: string) => string;
 
-/** Result of {@linkcode parseConfig}: a configuration, or a request for help. */
-export type ParsedConfig = { help: true } | { help: false; config: Config };
+/** Result of {@linkcode parseConfig}: run with a configuration, or print help or the version. */
+export type ParsedConfig =
+  | { kind: "run"; config: Config }
+  | { kind: "help" }
+  | { kind: "version" };
+
+/** Where an option's value came from, highest precedence first. */
+type Source = "flag" | "environment" | "file";
+const SOURCE_RANK: Record<Source, number> = { flag: 3, environment: 2, file: 1 };
+
+/** One option's raw value: text pieces (lists may have several) and where they came from. */
+interface Raw {
+  texts: string[];
+  source: Source;
+}
 
 /** Parses `host:port`; `what` names the option in errors. */
 export function parseHostPort(text: string, what: string): HostPort {
@@ -146,6 +255,129 @@ export function parseHostPort(text: string, what: string): HostPort {
   if (port < 1 || port > 65535) throw new ConfigError(`${what} has port ${port} outside 1-65535`);
   const host = match[1]!.startsWith("[") ? match[1]!.slice(1, -1) : match[1]!;
   return { host, port };
+}
+
+const TRUE_WORDS = new Set(["true", "1", "on", "yes"]);
+const FALSE_WORDS = new Set(["false", "0", "off", "no"]);
+
+/** Parses a boolean the same way from every source. */
+export function parseBoolean(text: string, what: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  throw new ConfigError(`${what} must be true/false, 1/0, on/off or yes/no, got '${text}'`);
+}
+
+function isBooleanWord(text: string): boolean {
+  const word = text.toLowerCase();
+  return TRUE_WORDS.has(word) || FALSE_WORDS.has(word);
+}
+
+interface Flags {
+  values: Map<OptionName, string[]>;
+  config: string | undefined;
+  help: boolean;
+  version: boolean;
+}
+
+/**
+ * Reads `--name value`, `--name=value` and bare booleans (`--join`, or
+ * `--join false`). A leading `--` (as `deno task start -- ...` passes it) is
+ * skipped.
+ */
+function parseFlags(args: string[]): Flags {
+  const flags: Flags = { values: new Map(), config: undefined, help: false, version: false };
+  let i = args[0] === "--" ? 1 : 0;
+  while (i < args.length) {
+    const arg = args[i++]!;
+    if (!arg.startsWith("--") || arg === "--") {
+      throw new ConfigError(`Unexpected argument '${arg}' (options start with --)`);
+    }
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    let inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (name === "help" || name === "version") {
+      if (inline !== undefined) throw new ConfigError(`--${name} takes no value`);
+      flags[name] = true;
+      continue;
+    }
+    if (name === "config") {
+      inline ??= args[i++];
+      if (inline === undefined) throw new ConfigError("--config needs a value");
+      flags.config = inline;
+      continue;
+    }
+    if (!(name in OPTIONS)) throw new ConfigError(`Unknown option '--${name}'`);
+    const option = name as OptionName;
+    const spec: OptionSpec = OPTIONS[option];
+    if (inline === undefined) {
+      const next = args[i];
+      if (spec.kind === "boolean") {
+        if (next !== undefined && isBooleanWord(next)) {
+          inline = next;
+          i++;
+        } else inline = "true";
+      } else {
+        if (next === undefined) throw new ConfigError(`--${option} needs a value`);
+        inline = next;
+        i++;
+      }
+    }
+    const list = flags.values.get(option) ?? [];
+    if (spec.kind !== "list" && list.length > 0) {
+      throw new ConfigError(`--${option} is given more than once`);
+    }
+    list.push(inline);
+    flags.values.set(option, list);
+  }
+  return flags;
+}
+
+/** Text of a configuration file value, by the option's kind. */
+function fileTexts(option: OptionName, raw: unknown, path: string): string[] {
+  const kind: Kind = OPTIONS[option].kind;
+  const scalar = (value: unknown): string => {
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && kind !== "boolean") return String(value);
+    if (typeof value === "boolean" && kind === "boolean") return String(value);
+    if (option === "peer" && typeof value === "object" && value !== null) {
+      const p = value as Record<string, unknown>;
+      if (typeof p.id === "string" && typeof p.rack === "string" && typeof p.address === "string") {
+        return `${p.id}@${p.rack}@${p.address}`;
+      }
+    }
+    const expected = kind === "boolean"
+      ? "true or false"
+      : kind === "integer"
+      ? "a number"
+      : option === "peer"
+      ? 'a list of "id@rack@host:port" or {id, rack, address}'
+      : "a string";
+    throw new ConfigError(`'${option}' in '${path}' must be ${expected}`);
+  };
+  if (Array.isArray(raw)) {
+    if (kind !== "list") throw new ConfigError(`'${option}' in '${path}' cannot be a list`);
+    return raw.map(scalar);
+  }
+  return [scalar(raw)];
+}
+
+function readConfigFile(path: string, readFile: ReadFile): Map<OptionName, string[]> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFile(path));
+  } catch (error) {
+    throw new ConfigError(`Cannot read configuration file '${path}': ${(error as Error).message}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new ConfigError(`Configuration file '${path}' must hold a JSON object`);
+  }
+  const values = new Map<OptionName, string[]>();
+  for (const [key, raw] of Object.entries(data)) {
+    if (!(key in OPTIONS)) throw new ConfigError(`Unknown option '${key}' in '${path}'`);
+    values.set(key as OptionName, fileTexts(key as OptionName, raw, path));
+  }
+  return values;
 }
 
 function parseRedisUrl(text: string): RedisTarget {
@@ -172,13 +404,9 @@ function parseLogTarget(text: string): LogTarget {
   return { kind: "kafka", brokers, topic: match[2]! };
 }
 
-function nonEmpty(text: string | undefined): string | undefined {
-  return text === undefined || text === "" ? undefined : text;
-}
-
 /** `id@rack@host:port`. */
 function parsePeer(text: string): PeerConfig {
-  const [id, rack, address, ...rest] = text.split("@");
+  const [id, rack, address, ...rest] = text.trim().split("@");
   if (
     id === undefined || rack === undefined || address === undefined || rest.length > 0 ||
     id === "" || rack === ""
@@ -188,148 +416,106 @@ function parsePeer(text: string): PeerConfig {
   return { id, rack, address: parseHostPort(address, "--peer") };
 }
 
-interface ConfigFile {
-  values: Partial<Record<OptionName, string>>;
-  peers: PeerConfig[] | undefined;
+/** A valid node id, or a refusal naming the option. */
+export function checkNodeId(nodeId: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
+  }
+  return nodeId;
 }
 
-/**
- * A JSON file whose keys are the option names (`"listen"`, `"node-id"`, ...)
- * plus `"peers": [{ "id", "rack", "address" }]`.
- */
-function parseConfigFile(path: string, readFile: ReadFile): ConfigFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFile(path));
-  } catch (error) {
-    throw new ConfigError(`Cannot read configuration file '${path}': ${(error as Error).message}`);
+/** A valid rack name, or a refusal naming the option. */
+export function checkRack(rack: string): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
+    throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new ConfigError(`Configuration file '${path}' must hold a JSON object`);
-  }
-  const values: Partial<Record<OptionName, string>> = {};
-  let peers: PeerConfig[] | undefined;
-  for (const [key, raw] of Object.entries(data)) {
-    if (key === "peers") {
-      if (!Array.isArray(raw)) throw new ConfigError(`'peers' in '${path}' must be a list`);
-      peers = raw.map((p, i) => {
-        const ok = typeof p === "object" && p !== null && typeof p.id === "string" &&
-          typeof p.rack === "string" &&
-          typeof p.address === "string";
-        if (!ok) {
-          throw new ConfigError(`peers[${i}] in '${path}' needs string id, rack and address`);
-        }
-        return { id: p.id, rack: p.rack, address: parseHostPort(p.address, `peers[${i}].address`) };
-      });
-    } else if (
-      key in OPTIONS && key !== "help" && key !== "peer" && key !== "config" && key !== "join"
-    ) {
-      if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
-        throw new ConfigError(`'${key}' in '${path}' must be a string or a number`);
-      }
-      values[key as OptionName] = typeof raw === "boolean" ? (raw ? "on" : "off") : String(raw);
-    } else {
-      throw new ConfigError(`Unknown option '${key}' in '${path}'`);
-    }
-  }
-  return { values, peers };
+  return rack;
 }
 
-function envName(option: OptionName): string {
-  return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
-}
-
-/** Parses flags over environment over defaults. `hostname` names the default node id. */
+/** Parses flags over environment over the configuration file over defaults. */
 export function parseConfig(
   args: string[],
   env: Record<string, string | undefined>,
-  hostname = "pylon",
   readFile: ReadFile = () => {
     throw new ConfigError("No configuration file can be read here");
   },
 ): ParsedConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
-  if (parsed.values.help === true) return { help: true };
-  const configPath = parsed.values.config ?? nonEmpty(env.PYLON_CONFIG);
-  const file: ConfigFile = configPath === undefined
-    ? { values: {}, peers: undefined }
-    : parseConfigFile(configPath, readFile);
-  // Flags over environment over the file over defaults.
-  const value = (option: OptionName): string | undefined => {
-    const flag = parsed.values[option];
-    if (typeof flag === "string") return flag;
-    return nonEmpty(env[envName(option)]) ?? file.values[option];
+  const flags = parseFlags(args);
+  if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+  const configPath = flags.config ?? nonEmpty(env.PYLON_CONFIG);
+  const file = configPath === undefined ? new Map() : readConfigFile(configPath, readFile);
+
+  const raw = (option: OptionName): Raw | undefined => {
+    const flag = flags.values.get(option);
+    if (flag !== undefined) return { texts: flag, source: "flag" };
+    const fromEnv = nonEmpty(env[envName(option)]);
+    if (fromEnv !== undefined) return { texts: [fromEnv], source: "environment" };
+    const fromFile = file.get(option);
+    return fromFile === undefined ? undefined : { texts: fromFile, source: "file" };
+  };
+  const text = (option: OptionName): string | undefined => raw(option)?.texts[0];
+  const list = (option: OptionName): string[] =>
+    (raw(option)?.texts ?? []).flatMap((t) => t.split(",")).map((t) => t.trim()).filter((t) =>
+      t !== ""
+    );
+  const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
+    const value = text(option) ?? String(fallback);
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+  const boolean = (option: OptionName, fallback: boolean): boolean => {
+    const value = text(option);
+    return value === undefined ? fallback : parseBoolean(value, `--${option}`);
   };
 
-  const listen = parseHostPort(value("listen") ?? "127.0.0.1:6380", "--listen");
-  const dataDir = value("data-dir") ?? "./pylon-data";
+  const listen = parseHostPort(text("listen") ?? "127.0.0.1:6380", "--listen");
+  const dataDir = text("data-dir") ?? "./pylon-data";
 
-  const sentinel = value("sentinel");
-  const master = value("master");
-  const redisUrl = value("redis");
+  // --redis and --sentinel name the same thing: the higher source decides which one counts.
+  const redisRaw = raw("redis");
+  const sentinelRaw = raw("sentinel");
+  const rank = (r: Raw | undefined) => r === undefined ? 0 : SOURCE_RANK[r.source];
+  if (redisRaw !== undefined && sentinelRaw !== undefined && rank(redisRaw) === rank(sentinelRaw)) {
+    throw new ConfigError(
+      `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
+    );
+  }
   let redis: RedisTarget;
-  if (sentinel !== undefined) {
-    if (redisUrl !== undefined) {
-      throw new ConfigError("Give either --redis or --sentinel, not both");
-    }
+  const master = text("master");
+  if (rank(sentinelRaw) > rank(redisRaw)) {
     if (master === undefined) throw new ConfigError("--sentinel needs --master <name>");
-    const sentinels = sentinel.split(",").map((s) => parseHostPort(s, "--sentinel"));
+    const sentinels = list("sentinel").map((s) => parseHostPort(s, "--sentinel"));
     redis = { kind: "sentinel", sentinels, master };
   } else {
-    if (master !== undefined) throw new ConfigError("--master only makes sense with --sentinel");
-    redis = parseRedisUrl(redisUrl ?? "redis://127.0.0.1:6379");
+    if (master !== undefined && rank(raw("master")) > rank(redisRaw)) {
+      throw new ConfigError("--master only makes sense with --sentinel");
+    }
+    redis = parseRedisUrl(redisRaw?.texts[0] ?? "redis://127.0.0.1:6379");
   }
 
-  const log = parseLogTarget(value("log") ?? `local:${dataDir}/log`);
+  const log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
 
-  const logLevel = value("log-level") ?? "info";
+  const logLevel = text("log-level") ?? "info";
   if (!["debug", "info", "warning", "error"].includes(logLevel)) {
     throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
   }
-  const logFormat = value("log-format") ?? "text";
+  const logFormat = text("log-format") ?? "text";
   if (logFormat !== "text" && logFormat !== "json") {
     throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
   }
 
-  const nodeId = value("node-id") ?? `${hostname}-${listen.port}`;
-  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
-    throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
-  }
-  const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
-    const text = value(option) ?? String(fallback);
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${text}'`);
-    }
-    return n;
-  };
-  const maxClients = integer("max-clients", 10_000, 1, 1_000_000);
-  const partitions = integer("partitions", 1, 1, 16_384);
-  const writeTimeoutMs = integer("write-timeout-ms", 10_000, 1, 3_600_000);
-  const metaDb = value("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535);
-  const applierText = value("applier") ?? "on";
-  if (applierText !== "on" && applierText !== "off") {
-    throw new ConfigError(`--applier must be on or off, got '${applierText}'`);
-  }
-  const ackLog = (value("ack-log") ?? "").split(",").map((c) => c.trim().toLowerCase()).filter((
-    c,
-  ) => c !== "");
-  const rack = value("rack") ?? "default";
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
-    throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
-  }
-
-  const peerListen = value("peer-listen") === undefined
+  const nodeIdText = text("node-id");
+  const rackText = text("rack");
+  const peerListenText = text("peer-listen");
+  const peerListen = peerListenText === undefined
     ? undefined
-    : parseHostPort(value("peer-listen")!, "--peer-listen");
-  const peerFlags = parsed.values.peer ?? [];
-  const peers = peerFlags.length > 0 ? peerFlags.map(parsePeer) : file.peers ?? [];
-  const worldSecret = value("world-secret");
+    : parseHostPort(peerListenText, "--peer-listen");
+  const peers = list("peer").map(parsePeer);
+  const worldSecret = text("world-secret");
   if (
     (peers.length > 0 || peerListen !== undefined) &&
     (worldSecret === undefined || worldSecret.length < 16)
@@ -340,29 +526,33 @@ export function parseConfig(
   }
 
   return {
-    help: false,
+    kind: "run",
     config: {
-      nodeId,
-      rack,
+      nodeId: nodeIdText === undefined ? undefined : checkNodeId(nodeIdText),
+      rack: rackText === undefined ? undefined : checkRack(rackText),
       listen,
       redis,
       log,
       dataDir,
       logLevel: logLevel as LogLevelName,
       logFormat,
-      maxClients,
+      maxClients: integer("max-clients", 10_000, 1, 1_000_000),
       peerListen,
       worldSecret,
       peers,
-      join: parsed.values.join === true || env.PYLON_JOIN === "1" || env.PYLON_JOIN === "on",
+      join: boolean("join", false),
       raftTickMs: integer("raft-tick-ms", 100, 5, 10_000),
-      partitions,
-      applier: applierText === "on",
-      ackLog,
-      metaDb,
-      writeTimeoutMs,
+      partitions: integer("partitions", 1, 1, 16_384),
+      applier: boolean("applier", true),
+      ackLog: list("ack-log").map((c) => c.toLowerCase()),
+      metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
+      writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
     },
   };
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === "" ? undefined : text;
 }
 
 /** A one-line description of where the rack's Redis is. */

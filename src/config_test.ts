@@ -1,10 +1,29 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, parseHostPort } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  envName,
+  OPTION_NAMES,
+  type OptionName,
+  parseConfig,
+  parseHostPort,
+  USAGE,
+} from "./config.ts";
 
-function config(args: string[], env: Record<string, string> = {}) {
-  const parsed = parseConfig(args, env, "host1");
-  assert.equal(parsed.help, false);
-  if (parsed.help) throw new Error("unreachable");
+const SECRET = "0123456789abcdef";
+
+function config(
+  args: string[],
+  env: Record<string, string> = {},
+  file?: Record<string, unknown>,
+): Config {
+  const parsed = parseConfig(
+    file === undefined ? args : ["--config", "/etc/pylon.json", ...args],
+    env,
+    () => JSON.stringify(file),
+  );
+  assert.equal(parsed.kind, "run");
+  if (parsed.kind !== "run") throw new Error("unreachable");
   return parsed.config;
 }
 
@@ -13,35 +32,174 @@ Deno.test("parseConfig() gives a single-machine node with no arguments", () => {
   assert.deepEqual(c.listen, { host: "127.0.0.1", port: 6380 });
   assert.deepEqual(c.redis, { kind: "direct", host: "127.0.0.1", port: 6379 });
   assert.deepEqual(c.log, { kind: "local", dir: "./pylon-data/log" });
-  assert.equal(c.nodeId, "host1-6380");
-  assert.equal(c.rack, "default");
+  assert.equal(c.nodeId, undefined, "left to the data folder's record (or a new id)");
+  assert.equal(c.rack, undefined);
+  assert.equal(c.metaDb, undefined);
+  assert.equal(c.applier, true);
+  assert.equal(c.join, false);
 });
 
-Deno.test("parseConfig() reads Sentinel and Kafka targets", () => {
-  const c = config([
-    "--sentinel",
-    "10.0.0.1:26379,10.0.0.2:26379",
-    "--master",
-    "mymaster",
-    "--log",
-    "kafka://k1:9092,k2:9093/pylon.world",
-  ]);
-  assert.deepEqual(c.redis, {
-    kind: "sentinel",
-    sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 26379 }],
-    master: "mymaster",
-  });
-  assert.deepEqual(c.log, {
-    kind: "kafka",
-    brokers: [{ host: "k1", port: 9092 }, { host: "k2", port: 9093 }],
-    topic: "pylon.world",
-  });
+/**
+ * Every option, one value each: what a flag, a variable and a file key give
+ * it, and the field of the configuration it sets. Options that need others
+ * (a Sentinel needs a master; peers need a secret) bring them as `with`.
+ */
+const TABLE: {
+  option: OptionName;
+  text: string;
+  /** The same value as a JSON file would hold it, when not the text. */
+  json?: unknown;
+  field: keyof Config;
+  expected: unknown;
+  with?: Record<string, string>;
+}[] = [
+  {
+    option: "listen",
+    text: "0.0.0.0:7000",
+    field: "listen",
+    expected: { host: "0.0.0.0", port: 7000 },
+  },
+  {
+    option: "redis",
+    text: "redis://10.0.0.9:6390",
+    field: "redis",
+    expected: { kind: "direct", host: "10.0.0.9", port: 6390 },
+  },
+  {
+    option: "sentinel",
+    text: "s1:26379,s2:26380",
+    json: ["s1:26379", "s2:26380"],
+    field: "redis",
+    expected: {
+      kind: "sentinel",
+      sentinels: [{ host: "s1", port: 26379 }, { host: "s2", port: 26380 }],
+      master: "m",
+    },
+    with: { master: "m" },
+  },
+  {
+    option: "master",
+    text: "mymaster",
+    field: "redis",
+    expected: { kind: "sentinel", sentinels: [{ host: "s", port: 1 }], master: "mymaster" },
+    with: { sentinel: "s:1" },
+  },
+  {
+    option: "log",
+    text: "kafka://k1:9092/pylon",
+    field: "log",
+    expected: { kind: "kafka", brokers: [{ host: "k1", port: 9092 }], topic: "pylon" },
+  },
+  { option: "data-dir", text: "/var/lib/pylon", field: "dataDir", expected: "/var/lib/pylon" },
+  { option: "node-id", text: "east-1", field: "nodeId", expected: "east-1" },
+  { option: "rack", text: "east", field: "rack", expected: "east" },
+  { option: "max-clients", text: "77", json: 77, field: "maxClients", expected: 77 },
+  {
+    option: "peer-listen",
+    text: "10.0.0.1:7380",
+    field: "peerListen",
+    expected: { host: "10.0.0.1", port: 7380 },
+    with: { "world-secret": SECRET },
+  },
+  {
+    option: "peer",
+    text: "w1@west@10.1.0.1:7380,w2@west@10.1.0.2:7380",
+    json: ["w1@west@10.1.0.1:7380", { id: "w2", rack: "west", address: "10.1.0.2:7380" }],
+    field: "peers",
+    expected: [
+      { id: "w1", rack: "west", address: { host: "10.1.0.1", port: 7380 } },
+      { id: "w2", rack: "west", address: { host: "10.1.0.2", port: 7380 } },
+    ],
+    with: { "world-secret": SECRET },
+  },
+  { option: "world-secret", text: SECRET, field: "worldSecret", expected: SECRET },
+  { option: "join", text: "true", json: true, field: "join", expected: true },
+  { option: "raft-tick-ms", text: "50", json: 50, field: "raftTickMs", expected: 50 },
+  { option: "partitions", text: "4", json: 4, field: "partitions", expected: 4 },
+  { option: "applier", text: "off", json: false, field: "applier", expected: false },
+  {
+    option: "ack-log",
+    text: "SET,mset",
+    json: ["SET", "mset"],
+    field: "ackLog",
+    expected: ["set", "mset"],
+  },
+  { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
+  { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
+  { option: "log-level", text: "debug", field: "logLevel", expected: "debug" },
+  { option: "log-format", text: "json", field: "logFormat", expected: "json" },
+];
+
+Deno.test("every option is read alike from a flag, a PYLON_* variable and the file", () => {
+  assert.deepEqual(
+    [...new Set(TABLE.map((row) => row.option))].sort(),
+    [...OPTION_NAMES].sort(),
+    "the table covers every option",
+  );
+  for (const row of TABLE) {
+    const withFlags = Object.entries(row.with ?? {}).flatMap(([k, v]) => [`--${k}`, v]);
+    const fromFlag = config([`--${row.option}`, row.text, ...withFlags]);
+    const fromEnv = config([], {
+      [envName(row.option)]: row.text,
+      ...Object.fromEntries(
+        Object.entries(row.with ?? {}).map(([k, v]) => [envName(k as OptionName), v]),
+      ),
+    });
+    const fromFile = config([], {}, { [row.option]: row.json ?? row.text, ...row.with });
+    for (const [source, c] of [["flag", fromFlag], ["env", fromEnv], ["file", fromFile]] as const) {
+      assert.deepEqual(c[row.field], row.expected, `${row.option} from the ${source}`);
+    }
+  }
 });
 
-Deno.test("parseConfig() prefers flags over PYLON_* environment variables", () => {
-  const c = config(["--rack", "east"], { PYLON_RACK: "west", PYLON_NODE_ID: "n7" });
-  assert.equal(c.rack, "east");
-  assert.equal(c.nodeId, "n7");
+Deno.test("booleans take true/false, 1/0, on/off and yes/no from every source", () => {
+  for (const [word, value] of [["true", true], ["1", true], ["on", true], ["yes", true]] as const) {
+    assert.equal(config([], { PYLON_JOIN: word }).join, value, `PYLON_JOIN=${word}`);
+    assert.equal(config(["--join", word]).join, value, `--join ${word}`);
+    assert.equal(config([`--join=${word}`]).join, value, `--join=${word}`);
+    assert.equal(config([], {}, { join: word }).join, value, `"join": "${word}"`);
+  }
+  for (const word of ["false", "0", "off", "no", "OFF"]) {
+    assert.equal(config([], { PYLON_APPLIER: word }).applier, false, `PYLON_APPLIER=${word}`);
+    assert.equal(config(["--applier", word]).applier, false);
+  }
+  assert.equal(config(["--join"]).join, true, "a bare boolean flag is true");
+  assert.equal(config(["--join", "--rack", "r"]).join, true, "a bare boolean before another flag");
+  assert.throws(() => config([], { PYLON_JOIN: "maybe" }), /--join must be true\/false/);
+});
+
+Deno.test("per option: a flag beats the environment, which beats the file", () => {
+  const file = { rack: "file-rack", "node-id": "file-id", "max-clients": 3 };
+  const c = config(
+    ["--rack", "flag-rack"],
+    { PYLON_RACK: "env-rack", PYLON_NODE_ID: "env-id" },
+    file,
+  );
+  assert.equal(c.rack, "flag-rack");
+  assert.equal(c.nodeId, "env-id");
+  assert.equal(c.maxClients, 3);
+});
+
+Deno.test("--sentinel on the command line overrides PYLON_REDIS (and the other way round)", () => {
+  const c = config(["--sentinel", "s:1", "--master", "m"], { PYLON_REDIS: "redis://r:1" });
+  assert.equal(c.redis.kind, "sentinel");
+  const d = config(["--redis", "redis://r:2"], { PYLON_SENTINEL: "s:1", PYLON_MASTER: "m" });
+  assert.deepEqual(d.redis, { kind: "direct", host: "r", port: 2 });
+  const e = config([], { PYLON_REDIS: "redis://r:3" }, { sentinel: "s:1", master: "m" });
+  assert.deepEqual(
+    e.redis,
+    { kind: "direct", host: "r", port: 3 },
+    "the environment beats the file",
+  );
+});
+
+Deno.test("a leading -- (deno task start -- ...) is skipped", () => {
+  assert.deepEqual(config(["--", "--listen", "127.0.0.1:7001"]).listen, {
+    host: "127.0.0.1",
+    port: 7001,
+  });
+  assert.equal(parseConfig(["--", "--help"], {}).kind, "help");
+  assert.equal(parseConfig(["--version"], {}).kind, "version");
 });
 
 Deno.test("parseConfig() refuses contradictory or malformed options with the option's name", () => {
@@ -51,78 +209,58 @@ Deno.test("parseConfig() refuses contradictory or malformed options with the opt
       ["--redis", "redis://a:1", "--sentinel", "b:2", "--master", "m"],
       /either --redis or --sentinel/,
     ],
+    [["--master", "m"], /--master only makes sense with --sentinel/],
     [["--listen", "6380"], /--listen must be host:port/],
     [["--listen", "a:70000"], /outside 1-65535/],
     [["--log", "kafka://a:1"], /--log must be/],
     [["--log-level", "loud"], /--log-level/],
     [["--bogus"], /bogus/],
+    [["--rack"], /--rack needs a value/],
+    [["--rack", "a", "--rack", "b"], /--rack is given more than once/],
+    [["stray"], /Unexpected argument 'stray'/],
+    [["--max-clients", "-1"], /--max-clients must be an integer/],
+    [["--node-id", "a b"], /--node-id must be/],
   ];
   for (const [args, message] of cases) {
     assert.throws(
       () => parseConfig(args, {}),
       (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      args.join(" "),
     );
   }
-});
-
-Deno.test("parseConfig() answers --help", () => {
-  assert.deepEqual(parseConfig(["--help"], {}), { help: true });
 });
 
 Deno.test("parseHostPort() understands bracketed IPv6", () => {
   assert.deepEqual(parseHostPort("[::1]:6380", "x"), { host: "::1", port: 6380 });
 });
 
-Deno.test("parseConfig() reads a JSON file under the environment and the flags", () => {
-  const files: Record<string, string> = {
-    "/etc/pylon.json": JSON.stringify({
-      "node-id": "east-1",
-      "rack": "east",
-      "listen": "0.0.0.0:6380",
-      "partitions": 2,
-      "world-secret": "0123456789abcdef",
-      "peer-listen": "10.0.0.1:7380",
-      "peers": [{ id: "west-1", rack: "west", address: "10.0.1.1:7380" }],
-    }),
-  };
-  const parsed = parseConfig(
-    ["--config", "/etc/pylon.json", "--listen", "127.0.0.1:7000"],
-    {
-      PYLON_RACK: "east-2",
-    },
-    "h",
-    (path) => files[path]!,
-  );
-  assert.equal(parsed.help, false);
-  if (parsed.help) return;
-  const c = parsed.config;
-  assert.equal(c.nodeId, "east-1");
-  assert.equal(c.rack, "east-2", "the environment overrides the file");
-  assert.deepEqual(c.listen, { host: "127.0.0.1", port: 7000 }, "flags override everything");
-  assert.equal(c.partitions, 2);
-  assert.deepEqual(c.peers, [{
-    id: "west-1",
-    rack: "west",
-    address: { host: "10.0.1.1", port: 7380 },
-  }]);
-  assert.deepEqual(c.peerListen, { host: "10.0.0.1", port: 7380 });
-});
-
-Deno.test("parseConfig() refuses unknown keys, bad peers and peer links without a secret", () => {
+Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer links without a secret", () => {
   const read = (text: string) => () => text;
   assert.throws(
-    () => parseConfig(["--config", "x"], {}, "h", read('{"lisen": "a:1"}')),
+    () => parseConfig(["--config", "x"], {}, read('{"lisen": "a:1"}')),
     /Unknown option 'lisen'/,
   );
-  assert.throws(() => parseConfig(["--config", "x"], {}, "h", read("[1]")), /JSON object/);
+  assert.throws(() => parseConfig(["--config", "x"], {}, read("[1]")), /JSON object/);
+  assert.throws(() => parseConfig(["--config", "x"], {}, read("{")), /Cannot read configuration/);
   assert.throws(
-    () => parseConfig(["--config", "x"], {}, "h", read("{")),
-    /Cannot read configuration file/,
+    () => parseConfig(["--config", "x"], {}, read('{"join": 3}')),
+    /'join' in 'x' must be true or false/,
   );
-  assert.throws(() => parseConfig(["--peer", "a@b"], {}, "h"), /--peer must be id@rack@host:port/);
-  assert.throws(() => parseConfig(["--peer", "a@b@h:1"], {}, "h"), /need --world-secret/);
+  assert.throws(
+    () => parseConfig(["--config", "x"], {}, read('{"rack": ["a"]}')),
+    /'rack' in 'x' cannot be a list/,
+  );
+  assert.throws(() => parseConfig(["--peer", "a@b"], {}), /--peer must be id@rack@host:port/);
+  assert.throws(() => parseConfig(["--peer", "a@b@h:1"], {}), /need --world-secret/);
   const ok = parseConfig(["--peer", "a@b@h:1", "--peer", "c@d@h:2"], {
-    PYLON_WORLD_SECRET: "x".repeat(16),
+    PYLON_WORLD_SECRET: SECRET,
   });
-  assert.ok(!ok.help && ok.config.peers.length === 2);
+  assert.ok(ok.kind === "run" && ok.config.peers.length === 2);
+  const fromEnv = parseConfig([], { PYLON_PEER: "a@b@h:1,c@d@h:2", PYLON_WORLD_SECRET: SECRET });
+  assert.ok(fromEnv.kind === "run" && fromEnv.config.peers.length === 2, "PYLON_PEER is read");
+});
+
+Deno.test("--help lists every option", () => {
+  for (const option of OPTION_NAMES) assert.match(USAGE, new RegExp(`--${option}\\b`));
+  assert.match(USAGE, /--version/);
 });

@@ -6,7 +6,6 @@
  * {@linkcode startNode}.
  */
 
-import { getLogger } from "@logtape/logtape";
 import type { Config, HostPort } from "./config.ts";
 import { Gateway } from "./gateway/server.ts";
 import { WritePath } from "./gateway/write_path.ts";
@@ -28,11 +27,14 @@ import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";
 import { PeerFlags } from "./cluster/peer_server.ts";
 import { describe } from "./redis/client.ts";
-
-const log = getLogger(["pylon"]);
+import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts";
+import type { NodeIdentity } from "./identity/node_identity.ts";
+import { ignored } from "./observe/ignored.ts";
 
 /** A running node. */
 export interface PylonNode {
+  /** Who the node is: id, rack, log, metadata db. */
+  identity: NodeIdentity;
   /** The address clients connect to (the real port when configured with port 0). */
   address: HostPort;
   /** The peer address, when peer links are configured. */
@@ -42,34 +44,62 @@ export interface PylonNode {
 }
 
 /** Opens the op log the configuration names. */
-export async function openLog(config: Config): Promise<OpLog> {
+export async function openLog(config: Config, nodeId: string): Promise<OpLog> {
   if (config.log.kind === "kafka") {
     return await KafkaLog.open(config.log.brokers, config.log.topic, {
       partitions: config.partitions,
-      clientId: `pylon-${config.nodeId}`,
+      clientId: `pylon-${nodeId}`,
     });
   }
   return await SegmentLog.open(config.log.dir, { partitions: config.partitions });
 }
 
+/** What {@linkcode startNode} needs besides the configuration. */
+export interface StartOptions {
+  /** Names a new node by default. */
+  hostname: string;
+  /** Stops a start that waits (for Redis, on a first start). */
+  signal?: AbortSignal;
+}
+
 /** Starts a node from its configuration. */
-export async function startNode(config: Config): Promise<PylonNode> {
+export async function startNode(config: Config, options: StartOptions): Promise<PylonNode> {
   const startedAt = Date.now();
+  const naming = await settleNaming(config, options.hostname);
   const upstream = new Upstream(config.redis);
-  await upstream.start();
-  let opLog: OpLog;
+  let opLog: OpLog | undefined;
+  let identity: NodeIdentity;
   try {
-    opLog = await openLog(config);
+    await upstream.start();
+    opLog = await openLog(config, naming.nodeId);
+    identity = await settleIdentity(
+      config,
+      naming,
+      opLog,
+      upstream,
+      options.signal ?? new AbortController().signal,
+    );
   } catch (error) {
     upstream.stop();
+    await opLog?.close().catch((e) => ignored("log_close", e));
     throw error;
   }
-  const metaDb = config.metaDb ?? upstream.databases - 1;
+  return await runNode(config, identity, { upstream, opLog, startedAt });
+}
+
+/** Wires and starts the parts of a node whose identity is settled. */
+async function runNode(
+  config: Config,
+  identity: NodeIdentity,
+  started: { upstream: Upstream; opLog: OpLog; startedAt: number },
+): Promise<PylonNode> {
+  const { upstream, opLog, startedAt } = started;
+  const { nodeId, rack, metaDb } = identity;
   const pending = new PendingWrites();
   const peers = config.worldSecret === undefined || config.peers.length === 0
     ? undefined
     : new Peers(
-      { id: config.nodeId, rack: config.rack, secret: config.worldSecret },
+      { id: nodeId, rack, secret: config.worldSecret },
       config.peers,
       { readMs: 5_000, writeMs: config.writeTimeoutMs },
     );
@@ -82,9 +112,10 @@ export async function startNode(config: Config): Promise<PylonNode> {
       { address: () => upstream.address, onChange: (fn) => upstream.onMasterChange(fn) },
       pending,
       {
-        nodeId: config.nodeId,
-        rack: config.rack,
+        nodeId,
+        rack,
         metaDb,
+        marker: markerFor(opLog),
         handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
       },
     );
@@ -96,13 +127,13 @@ export async function startNode(config: Config): Promise<PylonNode> {
     await stopping?.stop();
   };
   const me = {
-    id: config.nodeId,
-    rack: config.rack,
+    id: nodeId,
+    rack,
     peer: config.peerListen === undefined ? "" : describe(config.peerListen),
   };
   const world = new World({
-    nodeId: config.nodeId,
-    rack: config.rack,
+    nodeId,
+    rack,
     dir: join(config.dataDir, "raft"),
     founders: config.join
       ? []
@@ -117,8 +148,8 @@ export async function startNode(config: Config): Promise<PylonNode> {
   });
 
   const writes = new WritePath(opLog, pending, {
-    nodeId: config.nodeId,
-    rack: config.rack,
+    nodeId,
+    rack,
     metaDb,
     ackLog: new Set(config.ackLog),
     writeTimeoutMs: config.writeTimeoutMs,
@@ -134,17 +165,20 @@ export async function startNode(config: Config): Promise<PylonNode> {
   const ends: (LogBounds | undefined)[] = [];
   const refreshEnds = async () => {
     for (let p = 0; p < opLog.partitions; p++) {
-      ends[p] = await opLog.bounds(p).catch(() => ends[p]);
+      ends[p] = await opLog.bounds(p).catch((error) => {
+        ignored("log_bounds", error);
+        return ends[p];
+      });
     }
   };
   void refreshEnds();
   const endsTimer = setInterval(() => void refreshEnds(), 500);
-  const expireTimer = setInterval(() => writes.expire(Date.now()), 100);
+  const expireTimer = setInterval(() => writes.expire(performance.now()), 100);
 
   // This rack's health as its leader sees it: its own applier, or the leader's flags over the peer link.
   const leaderFlags = () => {
     const leader = world.rackLeader;
-    return leader === "" || leader === config.nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
+    return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
   };
   const health: RackHealth = {
     // A rack catching up (new, emptied, back from an outage) sends its reads to other racks.
@@ -171,9 +205,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
     clearInterval(expireTimer);
     await world.stop();
     await stopApplier();
-    await opLog.close().catch((error) =>
-      log.warning("closing the log: {error}", { error: String(error) })
-    );
+    await opLog.close().catch((error) => ignored("log_close", error));
     upstream.stop();
   };
 
@@ -181,7 +213,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
     if (config.peerListen !== undefined && config.worldSecret !== undefined) {
       peerServer = new PeerServer(
         peerService(
-          config.rack,
+          rack,
           upstream,
           writes,
           pending,
@@ -190,7 +222,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
           (group, data) => world.proposeForPeer(group, data),
         ),
         {
-          nodeId: config.nodeId,
+          nodeId,
           secret: config.worldSecret,
           listen: config.peerListen,
         },
@@ -208,6 +240,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
       pylonInfo: () =>
         nodeInfo({
           config,
+          identity,
           startedAt,
           metaDb,
           gateway: gateway!.stats(),
@@ -229,7 +262,7 @@ export async function startNode(config: Config): Promise<PylonNode> {
         }),
     }, { listen: config.listen, maxClients: config.maxClients });
     const address = await gateway.listen();
-    return { address, peerAddress, stop: stopAll };
+    return { identity, address, peerAddress, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -25,12 +25,22 @@ import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
 import { PipelineConnection } from "../redis/pipeline_connection.ts";
 import type { PendingWrites } from "./pending_writes.ts";
+import { checkRackRedis, type RackMarker } from "../identity/rack_marker.ts";
+import { IdentityError } from "../identity/node_identity.ts";
+import { fatal } from "../observe/fatal.ts";
+import { ignored } from "../observe/ignored.ts";
+import { failpoint } from "../failpoints.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
 /** Key holding a partition's next offset to apply, in the metadata db. */
 export function positionKey(partition: number): string {
   return `pylon:applied:${partition}`;
+}
+
+/** Key holding the id of the op at the partition's position minus one (the last one applied). */
+export function lastOpKey(partition: number): string {
+  return `pylon:applied-op:${partition}`;
 }
 
 /** Key holding an op's reply for its origin node, when another node applied it. */
@@ -50,6 +60,8 @@ export interface ApplierOptions {
   handBack?: (origin: string, opId: string, reply: Uint8Array) => boolean;
   /** The Redis db Pylon keeps its positions in; clients cannot select it. */
   metaDb: number;
+  /** The marker the rack's Redis must carry (claimed when it is empty). */
+  marker: RackMarker;
   batchRecords?: number;
   batchBytes?: number;
   /** How long replies for other nodes' ops stay in Redis. */
@@ -82,6 +94,14 @@ export interface PartitionStatus {
 }
 
 const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
+
+/** How long the applier waits for the log to return the last applied op when it checks it. */
+const VERIFY_WAIT_MS = 10_000;
+
+/** A broken rule of the applier's own: the node must stop rather than apply on. */
+class ApplierInvariantError extends Error {
+  override name = "ApplierInvariantError";
+}
 
 /** Waits before asking again for replies another applier has not stored yet. */
 const RECOVER_DELAYS_MS = [20, 100, 500];
@@ -212,7 +232,15 @@ class PartitionApplier {
     if (this.#db !== this.#options.metaDb) {
       commands.push(encodeCommand(["SELECT", String(this.#db)]));
     }
-    connection.run(commands).then((frames) => {
+    const run = (() => {
+      try {
+        failpoint("applier.recover");
+        return connection.run(commands);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    })();
+    run.then((frames) => {
       const missing: string[] = [];
       ids.forEach((id, i) => {
         const stored = bulkPayload(frames[i + 1]!);
@@ -223,7 +251,10 @@ class PartitionApplier {
       const delay = RECOVER_DELAYS_MS[attempt];
       if (delay === undefined) { for (const id of missing) this.#pending.deliver(id, REPLY_LOST); }
       else if (missing.length > 0) setTimeout(() => this.recover(missing, attempt + 1), delay);
-    }).catch(() => {});
+    }).catch((error) => {
+      // The writes keep waiting: at their deadline the write path asks for the stored reply.
+      ignored("reply_recovery", error);
+    });
   }
 
   async #run(): Promise<void> {
@@ -234,6 +265,9 @@ class PartitionApplier {
         attempt = 0;
       } catch (error) {
         if (this.#stopped) break;
+        if (error instanceof IdentityError || error instanceof ApplierInvariantError) {
+          fatal(`applier of partition ${this.partition}`, error);
+        }
         const message = (error as Error).message;
         if (this.#status.lastError !== message) {
           log.warning("partition {partition}: {error}; retrying", {
@@ -259,19 +293,20 @@ class PartitionApplier {
     this.#connection = connection;
     this.#protocol = 2;
     this.#db = 0;
-    const meta = String(this.#options.metaDb);
-    const [, , stored] = await connection.run([
-      encodeCommand(["SELECT", meta]),
+    const meta = this.#options.metaDb;
+    await checkRackRedis(connection, this.#options.marker, meta, describe(address));
+    const [, stored, lastOp] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
+      encodeCommand(["GET", lastOpKey(this.partition)]),
     ]);
-    this.#db = this.#options.metaDb;
+    this.#db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
     let position = parsePosition(stored!) ?? bounds.start;
     const catchUpTo = bounds.end;
     if (position > bounds.end) {
-      throw new Error(
+      throw new IdentityError(
         `Redis at ${
           describe(address)
         } says partition ${this.partition} is applied up to ${position}, ` +
@@ -283,6 +318,10 @@ class PartitionApplier {
         `partition ${this.partition} is applied up to ${position} but the log now starts at ` +
           `${bounds.start}: this rack fell behind the log's retention (see README, catch-up)`,
       );
+    }
+    const lastId = bulkPayload(lastOp!);
+    if (lastId !== undefined && lastId.length > 0 && position - 1 >= bounds.start) {
+      await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), describe(address));
     }
     const previous = this.#status.position;
     // A batch in flight when the last connection broke may have been applied: its replies are lost.
@@ -304,7 +343,9 @@ class PartitionApplier {
       }
       this.#status.state = "applying";
       if (records[0]!.offset !== position) {
-        throw new Error(`reader returned offset ${records[0]!.offset}, expected ${position}`);
+        throw new ApplierInvariantError(
+          `reader returned offset ${records[0]!.offset}, expected ${position}`,
+        );
       }
       const next = records[records.length - 1]!.offset + 1;
       const ops: (Op | undefined)[] = records.map((r) => {
@@ -335,6 +376,39 @@ class PartitionApplier {
       this.#pending.advance(this.partition, position);
       this.#status.position = position;
       if (position >= catchUpTo) this.#status.catchingUp = false;
+    }
+  }
+
+  /**
+   * Reads the op at `offset` and checks it is the one Redis says was applied
+   * last: a log re-created under the same name holds other ops there.
+   */
+  async #verifyLastOp(offset: number, expected: string, where: string): Promise<void> {
+    if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, offset);
+    else this.#reader.seek(offset);
+    const deadline = performance.now() + VERIFY_WAIT_MS;
+    while (!this.#stopped) {
+      const [record] = await this.#reader.next({ maxRecords: 1, maxBytes: 1, waitMs: 200 });
+      if (record !== undefined) {
+        let found: string;
+        try {
+          found = decodeOp(record.value).id;
+        } catch {
+          found = "(not an op)";
+        }
+        if (found !== expected) {
+          throw new IdentityError(
+            `Redis at ${where} says op ${expected} was applied last, at offset ${offset} of ` +
+              `partition ${this.partition}, but the log holds ${found} there: this Redis was ` +
+              `applied from another log (was the topic re-created?). Empty it (FLUSHALL) to ` +
+              `rebuild it from this log.`,
+          );
+        }
+        return;
+      }
+      if (performance.now() > deadline) {
+        throw new Error(`the log did not return offset ${offset} within ${VERIFY_WAIT_MS} ms`);
+      }
     }
   }
 
@@ -389,6 +463,8 @@ class PartitionApplier {
     if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), { kind: "setup" });
     this.#db = meta;
     queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), { kind: "setup" });
+    const last = ops[ops.length - 1];
+    queue(encodeCommand(["SET", lastOpKey(this.partition), last?.id ?? ""]), { kind: "setup" });
     commands.push(
       encodeCommand(["EXEC"]),
       encodeCommand(["WATCH", positionKey(this.partition)]),
@@ -415,7 +491,9 @@ class PartitionApplier {
     }
     const items = arrayItems(exec);
     if (items !== null && items.length !== slots.length) {
-      throw new Error(`EXEC returned ${items.length} replies for ${slots.length} queued commands`);
+      throw new ApplierInvariantError(
+        `EXEC returned ${items.length} replies for ${slots.length} queued commands`,
+      );
     }
     if (items === null) {
       // WATCH fired: another applier moved the position before this EXEC.
@@ -470,7 +548,13 @@ class PartitionApplier {
     this.#status.batches++;
     if (this.#foreign.length > 0) {
       // Best effort, after the transaction: the origin node fetches these if another node applied its ops.
-      this.#connection?.run(this.#foreign.splice(0)).catch(() => {});
+      const stores = this.#foreign.splice(0);
+      try {
+        failpoint("applier.store_reply");
+        this.#connection?.run(stores).catch((error) => ignored("reply_store", error));
+      } catch (error) {
+        ignored("reply_store", error);
+      }
     }
   }
 

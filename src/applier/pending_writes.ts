@@ -14,7 +14,7 @@ export interface PendingWrite {
   offset: number | undefined;
   /** Receives the raw reply (Redis's bytes, in the client's protocol). */
   settle: (reply: Uint8Array) => void;
-  /** When the client stops waiting ({@linkcode PendingWrites.expire}). */
+  /** When the client stops waiting, on the monotonic clock ({@linkcode PendingWrites.expire}). */
   deadlineMs: number;
   /** Called instead of `settle` when the deadline passes. */
   expired: () => void;

@@ -22,6 +22,7 @@ import { BOOTSTRAP_TERM, bootstrapEntries } from "../raft/confchange.ts";
 import { decodeMessages } from "../raft/message_codec.ts";
 import type { ConfState, RaftStatus } from "../raft/types.ts";
 import { SeededRandom } from "../random.ts";
+import { failpoint } from "../failpoints.ts";
 import { parseHostPort } from "../config.ts";
 import type { Peers } from "./peers.ts";
 import {
@@ -228,9 +229,9 @@ export class World {
         : command.op === "removeNode"
         ? !this.state.nodes.has(command.id) && this.state.removed.has(command.id)
         : (this.state.rackLeaders.get(command.rack)?.term ?? -1) >= command.term;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (!done()) {
-      if (Date.now() >= deadline) return false;
+      if (performance.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return true;
@@ -254,6 +255,7 @@ export class World {
   }
 
   #applyWorld(data: Uint8Array): void {
+    failpoint("world.apply");
     const command = decodeWorldCommand(data);
     const before = command.op === "removeNode" ? this.state.nodes.get(command.id) : undefined;
     const changed = applyWorldCommand(this.state, command);

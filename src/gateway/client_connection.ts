@@ -303,8 +303,12 @@ export class ClientConnection {
       // An admin command waits for a commit; its place in line is kept meanwhile.
       const slot = this.#replies.reserve();
       const protocol = this.protocol;
-      void reply.then((value) => {
-        slot.reply = encode(value, protocol);
+      // Settled either way: a slot left empty would hold every later reply of the connection.
+      void reply.then(
+        (value) => encode(value, protocol),
+        (error: unknown) => encodeError(`ERR ${error instanceof Error ? error.message : error}`),
+      ).then((bytes) => {
+        slot.reply = bytes;
         if (!this.#closed) this.#scheduleFlush();
       });
       return;
@@ -319,13 +323,32 @@ export class ClientConnection {
   #write(commands: WriteCommand[], transaction: boolean): void {
     const slot = this.#replies.reserve();
     const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
-    const submit = () =>
-      this.#host.write(request, (bytes) => {
-        slot.reply = bytes;
-        if (!this.#closed) this.#scheduleFlush();
-      });
+    const answer = (bytes: Uint8Array) => {
+      if (slot.reply !== undefined) return;
+      slot.reply = bytes;
+      if (!this.#closed) this.#scheduleFlush();
+    };
+    const submit = () => {
+      try {
+        return this.#host.write(request, answer);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
     this.#writesInFlight++;
-    const settled = (this.#readsHeld > 0 ? this.#readsSettled.then(submit) : submit()).then(() => {
+    const settled = (this.#readsHeld > 0 ? this.#readsSettled.then(submit) : submit()).then(
+      () => {},
+      (error: unknown) => {
+        // The write path settles every write; this is the net under it, so the slot never hangs.
+        log.error("client {id}: a write failed outside the write path: {error}", {
+          id: this.id,
+          error: String(error),
+        });
+        answer(encodeError(
+          `ERR Pylon lost track of this write (${error}); it may or may not be applied`,
+        ));
+      },
+    ).then(() => {
       this.#writesInFlight--;
     });
     this.#writesSettled = Promise.all([this.#writesSettled, settled]).then(() => {});

@@ -123,7 +123,7 @@ export class WritePath {
       this.#pending.register(
         op.id,
         partition,
-        now + this.#options.writeTimeoutMs,
+        performance.now() + this.#options.writeTimeoutMs,
         (bytes) => {
           this.#stats.acknowledged++;
           answer(bytes);
@@ -167,7 +167,7 @@ export class WritePath {
     });
   }
 
-  /** Gives up on writes past their deadline; call a few times a second. */
+  /** Gives up on writes past their deadline (monotonic `performance.now()`); call a few times a second. */
   expire(nowMs: number): void {
     this.#pending.expire(nowMs);
   }

@@ -59,6 +59,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 /** An {@linkcode OpLog} on a Kafka topic. */
 export class KafkaLog implements OpLog {
+  readonly id: string;
   readonly partitions: number;
   readonly topic: string;
   #kafka: Kafka;
@@ -73,8 +74,9 @@ export class KafkaLog implements OpLog {
     admin: Admin,
     producer: Producer,
     topic: string,
-    options: KafkaLogOptions,
+    options: KafkaLogOptions & { clusterId: string },
   ) {
+    this.id = `kafka:${options.clusterId}/${topic}`;
     this.#kafka = kafka;
     this.#admin = admin;
     this.#producer = producer;
@@ -116,7 +118,8 @@ export class KafkaLog implements OpLog {
         allowAutoTopicCreation: false,
       });
       await producer.connect();
-      return new KafkaLog(kafka, admin, producer, topic, options);
+      const { clusterId } = await admin.describeCluster();
+      return new KafkaLog(kafka, admin, producer, topic, { ...options, clusterId });
     } catch (error) {
       await admin.disconnect();
       throw error;
@@ -184,13 +187,13 @@ export class KafkaLog implements OpLog {
    * to two seconds.
    */
   async #fetchOffsets(): Promise<{ partition: number; low: string; high: string }[]> {
-    const deadline = Date.now() + 2_000;
+    const deadline = performance.now() + 2_000;
     while (true) {
       try {
         return await this.#admin.fetchTopicOffsets(this.topic);
       } catch (error) {
         const retriable = (error as { retriable?: boolean }).retriable === true;
-        if (!retriable || Date.now() >= deadline) throw error;
+        if (!retriable || performance.now() >= deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

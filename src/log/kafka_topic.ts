@@ -52,9 +52,9 @@ export async function ensureTopic(
     }
   }
 
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let last = "no metadata yet";
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     try {
       const { topics } = await admin.fetchTopicMetadata({ topics: [spec.topic] });
       const partitions = topics[0]?.partitions ?? [];

@@ -41,6 +41,12 @@ export interface LogReader {
 
 /** Appends and reads of an op log. */
 export interface OpLog {
+  /**
+   * Names this log among all logs (`kafka:<cluster id>/<topic>`,
+   * `local:<ULID>`): a rack's Redis and a node's data folder record it, so
+   * neither is ever applied from, or to, another log by mistake.
+   */
+  readonly id: string;
   readonly partitions: number;
   /** Writes (group commits) so far, over all partitions: appends ÷ batches is the batch size. */
   readonly batches: number;

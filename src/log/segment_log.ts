@@ -5,7 +5,7 @@
  * Layout of `dir`:
  *
  * ```
- * pylon-log.json                     {"format":"pylon-segment-log","version":1,"partitions":N}
+ * pylon-log.json                     {"format":"pylon-segment-log","version":1,"partitions":N,"id":ULID}
  * lock                               held (flock) while a SegmentLog has the directory open
  * partition-<p>/<base offset>.log    segments, base offset zero-padded to 20 digits
  * ```
@@ -34,7 +34,8 @@
  * so it fails the open instead of silently dropping acknowledged records.
  */
 
-import { syncDir, writeAll } from "../durable.ts";
+import { syncDir, writeAll, writeFileAtomic } from "../durable.ts";
+import { ulid } from "ulid";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { crc32c } from "./crc32c.ts";
@@ -133,6 +134,8 @@ interface Segment {
 export class SegmentLog implements OpLog {
   readonly partitions: number;
   readonly dir: string;
+  /** This log's id (`local:<ULID>`), made when the folder was created. */
+  readonly id: string;
   /** What opening cut off torn tails, one note per partition that had one. */
   readonly recovery: readonly RecoveryNote[];
   #parts: Partition[];
@@ -141,11 +144,13 @@ export class SegmentLog implements OpLog {
 
   private constructor(
     dir: string,
+    id: string,
     parts: Partition[],
     lock: Deno.FsFile,
     recovery: RecoveryNote[],
   ) {
     this.dir = dir;
+    this.id = id;
     this.partitions = parts.length;
     this.#parts = parts;
     this.#lock = lock;
@@ -187,14 +192,14 @@ export class SegmentLog implements OpLog {
           `The log in "${dir}" is already open (by this or another process)`,
         );
       }
-      await checkMeta(dir, partitions);
+      const id = await checkMeta(dir, partitions);
       const recovery: RecoveryNote[] = [];
       for (let p = 0; p < partitions; p++) {
         const opened = await openPartition(dir, p, settings);
         if (opened.note !== undefined) recovery.push(opened.note);
         parts.push(new Partition(p, opened, settings, commitOptions));
       }
-      return new SegmentLog(dir, parts, lock, recovery);
+      return new SegmentLog(dir, `local:${id}`, parts, lock, recovery);
     } catch (error) {
       for (const part of parts) part.closeFile();
       lock.close();
@@ -842,7 +847,11 @@ function checkLimits(limits: ReadLimits): void {
 }
 
 /** Reads the metadata file, or writes it (atomically) for a new log; refuses a mismatch. */
-async function checkMeta(dir: string, partitions: number): Promise<void> {
+/**
+ * Checks (or, in a new folder, writes) the log's metadata; returns the log's
+ * id. A log written before ids existed gets one now, once.
+ */
+async function checkMeta(dir: string, partitions: number): Promise<string> {
   const path = join(dir, META_FILE);
   let text: string | null = null;
   try {
@@ -850,6 +859,11 @@ async function checkMeta(dir: string, partitions: number): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  const write = async (id: string) => {
+    const meta = { format: META_FORMAT, version: META_VERSION, partitions, id };
+    await writeFileAtomic(dir, META_FILE, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
+    return id;
+  };
   if (text === null) {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.name.startsWith("partition-")) {
@@ -858,18 +872,7 @@ async function checkMeta(dir: string, partitions: number): Promise<void> {
         );
       }
     }
-    const temporary = `${path}.tmp`;
-    const meta = { format: META_FORMAT, version: META_VERSION, partitions };
-    const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-    try {
-      await writeAll(file, new TextEncoder().encode(JSON.stringify(meta) + "\n"));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temporary, path);
-    await syncDir(dir);
-    return;
+    return await write(ulid());
   }
   let meta: unknown;
   try {
@@ -877,7 +880,12 @@ async function checkMeta(dir: string, partitions: number): Promise<void> {
   } catch {
     throw new SegmentLogError(`"${path}" is not valid JSON`);
   }
-  const fields = meta as { format?: unknown; version?: unknown; partitions?: unknown };
+  const fields = meta as {
+    format?: unknown;
+    version?: unknown;
+    partitions?: unknown;
+    id?: unknown;
+  };
   if (typeof meta !== "object" || meta === null || fields.format !== META_FORMAT) {
     throw new SegmentLogError(`"${path}" is not the metadata of a Pylon segment log`);
   }
@@ -891,6 +899,11 @@ async function checkMeta(dir: string, partitions: number): Promise<void> {
       `The log in "${dir}" has "${fields.partitions}" partitions, not "${partitions}" as configured`,
     );
   }
+  if (fields.id === undefined) return await write(ulid());
+  if (typeof fields.id !== "string" || fields.id === "") {
+    throw new SegmentLogError(`"${path}" has an id that is not a string`);
+  }
+  return fields.id;
 }
 
 /** Lists, scans and recovers one partition's segments; leaves the last one open for writes. */

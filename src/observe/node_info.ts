@@ -1,6 +1,8 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
 import type { Config } from "../config.ts";
+import type { NodeIdentity } from "../identity/node_identity.ts";
+import { ignoredCounts } from "./ignored.ts";
 import type { GatewayStats } from "../gateway/server.ts";
 import type { WriteStats } from "../gateway/write_path.ts";
 import type { UpstreamStatus } from "../redis/upstream.ts";
@@ -16,6 +18,7 @@ import { VERSION } from "../version.ts";
 /** Everything `PYLON INFO` reports, read at the moment it is asked. */
 export interface NodeSnapshot {
   config: Config;
+  identity: NodeIdentity;
   startedAt: number;
   metaDb: number;
   gateway: GatewayStats;
@@ -37,8 +40,8 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
     {
       title: "Node",
       fields: [
-        ["node_id", s.config.nodeId],
-        ["rack", s.config.rack],
+        ["node_id", s.identity.nodeId],
+        ["rack", s.identity.rack],
         ["role", s.applier === undefined ? "follower" : "leader"],
         ["pylon_version", VERSION],
         ["process_id", Deno.pid],
@@ -74,6 +77,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       title: "Writes",
       fields: [
         ["log", s.config.log.kind],
+        ["log_id", s.identity.logId],
         ["partitions", s.writes.partitions],
         ["writes_accepted", s.writes.accepted],
         ["writes_acknowledged", s.writes.acknowledged],
@@ -164,5 +168,9 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
     });
     sections.push({ title: "Peers", fields });
   }
+  sections.push({
+    title: "Errors",
+    fields: ignoredCounts().map(([kind, count]) => [`ignored_errors_${kind}`, count]),
+  });
   return renderInfo(sections);
 }

@@ -7,7 +7,6 @@
  * fail when another entry takes their index.
  */
 
-import { getLogger } from "@logtape/logtape";
 import { RaftNode } from "./raft.ts";
 import { encodeMessages } from "./message_codec.ts";
 import type {
@@ -21,8 +20,8 @@ import type {
   SoftState,
 } from "./types.ts";
 import type { FileStorage } from "./file_storage.ts";
-
-const log = getLogger(["pylon", "raft"]);
+import { fatal } from "../observe/fatal.ts";
+import { failpoint } from "../failpoints.ts";
 
 /** Storage the driver can write Ready bundles to. */
 export type DurableStorage =
@@ -133,12 +132,23 @@ export class RaftGroup {
     return { ...this.#node.status(), applied: this.#applied };
   }
 
-  /** Messages for this group from a peer. */
+  /**
+   * Messages for this group from a peer. A message the core cannot take
+   * (one that contradicts the committed log) breaks Raft's invariants: the
+   * node stops rather than run on with a log it cannot trust.
+   */
   receive(messages: Message[]): void {
     if (this.#stopped) return;
-    for (const m of messages) {
-      if (m.to !== this.#options.id) continue;
-      this.#node.step(m);
+    try {
+      for (const m of messages) {
+        if (m.to !== this.#options.id) continue;
+        failpoint("raft.step");
+        this.#node.step(m);
+      }
+    } catch (error) {
+      this.#stopped = true;
+      clearInterval(this.#timer);
+      fatal(`raft group ${this.group}: a message broke an invariant`, error);
     }
     this.#kick();
   }
@@ -219,6 +229,7 @@ export class RaftGroup {
       while (!this.#stopped && this.#node.hasReady()) {
         const ready = this.#node.ready();
         // 1. Persist: nothing below may be sent or applied before this is durable.
+        failpoint("raft.save");
         await this.#options.storage.save(ready.hardState, ready.entries, ready.snapshot);
         // 2. Send, one batch per destination.
         this.#send(ready.messages);
@@ -238,10 +249,10 @@ export class RaftGroup {
         await this.#maybeCompact();
       }
     } catch (error) {
-      // A storage failure leaves the log's state unknown: stop this group loudly.
-      log.error("raft group {group} stopped: {error}", { group: this.group, error: String(error) });
+      // A storage failure leaves the log's state unknown: stop the node; the restart reads the WAL.
       this.#stopped = true;
       clearInterval(this.#timer);
+      fatal(`raft group ${this.group}`, error);
     }
   }
 
@@ -263,15 +274,9 @@ export class RaftGroup {
     this.#applied = entry.index;
     this.#sinceCompaction++;
     if (entry.type === "normal" && entry.data.length > 0) {
-      try {
-        this.#options.apply?.(entry.data, entry.index);
-      } catch (error) {
-        log.error("raft group {group}: entry {index} could not be applied: {error}", {
-          group: this.group,
-          index: entry.index,
-          error: String(error),
-        });
-      }
+      // A throw here reaches the pump, which stops the node: skipping an entry would let the
+      // replicated state drift from the other nodes'.
+      this.#options.apply?.(entry.data, entry.index);
     }
     const still: Waiting[] = [];
     for (const w of this.#waiting) {

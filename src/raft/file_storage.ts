@@ -62,7 +62,7 @@
  * invariants fail the open with {@linkcode FileStorageError}.
  */
 
-import { syncDir, writeAll } from "../durable.ts";
+import { syncDir, TEMP_SUFFIX, writeAll, writeFileAtomic } from "../durable.ts";
 import { getLogger } from "@logtape/logtape";
 import { dirname, join } from "node:path";
 import { crc32c } from "../log/crc32c.ts";
@@ -102,7 +102,6 @@ export const REWRITE_BYTES_MIN_DEFAULT = 4 * 1024 * 1024;
 export const REWRITE_GROWTH = 4;
 
 const LOCK_FILE = "lock";
-const TEMP_SUFFIX = ".tmp";
 const NUMBER_DIGITS = 20;
 const WAL_NAME = /^wal-(\d{20})\.log$/;
 const SNAPSHOT_NAME = /^snap-\d{20}-\d{20}\.snap$/;
@@ -668,25 +667,6 @@ async function readSnapshotData(dir: string, meta: SnapshotMeta): Promise<Uint8A
     );
   }
   return data;
-}
-
-/**
- * Writes `name` in `dir` so that it is either absent or whole: temp file,
- * fsync, rename, fsync of the directory. Returns the fsyncs made (2).
- */
-async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): Promise<number> {
-  const path = join(dir, name);
-  const temporary = path + TEMP_SUFFIX;
-  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-  try {
-    await writeAll(file, bytes);
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(temporary, path);
-  await syncDir(dir);
-  return 2;
 }
 
 async function readAll(file: Deno.FsFile): Promise<Uint8Array> {

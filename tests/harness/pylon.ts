@@ -16,6 +16,12 @@ export interface PylonOptions {
   args?: string[];
   /** Client port (default: a free one). */
   port?: number;
+  /** An existing data folder to run on (kept when the process is disposed); default: a new one. */
+  dataDir?: string;
+  /** More environment variables (e.g. `PYLON_FAILPOINTS`). */
+  env?: Record<string, string>;
+  /** Wait until the node answers PING (default true). */
+  waitReady?: boolean;
 }
 
 /** A running `main.ts`. */
@@ -24,17 +30,20 @@ export class PylonProcess implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
   readonly service: Service;
+  /** Whether the data folder is this process's own (removed on dispose). */
+  #ownsDir: boolean;
 
-  private constructor(port: number, dir: string, service: Service) {
+  private constructor(port: number, dir: string, service: Service, ownsDir: boolean) {
     this.port = port;
     this.dir = dir;
     this.service = service;
+    this.#ownsDir = ownsDir;
   }
 
   /** Starts the node and waits until it answers PING. */
   static async start(options: PylonOptions = {}): Promise<PylonProcess> {
     const port = options.port ?? freePort();
-    const dir = await scratchDir(`pylon-${port}`);
+    const dir = options.dataDir ?? await scratchDir(`pylon-${port}`);
     const redis = options.redis;
     const redisArgs = redis === undefined
       ? []
@@ -58,10 +67,11 @@ export class PylonProcess implements AsyncDisposable {
         ...(options.args ?? []),
       ],
       dir,
+      ...(options.env === undefined ? {} : { env: options.env }),
     });
-    const pylon = new PylonProcess(port, dir, service);
+    const pylon = new PylonProcess(port, dir, service, options.dataDir === undefined);
     service.start();
-    await pylon.waitReady();
+    if (options.waitReady !== false) await pylon.waitReady();
     return pylon;
   }
 
@@ -100,10 +110,35 @@ export class PylonProcess implements AsyncDisposable {
     await this.waitReady();
   }
 
-  /** Stops the node and removes its folder. */
+  /** Waits (bounded) for the node to exit; its status and log tail. */
+  async exit(timeoutMs = 30_000): Promise<{ code: number; log: string }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      this.service.exited,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (status === undefined) {
+      throw new Error(
+        `Pylon on port ${this.port} did not exit within ${timeoutMs} ms\n${await this.service
+          .logTail()}`,
+      );
+    }
+    return { code: status.code, log: await Deno.readTextFile(this.service.logPath) };
+  }
+
+  /** Waits (bounded) until the node's log has a line matching `pattern`. */
+  async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    await waitFor(`Pylon's log to match ${pattern}`, async () => {
+      const text = await Deno.readTextFile(this.service.logPath).catch(() => "");
+      return pattern.test(text) ? true : undefined;
+    }, { timeoutMs, context: () => this.service.logTail() });
+  }
+
+  /** Stops the node and removes its folder (unless the test gave it). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.service.stop();
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    if (this.#ownsDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
 

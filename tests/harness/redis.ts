@@ -131,6 +131,16 @@ export class RedisServer implements AsyncDisposable {
     await this.service.stop();
   }
 
+  /** Removes a stopped server's data files, so its next start is empty. */
+  async wipe(): Promise<void> {
+    if (this.service.running) throw new Error("wipe() needs the server stopped");
+    for (const name of ["appendonlydir", "dump.rdb"]) {
+      await Deno.remove(join(this.dir, name), { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+  }
+
   /** Starts a stopped or killed server again on the same port and folder. */
   async restart(): Promise<void> {
     if (this.service.running) await this.service.stop();
