@@ -7,11 +7,7 @@ import { startNode } from "./src/node.ts";
 import { IdentityError } from "./src/identity/node_identity.ts";
 import { armFailpoints } from "./src/failpoints.ts";
 import { VERSION } from "./src/version.ts";
-
-/** Exit statuses: 0 stopped, 1 could not start, 2 bad usage, 78 refused by identity, 70 fatal. */
-const EXIT_START_FAILED = 1;
-const EXIT_USAGE = 2;
-const EXIT_REFUSED = 78;
+import { EXIT } from "./src/observe/fatal.ts";
 
 async function main(): Promise<number> {
   let parsed;
@@ -21,7 +17,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`pylon: ${error.message}\n\n${USAGE}`);
-    return EXIT_USAGE;
+    return EXIT.usage;
   }
   if (parsed.kind === "help") {
     console.log(USAGE);
@@ -53,10 +49,10 @@ async function main(): Promise<number> {
     if (error instanceof IdentityError) {
       console.error(`pylon: refused: ${error.message}`);
       log.error("refused: {error}", { error: error.message });
-      return EXIT_REFUSED;
+      return EXIT.refused;
     }
     log.error("could not start: {error}", { error: (error as Error).message });
-    return EXIT_START_FAILED;
+    return EXIT.startFailed;
   } finally {
     Deno.removeSignalListener("SIGINT", abortStart);
     Deno.removeSignalListener("SIGTERM", abortStart);

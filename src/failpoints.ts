@@ -44,3 +44,8 @@ export function failpoint(name: Failpoint): void {
   point.passed++;
   if (point.passed >= point.from) throw new FailpointError(`failpoint ${name} fired`);
 }
+
+/** Disarms every failpoint (in-process tests). */
+export function disarmFailpoints(): void {
+  armed.clear();
+}

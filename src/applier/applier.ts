@@ -27,7 +27,7 @@ import { PipelineConnection } from "../redis/pipeline_connection.ts";
 import type { PendingWrites } from "./pending_writes.ts";
 import { checkRackRedis, type RackMarker } from "../identity/rack_marker.ts";
 import { IdentityError } from "../identity/node_identity.ts";
-import { fatal } from "../observe/fatal.ts";
+import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
 import { failpoint } from "../failpoints.ts";
 
@@ -252,8 +252,11 @@ class PartitionApplier {
       if (delay === undefined) { for (const id of missing) this.#pending.deliver(id, REPLY_LOST); }
       else if (missing.length > 0) setTimeout(() => this.recover(missing, attempt + 1), delay);
     }).catch((error) => {
-      // The writes keep waiting: at their deadline the write path asks for the stored reply.
       ignored("reply_recovery", error);
+      // Retried a few times; after that the writes wait for their deadline, when the write path
+      // asks for the stored reply once more.
+      const delay = RECOVER_DELAYS_MS[attempt];
+      if (delay !== undefined) setTimeout(() => this.recover(ids, attempt + 1), delay);
     });
   }
 
@@ -265,7 +268,10 @@ class PartitionApplier {
         attempt = 0;
       } catch (error) {
         if (this.#stopped) break;
-        if (error instanceof IdentityError || error instanceof ApplierInvariantError) {
+        if (error instanceof IdentityError) {
+          fatal(`applier of partition ${this.partition}`, error, EXIT.refused);
+        }
+        if (error instanceof ApplierInvariantError) {
           fatal(`applier of partition ${this.partition}`, error);
         }
         const message = (error as Error).message;

@@ -10,17 +10,28 @@ import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["pylon"]);
 
-/** Exit status of a node stopped by {@linkcode fatal}. */
-export const FATAL_EXIT_CODE = 70;
+/** A node's exit statuses. */
+export const EXIT = {
+  /** Stopped on request. */
+  stopped: 0,
+  /** Could not start (a service it needs failed in a way it cannot wait out). */
+  startFailed: 1,
+  /** Bad flags, variables or configuration file. */
+  usage: 2,
+  /** A broken invariant (EX_SOFTWARE). */
+  fatal: 70,
+  /** Its identity, its Redis or its log contradict each other (EX_CONFIG). */
+  refused: 78,
+} as const;
 
 /** What a fatal stop does; tests that run parts in-process replace it. */
-export type FatalHandler = (reason: string) => void;
+export type FatalHandler = (reason: string, code: number) => void;
 
-let handler: FatalHandler = (reason) => {
+let handler: FatalHandler = (reason, code) => {
   // Written directly as well: the process ends before an asynchronous sink could flush.
-  console.error(`pylon: fatal: ${reason}`);
+  console.error(`pylon: ${code === EXIT.refused ? "refused" : "fatal"}: ${reason}`);
   log.fatal("stopping: {reason}", { reason });
-  Deno.exit(FATAL_EXIT_CODE);
+  Deno.exit(code);
 };
 
 /** Replaces the fatal handler (in-process tests); returns the previous one. */
@@ -31,9 +42,9 @@ export function onFatal(next: FatalHandler): FatalHandler {
 }
 
 /** Stops the node: `where` names the part, `error` the broken invariant. */
-export function fatal(where: string, error: unknown): never {
+export function fatal(where: string, error: unknown, code: number = EXIT.fatal): never {
   const reason = `${where}: ${error instanceof Error ? error.message : String(error)}`;
-  handler(reason);
+  handler(reason, code);
   // A test handler returns: stop the caller all the same.
   throw new FatalError(reason);
 }

@@ -30,14 +30,32 @@ export class PylonProcess implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
   readonly service: Service;
+  /** How it was started. */
+  readonly options: PylonOptions;
   /** Whether the data folder is this process's own (removed on dispose). */
   #ownsDir: boolean;
 
-  private constructor(port: number, dir: string, service: Service, ownsDir: boolean) {
+  private constructor(
+    port: number,
+    dir: string,
+    service: Service,
+    options: PylonOptions,
+  ) {
     this.port = port;
     this.dir = dir;
     this.service = service;
-    this.#ownsDir = ownsDir;
+    this.options = options;
+    this.#ownsDir = options.dataDir === undefined;
+  }
+
+  /**
+   * Starts the same node (port, data folder, flags) as another process, with
+   * `changes` (environment, readiness); this one must be stopped. The new
+   * process does not remove the folder; this one still does.
+   */
+  startAgain(changes: Pick<PylonOptions, "env" | "waitReady"> = {}): Promise<PylonProcess> {
+    if (this.service.running) throw new Error("startAgain() needs the node stopped");
+    return PylonProcess.start({ ...this.options, ...changes, port: this.port, dataDir: this.dir });
   }
 
   /** Starts the node and waits until it answers PING. */
@@ -69,7 +87,7 @@ export class PylonProcess implements AsyncDisposable {
       dir,
       ...(options.env === undefined ? {} : { env: options.env }),
     });
-    const pylon = new PylonProcess(port, dir, service, options.dataDir === undefined);
+    const pylon = new PylonProcess(port, dir, service, options);
     service.start();
     if (options.waitReady !== false) await pylon.waitReady();
     return pylon;
@@ -96,6 +114,11 @@ export class PylonProcess implements AsyncDisposable {
   /** Runs one command through `redis-cli` against the node. */
   call(...args: string[]): Promise<string> {
     return redisCli(this.port, args, this.host);
+  }
+
+  /** Stops the node (SIGTERM, then kill -9 past a grace period). */
+  async stop(): Promise<void> {
+    await this.service.stop();
   }
 
   /** `kill -9` the node. */
