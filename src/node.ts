@@ -82,9 +82,20 @@ export async function startNode(config: Config, options: StartOptions): Promise<
   } catch (error) {
     upstream.stop();
     await opLog?.close().catch((e) => ignored("log_close", e));
+    naming.lock.close();
     throw error;
   }
-  return await runNode(config, identity, { upstream, opLog, startedAt });
+  const node = await runNode(config, identity, { upstream, opLog, startedAt }).catch((error) => {
+    naming.lock.close();
+    throw error;
+  });
+  return {
+    ...node,
+    stop: async () => {
+      await node.stop();
+      naming.lock.close();
+    },
+  };
 }
 
 /** Wires and starts the parts of a node whose identity is settled. */

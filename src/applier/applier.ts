@@ -25,7 +25,12 @@ import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
 import { PipelineConnection } from "../redis/pipeline_connection.ts";
 import type { PendingWrites } from "./pending_writes.ts";
-import { checkRackRedis, type RackMarker } from "../identity/rack_marker.ts";
+import {
+  checkRackRedis,
+  encodeMarker,
+  MARKER_KEY,
+  type RackMarker,
+} from "../identity/rack_marker.ts";
 import { IdentityError } from "../identity/node_identity.ts";
 import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
@@ -98,6 +103,20 @@ const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
 /** How long the applier waits for the log to return the last applied op when it checks it. */
 const VERIFY_WAIT_MS = 10_000;
 
+/**
+ * The stored position disappeared under the applier (FLUSHDB of the metadata
+ * db, a Redis that restarted empty behind the same connection): replaying from
+ * the log's start could apply ops twice onto data that survived, so the
+ * session starts over and checks the Redis again (an empty Redis is rebuilt,
+ * one with data but no metadata is refused).
+ */
+class MetadataVanished extends Error {
+  override name = "MetadataVanished";
+  constructor() {
+    super("Pylon's position in Redis vanished; checking the Redis again");
+  }
+}
+
 /** A broken rule of the applier's own: the node must stop rather than apply on. */
 class ApplierInvariantError extends Error {
   override name = "ApplierInvariantError";
@@ -166,6 +185,8 @@ class PartitionApplier {
   #running: Promise<void> | undefined;
   #stopped = false;
   #status: PartitionStatus;
+  /** Re-asserts the rack's marker in every batch. */
+  #markerCommand: Uint8Array;
   /** Replies to store for other nodes, sent after the current batch. */
   #foreign: Uint8Array[] = [];
   /** Connection state: protocol and db after the last command sent. */
@@ -190,6 +211,7 @@ class PartitionApplier {
       handBack: () => false,
       ...options,
     };
+    this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     this.#status = {
       partition,
       state: "starting",
@@ -471,6 +493,8 @@ class PartitionApplier {
     queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), { kind: "setup" });
     const last = ops[ops.length - 1];
     queue(encodeCommand(["SET", lastOpKey(this.partition), last?.id ?? ""]), { kind: "setup" });
+    // A FLUSHALL op in the batch wiped the marker with everything else: it is part of the state.
+    queue(this.#markerCommand, { kind: "setup" });
     commands.push(
       encodeCommand(["EXEC"]),
       encodeCommand(["WATCH", positionKey(this.partition)]),
@@ -503,12 +527,14 @@ class PartitionApplier {
     }
     if (items === null) {
       // WATCH fired: another applier moved the position before this EXEC.
-      return { kind: "moved", stored: stored ?? 0 };
+      if (stored === undefined) throw new MetadataVanished();
+      return { kind: "moved", stored };
     }
     if (stored !== next) {
       // Moved between this EXEC and the WATCH after it: this batch applied, then someone else wrote.
       this.#deliver(slots, items);
-      return { kind: "moved", stored: stored ?? next };
+      if (stored === undefined) throw new MetadataVanished();
+      return { kind: "moved", stored };
     }
     this.#deliver(slots, items);
     return { kind: "applied" };
@@ -529,9 +555,9 @@ class PartitionApplier {
       encodeCommand(["GET", positionKey(this.partition)]),
     ]);
     this.#db = this.#options.metaDb;
-    if (parsePosition(reset[3]!) !== first) {
-      return { kind: "moved", stored: parsePosition(reset[3]!) ?? first };
-    }
+    const stored = parsePosition(reset[3]!);
+    if (stored === undefined) throw new MetadataVanished();
+    if (stored !== first) return { kind: "moved", stored };
     for (let i = 0; i < ops.length; i++) {
       const outcome = await this.#applyBatch(connection, [ops[i]], first + i + 1);
       if (outcome.kind === "moved") return outcome;

@@ -18,6 +18,7 @@ import {
   checkLog,
   chooseNameAndRack,
   IdentityError,
+  lockDataDir,
   newNodeId,
   type NodeIdentity,
   readNodeIdentity,
@@ -32,18 +33,26 @@ export interface Naming {
   nodeId: string;
   rack: string;
   recorded: NodeIdentity | undefined;
+  /** The data folder's lock, held while the node runs. */
+  lock: Deno.FsFile;
 }
 
-/** Reads the data folder's record and settles this node's id and rack. */
+/** Takes the data folder, reads its record and settles this node's id and rack. */
 export async function settleNaming(config: Config, hostname: string): Promise<Naming> {
-  const recorded = await readNodeIdentity(config.dataDir);
-  const { nodeId, rack } = chooseNameAndRack(
-    config,
-    recorded,
-    config.dataDir,
-    () => newNodeId(hostname, crypto.getRandomValues(new Uint8Array(4))),
-  );
-  return { nodeId, rack, recorded };
+  const lock = await lockDataDir(config.dataDir);
+  try {
+    const recorded = await readNodeIdentity(config.dataDir);
+    const { nodeId, rack } = chooseNameAndRack(
+      config,
+      recorded,
+      config.dataDir,
+      () => newNodeId(hostname, crypto.getRandomValues(new Uint8Array(4))),
+    );
+    return { nodeId, rack, recorded, lock };
+  } catch (error) {
+    lock.close();
+    throw error;
+  }
 }
 
 /** The marker this node expects in its rack's Redis. */

@@ -13,6 +13,7 @@ import { writeFileAtomic } from "../durable.ts";
 
 /** The file in the data folder. */
 export const IDENTITY_FILE = "node.json";
+const LOCK_FILE = "node.lock";
 
 const FORMAT = "pylon-node";
 const VERSION = 1;
@@ -32,6 +33,24 @@ export interface NodeIdentity {
 /** A start that contradicts what the data folder records, or a folder that cannot be read. */
 export class IdentityError extends Error {
   override name = "IdentityError";
+}
+
+/**
+ * Takes the data folder for this process (an flock held until it exits or
+ * {@linkcode Deno.FsFile.close}): two nodes on one folder would share one
+ * identity and one Raft log.
+ */
+export async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const file = await Deno.open(join(dataDir, LOCK_FILE), { read: true, write: true, create: true });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new IdentityError(
+      `The data folder ${dataDir} is in use by another Pylon process. Stop that one, or give ` +
+        `this node a --data-dir of its own.`,
+    );
+  }
+  return file;
 }
 
 /** Reads the identity a data folder records; undefined for a new folder. */

@@ -78,8 +78,10 @@ Deno.test("wrong arity, unknown commands and refused commands get clear errors i
 
 Deno.test("a client that sends half a command and disconnects affects no one", async () => {
   await using redis = await startRedis();
-  await redis.call("SET", "k", "v");
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => redis.call("SET", "k", "v"),
+  });
   const before = Number(/connected_clients:(\d+)/.exec(await pylon.call("PYLON", "INFO"))![1]);
   for (const half of ["*2\r\n$3\r\nGET\r\n$5\r\nab", "*3\r\n$3\r\nGET", "GET k"]) {
     const client = await RawClient.connect(pylon.port);

@@ -6,8 +6,10 @@ import { RawClient, startPylon, startRedis, waitFor } from "../harness/mod.ts";
 
 Deno.test("1,000 concurrent connections are each served", async () => {
   await using redis = await startRedis();
-  await redis.call("SET", "shared", "value");
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => redis.call("SET", "shared", "value"),
+  });
   const clients = await Promise.all(
     Array.from({ length: 1_000 }, () => RawClient.connect(pylon.port)),
   );
@@ -72,9 +74,13 @@ Deno.test("a client that does not read is held to bounded memory and then gets e
   await using redis = await startRedis();
   const value = "v".repeat(1024 * 1024);
   await using direct = await RawClient.connect(redis.port);
-  await direct.command("SET", "big", value);
-  assert.deepEqual(await direct.read(), { type: "simple", value: "OK" });
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: async () => {
+      await direct.command("SET", "big", value);
+      assert.deepEqual(await direct.read(), { type: "simple", value: "OK" });
+    },
+  });
   await using slow = await RawClient.connect(pylon.port);
   await slow.command("CLIENT", "SETNAME", "slow");
   await slow.read();

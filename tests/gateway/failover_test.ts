@@ -7,13 +7,13 @@ import { startPylon, startRack, waitFor } from "../harness/mod.ts";
 Deno.test("reads through Pylon keep succeeding across a forced Sentinel failover", async () => {
   await using rack = await startRack();
   const before = await rack.master();
-  await before.call("SET", "k", "v");
+  await using pylon = await startPylon({
+    redis: { sentinels: rack.sentinelList, master: rack.masterName },
+    seed: () => before.call("SET", "k", "v"),
+  });
   await waitFor("the key to reach the replica", async () => {
     const replica = rack.redis.find((r) => r !== before)!;
     return (await replica.call("GET", "k")) === "v" ? true : undefined;
-  });
-  await using pylon = await startPylon({
-    redis: { sentinels: rack.sentinelList, master: rack.masterName },
   });
   const client = new Redis({ port: pylon.port, lazyConnect: true, maxRetriesPerRequest: 0 });
   await client.connect();

@@ -7,8 +7,10 @@ const text = (v: unknown) => new TextDecoder().decode((v as { value: Uint8Array 
 
 Deno.test("SELECT, CLIENT, HELLO, RESET and PING keep per-connection state", async () => {
   await using redis = await startRedis();
-  await redis.call("-n", "5", "SET", "k", "five");
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => redis.call("-n", "5", "SET", "k", "five"),
+  });
   await using a = await RawClient.connect(pylon.port);
   await using b = await RawClient.connect(pylon.port);
 

@@ -7,14 +7,17 @@ import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
 
 Deno.test("a pipeline of 20,000 mixed requests is answered strictly in order", async () => {
   await using redis = await startRedis();
-  const direct = new Redis({ port: redis.port, lazyConnect: true });
-  await direct.connect();
-  const pipe = direct.pipeline();
-  for (let i = 0; i < 1_000; i++) pipe.set(`k${i}`, `v${i}`);
-  await pipe.exec();
-  direct.disconnect();
-
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: async () => {
+      const direct = new Redis({ port: redis.port, lazyConnect: true });
+      await direct.connect();
+      const pipe = direct.pipeline();
+      for (let i = 0; i < 1_000; i++) pipe.set(`k${i}`, `v${i}`);
+      await pipe.exec();
+      direct.disconnect();
+    },
+  });
   await using client = await RawClient.connect(pylon.port);
   const expected: string[] = [];
   const parts: Uint8Array[] = [];
@@ -67,8 +70,10 @@ Deno.test("a pipeline of 20,000 mixed requests is answered strictly in order", a
 
 Deno.test("ioredis pipelines through Pylon keep their order", async () => {
   await using redis = await startRedis();
-  await redis.call("SET", "n", "0");
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => redis.call("SET", "n", "0"),
+  });
   const client = new Redis({ port: pylon.port, lazyConnect: true });
   await client.connect();
   try {

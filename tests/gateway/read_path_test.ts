@@ -26,8 +26,10 @@ async function seed(port: number): Promise<void> {
 
 Deno.test("ioredis (RESP2) reads strings, hashes, lists, sets, sorted sets and binary data through Pylon", async () => {
   await using redis = await startRedis();
-  await seed(redis.port);
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => seed(redis.port),
+  });
   const client = new Redis({ port: pylon.port, lazyConnect: true, maxRetriesPerRequest: 0 });
   await client.connect();
   try {
@@ -75,8 +77,10 @@ Deno.test("ioredis (RESP2) reads strings, hashes, lists, sets, sorted sets and b
 
 Deno.test("redis-cli reads through Pylon in RESP2 and RESP3", async () => {
   await using redis = await startRedis();
-  await seed(redis.port);
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => seed(redis.port),
+  });
   assert.equal(await redisCli(pylon.port, ["GET", "str"]), "hello");
   assert.equal(await redisCli(pylon.port, ["HGET", "hash", "f1"]), "v1");
   assert.equal(await redisCli(pylon.port, ["LRANGE", "list", "0", "-1"]), "a\nb\nc");
@@ -87,8 +91,10 @@ Deno.test("redis-cli reads through Pylon in RESP2 and RESP3", async () => {
 
 Deno.test("after HELLO 3 replies come from Redis in RESP3, byte for byte", async () => {
   await using redis = await startRedis();
-  await seed(redis.port);
-  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    seed: () => seed(redis.port),
+  });
   await using client = await RawClient.connect(pylon.port);
   await client.command("HELLO", "3");
   const hello = await client.read();

@@ -22,6 +22,12 @@ export interface PylonOptions {
   env?: Record<string, string>;
   /** Wait until the node answers PING (default true). */
   waitReady?: boolean;
+  /**
+   * Data a test writes into the rack's Redis directly, behind Pylon's back.
+   * Pylon refuses a Redis that holds data it did not write, so this runs once
+   * the node's applier has claimed the (empty) Redis.
+   */
+  seed?: () => Promise<unknown>;
 }
 
 /** A running `main.ts`. */
@@ -90,6 +96,10 @@ export class PylonProcess implements AsyncDisposable {
     const pylon = new PylonProcess(port, dir, service, options);
     service.start();
     if (options.waitReady !== false) await pylon.waitReady();
+    if (options.seed !== undefined) {
+      await pylon.waitApplying();
+      await options.seed();
+    }
     return pylon;
   }
 
@@ -103,6 +113,16 @@ export class PylonProcess implements AsyncDisposable {
     await waitFor(`Pylon on port ${this.port}`, async () => {
       if (!this.service.running) throw new Error("pylon exited");
       return (await redisCli(this.port, ["PING"])) === "PONG" ? true : undefined;
+    }, { timeoutMs, context: () => this.service.logTail() });
+  }
+
+  /** Waits until every partition's applier runs (it has checked, or claimed, the rack's Redis). */
+  async waitApplying(timeoutMs = 20_000): Promise<void> {
+    await waitFor(`Pylon on port ${this.port} to apply`, async () => {
+      const states = [...(await this.call("PYLON", "INFO")).matchAll(/^partition_\d+:(\w+)/gm)];
+      return states.length > 0 && states.every((m) => m[1] === "applying" || m[1] === "waiting")
+        ? true
+        : undefined;
     }, { timeoutMs, context: () => this.service.logTail() });
   }
 

@@ -188,3 +188,11 @@ Deno.test("a Redis with fewer databases than the recorded metadata db is refused
     assert.match(log, /refuses db 31, where Pylon's metadata is kept/);
   });
 });
+
+Deno.test("a second node on a data folder in use is refused", async () => {
+  await using redis = await startRedis();
+  await using first = await startPylon({ redis: { url: redis.url } });
+  const log = await refusedStart({ redis: { url: redis.url }, dataDir: first.dir });
+  assert.match(log, /data folder .* is in use by another Pylon process/);
+  assert.equal(await first.call("INCR", "counter"), "1");
+});

@@ -126,8 +126,11 @@ Deno.test("MULTI .. EXEC is one op: applied atomically, answered as an array; er
 Deno.test("bad writes get clear errors and nothing reaches the log: arity, syntax, wrong type, reserved db", async () => {
   await using log = await kafkaArgs();
   await using redis = await startRedis();
-  await redis.call("SET", "str", "x");
-  await using pylon = await startPylon({ redis: { url: redis.url }, args: log.args });
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    args: log.args,
+    seed: () => redis.call("SET", "str", "x"),
+  });
   await using c = await RawClient.connect(pylon.port);
   const cases: [string[], string][] = [
     [["INCR"], "ERR wrong number of arguments for 'incr' command"],
