@@ -23,6 +23,7 @@ import { decodeMessages } from "../raft/message_codec.ts";
 import type { ConfState, RaftStatus } from "../raft/types.ts";
 import { SeededRandom } from "../random.ts";
 import { failpoint } from "../failpoints.ts";
+import { ignored } from "../observe/ignored.ts";
 import { parseHostPort } from "../config.ts";
 import type { Peers } from "./peers.ts";
 import {
@@ -286,8 +287,9 @@ export class World {
           term,
         });
         return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 500));
+      } catch (error) {
+        if (attempt === 4) ignored("rack_leader_report", error);
+        else await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
   }

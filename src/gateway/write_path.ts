@@ -22,6 +22,7 @@ import { LogError, type OpLog } from "../log/op_log.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
+import { ignored } from "../observe/ignored.ts";
 
 /** Options of {@linkcode WritePath}. */
 export interface WritePathOptions {
@@ -131,7 +132,10 @@ export class WritePath {
         },
         () => {
           const lookup = this.#options.storedReply?.(op.id) ?? Promise.resolve(undefined);
-          void lookup.catch(() => undefined).then((stored) => {
+          void lookup.catch((error) => {
+            ignored("stored_reply_lookup", error);
+            return undefined;
+          }).then((stored) => {
             if (stored !== undefined) {
               this.#stats.acknowledged++;
               answer(stored);
