@@ -8,6 +8,7 @@ import { IdentityError } from "./src/identity/node_identity.ts";
 import { armFailpoints } from "./src/failpoints.ts";
 import { VERSION } from "./src/version.ts";
 import { EXIT } from "./src/observe/fatal.ts";
+import { ignored } from "./src/observe/ignored.ts";
 
 async function main(): Promise<number> {
   let parsed;
@@ -30,6 +31,17 @@ async function main(): Promise<number> {
   const { config } = parsed;
   await setupLogging(config.logLevel, config.logFormat);
   const log = getLogger(["pylon"]);
+  // A promise nobody awaited must not end the node: it is a bug to report, not a reason to stop
+  // serving (broken invariants stop the node through the fatal path instead).
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    ignored("unhandled_rejection", event.reason);
+    log.error("unhandled rejection: {error}", {
+      error: event.reason instanceof Error
+        ? event.reason.stack ?? event.reason.message
+        : event.reason,
+    });
+  });
   log.info("starting: redis {redis}, log {log}, data {dataDir}", {
     redis: describeRedis(config.redis),
     log: describeLog(config.log),

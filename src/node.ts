@@ -10,10 +10,11 @@ import type { Config, HostPort } from "./config.ts";
 import { Gateway } from "./gateway/server.ts";
 import { WritePath } from "./gateway/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
-import { Applier, replyKey } from "./applier/applier.ts";
-import { encodeCommand } from "./resp/encoder.ts";
-import { bulkPayload } from "./resp/frames.ts";
+import { Applier, type PartitionStatus } from "./applier/applier.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
+import { RackProgress } from "./applier/rack_progress.ts";
+import { ReplyRecovery } from "./applier/reply_recovery.ts";
+import { fetchStoredReplies, readPosition, verifyOpAt } from "./applier/rack_reads.ts";
 import type { LogBounds, OpLog } from "./log/op_log.ts";
 import { KafkaLog } from "./log/kafka_log.ts";
 import { SegmentLog } from "./log/segment_log.ts";
@@ -52,6 +53,11 @@ export async function openLog(config: Config, nodeId: string): Promise<OpLog> {
     });
   }
   return await SegmentLog.open(config.log.dir, { partitions: config.partitions });
+}
+
+/** Whether a partition's applier can apply now (not paused by a rack condition, not failing). */
+function isWorking(state: PartitionStatus["state"]): boolean {
+  return state !== "error" && state !== "paused";
 }
 
 /** What {@linkcode startNode} needs besides the configuration. */
@@ -107,6 +113,14 @@ async function runNode(
   const { upstream, opLog, startedAt } = started;
   const { nodeId, rack, metaDb } = identity;
   const pending = new PendingWrites();
+  const progress = new RackProgress(opLog.partitions, readPosition(upstream, metaDb));
+  // A Redis that restarted or failed over may be behind what this node knew.
+  upstream.onReset(() => progress.invalidate());
+  const recovery = new ReplyRecovery(pending, progress, {
+    fetchStored: fetchStoredReplies(upstream, metaDb),
+    verify: verifyOpAt(opLog),
+  });
+  recovery.start();
   const peers = config.worldSecret === undefined || config.peers.length === 0
     ? undefined
     : new Peers(
@@ -127,6 +141,7 @@ async function runNode(
         rack,
         metaDb,
         marker: markerFor(opLog),
+        progress,
         handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
       },
     );
@@ -164,12 +179,7 @@ async function runNode(
     metaDb,
     ackLog: new Set(config.ackLog),
     writeTimeoutMs: config.writeTimeoutMs,
-    storedReply: (opId) =>
-      new Promise((resolve) => {
-        upstream.send(encodeCommand(["GETDEL", replyKey(opId)]), metaDb, 2, (reply) => {
-          resolve(reply instanceof Uint8Array ? bulkPayload(reply)?.slice() : undefined);
-        });
-      }),
+    storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
   });
 
   // Log ends for lag and catch-up, refreshed in the background (INFO answers at once).
@@ -196,14 +206,18 @@ async function runNode(
     servesReads: () =>
       upstream.healthy &&
       (applier !== undefined
-        ? applier.status().every((p) => p.state !== "error" && !p.catchingUp)
+        ? applier.status().every((p) => isWorking(p.state) && !p.catchingUp)
         : (leaderFlags() & PeerFlags.servesReads) !== 0),
     applies: () =>
       applier !== undefined
-        ? upstream.healthy && applier.status().every((p) => p.state !== "error")
+        ? upstream.healthy && applier.status().every((p) => isWorking(p.state))
         : (leaderFlags() & PeerFlags.applies) !== 0,
   };
-  const router = new Router(upstream, writes, peers, health, new Set(config.ackLog));
+  const router = new Router(upstream, writes, peers, {
+    health,
+    progress,
+    ackLog: new Set(config.ackLog),
+  });
 
   let peerServer: PeerServer | undefined;
   let peerAddress: HostPort | undefined;
@@ -214,6 +228,7 @@ async function runNode(
     peers?.stop();
     clearInterval(endsTimer);
     clearInterval(expireTimer);
+    recovery.stop();
     await world.stop();
     await stopApplier();
     await opLog.close().catch((error) => ignored("log_close", error));
@@ -229,6 +244,7 @@ async function runNode(
           writes,
           pending,
           health,
+          progress,
           (from, batch) => world.receive(from, batch),
           (group, data) => world.proposeForPeer(group, data),
         ),
@@ -243,7 +259,8 @@ async function runNode(
     peers?.start();
     await world.start();
     gateway = new Gateway({
-      forward: (request, db, protocol, sink) => router.read(request, db, protocol, sink),
+      forward: (request, db, protocol, sink, need) =>
+        router.read(request, db, protocol, sink, need),
       write: (request, reply) => router.write(request, reply),
       databases: () => upstream.databases,
       reservedDb: metaDb,

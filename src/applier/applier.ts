@@ -35,6 +35,8 @@ import { IdentityError } from "../identity/node_identity.ts";
 import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
 import { failpoint } from "../failpoints.ts";
+import { classifyRedisError } from "./redis_errors.ts";
+import type { RackProgress } from "./rack_progress.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -67,6 +69,8 @@ export interface ApplierOptions {
   metaDb: number;
   /** The marker the rack's Redis must carry (claimed when it is empty). */
   marker: RackMarker;
+  /** This rack's applied positions, advanced after every batch. */
+  progress: RackProgress;
   batchRecords?: number;
   batchBytes?: number;
   /** How long replies for other nodes' ops stay in Redis. */
@@ -82,7 +86,8 @@ export interface MasterSource {
 /** One partition's progress, for `PYLON INFO`. */
 export interface PartitionStatus {
   partition: number;
-  state: "starting" | "applying" | "waiting" | "error";
+  /** `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); see `lastError`. */
+  state: "starting" | "applying" | "waiting" | "paused" | "error";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -117,19 +122,18 @@ class MetadataVanished extends Error {
   }
 }
 
+/** Redis refused the batch for a reason of this rack's own (see redis_errors.ts). */
+class RackCondition extends Error {
+  override name = "RackCondition";
+  constructor(text: string) {
+    super(`the rack's Redis refuses writes: ${text}`);
+  }
+}
+
 /** A broken rule of the applier's own: the node must stop rather than apply on. */
 class ApplierInvariantError extends Error {
   override name = "ApplierInvariantError";
 }
-
-/** Waits before asking again for replies another applier has not stored yet. */
-const RECOVER_DELAYS_MS = [20, 100, 500];
-
-/** The reply of a write that was applied when its real reply cannot be had. */
-const REPLY_LOST = new TextEncoder().encode(
-  "-ERR the write was applied but its reply was lost (the applier's Redis connection failed, " +
-    "or another applier applied it)\r\n",
-);
 
 /** Applies every partition of a log to the rack's Redis. */
 export class Applier {
@@ -143,7 +147,6 @@ export class Applier {
     master.onChange(() => {
       for (const p of this.#partitions) p.masterMoved();
     });
-    pending.onAppliedElsewhere((write) => this.#partitions[write.partition]?.recover([write.id]));
   }
 
   /** Starts applying every partition. */
@@ -244,44 +247,6 @@ class PartitionApplier {
     this.#connection?.close();
   }
 
-  /** Fetches stored replies of ops another applier applied, for this node's waiting clients. */
-  recover(ids: string[], attempt = 0): void {
-    const connection = this.#connection;
-    if (connection === undefined || connection.closed || ids.length === 0) return;
-    const commands = [encodeCommand(["SELECT", String(this.#options.metaDb)])];
-    for (const id of ids) commands.push(encodeCommand(["GETDEL", replyKey(id)]));
-    // Keep the connection's db as the transaction expects it.
-    if (this.#db !== this.#options.metaDb) {
-      commands.push(encodeCommand(["SELECT", String(this.#db)]));
-    }
-    const run = (() => {
-      try {
-        failpoint("applier.recover");
-        return connection.run(commands);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    })();
-    run.then((frames) => {
-      const missing: string[] = [];
-      ids.forEach((id, i) => {
-        const stored = bulkPayload(frames[i + 1]!);
-        if (stored !== undefined) this.#pending.deliver(id, stored);
-        else missing.push(id);
-      });
-      // The other applier stores replies right after its EXEC: give it a moment.
-      const delay = RECOVER_DELAYS_MS[attempt];
-      if (delay === undefined) { for (const id of missing) this.#pending.deliver(id, REPLY_LOST); }
-      else if (missing.length > 0) setTimeout(() => this.recover(missing, attempt + 1), delay);
-    }).catch((error) => {
-      ignored("reply_recovery", error);
-      // Retried a few times; after that the writes wait for their deadline, when the write path
-      // asks for the stored reply once more.
-      const delay = RECOVER_DELAYS_MS[attempt];
-      if (delay !== undefined) setTimeout(() => this.recover(ids, attempt + 1), delay);
-    });
-  }
-
   async #run(): Promise<void> {
     let attempt = 0;
     while (!this.#stopped) {
@@ -297,13 +262,19 @@ class PartitionApplier {
           fatal(`applier of partition ${this.partition}`, error);
         }
         const message = (error as Error).message;
+        const paused = error instanceof RackCondition;
         if (this.#status.lastError !== message) {
-          log.warning("partition {partition}: {error}; retrying", {
-            partition: this.partition,
-            error: message,
-          });
+          // An alert once per condition, not per retry.
+          const fields = { partition: this.partition, error: message };
+          if (paused) {
+            log.error(
+              "partition {partition}: {error}; applying is paused (no op skipped, no client " +
+                "answered with it) and resumes where it stopped once Redis takes writes",
+              fields,
+            );
+          } else log.warning("partition {partition}: {error}; retrying", fields);
         }
-        this.#status.state = "error";
+        this.#status.state = paused ? "paused" : "error";
         this.#status.lastError = message;
         this.#status.catchingUp = true;
         this.#connection?.close();
@@ -351,9 +322,6 @@ class PartitionApplier {
     if (lastId !== undefined && lastId.length > 0 && position - 1 >= bounds.start) {
       await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), describe(address));
     }
-    const previous = this.#status.position;
-    // A batch in flight when the last connection broke may have been applied: its replies are lost.
-    if (previous !== undefined && position > previous) this.#jump(previous, position);
     this.#moveTo(position, "stored position");
     this.#status.state = "applying";
     this.#status.lastError = undefined;
@@ -395,13 +363,12 @@ class PartitionApplier {
       });
       const outcome = await this.#applyBatch(connection, ops, next);
       if (outcome.kind === "moved") {
-        this.#jump(position, outcome.stored);
         position = outcome.stored;
         this.#moveTo(position, "another applier moved the position");
         continue;
       }
       position = next;
-      this.#pending.advance(this.partition, position);
+      this.#options.progress.advance(this.partition, position);
       this.#status.position = position;
       if (position >= catchUpTo) this.#status.catchingUp = false;
     }
@@ -445,19 +412,13 @@ class PartitionApplier {
     if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, position);
     else this.#reader.seek(position);
     this.#status.position = position;
-    this.#pending.advance(this.partition, position);
+    // Authoritative, even when lower than before (a Redis that came back empty).
+    this.#options.progress.reset(this.partition, position);
     log.info("partition {partition}: applying from offset {position} ({why})", {
       partition: this.partition,
       position,
       why,
     });
-  }
-
-  /** Someone else applied [from, to): fetch the replies of this node's ops in that range. */
-  #jump(from: number, to: number): void {
-    if (to <= from) return;
-    const waiting = this.#pending.waitingBetween(this.partition, from, to);
-    this.recover(waiting.map((w) => w.id));
   }
 
   /**
@@ -507,6 +468,11 @@ class PartitionApplier {
     const queued = frames.slice(1, 1 + slots.length);
 
     if (isErrorFrame(exec)) {
+      // A condition of this rack (out of memory, read-only, loading, ...) is not the ops' outcome:
+      // nothing was applied; pause and apply the same ops again once Redis takes writes.
+      const condition = [exec, ...queued].filter(isErrorFrame).map(frameText)
+        .find((text) => classifyRedisError(text) === "rack");
+      if (condition !== undefined) throw new RackCondition(condition);
       // EXECABORT: a command was refused when queued (it should have been caught before logging).
       const refusal = queued.find(isErrorFrame);
       log.warning("partition {partition}: transaction refused ({error})", {

@@ -1,9 +1,9 @@
 /**
- * Writes accepted by this node and waiting for their reply. The gateway
+ * Writes accepted by this node and waiting for their reply. The write path
  * registers each op before appending it and records its offset once the log
- * acknowledges it; the applier delivers the reply Redis gave when the op was
- * applied. When another applier applied an op (a racing or deposed one), the
- * offset tells the local applier which replies to recover.
+ * acknowledges it; the reply comes from whoever applied the op: this node's
+ * applier, another node's hand-back, or reply recovery (src/applier/
+ * reply_recovery.ts) for ops another applier applied.
  */
 
 /** One write waiting for its reply. */
@@ -18,23 +18,19 @@ export interface PendingWrite {
   deadlineMs: number;
   /** Called instead of `settle` when the deadline passes. */
   expired: () => void;
+  /** When reply recovery first saw the rack's position pass this write (`performance.now()`). */
+  passedAt: number | undefined;
 }
 
 /** The writes of this node that await their replies. */
 export class PendingWrites {
   #byId = new Map<string, PendingWrite>();
-  /** Per partition: the applied position last reported (everything below is applied). */
-  #applied: number[] = [];
-  #onBehind: (write: PendingWrite) => void = () => {};
+  /** Writes with a known offset, for reply recovery. */
+  #placed = new Set<PendingWrite>();
 
   /** Writes waiting. */
   get size(): number {
     return this.#byId.size;
-  }
-
-  /** Called for a write whose offset is already below the applied position (applied elsewhere). */
-  onAppliedElsewhere(fn: (write: PendingWrite) => void): void {
-    this.#onBehind = fn;
   }
 
   /**
@@ -49,7 +45,15 @@ export class PendingWrites {
     settle: (reply: Uint8Array) => void,
     expired: () => void,
   ): PendingWrite {
-    const write: PendingWrite = { id, partition, offset: undefined, settle, deadlineMs, expired };
+    const write: PendingWrite = {
+      id,
+      partition,
+      offset: undefined,
+      settle,
+      deadlineMs,
+      expired,
+      passedAt: undefined,
+    };
     this.#byId.set(id, write);
     return write;
   }
@@ -58,7 +62,7 @@ export class PendingWrites {
   expire(nowMs: number): void {
     for (const write of this.#byId.values()) {
       if (write.deadlineMs > nowMs) break;
-      this.#byId.delete(write.id);
+      this.#remove(write);
       write.expired();
     }
   }
@@ -68,40 +72,31 @@ export class PendingWrites {
     const write = this.#byId.get(id);
     if (write === undefined) return;
     write.offset = offset;
-    const applied = this.#applied[write.partition];
-    if (applied !== undefined && offset < applied) this.#onBehind(write);
+    this.#placed.add(write);
   }
 
   /** Delivers op `id`'s reply; false if nobody waits for it (already answered, timed out). */
   deliver(id: string, reply: Uint8Array): boolean {
     const write = this.#byId.get(id);
     if (write === undefined) return false;
-    this.#byId.delete(id);
+    this.#remove(write);
     write.settle(reply);
     return true;
   }
 
   /** Forgets op `id` (its client gave up or went away). */
   forget(id: string): void {
-    this.#byId.delete(id);
+    const write = this.#byId.get(id);
+    if (write !== undefined) this.#remove(write);
   }
 
-  /**
-   * Records that `partition` is applied below `position`. Call after the
-   * replies of what this node applied were delivered, so a write still waiting
-   * with an offset below it was applied by someone else.
-   */
-  advance(partition: number, position: number): void {
-    this.#applied[partition] = position;
+  /** The waiting writes whose offset is known. */
+  placedWrites(): IterableIterator<PendingWrite> {
+    return this.#placed.values();
   }
 
-  /** The placed writes of `partition` in [from, to) still waiting: applied by someone else. */
-  waitingBetween(partition: number, from: number, to: number): PendingWrite[] {
-    const found: PendingWrite[] = [];
-    for (const write of this.#byId.values()) {
-      if (write.partition !== partition || write.offset === undefined) continue;
-      if (write.offset >= from && write.offset < to) found.push(write);
-    }
-    return found;
+  #remove(write: PendingWrite): void {
+    this.#byId.delete(write.id);
+    this.#placed.delete(write);
   }
 }

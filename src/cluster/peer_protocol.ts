@@ -46,7 +46,7 @@ export const FrameType = {
 export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
 
 /** Protocol version in the challenge; a node refuses another version. */
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 
 /** Largest frame accepted (a forwarded reply may hold a 512 MiB value). */
 export const MAX_FRAME_BYTES = 600 * 1024 * 1024;

@@ -9,6 +9,8 @@
 import * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
+import type { Placement } from "../log/op_log.ts";
+import type { Need } from "../applier/rack_progress.ts";
 import type { Protocol } from "../resp/value.ts";
 import {
   encodeFrame,
@@ -32,6 +34,7 @@ export interface PeerService {
     db: number,
     protocol: Protocol,
     request: Uint8Array,
+    need: Need,
   ): Promise<{ reply: Uint8Array } | { error: string }>;
   /** Accepts a forwarded write as if a client of this node sent it; resolves with its reply. */
   write(
@@ -39,7 +42,7 @@ export interface PeerService {
     protocol: Protocol,
     transaction: boolean,
     commands: Uint8Array[][],
-  ): Promise<Uint8Array>;
+  ): Promise<{ reply: Uint8Array; placement: Placement | undefined }>;
   /** A reply for an op this node accepted, applied by another node of its rack. */
   handBack(opId: string, reply: Uint8Array): void;
   /** This node's state flags for probes ({@linkcode PeerFlags}). */
@@ -196,16 +199,15 @@ export class PeerServer {
 
   #serve(socket: net.Socket, peer: string, frame: Frame): void {
     const r = new PayloadReader(frame.payload);
-    const reply = (status: number, bytes: Uint8Array) => {
-      if (!socket.destroyed) {
-        socket.write(
-          encodeFrame(
-            FrameType.Reply,
-            frame.id,
-            new PayloadWriter().u8(status).bytes(bytes).finish(),
-          ),
-        );
+    const reply = (status: number, bytes: Uint8Array, placement?: Placement) => {
+      if (socket.destroyed) return;
+      const w = new PayloadWriter().u8(status).bytes(bytes);
+      // A write's answer says where the log put it, so the asking connection reads it after.
+      if (status === 0) {
+        if (placement === undefined) w.u8(0);
+        else w.u8(1).u32(placement.partition).f64(placement.offset);
       }
+      socket.write(encodeFrame(FrameType.Reply, frame.id, w.finish()));
     };
     const error = (message: string) => reply(1, new TextEncoder().encode(message));
     switch (frame.type) {
@@ -223,8 +225,10 @@ export class PeerServer {
         const db = r.u16();
         const protocol = protocolOf(r.u8());
         const request = r.bytes();
+        const need = new Map<number, number>();
+        for (let n = r.u32(); n > 0; n--) need.set(r.u32(), r.f64());
         r.end();
-        this.#service.read(db, protocol, request).then(
+        this.#service.read(db, protocol, request, need).then(
           (result) => ("reply" in result ? reply(0, result.reply) : error(result.error)),
           (e: unknown) => error(String(e)),
         );
@@ -244,7 +248,7 @@ export class PeerServer {
         }
         r.end();
         this.#service.write(db, protocol, transaction, commands).then(
-          (bytes) => reply(0, bytes),
+          ({ reply: bytes, placement }) => reply(0, bytes, placement),
           (e: unknown) => error(String(e)),
         );
         return;

@@ -9,6 +9,10 @@ import { encodeError } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
 import { PeerFlags, type PeerService } from "./peer_server.ts";
 import type { RackHealth } from "./routing.ts";
+import type { Need, RackProgress } from "../applier/rack_progress.ts";
+
+/** How long a forwarded read waits for this rack to apply the asking connection's writes. */
+const NEED_WAIT_MS = 1_000;
 
 /** Builds the {@linkcode PeerService} of a node. */
 export function peerService(
@@ -17,40 +21,46 @@ export function peerService(
   writes: WritePath,
   pending: PendingWrites,
   health: RackHealth,
+  progress: RackProgress,
   raft: (from: string, batch: Uint8Array) => void,
   propose: (group: string, data: Uint8Array) => Promise<string | undefined>,
 ): PeerService {
   return {
-    read(db: number, protocol: Protocol, request: Uint8Array) {
+    async read(db: number, protocol: Protocol, request: Uint8Array, need: Need) {
       // Served here or not at all: a forwarded read is never forwarded again.
-      if (!health.servesReads()) {
-        return Promise.resolve({ error: `rack '${rack}' cannot serve reads now` });
+      if (!health.servesReads()) return { error: `rack '${rack}' cannot serve reads now` };
+      // Only once this rack has applied the asking connection's own writes.
+      if (!progress.satisfies(need) && !await progress.reached(need, NEED_WAIT_MS)) {
+        return { error: `rack '${rack}' has not applied the connection's own writes yet` };
       }
-      return new Promise((resolve) => {
+      return await new Promise<{ reply: Uint8Array } | { error: string }>((resolve) => {
         upstream.send(request, db, protocol, (reply) => {
           resolve(reply instanceof UpstreamError ? { error: reply.message } : { reply });
         });
       });
     },
-    write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
+    async write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
       const commands: WriteCommand[] = [];
       for (const argv of argvs) {
         const r = route(argv);
         if (r.kind === "error" || r.kind === "refused") {
-          return Promise.resolve(encodeError(r.message));
+          return { reply: encodeError(r.message), placement: undefined };
         }
         if (r.kind === "write") commands.push({ argv, command: r.command, reply: r.reply });
         else if (transaction && (r.kind === "read" || r.kind === "local")) {
           commands.push({ argv, command: r.command, reply: "data" });
         } else {
-          return Promise.resolve(
-            encodeError(`ERR command '${r.command.name}' cannot be forwarded as a write`),
-          );
+          return {
+            reply: encodeError(`ERR command '${r.command.name}' cannot be forwarded as a write`),
+            placement: undefined,
+          };
         }
       }
-      return new Promise<Uint8Array>((resolve) => {
-        void writes.submit({ commands, transaction, db, protocol }, resolve);
+      let reply: Uint8Array | undefined;
+      const placement = await writes.submit({ commands, transaction, db, protocol }, (bytes) => {
+        reply = bytes;
       });
+      return { reply: reply!, placement };
     },
     handBack(opId: string, reply: Uint8Array) {
       pending.deliver(opId, reply);

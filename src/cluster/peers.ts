@@ -9,6 +9,8 @@ import { FrameType, PayloadReader, PayloadWriter } from "./peer_protocol.ts";
 import { type PeerAddress, PeerClient, type PeerSelf, PeerUnavailable } from "./peer_client.ts";
 import { PeerFlags } from "./peer_server.ts";
 import type { Protocol } from "../resp/value.ts";
+import type { Placement } from "../log/op_log.ts";
+import type { Need } from "../applier/rack_progress.ts";
 import { describe } from "../redis/client.ts";
 
 /** How long a forwarded request may take. */
@@ -74,34 +76,42 @@ export class Peers {
    * (a forwarded read is never forwarded again). Resolves with Redis's raw
    * reply; rejects with {@linkcode PeerUnavailable} when no rack can.
    */
-  async forwardRead(db: number, protocol: Protocol, request: Uint8Array): Promise<Uint8Array> {
-    const payload = new PayloadWriter().u16(db).u8(protocol).bytes(request).finish();
-    return await this.#forward(
+  async forwardRead(
+    db: number,
+    protocol: Protocol,
+    request: Uint8Array,
+    need: Need,
+  ): Promise<Uint8Array> {
+    const w = new PayloadWriter().u16(db).u8(protocol).bytes(request).u32(need.size);
+    for (const [partition, position] of need) w.u32(partition).f64(position);
+    const { bytes } = await this.#forward(
       PeerFlags.servesReads,
       FrameType.Read,
-      payload,
+      w.finish(),
       this.#timeouts.readMs,
     );
+    return bytes;
   }
 
-  /** Submits a write through the fastest rack that applies; resolves with its reply. */
+  /** Submits a write through the fastest rack that applies; resolves with its reply and placement. */
   async forwardWrite(
     db: number,
     protocol: Protocol,
     transaction: boolean,
     commands: Uint8Array[][],
-  ): Promise<Uint8Array> {
+  ): Promise<{ reply: Uint8Array; placement: Placement | undefined }> {
     const w = new PayloadWriter().u16(db).u8(protocol).u8(transaction ? 1 : 0).u32(commands.length);
     for (const argv of commands) {
       w.u32(argv.length);
       for (const arg of argv) w.bytes(arg);
     }
-    return await this.#forward(
+    const { bytes, placement } = await this.#forward(
       PeerFlags.applies,
       FrameType.Write,
       w.finish(),
       this.#timeouts.writeMs,
     );
+    return { reply: bytes, placement };
   }
 
   async #forward(
@@ -109,7 +119,7 @@ export class Peers {
     type: number,
     payload: Uint8Array,
     timeoutMs: number,
-  ): Promise<Uint8Array> {
+  ): Promise<{ bytes: Uint8Array; placement: Placement | undefined }> {
     const candidates = this.ranked(flag);
     if (candidates.length === 0) throw new PeerUnavailable("no other rack can serve it now");
     // Only the first candidate: a request that reached a peer may have run there.
@@ -117,10 +127,13 @@ export class Peers {
     const r = new PayloadReader(frame.payload);
     const status = r.u8();
     const bytes = r.bytes();
-    if (status === 0) return bytes;
-    return new TextEncoder().encode(
-      `-ERR ${new TextDecoder().decode(bytes).replaceAll(/[\r\n]/g, " ")}\r\n`,
-    );
+    if (status !== 0) {
+      const text = new TextDecoder().decode(bytes).replaceAll(/[\r\n]/g, " ");
+      return { bytes: new TextEncoder().encode(`-ERR ${text}\r\n`), placement: undefined };
+    }
+    // A write's answer says where the log put it (partition u32, offset f64), when it knows.
+    const placement = r.u8() === 1 ? { partition: r.u32(), offset: r.f64() } : undefined;
+    return { bytes, placement };
   }
 
   /** Hands a reply to node `origin` of this rack; false if no link to it is up. */

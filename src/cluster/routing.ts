@@ -12,6 +12,8 @@ import type { Protocol } from "../resp/value.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import type { WritePath, WriteRequest } from "../gateway/write_path.ts";
+import type { Placement } from "../log/op_log.ts";
+import type { Need, RackProgress } from "../applier/rack_progress.ts";
 import type { Peers } from "./peers.ts";
 
 /** What this rack can do right now. */
@@ -26,7 +28,12 @@ export interface RackHealth {
 export interface RoutingStats {
   readsForwarded: number;
   writesForwarded: number;
+  /** Reads that waited for this rack to apply their connection's writes. */
+  readsWaited: number;
 }
+
+/** How long a read waits for its rack to apply its connection's writes before going elsewhere. */
+const READ_YOUR_WRITES_WAIT_MS = 5_000;
 
 /** Routes reads and writes between this rack and its peers. */
 export class Router {
@@ -35,46 +42,72 @@ export class Router {
   #peers: Peers | undefined;
   #health: RackHealth;
   #ackLog: ReadonlySet<string>;
-  #stats: RoutingStats = { readsForwarded: 0, writesForwarded: 0 };
+  #progress: RackProgress;
+  #stats: RoutingStats = { readsForwarded: 0, writesForwarded: 0, readsWaited: 0 };
 
   constructor(
     upstream: Upstream,
     writes: WritePath,
     peers: Peers | undefined,
-    health: RackHealth,
-    ackLog: ReadonlySet<string>,
+    rack: { health: RackHealth; progress: RackProgress; ackLog: ReadonlySet<string> },
   ) {
     this.#upstream = upstream;
     this.#writes = writes;
     this.#peers = peers;
-    this.#health = health;
-    this.#ackLog = ackLog;
+    this.#health = rack.health;
+    this.#progress = rack.progress;
+    this.#ackLog = rack.ackLog;
   }
 
   stats(): RoutingStats {
     return { ...this.#stats };
   }
 
-  /** Sends a read where it can be served; `sink` gets the raw reply or the error that lost it. */
+  /**
+   * Sends a read where it can be served: this rack once it has applied the
+   * connection's own writes (`need`), else another rack that has. `sink` gets
+   * the raw reply or the error that lost it.
+   */
   read(
     request: Uint8Array,
     db: number,
     protocol: Protocol,
     sink: (reply: Uint8Array | UpstreamError) => void,
+    need: Need,
   ): void {
     const peers = this.#peers;
-    if (this.#health.servesReads() || peers === undefined || !peers.canForwardReads()) {
+    const forward = () => {
+      this.#stats.readsForwarded++;
+      peers!.forwardRead(db, protocol, request, need).then(sink, (error: unknown) => {
+        sink(new UpstreamError(`no rack could serve the read: ${(error as Error).message}`));
+      });
+    };
+    const canForward = peers !== undefined && peers.canForwardReads();
+    if (!this.#health.servesReads() && canForward) return forward();
+    if (need.size === 0 || this.#progress.satisfies(need)) {
       this.#upstream.send(request, db, protocol, sink);
       return;
     }
-    this.#stats.readsForwarded++;
-    peers.forwardRead(db, protocol, request).then(sink, (error: unknown) => {
-      sink(new UpstreamError(`no rack could serve the read: ${(error as Error).message}`));
+    // This rack has not applied (or no longer shows) the connection's own writes: wait, bounded.
+    this.#stats.readsWaited++;
+    void this.#progress.reached(need, READ_YOUR_WRITES_WAIT_MS).then((reached) => {
+      if (reached) this.#upstream.send(request, db, protocol, sink);
+      else if (canForward) forward();
+      else {
+        sink(
+          new UpstreamError(
+            `this rack has not applied the connection's own writes within ${READ_YOUR_WRITES_WAIT_MS} ms`,
+          ),
+        );
+      }
     });
   }
 
   /** Logs a write here, or hands it to another rack when this one cannot apply. */
-  write(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<void> {
+  write(
+    request: WriteRequest,
+    reply: (bytes: Uint8Array) => void,
+  ): Promise<Placement | undefined> {
     const peers = this.#peers;
     const single = request.commands.length === 1 && !request.transaction
       ? request.commands[0]!
@@ -91,13 +124,17 @@ export class Router {
       request.transaction,
       request.commands.map((c) => c.argv),
     )
-      .then(reply, (error: unknown) => {
+      .then(({ reply: bytes, placement }) => {
+        reply(bytes);
+        return placement;
+      }, (error: unknown) => {
         reply(new TextEncoder().encode(
           `-ERR the write was sent to another rack and its outcome is unknown (${
             (error as Error).message
           }); ` +
             "it may or may not be applied\r\n",
         ));
+        return undefined;
       });
   }
 }

@@ -16,7 +16,8 @@ import { equalsIgnoreCase } from "../command/bytes.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
 import { concatBytes } from "../resp/bytes.ts";
-import type { WriteCommand, WriteRequest } from "./write_path.ts";
+import type { Placement, WriteCommand, WriteRequest } from "./write_path.ts";
+import type { Need } from "../applier/rack_progress.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -30,12 +31,17 @@ export interface ConnectionLimits {
   resp: Partial<RespLimits>;
 }
 
-/** Sends an encoded read to the rack's Redis; `sink` gets the raw reply or the error that lost it. */
+/**
+ * Sends an encoded read where it can be served, once the serving rack has
+ * applied `need` (the connection's own writes); `sink` gets the raw reply or
+ * the error that lost it.
+ */
 export type ForwardRead = (
   request: Uint8Array,
   db: number,
   protocol: Protocol,
   sink: (reply: Uint8Array | UpstreamError) => void,
+  need: Need,
 ) => void;
 
 /** What a connection needs from the node around it. */
@@ -49,9 +55,13 @@ export interface ConnectionHost {
   ): RespValue | Uint8Array | Promise<RespValue>;
   /**
    * Submits a write; `reply` gets the client's reply bytes once. Settles when
-   * the write is applied or has failed, so later reads can be ordered after it.
+   * the write is applied or has failed, so later reads can be ordered after
+   * it, with where the log put it (so later reads wait until their rack applied it).
    */
-  write(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<void>;
+  write(
+    request: WriteRequest,
+    reply: (bytes: Uint8Array) => void,
+  ): Promise<Placement | undefined>;
   /** Counts a served command. */
   served(): void;
   /** Called once when the connection ends. */
@@ -67,6 +77,9 @@ function is(name: Uint8Array | undefined, word: string): boolean {
 }
 
 const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
+
+/** The need of a connection that wrote nothing yet. */
+const NO_NEED: Need = new Map();
 
 /** Local commands Redis itself runs inside a transaction, so they may be queued. */
 const QUEUEABLE_LOCAL = new Set(["ping", "echo"]);
@@ -98,6 +111,8 @@ export class ClientConnection {
   /** Reads held behind writes, and a promise settled once all of them have replies. */
   #readsHeld = 0;
   #readsSettled: Promise<void> = Promise.resolve();
+  /** Per partition, the position a rack must have applied to show this connection's writes. */
+  #seen = new Map<number, number>();
   /** Commands queued since MULTI; undefined outside a transaction. */
   #transaction: WriteCommand[] | undefined;
   #transactionFailed = false;
@@ -337,7 +352,11 @@ export class ClientConnection {
     };
     this.#writesInFlight++;
     const settled = (this.#readsHeld > 0 ? this.#readsSettled.then(submit) : submit()).then(
-      () => {},
+      (placement) => {
+        if (placement === undefined) return;
+        const { partition, offset } = placement;
+        this.#seen.set(partition, Math.max(this.#seen.get(partition) ?? 0, offset + 1));
+      },
       (error: unknown) => {
         // The write path settles every write; this is the net under it, so the slot never hangs.
         log.error("client {id}: a write failed outside the write path: {error}", {
@@ -404,7 +423,7 @@ export class ClientConnection {
       slot.reply = reply;
       this.#scheduleFlush();
       done?.();
-    });
+    }, this.#seen.size === 0 ? NO_NEED : new Map(this.#seen));
   }
 
   #scheduleFlush(): void {

@@ -18,7 +18,9 @@ import {
 } from "../command/mod.ts";
 import { encodeOp, type Op } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
-import { LogError, type OpLog } from "../log/op_log.ts";
+import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
+
+export type { Placement } from "../log/op_log.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
@@ -88,14 +90,19 @@ export class WritePath {
   /**
    * Submits one write. `reply` is called exactly once with the bytes for the
    * client. The returned promise settles when the write is applied, failed or
-   * given up on, so the connection can order its later reads after it.
+   * given up on, so the connection can order its later reads after it; it
+   * resolves with where the log put the op (once the log said so), so the
+   * connection's later reads can wait until their rack has applied it.
    */
-  submit(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<void> {
+  submit(
+    request: WriteRequest,
+    reply: (bytes: Uint8Array) => void,
+  ): Promise<Placement | undefined> {
     const refusal = this.#check(request);
     if (typeof refusal === "string") {
       this.#stats.refused++;
       reply(encodeError(refusal));
-      return Promise.resolve();
+      return Promise.resolve(undefined);
     }
     const partition = refusal.partition;
     const now = Date.now();
@@ -114,61 +121,65 @@ export class WritePath {
       this.#options.ackLog.has(request.commands[0]!.command.name);
     this.#stats.accepted++;
 
-    return new Promise<void>((applied) => {
-      let answered = false;
-      const answer = (bytes: Uint8Array) => {
-        if (answered) return;
-        answered = true;
-        reply(bytes);
-      };
-      this.#pending.register(
-        op.id,
-        partition,
-        performance.now() + this.#options.writeTimeoutMs,
-        (bytes) => {
-          this.#stats.acknowledged++;
-          answer(bytes);
-          applied();
-        },
-        () => {
-          const lookup = this.#options.storedReply?.(op.id) ?? Promise.resolve(undefined);
-          void lookup.catch((error) => {
-            ignored("stored_reply_lookup", error);
-            return undefined;
-          }).then((stored) => {
-            if (stored !== undefined) {
-              this.#stats.acknowledged++;
-              answer(stored);
-            } else {
-              this.#stats.timedOut++;
-              answer(encodeError(
-                `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
-                  `it may or may not be applied`,
-              ));
-            }
-            applied();
-          });
-        },
-      );
-      this.#log.append(partition, encodeOp(op)).then(
-        (offset) => {
-          this.#pending.placed(op.id, offset);
-          if (ackOnLog) answer(REPLY.ok);
-        },
-        (error: unknown) => {
-          this.#pending.forget(op.id);
-          this.#stats.failed++;
-          const reason = error instanceof Error ? error.message : String(error);
-          const maybe = !(error instanceof LogError) || error.maybeAppended;
-          answer(encodeError(
-            maybe
-              ? `ERR Pylon could not confirm the write was logged (${reason}); it may or may not be applied`
-              : `ERR write not logged: ${reason}`,
-          ));
-          applied();
-        },
-      );
-    });
+    const deadlineMs = performance.now() + this.#options.writeTimeoutMs;
+    let answered = false;
+    const answer = (bytes: Uint8Array) => {
+      if (answered) return;
+      answered = true;
+      reply(bytes);
+    };
+    const done = Promise.withResolvers<void>();
+    this.#pending.register(
+      op.id,
+      partition,
+      deadlineMs,
+      (bytes) => {
+        this.#stats.acknowledged++;
+        answer(bytes);
+        done.resolve();
+      },
+      () => {
+        const lookup = this.#options.storedReply?.(op.id) ?? Promise.resolve(undefined);
+        void lookup.catch((error) => {
+          ignored("stored_reply_lookup", error);
+          return undefined;
+        }).then((stored) => {
+          if (stored !== undefined) {
+            this.#stats.acknowledged++;
+            answer(stored);
+          } else {
+            this.#stats.timedOut++;
+            answer(encodeError(
+              `ERR Pylon did not get this write's reply within ${this.#options.writeTimeoutMs} ms; ` +
+                `it may or may not be applied`,
+            ));
+          }
+          done.resolve();
+        });
+      },
+    );
+    let placement: Placement | undefined;
+    this.#log.append(partition, encodeOp(op), deadlineMs).then(
+      (offset) => {
+        placement = { partition, offset };
+        this.#pending.placed(op.id, offset);
+        if (ackOnLog) answer(REPLY.ok);
+      },
+      (error: unknown) => {
+        this.#pending.forget(op.id);
+        this.#stats.failed++;
+        const reason = error instanceof Error ? error.message : String(error);
+        const maybe = !(error instanceof LogError) || error.maybeAppended;
+        answer(encodeError(
+          maybe
+            ? `ERR Pylon could not confirm the write was logged (${reason}); it may or may not be applied`
+            : `ERR write not logged: ${reason}`,
+        ));
+        done.resolve();
+      },
+    );
+    // A write applied before its placement was heard of was applied by this rack: no need to wait.
+    return done.promise.then(() => placement);
   }
 
   /** Gives up on writes past their deadline (monotonic `performance.now()`); call a few times a second. */

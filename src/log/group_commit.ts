@@ -21,6 +21,8 @@ export type WriteBatch = (records: Uint8Array[]) => Promise<number>;
 
 interface Waiting {
   record: Uint8Array;
+  /** Not written once this passes while it waits (`performance.now()`). */
+  deadlineMs: number;
   resolve: (offset: number) => void;
   reject: (error: Error) => void;
 }
@@ -48,11 +50,14 @@ export class GroupCommit {
     return this.#queue.length;
   }
 
-  /** Queues `record`; resolves with its offset once its batch is durable. */
-  append(record: Uint8Array): Promise<number> {
+  /**
+   * Queues `record`; resolves with its offset once its batch is durable. If
+   * it is still queued at `deadlineMs`, it is refused without being written.
+   */
+  append(record: Uint8Array, deadlineMs = Infinity): Promise<number> {
     if (this.#closed) return Promise.reject(new LogError("the log is closed", false));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ record, resolve, reject });
+      this.#queue.push({ record, deadlineMs, resolve, reject });
       this.#queuedBytes += record.length;
       this.#kick();
     });
@@ -63,6 +68,23 @@ export class GroupCommit {
     this.#closed = true;
     if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Refuses the queued records whose deadline passed while they waited (a write was slow). */
+  #dropExpired(): void {
+    const now = performance.now();
+    if (!this.#queue.some((w) => w.deadlineMs <= now)) return;
+    const kept: Waiting[] = [];
+    for (const waiting of this.#queue) {
+      if (waiting.deadlineMs > now) kept.push(waiting);
+      else {
+        this.#queuedBytes -= waiting.record.length;
+        waiting.reject(
+          new LogError("the log was not ready to take it before the write's deadline", false),
+        );
+      }
+    }
+    this.#queue = kept;
   }
 
   #kick(): void {
@@ -82,6 +104,12 @@ export class GroupCommit {
 
   async #flush(): Promise<void> {
     this.#writing = true;
+    this.#dropExpired();
+    if (this.#queue.length === 0) {
+      this.#writing = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
+      return;
+    }
     let count = 0;
     let bytes = 0;
     const limit = Math.min(this.#queue.length, this.options.maxBatchRecords);

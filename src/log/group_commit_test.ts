@@ -67,3 +67,26 @@ Deno.test("GroupCommit fails every record of a failed write and keeps going", as
     (e: unknown) => e instanceof LogError && !e.maybeAppended,
   );
 });
+
+Deno.test("GroupCommit refuses, unwritten, records whose deadline passed while a slow write held them", async () => {
+  const written: number[][] = [];
+  let next = 0;
+  const release: (() => void)[] = [];
+  const commit = new GroupCommit(async (records) => {
+    written.push(records.map((r) => r.length));
+    await new Promise<void>((resolve) => release.push(resolve));
+    const first = next;
+    next += records.length;
+    return first;
+  }, { maxBatchRecords: 100, maxBatchBytes: 1 << 20, lingerMs: 0 });
+  const slow = commit.append(bytes(1));
+  const late = commit.append(bytes(2), performance.now() - 1);
+  const onTime = commit.append(bytes(3), performance.now() + 60_000);
+  release.shift()!();
+  assert.equal(await slow, 0);
+  await assert.rejects(late, (e: unknown) => e instanceof LogError && !e.maybeAppended);
+  await Promise.resolve();
+  release.shift()!();
+  assert.equal(await onTime, 1, "the one still in time is written next");
+  assert.deepEqual(written, [[1], [3]], "the late record never reached a write");
+});

@@ -41,23 +41,40 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
 
 const kafkaLogger = getLogger(["pylon", "kafka"]);
 
-/** Routes kafkajs log entries into the `pylon.kafka` log category. */
+/**
+ * kafkajs messages Pylon answers for itself: it resends the same batch until
+ * its own deadline (so bounded kafkajs retries keep idempotence), and it
+ * names partitions explicitly (so the default partitioner does not matter).
+ */
+const ANSWERED = [/^Limiting retries for the idempotent producer/, /switched default partitioner/];
+
+/** The same kafkajs complaint is written at most once per this long; repeats go to debug. */
+const REPEAT_QUIET_MS = 60_000;
+const lastWritten = new Map<string, number>();
+
+/**
+ * Routes kafkajs log entries into the `pylon.kafka` log category. kafkajs
+ * logs every failed retry as an error; during a broker outage that is a
+ * flood, so each message is written once a minute and its repeats go to debug.
+ */
 const logtapeCreator: logCreator = () => ({ namespace, level, log }) => {
   const { message, ...properties } = log;
+  if (ANSWERED.some((pattern) => pattern.test(message))) return;
   const props = { namespace, ...properties };
-  switch (level) {
-    case logLevel.ERROR:
-      kafkaLogger.error(message, props);
-      break;
-    case logLevel.WARN:
-      kafkaLogger.warn(message, props);
-      break;
-    case logLevel.INFO:
-      kafkaLogger.info(message, props);
-      break;
-    default:
+  if (level === logLevel.ERROR || level === logLevel.WARN) {
+    const key = `${namespace}:${message}`;
+    const now = performance.now();
+    if (now - (lastWritten.get(key) ?? -Infinity) < REPEAT_QUIET_MS) {
       kafkaLogger.debug(message, props);
+      return;
+    }
+    if (lastWritten.size > 1_000) lastWritten.clear();
+    lastWritten.set(key, now);
+    kafkaLogger.warn(message, props);
+    return;
   }
+  if (level === logLevel.INFO) kafkaLogger.info(message, props);
+  else kafkaLogger.debug(message, props);
 };
 
 /** Options of {@linkcode createKafka}. */

@@ -2,27 +2,29 @@
  * The op log on Apache Kafka: one topic, created if missing with the
  * configured partitions. Appends go through an idempotent producer with
  * `acks=-1` (all in-sync replicas), one group commit per partition, so
- * concurrent writes share produce requests. Readers are kafkajs consumers
- * whose positions live outside Kafka (the applier stores them in Redis): a
- * group id of their own, no commits, `seek()` to where they must start.
+ * concurrent writes share produce requests. Readers are Pylon's own fetch
+ * client (src/log/kafka/): positions live outside Kafka (the applier stores
+ * them in Redis), so no consumer group is needed.
+ *
+ * Kafka's idempotence is per (producer id, epoch, partition, sequence): a
+ * batch whose outcome is unknown is retried as the same batch (the same
+ * sequence, so a copy already written is recognised, not written twice) until
+ * it is acknowledged or its delivery deadline passes. Only then are its ops
+ * reported in doubt, and the producer is replaced (a new producer id) before
+ * anything new is sent, so no new op can ever be taken for a duplicate of the
+ * abandoned batch and silently dropped.
  */
 
 import { Buffer } from "node:buffer";
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
+import type { Admin, Kafka, Producer } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
-import { ulid } from "ulid";
 import type { HostPort } from "../config.ts";
 import { createKafka } from "./kafka_client.ts";
 import { ensureTopic } from "./kafka_topic.ts";
+import { ignored } from "../observe/ignored.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
-import {
-  type LogBounds,
-  LogError,
-  type LogReader,
-  type LogRecord,
-  type OpLog,
-  type ReadLimits,
-} from "./op_log.ts";
+import { type LogBounds, LogError, type LogReader, type OpLog } from "./op_log.ts";
+import { KafkaPartitionReader } from "./kafka/reader.ts";
 
 const log = getLogger(["pylon", "log", "kafka"]);
 
@@ -35,6 +37,8 @@ export interface KafkaLogOptions {
   groupCommit?: Partial<GroupCommitOptions>;
   /** How long a broker may take to acknowledge one produce request. */
   ackTimeoutMs?: number;
+  /** How long a batch is retried (as the same batch) before its ops are reported in doubt. */
+  deliveryTimeoutMs?: number;
 }
 
 /**
@@ -50,8 +54,28 @@ const DEFAULT_GROUP_COMMIT: GroupCommitOptions = {
   lingerMs: 0,
 };
 
-/** Messages a reader holds ahead of the applier before it stops fetching. */
-const READ_AHEAD_RECORDS = 10_000;
+/** Kafka errors after which this producer's state is unusable: a new producer id is needed. */
+const PRODUCER_STATE_ERRORS = new Set([
+  45, // OUT_OF_ORDER_SEQUENCE_NUMBER
+  46, // DUPLICATE_SEQUENCE_NUMBER (a copy older than the broker remembers)
+  47, // INVALID_PRODUCER_EPOCH
+  59, // UNKNOWN_PRODUCER_ID
+]);
+/** Kafka errors that refuse a batch outright: it was not written. */
+const REFUSED_ERRORS = new Set([
+  10, // MESSAGE_TOO_LARGE
+  18, // RECORD_LIST_TOO_LARGE
+  87, // INVALID_RECORD
+]);
+
+/** The Kafka error code of a kafkajs error, if it carries one. */
+function kafkaCode(error: unknown): number | undefined {
+  for (let e = error as { code?: unknown; originalError?: unknown } | undefined; e;) {
+    if (typeof e.code === "number") return e.code;
+    e = e.originalError as typeof e;
+  }
+  return undefined;
+}
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -64,25 +88,37 @@ export class KafkaLog implements OpLog {
   readonly topic: string;
   #kafka: Kafka;
   #admin: Admin;
+  #brokers: HostPort[];
+  #clientId: string;
   #producer: Producer;
+  /** Settles once the current producer has its producer id. */
+  #producerReady: Promise<void>;
+  /** Bumped each time the producer is replaced: a batch of an older one is in doubt. */
+  #producerGeneration = 0;
   #commits: GroupCommit[];
   #ackTimeoutMs: number;
-  #readers = new Set<KafkaReader>();
+  #deliveryTimeoutMs: number;
+  #readers = new Set<KafkaPartitionReader>();
+  #closed = false;
 
   private constructor(
     kafka: Kafka,
     admin: Admin,
     producer: Producer,
     topic: string,
-    options: KafkaLogOptions & { clusterId: string },
+    options: KafkaLogOptions & { clusterId: string; brokers: HostPort[] },
   ) {
     this.id = `kafka:${options.clusterId}/${topic}`;
     this.#kafka = kafka;
     this.#admin = admin;
     this.#producer = producer;
+    this.#producerReady = Promise.resolve();
+    this.#brokers = options.brokers;
+    this.#clientId = options.clientId ?? "pylon";
     this.topic = topic;
     this.partitions = options.partitions;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+    this.#deliveryTimeoutMs = options.deliveryTimeoutMs ?? 20_000;
     const groupCommit = { ...DEFAULT_GROUP_COMMIT, ...options.groupCommit };
     this.#commits = Array.from(
       { length: options.partitions },
@@ -112,14 +148,10 @@ export class KafkaLog implements OpLog {
         // Room for the record's own framing on top of the largest op.
         config: { "max.message.bytes": String(KAFKA_MAX_RECORD_BYTES + 64 * 1024) },
       });
-      const producer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-      });
+      const producer = newProducer(kafka);
       await producer.connect();
       const { clusterId } = await admin.describeCluster();
-      return new KafkaLog(kafka, admin, producer, topic, { ...options, clusterId });
+      return new KafkaLog(kafka, admin, producer, topic, { ...options, clusterId, brokers });
     } catch (error) {
       await admin.disconnect();
       throw error;
@@ -130,45 +162,102 @@ export class KafkaLog implements OpLog {
     return this.#commits.reduce((sum, c) => sum + c.batches, 0);
   }
 
-  append(partition: number, record: Uint8Array): Promise<number> {
+  append(partition: number, record: Uint8Array, deadlineMs?: number): Promise<number> {
     const commit = this.#commits[partition];
     if (commit === undefined) {
       return Promise.reject(
         new LogError(`No partition ${partition} (the log has ${this.partitions})`, false),
       );
     }
-    return commit.append(record);
+    return commit.append(record, deadlineMs);
   }
 
+  /**
+   * Writes one batch: the same batch, again and again (kafkajs keeps the
+   * batch's sequence when a send fails), until Kafka acknowledges it or the
+   * delivery deadline passes; then its ops are in doubt and the producer is
+   * replaced.
+   */
   async #produce(partition: number, records: Uint8Array[]): Promise<number> {
-    try {
-      const [meta] = await this.#producer.send({
-        topic: this.topic,
-        acks: -1,
-        timeout: this.#ackTimeoutMs,
-        messages: records.map((value) => ({ partition, value: asBuffer(value) })),
-      });
-      if (meta === undefined || meta.baseOffset === undefined || meta.errorCode !== 0) {
-        throw new LogError(`Kafka answered the produce with error code ${meta?.errorCode}`, true);
+    await this.#producerReady;
+    const generation = this.#producerGeneration;
+    const producer = this.#producer;
+    const messages = records.map((value) => ({ partition, value: asBuffer(value) }));
+    const deadline = performance.now() + this.#deliveryTimeoutMs;
+    let failure: unknown;
+    for (let attempt = 0; generation === this.#producerGeneration && !this.#closed; attempt++) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const sent = await Promise.race([
+          producer.send({ topic: this.topic, acks: -1, timeout: this.#ackTimeoutMs, messages }),
+          new Promise<"deadline">((resolve) => timer = setTimeout(() => resolve("deadline"), left)),
+        ]);
+        if (sent === "deadline") {
+          failure = new Error(`no acknowledgement within ${this.#deliveryTimeoutMs} ms`);
+          break;
+        }
+        const [meta] = sent;
+        if (meta !== undefined && meta.baseOffset !== undefined && meta.errorCode === 0) {
+          return Number(meta.baseOffset);
+        }
+        failure = new Error(`Kafka answered the produce with error code ${meta?.errorCode}`);
+      } catch (error) {
+        failure = error;
+        const code = kafkaCode(error);
+        if (code !== undefined && REFUSED_ERRORS.has(code)) {
+          throw new LogError(`Kafka refused the write: ${(error as Error).message}`, false);
+        }
+        if (code !== undefined && PRODUCER_STATE_ERRORS.has(code)) break;
+      } finally {
+        clearTimeout(timer);
       }
-      return Number(meta.baseOffset);
-    } catch (error) {
-      if (error instanceof LogError) throw error;
-      // Sent or not, a failed send may still land: the caller must treat it as unknown.
-      throw new LogError(`Kafka did not acknowledge the write: ${(error as Error).message}`, true);
+      ignored("kafka_produce_retry", failure);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
     }
+    // In doubt: whatever becomes of this batch, nothing new goes out under its producer id.
+    if (generation === this.#producerGeneration) this.#replaceProducer(failure);
+    throw new LogError(
+      `Kafka did not acknowledge the write: ${(failure as Error)?.message ?? String(failure)}`,
+      true,
+    );
+  }
+
+  /** A new producer (a new producer id); the old one is abandoned with its batch in flight. */
+  #replaceProducer(why: unknown): void {
+    this.#producerGeneration++;
+    const old = this.#producer;
+    const producer = newProducer(this.#kafka);
+    this.#producer = producer;
+    log.warning("replacing the Kafka producer after a batch in doubt ({why})", {
+      why: (why as Error)?.message ?? String(why),
+    });
+    void old.disconnect().catch((error) => ignored("kafka_producer_close", error));
+    this.#producerReady = (async () => {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        try {
+          await producer.connect();
+          return;
+        } catch (error) {
+          ignored("kafka_producer_init", error);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+        }
+      }
+    })();
   }
 
   reader(partition: number, offset: number): LogReader {
-    const reader = new KafkaReader(
-      this.#kafka,
-      this.topic,
-      partition,
-      offset,
-      () => this.bounds(partition),
-      (r) => this.#readers.delete(r),
-    );
+    const reader = new KafkaPartitionReader(this.#brokers, this.topic, partition, offset, {
+      clientId: this.#clientId,
+      bounds: () => this.bounds(partition),
+    });
     this.#readers.add(reader);
+    const close = reader.close.bind(reader);
+    reader.close = async () => {
+      this.#readers.delete(reader);
+      await close();
+    };
     return reader;
   }
 
@@ -200,6 +289,7 @@ export class KafkaLog implements OpLog {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all(this.#commits.map((c) => c.close()));
     await Promise.all([...this.#readers].map((r) => r.close()));
     await this.#producer.disconnect();
@@ -208,165 +298,15 @@ export class KafkaLog implements OpLog {
 }
 
 /**
- * Reads one partition from a position. The consumer pushes batches; they wait
- * in a bounded buffer (fetching pauses when it is full) until `next()` takes
- * them. Only the record at exactly the expected offset is accepted: the topic
- * has no transactions or compaction, so offsets are dense, and anything else
- * is a stale batch from before a seek.
+ * An idempotent producer. Its own retries are few and quick; the loop around
+ * each send in {@linkcode KafkaLog} resends the same batch until the delivery
+ * deadline, so no send outlives the batch it carries.
  */
-class KafkaReader implements LogReader {
-  #consumer: Consumer;
-  #topic: string;
-  #partition: number;
-  #next: number;
-  #buffer: LogRecord[] = [];
-  #waiters: (() => void)[] = [];
-  #spaceWaiters: (() => void)[] = [];
-  #started: Promise<void>;
-  #closed = false;
-  #onClose: (r: KafkaReader) => void;
-  #bounds: () => Promise<LogBounds>;
-  /** Whether the position was checked against the log's bounds since the last seek. */
-  #checked = false;
-
-  constructor(
-    kafka: Kafka,
-    topic: string,
-    partition: number,
-    offset: number,
-    bounds: () => Promise<LogBounds>,
-    onClose: (r: KafkaReader) => void,
-  ) {
-    this.#topic = topic;
-    this.#partition = partition;
-    this.#next = offset;
-    this.#bounds = bounds;
-    this.#onClose = onClose;
-    // A group of its own: no rebalances with other readers, no committed offsets.
-    this.#consumer = kafka.consumer({
-      groupId: `pylon-reader-${ulid()}`,
-      maxWaitTimeInMs: 100,
-      minBytes: 1,
-      // The largest record must fit one fetch.
-      maxBytesPerPartition: KAFKA_MAX_RECORD_BYTES + 1024 * 1024,
-      maxBytes: 2 * (KAFKA_MAX_RECORD_BYTES + 1024 * 1024),
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
-      retry: { retries: 10 },
-    });
-    this.#consumer.on(this.#consumer.events.CRASH, (event) => {
-      log.warning("reader of partition {partition} crashed: {error}", {
-        partition,
-        error: String(event.payload.error),
-      });
-    });
-    this.#started = this.#start();
-  }
-
-  async #start(): Promise<void> {
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic: this.#topic, fromBeginning: true });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.#take(payload),
-    });
-    this.#consumer.seek({
-      topic: this.#topic,
-      partition: this.#partition,
-      offset: String(this.#next),
-    });
-    // Only this reader's partition is wanted.
-    const others = [];
-    for (let p = 0; p < 1024; p++) if (p !== this.#partition) others.push(p);
-    this.#consumer.pause([{ topic: this.#topic, partitions: others }]);
-  }
-
-  async #take(
-    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
-  ): Promise<void> {
-    if (batch.partition !== this.#partition) return;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale() || this.#closed) return;
-      const offset = Number(message.offset);
-      const expected = this.#next + this.#buffer.length;
-      // Below what we hold: already taken. Resolving moves kafkajs's fetch position on.
-      if (offset < expected) resolveOffset(message.offset);
-      if (offset !== expected || message.value === null) continue;
-      while (this.#buffer.length >= READ_AHEAD_RECORDS && !this.#closed) {
-        await new Promise<void>((resolve) => {
-          this.#spaceWaiters.push(resolve);
-          setTimeout(resolve, 1_000);
-        });
-        await heartbeat();
-        if (isStale()) return;
-      }
-      const value = message.value;
-      this.#buffer.push({
-        offset,
-        value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-      });
-      // Without this kafkajs would fetch (and decode) the same records again and again.
-      resolveOffset(message.offset);
-      for (const wake of this.#waiters.splice(0)) wake();
-    }
-  }
-
-  async next(limits: ReadLimits): Promise<LogRecord[]> {
-    await this.#started;
-    if (!this.#checked) {
-      const { start, end } = await this.#bounds();
-      if (this.#next < start || this.#next > end) {
-        throw new LogError(
-          `Offset ${this.#next} of partition ${this.#partition} is outside the log (${start} to ${end})`,
-          false,
-        );
-      }
-      this.#checked = true;
-    }
-    if (this.#buffer.length === 0 && !this.#closed) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, limits.waitMs);
-      });
-      clearTimeout(timer);
-    }
-    const out: LogRecord[] = [];
-    let bytes = 0;
-    while (out.length < limits.maxRecords && this.#buffer.length > 0) {
-      const record = this.#buffer[0]!;
-      if (out.length > 0 && bytes + record.value.length > limits.maxBytes) break;
-      out.push(this.#buffer.shift()!);
-      bytes += record.value.length;
-    }
-    this.#next += out.length;
-    if (out.length > 0) { for (const wake of this.#spaceWaiters.splice(0)) wake(); }
-    return out;
-  }
-
-  seek(offset: number): void {
-    this.#next = offset;
-    this.#checked = false;
-    this.#buffer = [];
-    for (const wake of this.#spaceWaiters.splice(0)) wake();
-    void this.#started.then(() => {
-      if (!this.#closed) {
-        this.#consumer.seek({
-          topic: this.#topic,
-          partition: this.#partition,
-          offset: String(offset),
-        });
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const wake of [...this.#waiters.splice(0), ...this.#spaceWaiters.splice(0)]) wake();
-    await this.#started.catch(() => {});
-    await this.#consumer.disconnect();
-    this.#onClose(this);
-  }
+function newProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
+  });
 }

@@ -12,6 +12,12 @@ export interface LogRecord {
   value: Uint8Array;
 }
 
+/** Where the log put an op: a connection's later reads wait until their rack applied it. */
+export interface Placement {
+  partition: number;
+  offset: number;
+}
+
 /** The first offset still held and the offset the next append will get. */
 export interface LogBounds {
   start: number;
@@ -54,9 +60,11 @@ export interface OpLog {
    * Appends `record` to `partition` and resolves with its offset once the log
    * holds it durably (Kafka: acknowledged by all in-sync replicas; embedded:
    * fsynced). Concurrent appends share one write (group commit). Rejects with
-   * {@linkcode LogError} otherwise.
+   * {@linkcode LogError} otherwise. A record still waiting for its write at
+   * `deadlineMs` (on `performance.now()`'s clock) is not written: it is
+   * refused as surely not appended.
    */
-  append(partition: number, record: Uint8Array): Promise<number>;
+  append(partition: number, record: Uint8Array, deadlineMs?: number): Promise<number>;
   /** A reader of `partition` starting at `offset`. */
   reader(partition: number, offset: number): LogReader;
   bounds(partition: number): Promise<LogBounds>;

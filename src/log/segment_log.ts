@@ -222,7 +222,7 @@ export class SegmentLog implements OpLog {
     return this.#part(partition).segments.map((s) => s.path);
   }
 
-  append(partition: number, record: Uint8Array): Promise<number> {
+  append(partition: number, record: Uint8Array, deadlineMs?: number): Promise<number> {
     const part = this.#parts[partition];
     if (part === undefined || !Number.isInteger(partition)) {
       return Promise.reject(
@@ -237,7 +237,7 @@ export class SegmentLog implements OpLog {
         ),
       );
     }
-    return part.commit.append(record);
+    return part.commit.append(record, deadlineMs);
   }
 
   reader(partition: number, offset: number): LogReader {

@@ -15,8 +15,7 @@ export function ignored(kind: string, error: unknown): void {
   const seen = counts.get(kind) ?? 0;
   counts.set(kind, seen + 1);
   if (seen === 0) {
-    log.warning("{kind} failed (counted as ignored_errors_{kind}; logged once): {error}", {
-      kind,
+    log.warning(`${kind} failed (counted as ignored_errors_${kind}; logged once): {error}`, {
       error: error instanceof Error ? error.message : String(error),
     });
   }

@@ -87,6 +87,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["writes_waiting", s.writes.waiting],
         ["writes_forwarded", s.routing.writesForwarded],
         ["reads_forwarded", s.routing.readsForwarded],
+        ["reads_waited_for_own_writes", s.routing.readsWaited],
         ["log_batches", s.writes.logBatches],
         ["ack_log", s.config.ackLog.join(",")],
       ],

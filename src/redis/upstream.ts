@@ -63,6 +63,7 @@ export class Upstream {
   #failovers = 0;
   #stopped = false;
   #listeners: (() => void)[] = [];
+  #resetListeners: (() => void)[] = [];
   /** Whether the last connection attempt to the master succeeded. */
   #reachable = false;
   #lastFailure: string | undefined;
@@ -127,6 +128,15 @@ export class Upstream {
   /** Calls `fn` whenever the master moves (a failover followed). */
   onMasterChange(fn: () => void): void {
     this.#listeners.push(fn);
+  }
+
+  /**
+   * Calls `fn` whenever a connection to the master is lost or the master
+   * moves: what was read from it before may no longer hold (a restart, a
+   * failover to a replica that lagged).
+   */
+  onReset(fn: () => void): void {
+    this.#resetListeners.push(fn);
   }
 
   /** Sends an encoded read to the master; `sink` gets the raw reply or an {@linkcode UpstreamError}. */
@@ -202,6 +212,8 @@ export class Upstream {
     if (connection.neverConnected) {
       this.#reachable = false;
       this.#lastFailure = `cannot connect to ${describe(connection.address)}`;
+    } else {
+      for (const fn of this.#resetListeners) fn();
     }
     const pool = this.#pools[connection.protocol];
     const at = pool.indexOf(connection);
@@ -229,6 +241,7 @@ export class Upstream {
     }
     void this.#readDatabases();
     for (const fn of this.#listeners) fn();
+    for (const fn of this.#resetListeners) fn();
   }
 
   #checkStalls(): void {

@@ -248,8 +248,8 @@ async function format(
       ...jvmArgs(install, {}),
       "kafka.tools.StorageTool",
       "format",
-      "-t",
-      clusterId,
+      // One argument: an id may begin with "-", which would read as an option.
+      `--cluster-id=${clusterId}`,
       "-c",
       props,
       "--ignore-formatted",

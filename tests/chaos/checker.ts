@@ -1,0 +1,220 @@
+/**
+ * The chaos suite's checker: after quiescence it judges the history against
+ * what is really there — every rack's Redis, read directly, and the log, read
+ * from the broker — never against what Pylon says about itself. Pure: the
+ * inputs come in, a list of anomalies and some figures come out.
+ *
+ * What it proves:
+ * - no op applied twice: every counter, on every rack, equals the number of
+ *   INCRs of it in the log (and every op id is in the log once);
+ * - no acknowledged write lost: acknowledged (and "applied") SADD members and
+ *   SETs are on every rack; counters are at least the acknowledged INCRs;
+ * - nothing made up: an acknowledged write is in the log; acknowledged INCR
+ *   values are distinct and within the counter; a failed write is nowhere;
+ *   counters are at most acknowledged + applied + in doubt;
+ * - read-your-writes on each connection: a GET after an acknowledged INCR of
+ *   the same key sees at least its value; after an acknowledged SET, its value;
+ * - convergence: all racks equal, key by key.
+ */
+
+import { type Entry, isRead } from "./history.ts";
+
+/** A rack's data, read from its Redis master: strings and sets of db 0. */
+export interface RackData {
+  rack: string;
+  strings: Map<string, string>;
+  sets: Map<string, Set<string>>;
+}
+
+/** An op as the log holds it: its id and the commands it carries. */
+export interface LoggedOp {
+  id: string;
+  commands: string[][];
+}
+
+/** The verdict. */
+export interface Verdict {
+  anomalies: string[];
+  figures: Record<string, number>;
+}
+
+const MAX_LISTED = 20;
+
+/** Judges a history. */
+export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Verdict {
+  const anomalies: string[] = [];
+  const report = (text: string) => {
+    if (anomalies.length < MAX_LISTED) anomalies.push(text);
+    else if (anomalies.length === MAX_LISTED) anomalies.push("… (more anomalies not listed)");
+  };
+  const figures: Record<string, number> = {};
+  const count = (name: string, by = 1) => figures[name] = (figures[name] ?? 0) + by;
+
+  // The log itself: op ids once each; what each write key received.
+  const ids = new Set<string>();
+  const logIncrs = new Map<string, number>();
+  const logMembers = new Map<string, number>();
+  const logSets = new Map<string, number>();
+  for (const op of log) {
+    if (ids.has(op.id)) report(`op ${op.id} is in the log twice`);
+    ids.add(op.id);
+    for (const argv of op.commands) {
+      const name = argv[0]?.toLowerCase();
+      if (name === "incr") logIncrs.set(argv[1]!, (logIncrs.get(argv[1]!) ?? 0) + 1);
+      else if (name === "sadd") {
+        for (const m of argv.slice(2)) {
+          logMembers.set(`${argv[1]}\u0000${m}`, (logMembers.get(`${argv[1]}\u0000${m}`) ?? 0) + 1);
+        }
+      } else if (name === "set") {
+        logSets.set(
+          `${argv[1]}\u0000${argv[2]}`,
+          (logSets.get(`${argv[1]}\u0000${argv[2]}`) ?? 0) + 1,
+        );
+      }
+    }
+  }
+  figures.logged_ops = log.length;
+  for (const [key, n] of logMembers) {
+    if (n > 1) report(`SADD ${key.replace("\u0000", " ")} is in the log ${n} times`);
+  }
+
+  // Outcomes by write.
+  const writes = history.filter((e) => !isRead(e.kind));
+  for (const e of history) count(`${e.kind}_${e.outcome}`);
+  const incrs = new Map<string, { ok: number[]; applied: number; unknown: number }>();
+  for (const e of writes) {
+    if (e.kind === "incr") {
+      const t = incrs.get(e.key) ?? { ok: [], applied: 0, unknown: 0 };
+      incrs.set(e.key, t);
+      if (e.outcome === "ok") t.ok.push(Number(e.value));
+      else if (e.outcome === "applied") t.applied++;
+      else if (e.outcome === "unknown") t.unknown++;
+    }
+  }
+
+  for (const rack of racks) {
+    // Counters: exactly the INCRs the log holds; between the acknowledged and all that may be.
+    for (const [key, t] of incrs) {
+      const value = Number(rack.strings.get(key) ?? "0");
+      const logged = logIncrs.get(key) ?? 0;
+      if (value !== logged) {
+        report(`${rack.rack}: ${key} is ${value} but the log holds ${logged} INCRs of it`);
+      }
+      const low = t.ok.length + t.applied;
+      if (value < low) report(`${rack.rack}: ${key} is ${value}, below ${low} acknowledged`);
+      if (value > low + t.unknown) {
+        report(
+          `${rack.rack}: ${key} is ${value}, above ${low} acknowledged + ${t.unknown} in doubt`,
+        );
+      }
+    }
+    for (const e of writes) {
+      if (e.kind === "sadd") {
+        const present = rack.sets.get(e.key)?.has(e.arg!) ?? false;
+        if ((e.outcome === "ok" || e.outcome === "applied") && !present) {
+          report(`${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`);
+        }
+        if (e.outcome === "fail" && present) {
+          report(`${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
+        }
+      } else if (e.kind === "set") {
+        const value = rack.strings.get(e.key);
+        if ((e.outcome === "ok" || e.outcome === "applied") && value !== e.arg) {
+          report(`${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`);
+        }
+        if (e.outcome === "fail" && value !== undefined) {
+          report(`${rack.rack}: failed SET ${e.key} is there`);
+        }
+      }
+    }
+  }
+
+  // Nothing made up: what was acknowledged is in the log; INCR values are distinct and possible.
+  for (const e of writes) {
+    if (e.outcome !== "ok" && e.outcome !== "applied") continue;
+    if (e.kind === "sadd" && !logMembers.has(`${e.key}\u0000${e.arg}`)) {
+      report(`SADD ${e.key} ${e.arg} was answered ${e.outcome} but is not in the log`);
+      count("made_up");
+    }
+    if (e.kind === "set" && !logSets.has(`${e.key}\u0000${e.arg}`)) {
+      report(`SET ${e.key} was answered ${e.outcome} but is not in the log`);
+      count("made_up");
+    }
+  }
+  for (const [key, t] of incrs) {
+    const seen = new Set<number>();
+    for (const v of t.ok) {
+      if (seen.has(v)) {
+        report(`two INCRs of ${key} were both answered ${v}`);
+        count("made_up");
+      }
+      seen.add(v);
+      if (v > (logIncrs.get(key) ?? 0)) {
+        report(`INCR ${key} was answered ${v}, more than the log's ${logIncrs.get(key) ?? 0}`);
+        count("made_up");
+      }
+    }
+  }
+
+  // Read-your-writes, per connection.
+  const byConnection = new Map<string, Entry[]>();
+  for (const e of history) {
+    const k = `${e.client}/${e.connection}`;
+    const list = byConnection.get(k) ?? [];
+    list.push(e);
+    byConnection.set(k, list);
+  }
+  for (const entries of byConnection.values()) {
+    const floor = new Map<string, number>();
+    const own = new Map<string, string>();
+    for (const e of entries.sort((a, b) => a.invokeMs - b.invokeMs)) {
+      if (e.kind === "incr" && e.outcome === "ok") {
+        floor.set(e.key, Math.max(floor.get(e.key) ?? 0, Number(e.value)));
+      } else if (e.kind === "set" && e.outcome === "ok") {
+        own.set(e.key, e.arg!);
+      } else if (e.kind === "get" && e.outcome === "ok") {
+        const min = floor.get(e.key);
+        if (min !== undefined && Number(e.value ?? "0") < min) {
+          report(
+            `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its INCR answered ${min}`,
+          );
+          count("ryw_violations");
+        }
+        const mine = own.get(e.key);
+        if (mine !== undefined && e.value !== mine) {
+          report(
+            `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its SET of ${mine}`,
+          );
+          count("ryw_violations");
+        }
+      } else if (e.kind === "sadd" && e.outcome === "ok") {
+        own.set(`${e.key}\u0000${e.arg}`, "1");
+      } else if (e.kind === "ismember" && e.outcome === "ok") {
+        if (own.has(`${e.key}\u0000${e.arg}`) && e.value !== "1") {
+          report(`client ${e.client} did not find its member ${e.arg} of ${e.key} on ${e.node}`);
+          count("ryw_violations");
+        }
+      }
+    }
+  }
+
+  // Convergence: every rack equal to the first, key by key.
+  const [first, ...others] = racks;
+  for (const rack of others) {
+    for (const key of new Set([...first!.strings.keys(), ...rack.strings.keys()])) {
+      if (first!.strings.get(key) !== rack.strings.get(key)) {
+        report(
+          `${key}: ${first!.rack} has ${first!.strings.get(key)}, ${rack.rack} has ${
+            rack.strings.get(key)
+          }`,
+        );
+      }
+    }
+    for (const key of new Set([...first!.sets.keys(), ...rack.sets.keys()])) {
+      const a = [...(first!.sets.get(key) ?? [])].sort().join(",");
+      const b = [...(rack.sets.get(key) ?? [])].sort().join(",");
+      if (a !== b) report(`${key}: the members differ between ${first!.rack} and ${rack.rack}`);
+    }
+  }
+  return { anomalies, figures };
+}

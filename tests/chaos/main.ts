@@ -1,0 +1,65 @@
+/**
+ * `deno task chaos`: runs the chaos suite from the command line.
+ *
+ *   deno task chaos [--seed n] [--duration s] [--brokers 1|3] [--ack apply|log]
+ *                   [--clients n] [--faults a,b,..] [--runs n] [--history file]
+ *
+ * Each run prints its seed, what the nemesis did, the checker's figures and
+ * any anomaly, and the history file; `--seed` replays a run's schedule. With
+ * `--runs n` the runs follow one another with seeds seed, seed+1, ...; the
+ * exit status is 1 if any run found an anomaly.
+ */
+
+import { parseArgs } from "node:util";
+import { provision } from "../../tools/provision.ts";
+import { type Fault, FAULTS } from "./nemesis.ts";
+import { runChaos } from "./run.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    seed: { type: "string" },
+    duration: { type: "string", default: "60" },
+    brokers: { type: "string", default: "1" },
+    ack: { type: "string", default: "apply" },
+    clients: { type: "string", default: "12" },
+    faults: { type: "string", default: FAULTS.join(",") },
+    runs: { type: "string", default: "1" },
+    history: { type: "string" },
+  },
+});
+const v = args.values;
+const faults = v.faults!.split(",").map((f) => f.trim()) as Fault[];
+for (const f of faults) {
+  if (!(FAULTS as readonly string[]).includes(f)) {
+    console.error(`chaos: unknown fault '${f}' (known: ${FAULTS.join(", ")})`);
+    Deno.exit(2);
+  }
+}
+if (v.brokers !== "1" && v.brokers !== "3") {
+  console.error("chaos: --brokers is 1 or 3");
+  Deno.exit(2);
+}
+if (v.ack !== "apply" && v.ack !== "log") {
+  console.error("chaos: --ack is apply or log");
+  Deno.exit(2);
+}
+await provision(["redis", "kafka"]);
+const first = v.seed === undefined
+  ? crypto.getRandomValues(new Uint32Array(1))[0]!
+  : Number(v.seed);
+let failed = 0;
+for (let i = 0; i < Number(v.runs); i++) {
+  const result = await runChaos({
+    seed: first + i,
+    durationMs: Number(v.duration) * 1000,
+    brokers: Number(v.brokers) as 1 | 3,
+    ackLog: v.ack === "log",
+    clients: Number(v.clients),
+    faults,
+    ...(v.history === undefined ? {} : { historyPath: v.history }),
+  });
+  console.log(result.summary);
+  if (!result.ok) failed++;
+}
+Deno.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,162 @@
+/**
+ * The nemesis: a seeded schedule of faults against the chaos world. Each step
+ * picks a fault and a target, holds it for one to four seconds, heals it, and
+ * lets the world run calm for one to three seconds. Every step is recorded
+ * (what, on what, when it began and was healed) for the report and for
+ * recovery figures.
+ */
+
+import { SeededRandom } from "../../src/random.ts";
+import { delay } from "../harness/mod.ts";
+import type { ChaosNode, ChaosRack, ChaosWorld } from "./world.ts";
+
+/** The faults the nemesis knows. */
+export const FAULTS = [
+  "broker-kill", // kill -9 of a Kafka broker, restarted after the hold
+  "broker-pause", // SIGSTOP of a Kafka broker, SIGCONT after the hold
+  "node-kill", // kill -9 of a Pylon node, restarted after the hold
+  "leader-pause", // SIGSTOP of the three-node rack's leader
+  "redis-kill", // kill -9 of a rack's Redis master, restarted with its data (AOF)
+  "redis-failover", // SENTINEL FAILOVER in a rack
+  "redis-empty", // a rack's Redis master restarted without its data
+  "redis-oom", // maxmemory lowered below the dataset, raised after the hold
+  "peer-cut", // every peer link of a node cut, healed after the hold
+] as const;
+
+/** A fault's name. */
+export type Fault = typeof FAULTS[number];
+
+/** One step of the schedule. */
+export interface FaultRecord {
+  fault: Fault;
+  target: string;
+  startMs: number;
+  healedMs: number;
+  error?: string;
+}
+
+/** Options of {@linkcode runNemesis}. */
+export interface NemesisOptions {
+  seed: number;
+  durationMs: number;
+  faults: readonly Fault[];
+  log: (line: string) => void;
+}
+
+/** Runs the schedule until `durationMs` has passed; returns what it did. */
+export async function runNemesis(
+  world: ChaosWorld,
+  options: NemesisOptions,
+): Promise<FaultRecord[]> {
+  const random = new SeededRandom(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random.next() * items.length)]!;
+  const records: FaultRecord[] = [];
+  const end = performance.now() + options.durationMs;
+  while (performance.now() < end) {
+    const fault = pick(options.faults);
+    const holdMs = 1_000 + Math.floor(random.next() * 3_000);
+    const calmMs = 1_000 + Math.floor(random.next() * 2_000);
+    const startMs = performance.now();
+    let target = "";
+    let error: string | undefined;
+    try {
+      const heal = await inflict(world, fault, pick, (t) => target = t);
+      options.log(`nemesis: ${fault} ${target} for ${holdMs} ms`);
+      await delay(holdMs);
+      await heal();
+    } catch (e) {
+      error = (e as Error).message;
+      options.log(`nemesis: ${fault} ${target} failed: ${error}`);
+    }
+    const record: FaultRecord = { fault, target, startMs, healedMs: performance.now() };
+    if (error !== undefined) record.error = error;
+    records.push(record);
+    await delay(calmMs);
+  }
+  return records;
+}
+
+type Pick = <T>(items: readonly T[]) => T;
+
+/** Inflicts `fault`; returns what heals it. */
+async function inflict(
+  world: ChaosWorld,
+  fault: Fault,
+  pick: Pick,
+  named: (target: string) => void,
+): Promise<() => Promise<void>> {
+  const brokerId = () => pick(world.kafka.nodes.map((n) => n.id));
+  const rack = (): ChaosRack => pick(world.racks);
+  switch (fault) {
+    case "broker-kill": {
+      const id = brokerId();
+      named(`kafka-${id}`);
+      await world.kafka.kill(id);
+      return () => world.kafka.restart(id);
+    }
+    case "broker-pause": {
+      const id = brokerId();
+      named(`kafka-${id}`);
+      world.kafka.pause(id);
+      return () => Promise.resolve(world.kafka.resume(id));
+    }
+    case "node-kill": {
+      const node: ChaosNode = pick(world.nodes.filter((n) => n.pylon.service.running));
+      named(node.id);
+      world.stoppedOnPurpose.add(node.id);
+      await node.pylon.kill();
+      return () => world.restartNode(node);
+    }
+    case "leader-pause": {
+      const big = world.racks.find((r) => r.nodes.length > 1)!;
+      const leader = await world.leaderOf(big);
+      if (leader === undefined) throw new Error(`rack ${big.name} has no leader to pause`);
+      named(leader.id);
+      leader.pylon.service.pause();
+      return () => Promise.resolve(leader.pylon.service.resume());
+    }
+    case "redis-kill": {
+      const r = rack();
+      const master = await r.redis.master();
+      named(`${r.name}:redis-${master.port}`);
+      await master.kill();
+      return async () => {
+        await master.restart();
+        await r.redis.waitSettled(await r.redis.master());
+      };
+    }
+    case "redis-failover": {
+      const r = rack();
+      named(r.name);
+      await r.redis.failover();
+      return () => Promise.resolve();
+    }
+    case "redis-empty": {
+      const r = rack();
+      const master = await r.redis.master();
+      named(`${r.name}:redis-${master.port}`);
+      await master.kill();
+      await master.wipe();
+      await master.restart();
+      return async () => {
+        await r.redis.waitSettled(await r.redis.master());
+      };
+    }
+    case "redis-oom": {
+      const r = rack();
+      const master = await r.redis.master();
+      named(`${r.name}:redis-${master.port}`);
+      const used = Number(/used_memory:(\d+)/.exec(await master.call("INFO", "memory"))![1]);
+      await master.call("CONFIG", "SET", "maxmemory", String(Math.floor(used / 2)));
+      return async () => {
+        await master.call("CONFIG", "SET", "maxmemory", "0");
+      };
+    }
+    case "peer-cut": {
+      const node = pick(world.nodes);
+      named(node.id);
+      world.cut(node);
+      return () => Promise.resolve(world.heal());
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * One chaos run: a world, clients writing and reading through every node, the
+ * nemesis for a while, then quiescence and the checker's verdict on what every
+ * rack's Redis and the log really hold. The history is written as JSON lines
+ * so a failure can be studied; the seed replays the same schedule.
+ */
+
+import { join } from "node:path";
+import { scratchDir, waitFor } from "../harness/mod.ts";
+import { check, type Verdict } from "./checker.ts";
+import { startClients } from "./clients.ts";
+import { type Fault, type FaultRecord, FAULTS, runNemesis } from "./nemesis.ts";
+import { ChaosWorld } from "./world.ts";
+import type { Entry } from "./history.ts";
+
+/** What a run does. */
+export interface ChaosOptions {
+  seed: number;
+  durationMs: number;
+  brokers: 1 | 3;
+  ackLog: boolean;
+  clients: number;
+  faults: readonly Fault[];
+  /** Where the history goes (default: a scratch folder). */
+  historyPath?: string;
+  log?: (line: string) => void;
+}
+
+/** The outcome of a run. */
+export interface ChaosResult {
+  ok: boolean;
+  verdict: Verdict;
+  faults: FaultRecord[];
+  historyPath: string;
+  summary: string;
+}
+
+const COUNTERS = 4;
+
+/** Runs the world through the nemesis and checks it. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const started = performance.now();
+  await using world = await ChaosWorld.start({ brokers: options.brokers, ackLog: options.ackLog });
+  log(
+    `chaos: world up in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s (seed ${options.seed})`,
+  );
+  const clients = startClients({
+    targets: () => world.targets(),
+    clients: options.clients,
+    counters: COUNTERS,
+    seed: options.seed,
+    replyTimeoutMs: 30_000,
+  });
+  let faults: FaultRecord[] = [];
+  let end = 0;
+  try {
+    await waitFor(
+      "the first acknowledged writes",
+      () => clients.acknowledged() >= 50 ? true : undefined,
+      { timeoutMs: 60_000 },
+    );
+    faults = await runNemesis(world, {
+      seed: options.seed,
+      durationMs: options.durationMs,
+      faults: options.faults,
+      log,
+    });
+    world.heal();
+    // After the last fault, writes must flow again through every rack.
+    const before = clients.acknowledged();
+    await waitFor(
+      "writes to flow after the last fault",
+      () => clients.acknowledged() >= before + 100 ? true : undefined,
+      { timeoutMs: 60_000 },
+    );
+  } finally {
+    await clients.stop();
+  }
+  end = await world.quiesce(120_000);
+  const racks = await world.snapshot();
+  const logged = await world.readLog(end);
+  const verdict = check(clients.history, racks, logged);
+  for (const exit of world.unexpectedExits) verdict.anomalies.push(`unexpected exit: ${exit}`);
+  Object.assign(verdict.figures, figures(clients.history, faults));
+
+  const historyPath = options.historyPath ??
+    join(await scratchDir("chaos-history"), `history-${options.seed}.jsonl`);
+  await Deno.writeTextFile(
+    historyPath,
+    [
+      JSON.stringify({ options: { ...options, log: undefined }, faults }),
+      ...clients.history.map((e) => JSON.stringify(e)),
+    ].join("\n") + "\n",
+  );
+  const ok = verdict.anomalies.length === 0;
+  const summary = [
+    `chaos: seed ${options.seed}, ${options.brokers} broker(s), ack ${
+      options.ackLog ? "log (SET)" : "apply"
+    }, ${(options.durationMs / 1000).toFixed(0)} s of faults: ${faults.length} faults (${
+      countBy(faults.map((f) => f.fault))
+    })`,
+    `chaos: ${clients.history.length} operations, ${logged.length} ops in the log; ${
+      Object.entries(verdict.figures).map(([k, v]) => `${k}=${v}`).join(" ")
+    }`,
+    ok
+      ? "chaos: no anomaly"
+      : `chaos: ${verdict.anomalies.length} anomalies:\n  ${verdict.anomalies.join("\n  ")}`,
+    `chaos: history in ${historyPath}`,
+  ].join("\n");
+  return { ok, verdict, faults, historyPath, summary };
+}
+
+function countBy(items: string[]): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${k} ${v}`).join(", ");
+}
+
+/** Latency of acknowledged writes, and how soon writes flowed again after each healed fault. */
+function figures(history: Entry[], faults: FaultRecord[]): Record<string, number> {
+  const acked = history.filter((e) =>
+    e.outcome === "ok" && e.kind !== "get" &&
+    e.kind !== "ismember"
+  );
+  const latencies = acked.map((e) => e.completeMs - e.invokeMs).sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.floor(q * (latencies.length - 1))] ?? 0);
+  let worstRecovery = 0;
+  for (const f of faults) {
+    const next = acked.find((e) => e.completeMs >= f.healedMs);
+    if (next !== undefined) worstRecovery = Math.max(worstRecovery, next.completeMs - f.healedMs);
+  }
+  return {
+    write_p50_ms: at(0.5),
+    write_p99_ms: at(0.99),
+    write_max_ms: at(1),
+    worst_recovery_ms: Math.round(worstRecovery),
+  };
+}
+
+/** Every fault the suite has. */
+export const ALL_FAULTS = FAULTS;

@@ -1,0 +1,290 @@
+/**
+ * The chaos suite's world: Kafka (one broker or three), rack r0 of three Pylon
+ * nodes and rack r1 of one, each rack's Redis a Sentinel-watched master and
+ * replica, and every directed peer link through its own relay so any node can
+ * be cut off. The world also reads back, independently of Pylon, what every
+ * rack's Redis holds and what the log holds.
+ */
+
+import {
+  type KafkaCluster,
+  type PylonProcess,
+  Relay,
+  type SentinelRack,
+  startKafka,
+  startPylon,
+  startRack,
+  uniqueTopic,
+  waitFor,
+} from "../harness/mod.ts";
+import { freePort } from "../harness/ports.ts";
+import { createKafka } from "../../src/log/kafka_client.ts";
+import { decodeOp } from "../../src/log/op.ts";
+import { RedisClient, replyText } from "../../src/redis/client.ts";
+import type { RespValue } from "../../src/resp/value.ts";
+import type { LoggedOp, RackData } from "./checker.ts";
+import type { ClientTarget } from "./clients.ts";
+
+/** One node of the chaos world. */
+export interface ChaosNode {
+  id: string;
+  rack: string;
+  peerPort: number;
+  pylon: PylonProcess;
+}
+
+/** One rack: its Sentinel-watched Redis and its nodes. */
+export interface ChaosRack {
+  name: string;
+  redis: SentinelRack;
+  nodes: ChaosNode[];
+}
+
+/** Options of {@linkcode ChaosWorld.start}. */
+export interface ChaosWorldOptions {
+  brokers: 1 | 3;
+  /** Answer SET once logged (`--ack-log set`) instead of after apply. */
+  ackLog: boolean;
+}
+
+const META_DB = 15;
+const RACK_SIZES: [string, number][] = [["r0", 3], ["r1", 1]];
+
+/** A running chaos world. */
+export class ChaosWorld implements AsyncDisposable {
+  readonly kafka: KafkaCluster;
+  readonly topic = uniqueTopic("chaos");
+  readonly secret = `chaos-${crypto.randomUUID()}`;
+  readonly racks: ChaosRack[] = [];
+  /** `from>to` → the relay `from` dials to reach `to`. */
+  readonly relays = new Map<string, Relay>();
+  /** Nodes the nemesis stopped on purpose; any other exit is an anomaly. */
+  readonly stoppedOnPurpose = new Set<string>();
+  readonly unexpectedExits: string[] = [];
+  readonly options: ChaosWorldOptions;
+
+  private constructor(kafka: KafkaCluster, options: ChaosWorldOptions) {
+    this.kafka = kafka;
+    this.options = options;
+  }
+
+  static async start(options: ChaosWorldOptions): Promise<ChaosWorld> {
+    const kafka = await startKafka({ nodes: options.brokers });
+    const world = new ChaosWorld(kafka, options);
+    try {
+      const plan = RACK_SIZES.flatMap(([rack, size]) =>
+        Array.from({ length: size }, (_, i) => ({ id: `${rack}n${i}`, rack, peerPort: freePort() }))
+      );
+      for (const from of plan) {
+        for (const to of plan) {
+          if (from !== to) {
+            world.relays.set(
+              `${from.id}>${to.id}`,
+              await Relay.start({ host: "127.0.0.1", port: to.peerPort }),
+            );
+          }
+        }
+      }
+      for (const [name] of RACK_SIZES) {
+        const redis = await startRack({ redis: { appendonly: "everysec" } });
+        const rack: ChaosRack = { name, redis, nodes: [] };
+        world.racks.push(rack);
+        await Promise.all(
+          plan.filter((p) => p.rack === name).map(async (slot) => {
+            const peers = plan.filter((o) => o !== slot).flatMap((o) => [
+              "--peer",
+              `${o.id}@${o.rack}@${world.relays.get(`${slot.id}>${o.id}`)!.address}`,
+            ]);
+            const pylon = await startPylon({
+              redis: { sentinels: redis.sentinelList, master: redis.masterName },
+              args: [
+                "--node-id",
+                slot.id,
+                "--rack",
+                name,
+                "--log",
+                `kafka://${kafka.brokers.join(",")}/${world.topic}`,
+                "--peer-listen",
+                `127.0.0.1:${slot.peerPort}`,
+                "--world-secret",
+                world.secret,
+                "--raft-tick-ms",
+                "50",
+                "--write-timeout-ms",
+                "10000",
+                ...(options.ackLog ? ["--ack-log", "set"] : []),
+                ...peers,
+              ],
+            });
+            const node: ChaosNode = { ...slot, pylon };
+            rack.nodes.push(node);
+            world.#watch(node);
+          }),
+        );
+        rack.nodes.sort((a, b) => a.id.localeCompare(b.id));
+      }
+      return world;
+    } catch (error) {
+      await world[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** Every node. */
+  get nodes(): ChaosNode[] {
+    return this.racks.flatMap((r) => r.nodes);
+  }
+
+  /** Nodes clients may use now. */
+  targets(): ClientTarget[] {
+    const up = this.nodes.filter((n) => n.pylon.service.running);
+    return (up.length > 0 ? up : this.nodes).map((n) => ({ id: n.id, port: n.pylon.port }));
+  }
+
+  /** Restarts a node the nemesis stopped, on its folder and port. */
+  async restartNode(node: ChaosNode): Promise<void> {
+    node.pylon = await node.pylon.startAgain();
+    this.stoppedOnPurpose.delete(node.id);
+    this.#watch(node);
+  }
+
+  /** Records a node's exit that nobody asked for. */
+  #watch(node: ChaosNode): void {
+    const pylon = node.pylon;
+    void pylon.service.exited.then(async (status) => {
+      if (this.stoppedOnPurpose.has(node.id) || node.pylon !== pylon) return;
+      const tail = await pylon.service.logTail(15);
+      this.unexpectedExits.push(`${node.id} exited with status ${status.code}\n${tail}`);
+    });
+  }
+
+  /** The node of `rack` that leads it now, per its own PYLON INFO. */
+  async leaderOf(rack: ChaosRack): Promise<ChaosNode | undefined> {
+    for (const node of rack.nodes) {
+      if (!node.pylon.service.running) continue;
+      const info = await node.pylon.call("PYLON", "INFO").catch(() => "");
+      if (/\r\nrack_role:leader\r\n/.test(info)) return node;
+    }
+    return undefined;
+  }
+
+  /** Cuts every peer link to and from `node`. */
+  cut(node: ChaosNode): void {
+    for (const [key, relay] of this.relays) {
+      const [from, to] = key.split(">");
+      if (from === node.id || to === node.id) relay.cut();
+    }
+  }
+
+  /** Heals every peer link. */
+  heal(): void {
+    for (const relay of this.relays.values()) relay.heal();
+  }
+
+  /** The log's end (the high watermark of partition 0). */
+  async logEnd(): Promise<number> {
+    const admin = createKafka(this.kafka.brokers, { retries: 2 }).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      return Number(offsets.find((o) => o.partition === 0)!.high);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Waits until every rack's Redis has applied the whole log, read from the
+   * position Pylon stores in each Redis itself, with the log's end stable.
+   */
+  async quiesce(timeoutMs: number): Promise<number> {
+    let last = -1;
+    return await waitFor("every rack to apply the whole log", async () => {
+      const end = await this.logEnd();
+      const positions = await Promise.all(this.racks.map(async (rack) => {
+        const master = await rack.redis.master();
+        return Number(await master.call("-n", String(META_DB), "GET", "pylon:applied:0"));
+      }));
+      const done = positions.every((p) => p === end) && end === last;
+      last = end;
+      return done ? end : undefined;
+    }, { timeoutMs, intervalMs: 500 });
+  }
+
+  /** Every rack's strings and sets in db 0, read from its master directly. */
+  async snapshot(): Promise<RackData[]> {
+    return await Promise.all(this.racks.map(async (rack) => {
+      const master = await rack.redis.master();
+      const client = await RedisClient.connect({ host: master.host, port: master.port });
+      try {
+        const keys = arrayTexts(await client.command("KEYS", "*"));
+        const data: RackData = { rack: rack.name, strings: new Map(), sets: new Map() };
+        const types = await Promise.all(keys.map((k) => client.command("TYPE", k)));
+        await Promise.all(keys.map(async (key, i) => {
+          const type = replyText(types[i]!);
+          if (type === "string") {
+            data.strings.set(key, replyText(await client.command("GET", key))!);
+          } else if (type === "set") {
+            data.sets.set(key, new Set(arrayTexts(await client.command("SMEMBERS", key))));
+          }
+        }));
+        return data;
+      } finally {
+        client.close();
+      }
+    }));
+  }
+
+  /** Every op in the log, read from the broker. */
+  async readLog(end: number): Promise<LoggedOp[]> {
+    const kafka = createKafka(this.kafka.brokers, { retries: 5 });
+    const consumer = kafka.consumer({ groupId: `chaos-check-${crypto.randomUUID()}` });
+    const ops: LoggedOp[] = [];
+    const utf8 = new TextDecoder();
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      const done = Promise.withResolvers<void>();
+      if (end === 0) done.resolve();
+      await consumer.run({
+        eachMessage: ({ message }) => {
+          const offset = Number(message.offset);
+          if (offset < end && message.value !== null) {
+            const op = decodeOp(new Uint8Array(message.value));
+            ops[offset] = {
+              id: op.id,
+              commands: op.commands.map((c) => c.map((a) => utf8.decode(a))),
+            };
+          }
+          if (offset >= end - 1) done.resolve();
+          return Promise.resolve();
+        },
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        done.promise,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("reading the log took over 60 s")), 60_000);
+        }),
+      ]);
+      clearTimeout(timer);
+    } finally {
+      await consumer.disconnect();
+    }
+    return ops.filter((op) => op !== undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const node of this.nodes) this.stoppedOnPurpose.add(node.id);
+    for (const node of this.nodes) await node.pylon[Symbol.asyncDispose]();
+    for (const relay of this.relays.values()) await relay[Symbol.asyncDispose]();
+    for (const rack of this.racks) await rack.redis[Symbol.asyncDispose]();
+    await this.kafka[Symbol.asyncDispose]();
+  }
+}
+
+function arrayTexts(value: RespValue): string[] {
+  return value.type === "array" && value.value !== null
+    ? value.value.map((v) => replyText(v) ?? "")
+    : [];
+}
