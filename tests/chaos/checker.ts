@@ -18,6 +18,7 @@
  */
 
 import { type Entry, isRead } from "./history.ts";
+import { classifyRedisError } from "../../src/applier/redis_errors.ts";
 
 /** A rack's data, read from its Redis master: strings and sets of db 0. */
 export interface RackData {
@@ -80,6 +81,16 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
 
   // Outcomes by write.
   const writes = history.filter((e) => !isRead(e.kind));
+  // A rack's condition (out of memory, read-only, loading, ...) is never a write's outcome.
+  for (const e of writes) {
+    if (
+      e.error !== undefined && !e.error.startsWith("connection:") &&
+      classifyRedisError(e.error) === "rack" && !/Pylon|rack|log/.test(e.error)
+    ) {
+      report(`${e.kind} ${e.key} on ${e.node} was answered with a rack's condition: ${e.error}`);
+      count("rack_condition_replies");
+    }
+  }
   for (const e of history) count(`${e.kind}_${e.outcome}`);
   const incrs = new Map<string, { ok: number[]; applied: number; unknown: number }>();
   for (const e of writes) {
