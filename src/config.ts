@@ -11,6 +11,8 @@
  * (src/identity/node_identity.ts).
  */
 
+import { Users } from "./auth/users.ts";
+
 /** A `host:port` pair. */
 export interface HostPort {
   host: string;
@@ -74,6 +76,12 @@ export interface Config {
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
   writeTimeoutMs: number;
+  /** The default user's password. */
+  requirepass: string | undefined;
+  /** Users as Redis ACL lines (`name rule ...`). */
+  users: string[];
+  /** Refuse non-loopback clients while the default user has no password. */
+  protectedMode: boolean;
 }
 
 /** A configuration mistake, worded for the operator. */
@@ -81,8 +89,8 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** How an option's text becomes a value. */
-type Kind = "text" | "integer" | "boolean" | "list";
+/** How an option's text becomes a value (`lines`: a list split on `;` or newlines, not commas). */
+type Kind = "text" | "integer" | "boolean" | "list" | "lines";
 
 interface OptionSpec {
   kind: Kind;
@@ -182,6 +190,33 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "how long a write waits for its reply (default 10000)",
+  },
+  "requirepass": {
+    kind: "text",
+    value: "password",
+    help:
+      "the default user's password (prefer PYLON_REQUIREPASS or --requirepass-file: flags show in ps)",
+  },
+  "requirepass-file": {
+    kind: "text",
+    value: "file",
+    help: "read the default user's password from this file",
+  },
+  "user": {
+    kind: "lines",
+    value: "'name rule ...'",
+    help:
+      "a user with Redis ACL rules, e.g. 'app on >pw ~app:* +@read' (repeat, or separate with ;)",
+  },
+  "protected-mode": {
+    kind: "boolean",
+    value: "yes|no",
+    help: "refuse non-loopback clients while the default user has no password (default yes)",
+  },
+  "world-secret-file": {
+    kind: "text",
+    value: "file",
+    help: "read the world secret from this file",
   },
   "log-level": {
     kind: "text",
@@ -356,7 +391,9 @@ function fileTexts(option: OptionName, raw: unknown, path: string): string[] {
     throw new ConfigError(`'${option}' in '${path}' must be ${expected}`);
   };
   if (Array.isArray(raw)) {
-    if (kind !== "list") throw new ConfigError(`'${option}' in '${path}' cannot be a list`);
+    if (kind !== "list" && kind !== "lines") {
+      throw new ConfigError(`'${option}' in '${path}' cannot be a list`);
+    }
     return raw.map(scalar);
   }
   return [scalar(raw)];
@@ -455,10 +492,24 @@ export function parseConfig(
     return fromFile === undefined ? undefined : { texts: fromFile, source: "file" };
   };
   const text = (option: OptionName): string | undefined => raw(option)?.texts[0];
-  const list = (option: OptionName): string[] =>
-    (raw(option)?.texts ?? []).flatMap((t) => t.split(",")).map((t) => t.trim()).filter((t) =>
-      t !== ""
-    );
+  const list = (option: OptionName): string[] => {
+    const separator = OPTIONS[option].kind === "lines" ? /[;\n]/ : ",";
+    return (raw(option)?.texts ?? []).flatMap((t) => t.split(separator)).map((t) => t.trim())
+      .filter((t) => t !== "");
+  };
+  /** A secret from its option, or from the file its `-file` option names (trailing newline dropped). */
+  const secret = (option: OptionName, fileOption: OptionName): string | undefined => {
+    const path = text(fileOption);
+    if (path === undefined) return text(option);
+    if (text(option) !== undefined) {
+      throw new ConfigError(`Give either --${option} or --${fileOption}, not both`);
+    }
+    try {
+      return readFile(path).replace(/\r?\n$/, "");
+    } catch (error) {
+      throw new ConfigError(`--${fileOption}: cannot read '${path}': ${(error as Error).message}`);
+    }
+  };
   const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
     const value = text(option) ?? String(fallback);
     const n = Number(value);
@@ -515,7 +566,7 @@ export function parseConfig(
     ? undefined
     : parseHostPort(peerListenText, "--peer-listen");
   const peers = list("peer").map(parsePeer);
-  const worldSecret = text("world-secret");
+  const worldSecret = secret("world-secret", "world-secret-file");
   if (
     (peers.length > 0 || peerListen !== undefined) &&
     (worldSecret === undefined || worldSecret.length < 16)
@@ -523,6 +574,15 @@ export function parseConfig(
     throw new ConfigError(
       "Peer links need --world-secret (or PYLON_WORLD_SECRET) of at least 16 characters, the same on every node",
     );
+  }
+
+  const users = list("user");
+  for (const line of users) {
+    try {
+      new Users({ requirepass: undefined, users: [line], worldSecret: undefined });
+    } catch (error) {
+      throw new ConfigError(`--user '${line}': ${(error as Error).message}`);
+    }
   }
 
   return {
@@ -547,6 +607,9 @@ export function parseConfig(
       ackLog: list("ack-log").map((c) => c.toLowerCase()),
       metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
+      requirepass: secret("requirepass", "requirepass-file"),
+      users,
+      protectedMode: boolean("protected-mode", true),
     },
   };
 }

@@ -12,6 +12,9 @@ import {
 
 const SECRET = "0123456789abcdef";
 
+/** Secret files the tests read. */
+const SECRET_FILES: Record<string, string> = { "/run/secrets/pw": "s3cret\n" };
+
 function config(
   args: string[],
   env: Record<string, string> = {},
@@ -20,7 +23,7 @@ function config(
   const parsed = parseConfig(
     file === undefined ? args : ["--config", "/etc/pylon.json", ...args],
     env,
-    () => JSON.stringify(file),
+    (path) => SECRET_FILES[path] ?? JSON.stringify(file),
   );
   assert.equal(parsed.kind, "run");
   if (parsed.kind !== "run") throw new Error("unreachable");
@@ -126,6 +129,22 @@ const TABLE: {
   },
   { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
   { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
+  { option: "requirepass", text: "pw", field: "requirepass", expected: "pw" },
+  { option: "requirepass-file", text: "/run/secrets/pw", field: "requirepass", expected: "s3cret" },
+  {
+    option: "user",
+    text: "app on >pw ~app:* +@read;ops on >pw2 +@all",
+    json: ["app on >pw ~app:* +@read", "ops on >pw2 +@all"],
+    field: "users",
+    expected: ["app on >pw ~app:* +@read", "ops on >pw2 +@all"],
+  },
+  { option: "protected-mode", text: "no", json: false, field: "protectedMode", expected: false },
+  {
+    option: "world-secret-file",
+    text: "/run/secrets/pw",
+    field: "worldSecret",
+    expected: "s3cret",
+  },
   { option: "log-level", text: "debug", field: "logLevel", expected: "debug" },
   { option: "log-format", text: "json", field: "logFormat", expected: "json" },
 ];

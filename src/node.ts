@@ -31,6 +31,7 @@ import { describe } from "./redis/client.ts";
 import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignored } from "./observe/ignored.ts";
+import { Users } from "./auth/users.ts";
 
 /** A running node. */
 export interface PylonNode {
@@ -265,6 +266,12 @@ async function runNode(
       databases: () => upstream.databases,
       reservedDb: metaDb,
       admin: (argv) => adminCommand(world, argv),
+      users: new Users({
+        requirepass: config.requirepass,
+        users: config.users,
+        worldSecret: config.worldSecret,
+      }),
+      protectedMode: config.protectedMode,
       pylonInfo: () =>
         nodeInfo({
           config,

@@ -22,6 +22,8 @@ export class RackProgress {
   #positions: (number | undefined)[];
   #read: ReadPosition;
   #refreshing: Promise<void> | undefined;
+  /** Bumped by {@linkcode invalidate}: reads begun before it do not count. */
+  #generation = 0;
 
   constructor(partitions: number, read: ReadPosition) {
     this.partitions = partitions;
@@ -50,6 +52,7 @@ export class RackProgress {
 
   /** Forgets every position (the rack's Redis restarted or failed over): the next need reads it. */
   invalidate(): void {
+    this.#generation++;
     this.#positions.fill(undefined);
   }
 
@@ -64,11 +67,13 @@ export class RackProgress {
   /** Reads every partition's position from the rack's Redis (calls made meanwhile share it). */
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
+      const generation = this.#generation;
       try {
         const read = await Promise.all(
           Array.from({ length: this.partitions }, (_, p) => this.#read(p)),
         );
-        read.forEach((position, p) => this.reset(p, position));
+        // Read from a Redis that has since been left (a failover, a restart): not this rack's now.
+        if (generation === this.#generation) read.forEach((position, p) => this.reset(p, position));
       } finally {
         this.#refreshing = undefined;
       }

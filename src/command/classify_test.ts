@@ -83,7 +83,7 @@ Deno.test("administration, cluster and replication commands are refused, pointin
     "failover",
     "monitor",
     "acl|setuser",
-    "acl|whoami",
+    "acl|deluser",
     "module|load",
     "save",
     "bgsave",

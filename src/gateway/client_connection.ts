@@ -11,7 +11,10 @@ import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
-import { type CommandSpec, type Route, route } from "../command/mod.ts";
+import { type CommandSpec, findCommand, type Route, route } from "../command/mod.ts";
+import type { AclCommand, AclUser } from "../auth/acl.ts";
+import type { Users } from "../auth/users.ts";
+import { isWorldChange, pylonCommand, WORLD_CHANGE_NEEDS_AUTH } from "../auth/pylon_commands.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
@@ -64,12 +67,16 @@ export interface ConnectionHost {
   ): Promise<Placement | undefined>;
   /** Counts a served command. */
   served(): void;
+  /** Who may connect, and with which rights. */
+  users: Users;
   /** Called once when the connection ends. */
   closed(connection: ClientConnection): void;
 }
 
 /** Delays between retries of a read whose Redis connection failed (failover, restart). */
 const READ_RETRY_DELAYS_MS = [50, 200, 500, 1_000];
+
+const utf8 = new TextDecoder();
 
 /** Whether `name` is `word` (lowercase ASCII) in any case. */
 function is(name: Uint8Array | undefined, word: string): boolean {
@@ -93,6 +100,10 @@ export class ClientConnection {
   name = "";
   db = 0;
   protocol: Protocol = 2;
+  /** The Pylon user the connection acts as. */
+  user: AclUser;
+  /** Whether the connection proved a password (AUTH, HELLO .. AUTH). */
+  authenticated = false;
   lastActiveAt = Date.now();
   lastCommand = "NULL";
   #socket: net.Socket;
@@ -123,6 +134,7 @@ export class ClientConnection {
     this.#host = host;
     this.#limits = limits;
     this.#decoder = new RequestDecoder(limits.resp);
+    this.user = host.users.defaultUser;
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.localAddress = `${socket.localAddress}:${socket.localPort}`;
     socket.setNoDelay(true);
@@ -201,14 +213,32 @@ export class ClientConnection {
     const name = argv[0];
     if (is(name, "pylon")) {
       this.lastCommand = "pylon";
-      this.#answer(this.#host.local(this, argv, undefined));
+      const refusal = this.#refusal(pylonCommand(argv), argv, undefined) ??
+        (isWorldChange(argv) && !this.authenticated ? WORLD_CHANGE_NEEDS_AUTH : undefined);
+      if (refusal !== undefined) this.#replies.push(encodeError(refusal));
+      else this.#answer(this.#host.local(this, argv, undefined));
       return;
     }
     if (is(name, "multi") || is(name, "exec") || is(name, "discard")) {
-      this.#transactionCommand(argv);
+      const refusal = this.#refusal(
+        findCommand(utf8.decode(name!).toLowerCase())!,
+        argv,
+        undefined,
+      );
+      if (refusal !== undefined) this.#replies.push(encodeError(refusal));
+      else this.#transactionCommand(argv);
       return;
     }
     const r = route(argv);
+    if (r.kind !== "error") {
+      const refusal = this.#refusal(r.command, argv, r.command);
+      if (refusal !== undefined) {
+        this.lastCommand = r.command.name;
+        if (this.#transaction !== undefined) this.#transactionFailed = true;
+        this.#replies.push(encodeError(refusal));
+        return;
+      }
+    }
     if (this.#transaction !== undefined) {
       this.#queueInTransaction(argv, r);
       return;
@@ -243,6 +273,28 @@ export class ClientConnection {
         this.#replies.push(encodeError(r.message));
         return;
     }
+  }
+
+  /**
+   * Why this connection may not run `command` now, in Redis's words: not
+   * authenticated (only commands flagged `no_auth` pass), or the user's ACL
+   * rules refuse the command or one of its keys.
+   */
+  #refusal(
+    command: AclCommand & { readonly flags?: readonly string[] },
+    argv: Argv,
+    keys: CommandSpec | undefined,
+  ): string | undefined {
+    if (!this.authenticated && this.#host.users.authRequired) {
+      return command.flags?.includes("no_auth") ? undefined : "NOAUTH Authentication required.";
+    }
+    if (!this.user.mayRun(command)) {
+      return `NOPERM this user has no permissions to run the '${command.name}' command`;
+    }
+    if (keys !== undefined && !this.user.mayAccessKeys(keys, argv)) {
+      return "NOPERM this user has no permissions to access one of the keys used as arguments";
+    }
+    return undefined;
   }
 
   /** MULTI, EXEC and DISCARD: a transaction becomes one op, applied atomically on every rack. */

@@ -11,6 +11,9 @@ import { REPLY } from "../resp/encoder.ts";
 import { parseDecimal } from "../resp/chunk_buffer.ts";
 import { commandReply, type CommandSpec } from "../command/mod.ts";
 import type { ClientConnection } from "./client_connection.ts";
+import type { Users } from "../auth/users.ts";
+import type { AuthLimiter } from "../auth/auth_limiter.ts";
+import { aclReply } from "../auth/acl_commands.ts";
 
 /** What local commands read from the node. */
 export interface LocalContext {
@@ -24,6 +27,10 @@ export interface LocalContext {
   pylonInfo(): string;
   /** Membership admin commands (`PYLON WORLD|NODE|RACK ...`); undefined for others. */
   admin(argv: Argv): Promise<RespValue> | undefined;
+  /** Pylon's users. */
+  users: Users;
+  /** Failed authentications per source address. */
+  authLimiter: AuthLimiter;
 }
 
 /** Redis version Pylon reports in HELLO: the version its command table comes from. */
@@ -70,12 +77,21 @@ export function answerLocal(
       return REPLY.ok;
     }
     case "hello":
-      return hello(connection, argv);
-    case "auth":
-      return error(
-        "ERR AUTH <password> called without any password configured for the default user. " +
-          "Are you sure your configuration is correct?",
-      );
+      return hello(context, connection, argv);
+    case "auth": {
+      if (argv.length > 3) return error("ERR syntax error");
+      const [name, password] = argv.length === 2 ? ["default", text(argv[1])] : [
+        text(argv[1]),
+        text(argv[2]),
+      ];
+      if (argv.length === 2 && !context.users.authRequired) {
+        return error(
+          "ERR AUTH <password> called without any password configured for the default user. " +
+            "Are you sure your configuration is correct?",
+        );
+      }
+      return authenticate(context, connection, name, password) ?? REPLY.ok;
+    }
     case "quit":
       connection.closeAfterReplies();
       return REPLY.ok;
@@ -83,6 +99,8 @@ export function answerLocal(
       connection.db = 0;
       connection.protocol = 2;
       connection.name = "";
+      connection.user = context.users.defaultUser;
+      connection.authenticated = false;
       return simple("RESET");
     case "unwatch":
       // Nothing is ever watched: WATCH is refused.
@@ -94,13 +112,52 @@ export function answerLocal(
       if (command.name.startsWith("client|")) {
         return client(context, connection, argv, command.name);
       }
+      if (command.name.startsWith("acl|")) return acl(context, connection, argv, command.name);
       return error(`ERR command '${command.name}' is not answered by Pylon`);
   }
 }
 
-function hello(connection: ClientConnection, argv: Argv): RespValue {
+/**
+ * Checks a user's password for `connection`: undefined when it is now that
+ * user, else the error to answer (Redis's `WRONGPASS`, or Pylon's refusal of
+ * an address that failed too often).
+ */
+function authenticate(
+  context: LocalContext,
+  connection: ClientConnection,
+  name: string,
+  password: string,
+): RespValue | undefined {
+  const address = hostOf(connection.remoteAddress);
+  const now = performance.now();
+  const waitMs = context.authLimiter.waitMs(address, now);
+  if (waitMs > 0) {
+    return error(
+      `ERR too many failed authentication attempts from ${address}; try again in ${
+        Math.ceil(waitMs / 1000)
+      } s`,
+    );
+  }
+  const user = context.users.authenticate(name, password);
+  if (user === undefined) {
+    context.authLimiter.failed(address, now);
+    return error("WRONGPASS invalid username-password pair or user is disabled.");
+  }
+  connection.user = user;
+  connection.authenticated = true;
+  return undefined;
+}
+
+/** The host part of `host:port` (IPv6 included). */
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(":");
+  return colon < 0 ? address : address.slice(0, colon);
+}
+
+function hello(context: LocalContext, connection: ClientConnection, argv: Argv): RespValue {
   let protocol = connection.protocol;
   let name: string | undefined;
+  let credentials: [string, string] | undefined;
   if (argv.length > 1) {
     const version = parseInteger(argv[1]);
     if (version === undefined) {
@@ -111,9 +168,8 @@ function hello(connection: ClientConnection, argv: Argv): RespValue {
     for (let i = 2; i < argv.length; i++) {
       const option = lower(argv[i]);
       if (option === "auth" && i + 2 < argv.length) {
-        return error(
-          "ERR command 'hello' with AUTH is refused by Pylon: authentication is not configured",
-        );
+        credentials = [text(argv[i + 1]), text(argv[i + 2])];
+        i += 2;
       } else if (option === "setname" && i + 1 < argv.length) {
         name = text(argv[++i]);
         if (!validName(name)) {
@@ -123,6 +179,16 @@ function hello(connection: ClientConnection, argv: Argv): RespValue {
         return error(`ERR Syntax error in HELLO option '${text(argv[i])}'`);
       }
     }
+  }
+  if (credentials !== undefined) {
+    const refused = authenticate(context, connection, credentials[0], credentials[1]);
+    if (refused !== undefined) return refused;
+  } else if (!connection.authenticated && context.users.authRequired) {
+    return error(
+      "NOAUTH HELLO must be called with the client already authenticated, otherwise the " +
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and " +
+        "select the RESP protocol version at the same time",
+    );
   }
   connection.protocol = protocol;
   if (name !== undefined) connection.name = name;
@@ -171,7 +237,7 @@ export function clientLine(connection: ClientConnection, now = Date.now()): stri
     ["tot-mem", connection.bufferedInput + connection.bufferedOutput],
     ["events", "r"],
     ["cmd", connection.lastCommand],
-    ["user", "default"],
+    ["user", connection.user.name],
     ["redir", -1],
     ["resp", connection.protocol],
   ];
@@ -291,4 +357,13 @@ function pylon(context: LocalContext, argv: Argv): RespValue | Promise<RespValue
     return error(`ERR wrong number of arguments for 'pylon|${sub}' command`);
   }
   return error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
+}
+
+function acl(
+  context: LocalContext,
+  connection: ClientConnection,
+  argv: Argv,
+  name: string,
+): RespValue {
+  return aclReply(context.users, connection.user, name, argv);
 }

@@ -16,6 +16,8 @@ import {
   type ForwardRead,
 } from "./client_connection.ts";
 import { answerLocal, type LocalContext } from "./local_commands.ts";
+import { Users } from "../auth/users.ts";
+import { AuthLimiter } from "../auth/auth_limiter.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -38,6 +40,10 @@ export interface GatewayBackend {
   /** Membership admin commands. */
   admin?: LocalContext["admin"];
   pylonInfo(): string;
+  /** Who may connect and what they may do; default: Redis's default user alone. */
+  users?: Users;
+  /** Refuse non-loopback clients while the default user needs no password (Redis's protected mode). */
+  protectedMode?: boolean;
 }
 
 /** Counters for `PYLON INFO`. */
@@ -46,6 +52,29 @@ export interface GatewayStats {
   totalConnections: number;
   rejectedConnections: number;
   totalCommands: number;
+  authFailures: number;
+  authRateLimited: number;
+}
+
+/** Redis's own protected-mode refusal. */
+const PROTECTED_MODE =
+  "DENIED Redis is running in protected mode because protected mode is enabled and no password " +
+  "is set for the default user. In this mode connections are only accepted from the loopback " +
+  "interface. If you want to connect from external computers to Redis you may adopt one of the " +
+  "following solutions: 1) Just disable protected mode sending the command 'CONFIG SET " +
+  "protected-mode no' from the loopback interface by connecting to Redis from the same host the " +
+  "server is running, however MAKE SURE Redis is not publicly accessible from internet if you do " +
+  "so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable " +
+  "the protected mode by editing the Redis configuration file, and setting the protected mode " +
+  "option to 'no', and then restarting the server. 3) If you started the server manually just " +
+  "for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication " +
+  "password for the default user. NOTE: You only need to do one of the above things in order " +
+  "for the server to start accepting connections from the outside.";
+
+/** Whether a client address is the loopback interface. */
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
 const DEFAULT_LIMITS: ConnectionLimits = {
@@ -66,13 +95,22 @@ export class Gateway {
   #stats = { totalConnections: 0, rejectedConnections: 0, totalCommands: 0 };
   #host: ConnectionHost;
   #local: LocalContext;
+  #users: Users;
+  #protectedMode: boolean;
+  #authLimiter = new AuthLimiter();
 
   constructor(backend: GatewayBackend, options: GatewayOptions) {
     this.options = options;
     this.#backend = backend;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#maxClients = options.maxClients ?? 10_000;
+    const users = backend.users ??
+      new Users({ requirepass: undefined, users: [], worldSecret: undefined });
+    this.#users = users;
+    this.#protectedMode = backend.protectedMode ?? false;
     this.#local = {
+      users,
+      authLimiter: this.#authLimiter,
       databases: () => backend.databases(),
       reservedDb: backend.reservedDb,
       admin: backend.admin ?? (() => undefined),
@@ -80,6 +118,7 @@ export class Gateway {
       pylonInfo: () => backend.pylonInfo(),
     };
     this.#host = {
+      users,
       forward: backend.forward,
       write: backend.write,
       local: (
@@ -112,7 +151,13 @@ export class Gateway {
 
   /** Counters for `PYLON INFO`. */
   stats(): GatewayStats {
-    return { connectedClients: this.#clients.size, ...this.#stats };
+    const auth = this.#authLimiter.stats();
+    return {
+      connectedClients: this.#clients.size,
+      ...this.#stats,
+      authFailures: auth.failures,
+      authRateLimited: auth.limited,
+    };
   }
 
   /** Stops accepting, closes every connection. */
@@ -129,6 +174,11 @@ export class Gateway {
     if (this.#clients.size >= this.#maxClients) {
       this.#stats.rejectedConnections++;
       connection.rejectAndClose("ERR max number of clients reached");
+      return;
+    }
+    if (this.#protectedMode && !this.#users.authRequired && !isLoopback(socket.remoteAddress)) {
+      this.#stats.rejectedConnections++;
+      connection.rejectAndClose(PROTECTED_MODE);
       return;
     }
     this.#clients.set(id, connection);

@@ -58,6 +58,8 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["total_connections_received", s.gateway.totalConnections],
         ["rejected_connections", s.gateway.rejectedConnections],
         ["total_commands_processed", s.gateway.totalCommands],
+        ["auth_failures", s.gateway.authFailures],
+        ["auth_rate_limited", s.gateway.authRateLimited],
       ],
     },
     {

@@ -107,7 +107,9 @@ export class RedisServer implements AsyncDisposable {
   async waitReady(timeoutMs = 20_000): Promise<void> {
     await waitFor(`redis-server on port ${this.port}`, async () => {
       if (!this.service.running) throw new Error("redis-server exited");
-      return (await this.call("PING")) === "PONG" ? true : undefined;
+      const pong = await this.call("PING");
+      // A server that requires a password is up when it says so.
+      return pong === "PONG" || pong.startsWith("NOAUTH") ? true : undefined;
     }, { timeoutMs, context: () => this.service.logTail() });
   }
 
