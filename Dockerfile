@@ -11,5 +11,5 @@ RUN deno cache main.ts && mkdir /data && chown deno /data
 USER deno
 EXPOSE 6380
 VOLUME ["/data"]
-ENTRYPOINT ["deno", "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run", "main.ts"]
+ENTRYPOINT ["deno", "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run", "--v8-flags=--expose-gc", "main.ts"]
 CMD ["--listen", "0.0.0.0:6380", "--data-dir", "/data"]

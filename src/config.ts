@@ -76,6 +76,10 @@ export interface Config {
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
   writeTimeoutMs: number;
+  /** Reply bytes a client may leave unread before it is closed. */
+  clientOutputBufferLimit: number;
+  /** Request and reply bytes all clients together may make the node hold. */
+  clientMemoryBudget: number;
   /** The default user's password. */
   requirepass: string | undefined;
   /** Users as Redis ACL lines (`name rule ...`). */
@@ -90,7 +94,7 @@ export class ConfigError extends Error {
 }
 
 /** How an option's text becomes a value (`lines`: a list split on `;` or newlines, not commas). */
-type Kind = "text" | "integer" | "boolean" | "list" | "lines";
+type Kind = "text" | "integer" | "bytes" | "boolean" | "list" | "lines";
 
 interface OptionSpec {
   kind: Kind;
@@ -190,6 +194,16 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "how long a write waits for its reply (default 10000)",
+  },
+  "client-output-buffer-limit": {
+    kind: "bytes",
+    value: "size",
+    help: "reply bytes a client may leave unread before it is closed (default 64mb)",
+  },
+  "client-memory-budget": {
+    kind: "bytes",
+    value: "size",
+    help: "request and reply bytes all clients together may make the node hold (default 1gb)",
   },
   "requirepass": {
     kind: "text",
@@ -518,6 +532,27 @@ export function parseConfig(
     }
     return n;
   };
+  /** A size in bytes: a number, or with Redis's units (`64mb`, `1gb`, `512kb`). */
+  const size = (option: OptionName, fallback: number): number => {
+    const value = text(option);
+    if (value === undefined) return fallback;
+    const match = /^(\d+)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
+    const unit = match?.[2]?.toLowerCase() ?? "b";
+    const scale = unit.startsWith("g")
+      ? 1024 ** 3
+      : unit.startsWith("m")
+      ? 1024 ** 2
+      : unit.startsWith("k")
+      ? 1024
+      : 1;
+    const bytes = match === null ? NaN : Number(match[1]) * scale;
+    if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+      throw new ConfigError(
+        `--${option} must be a size of at least 1kb (such as 64mb), got '${value}'`,
+      );
+    }
+    return bytes;
+  };
   const boolean = (option: OptionName, fallback: boolean): boolean => {
     const value = text(option);
     return value === undefined ? fallback : parseBoolean(value, `--${option}`);
@@ -607,6 +642,8 @@ export function parseConfig(
       ackLog: list("ack-log").map((c) => c.toLowerCase()),
       metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
+      clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
+      clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
       requirepass: secret("requirepass", "requirepass-file"),
       users,
       protectedMode: boolean("protected-mode", true),

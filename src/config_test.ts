@@ -129,6 +129,18 @@ const TABLE: {
   },
   { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
   { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
+  {
+    option: "client-output-buffer-limit",
+    text: "32mb",
+    field: "clientOutputBufferLimit",
+    expected: 32 * 1024 * 1024,
+  },
+  {
+    option: "client-memory-budget",
+    text: "2gb",
+    field: "clientMemoryBudget",
+    expected: 2 * 1024 ** 3,
+  },
   { option: "requirepass", text: "pw", field: "requirepass", expected: "pw" },
   { option: "requirepass-file", text: "/run/secrets/pw", field: "requirepass", expected: "s3cret" },
   {

@@ -295,7 +295,12 @@ async function runNode(
           peerServer: peerServer?.stats(),
           raft: world.status(),
         }),
-    }, { listen: config.listen, maxClients: config.maxClients });
+    }, {
+      listen: config.listen,
+      maxClients: config.maxClients,
+      limits: { maxOutputBytes: config.clientOutputBufferLimit },
+      memoryBudgetBytes: config.clientMemoryBudget,
+    });
     const address = await gateway.listen();
     return { identity, address, peerAddress, stop: stopAll };
   } catch (error) {

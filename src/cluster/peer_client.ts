@@ -15,6 +15,8 @@ import {
   type Frame,
   FrameDecoder,
   FrameType,
+  HANDSHAKE_FRAME_BYTES_MAX,
+  MAX_FRAME_BYTES,
   PayloadReader,
   PayloadWriter,
   PEER_PROTOCOL_VERSION,
@@ -140,7 +142,8 @@ export class PeerClient {
     const socket = net.connect({ host: this.peer.address.host, port: this.peer.address.port });
     this.#socket = socket;
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder();
+    // Until the peer proved the world secret, nothing larger than a handshake frame is read.
+    const decoder = new FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX);
     let ourChallenge: Uint8Array | undefined;
     let theirChallenge: Uint8Array | undefined;
     const fail = (why: string) => {
@@ -189,6 +192,7 @@ export class PeerClient {
                 if (!sameProof(answer, expected)) {
                   return fail("peer could not prove the world secret");
                 }
+                decoder.limit(MAX_FRAME_BYTES);
                 this.#up = true;
                 this.#attempt = 0;
                 this.lastError = undefined;

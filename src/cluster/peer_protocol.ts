@@ -48,8 +48,11 @@ export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
 /** Protocol version in the challenge; a node refuses another version. */
 export const PEER_PROTOCOL_VERSION = 2;
 
-/** Largest frame accepted (a forwarded reply may hold a 512 MiB value). */
+/** Largest frame accepted from an authenticated peer (a forwarded reply may hold a 512 MiB value). */
 export const MAX_FRAME_BYTES = 600 * 1024 * 1024;
+
+/** Largest frame accepted before the peer proved the world secret: handshakes are small. */
+export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
 
 /** One decoded frame. */
 export interface Frame {
@@ -80,6 +83,11 @@ export class FrameDecoder {
   #maxFrameBytes: number;
 
   constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Changes the largest frame accepted from here on. */
+  limit(maxFrameBytes: number): void {
     this.#maxFrameBytes = maxFrameBytes;
   }
 

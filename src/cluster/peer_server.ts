@@ -17,6 +17,8 @@ import {
   type Frame,
   FrameDecoder,
   FrameType,
+  HANDSHAKE_FRAME_BYTES_MAX,
+  MAX_FRAME_BYTES,
   PayloadReader,
   PayloadWriter,
   PEER_PROTOCOL_VERSION,
@@ -121,7 +123,11 @@ export class PeerServer {
     const challenge = crypto.getRandomValues(new Uint8Array(32));
     let peer: string | undefined;
     let authenticating = false;
+    let refused = false;
     const refuse = (why: string) => {
+      if (refused) return;
+      refused = true;
+      socket.pause();
       this.#stats.linksRefused++;
       log.warning("peer link from {addr} refused: {why}", { addr: socket.remoteAddress, why });
       socket.end(encodeFrame(FrameType.Refused, 0, new PayloadWriter().text(why).finish()));
@@ -138,8 +144,9 @@ export class PeerServer {
         .finish(),
     ));
 
-    socket.on("data", (chunk: Uint8Array) => {
-      decoder.push(chunk);
+    // Until the peer proved the world secret, nothing larger than a handshake frame is read.
+    decoder.limit(HANDSHAKE_FRAME_BYTES_MAX);
+    const drain = () => {
       try {
         for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
           if (peer !== undefined) {
@@ -152,10 +159,13 @@ export class PeerServer {
               peer = result.id;
               clearTimeout(timer);
               this.#stats.linksAccepted++;
+              decoder.limit(MAX_FRAME_BYTES);
               socket.write(encodeFrame(FrameType.AuthOk, 0, result.answer));
               socket.resume();
               log.info("peer link from node {peer} accepted", { peer });
+              drain();
             });
+            return; // nothing else is read until the proof is checked
           } else {
             throw new PeerProtocolError(`frame type ${frame.type} before authentication`);
           }
@@ -163,6 +173,11 @@ export class PeerServer {
       } catch (error) {
         refuse(error instanceof PeerProtocolError ? error.message : String(error));
       }
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      if (refused) return;
+      decoder.push(chunk);
+      if (peer !== undefined || !authenticating) drain();
     });
   }
 

@@ -18,6 +18,7 @@ import { isWorldChange, pylonCommand, WORLD_CHANGE_NEEDS_AUTH } from "../auth/py
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
+import type { MemoryBudget } from "./memory_budget.ts";
 import { concatBytes } from "../resp/bytes.ts";
 import type { Placement, WriteCommand, WriteRequest } from "./write_path.ts";
 import type { Need } from "../applier/rack_progress.ts";
@@ -28,7 +29,11 @@ const log = getLogger(["pylon", "gateway"]);
 export interface ConnectionLimits {
   /** Requests in flight before reading pauses. */
   maxPending: number;
-  /** Reply bytes queued for a slow reader before reading pauses. */
+  /**
+   * Reply bytes held for a client that does not read them: past a quarter of
+   * this reading pauses; past all of it the client is closed (Redis's
+   * `client-output-buffer-limit`).
+   */
   maxOutputBytes: number;
   /** Bounds of the request decoder. */
   resp: Partial<RespLimits>;
@@ -69,6 +74,8 @@ export interface ConnectionHost {
   served(): void;
   /** Who may connect, and with which rights. */
   users: Users;
+  /** The node-wide budget for client buffers. */
+  budget: MemoryBudget;
   /** Called once when the connection ends. */
   closed(connection: ClientConnection): void;
 }
@@ -84,6 +91,9 @@ function is(name: Uint8Array | undefined, word: string): boolean {
 }
 
 const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
+
+/** Requests in flight before the connection knows how large its replies are. */
+const INITIAL_WINDOW = 16;
 
 /** The need of a connection that wrote nothing yet. */
 const NO_NEED: Need = new Map();
@@ -122,6 +132,9 @@ export class ClientConnection {
   /** Reads held behind writes, and a promise settled once all of them have replies. */
   #readsHeld = 0;
   #readsSettled: Promise<void> = Promise.resolve();
+  /** Replies written so far, and their recent average size (for the pipelining window). */
+  #repliesSeen = 0;
+  #replyBytesAverage = 0;
   /** Per partition, the position a rack must have applied to show this connection's writes. */
   #seen = new Map<number, number>();
   /** Commands queued since MULTI; undefined outside a transaction. */
@@ -166,6 +179,16 @@ export class ClientConnection {
 
   /** Closes at once, dropping queued replies. */
   destroy(): void {
+    if (!this.#closed && this.#host.budget.totalBytes > this.#host.budget.limitBytes) {
+      log.warning(
+        "client {id} at {addr} closed: the node's client memory budget of {limit} bytes is spent and it holds the most",
+        {
+          id: this.id,
+          addr: this.remoteAddress,
+          limit: this.#host.budget.limitBytes,
+        },
+      );
+    }
     this.#socket.destroy();
     this.#onClose();
   }
@@ -181,12 +204,42 @@ export class ClientConnection {
     if (this.#closing) return;
     this.lastActiveAt = Date.now();
     this.#decoder.push(chunk);
+    if (!this.#account()) return;
     this.#drain();
+  }
+
+  /** Reply bytes held for this client: in the socket, and answered but queued behind others. */
+  get #outputBytes(): number {
+    return this.#socket.writableLength + this.#replies.heldBytes;
+  }
+
+  /**
+   * Reports what this connection holds to the node's budget; closes it (false)
+   * when its output is past its own limit or its growth takes the node past
+   * the budget.
+   */
+  #account(): boolean {
+    if (this.#closed) return false;
+    const output = this.#outputBytes;
+    if (output > this.#limits.maxOutputBytes) {
+      log.warning(
+        "client {id} at {addr} closed: {output} reply bytes unread, over the limit of {limit}",
+        {
+          id: this.id,
+          addr: this.remoteAddress,
+          output,
+          limit: this.#limits.maxOutputBytes,
+        },
+      );
+      this.destroy();
+      return false;
+    }
+    return this.#host.budget.update(this, this.#decoder.bufferedBytes + output);
   }
 
   /** Handles decoded requests until input runs out or a bound is reached. */
   #drain(): void {
-    while (!this.#closing && this.#replies.pending < this.#limits.maxPending) {
+    while (!this.#closing && this.#replies.pending < this.#window()) {
       let argv: Argv | undefined;
       try {
         argv = this.#decoder.next();
@@ -375,7 +428,7 @@ export class ClientConnection {
         (value) => encode(value, protocol),
         (error: unknown) => encodeError(`ERR ${error instanceof Error ? error.message : error}`),
       ).then((bytes) => {
-        slot.reply = bytes;
+        this.#replies.fill(slot, bytes);
         if (!this.#closed) this.#scheduleFlush();
       });
       return;
@@ -392,7 +445,7 @@ export class ClientConnection {
     const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
     const answer = (bytes: Uint8Array) => {
       if (slot.reply !== undefined) return;
-      slot.reply = bytes;
+      this.#replies.fill(slot, bytes);
       if (!this.#closed) this.#scheduleFlush();
     };
     const submit = () => {
@@ -464,7 +517,10 @@ export class ClientConnection {
       if (reply instanceof UpstreamError) {
         const delay = READ_RETRY_DELAYS_MS[attempt];
         if (delay === undefined) {
-          slot.reply = encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`);
+          this.#replies.fill(
+            slot,
+            encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`),
+          );
           this.#scheduleFlush();
           done?.();
         } else {
@@ -472,7 +528,7 @@ export class ClientConnection {
         }
         return;
       }
-      slot.reply = reply;
+      this.#replies.fill(slot, reply);
       this.#scheduleFlush();
       done?.();
     }, this.#seen.size === 0 ? NO_NEED : new Map(this.#seen));
@@ -489,10 +545,27 @@ export class ClientConnection {
     });
   }
 
+  /**
+   * Requests this connection may have in flight: as many as fit a quarter of
+   * its output limit at the size replies have had lately (a client asking for
+   * 1 MiB values pipelines 16 at a time under a 64 MiB limit; small replies
+   * pipeline up to `maxPending`), so a client that reads is never closed for
+   * replies it had no time to read.
+   */
+  #window(): number {
+    if (this.#repliesSeen < INITIAL_WINDOW) return INITIAL_WINDOW;
+    const fit = Math.floor(this.#limits.maxOutputBytes / 4 / Math.max(1, this.#replyBytesAverage));
+    return Math.max(1, Math.min(this.#limits.maxPending, fit));
+  }
+
   /** Writes the replies that are next in line, batching small ones into one write. */
   #flush(): void {
     if (this.#closed) return;
     const ready = this.#replies.takeReady();
+    for (const reply of ready) {
+      this.#repliesSeen++;
+      this.#replyBytesAverage += (reply.length - this.#replyBytesAverage) / 16;
+    }
     if (ready.length === 1) {
       this.#socket.write(ready[0]!);
     } else if (ready.length > 1) {
@@ -517,13 +590,14 @@ export class ClientConnection {
       writeBatch();
     }
     if (this.#closing && this.#replies.pending === 0) this.#socket.end();
+    this.#account();
   }
 
   #checkBackpressure(): void {
     if (this.#paused || this.#closing) return;
     if (
-      this.#replies.pending >= this.#limits.maxPending ||
-      this.#socket.writableLength > this.#limits.maxOutputBytes
+      this.#replies.pending >= this.#window() ||
+      this.#outputBytes > this.#limits.maxOutputBytes / 4
     ) {
       this.#paused = true;
       this.#socket.pause();
@@ -532,8 +606,8 @@ export class ClientConnection {
 
   #maybeResume(): void {
     if (!this.#paused || this.#closed) return;
-    if (this.#replies.pending >= this.#limits.maxPending / 2) return;
-    if (this.#socket.writableLength > this.#limits.maxOutputBytes / 2) return;
+    if (this.#replies.pending >= this.#window() / 2) return;
+    if (this.#outputBytes > this.#limits.maxOutputBytes / 8) return;
     this.#paused = false;
     this.#socket.resume();
     // Requests decoded but not handled while paused are waiting in the decoder.
@@ -544,6 +618,10 @@ export class ClientConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
+    this.#host.budget.update(this, 0);
+    // What it held is dropped now, not when its last upstream reply comes back.
+    this.#decoder = new RequestDecoder(this.#limits.resp);
+    this.#replies = new ReplyQueue();
     this.#host.closed(this);
   }
 }

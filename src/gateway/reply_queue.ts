@@ -14,6 +14,19 @@ export interface Slot {
 export class ReplyQueue {
   #slots: Slot[] = [];
   #head = 0;
+  #heldBytes = 0;
+
+  /** Bytes of replies answered but not yet taken (held behind an earlier request). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Answers `slot` (once; later answers are ignored). */
+  fill(slot: Slot, reply: Uint8Array): void {
+    if (slot.reply !== undefined) return;
+    slot.reply = reply;
+    this.#heldBytes += reply.length;
+  }
 
   /** Requests taken and not yet handed out. */
   get pending(): number {
@@ -30,6 +43,7 @@ export class ReplyQueue {
   /** Takes a place in line that is already answered. */
   push(reply: Uint8Array): void {
     this.#slots.push({ reply });
+    this.#heldBytes += reply.length;
   }
 
   /** Removes and returns the answered replies at the head, in order. */
@@ -40,6 +54,7 @@ export class ReplyQueue {
       const reply = slots[this.#head]!.reply;
       if (reply === undefined) break;
       ready.push(reply);
+      this.#heldBytes -= reply.length;
       this.#head++;
     }
     if (this.#head === slots.length) {

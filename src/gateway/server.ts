@@ -18,6 +18,7 @@ import {
 import { answerLocal, type LocalContext } from "./local_commands.ts";
 import { Users } from "../auth/users.ts";
 import { AuthLimiter } from "../auth/auth_limiter.ts";
+import { MemoryBudget } from "./memory_budget.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   maxClients?: number;
   /** Bounds of each connection. */
   limits?: Partial<ConnectionLimits>;
+  /** Bytes all clients together may make the node hold (default 1 GiB). */
+  memoryBudgetBytes?: number;
 }
 
 /** Where reads go and what local commands read. */
@@ -54,6 +57,9 @@ export interface GatewayStats {
   totalCommands: number;
   authFailures: number;
   authRateLimited: number;
+  /** Bytes clients make the node hold now (requests not decoded, replies not read). */
+  clientBufferBytes: number;
+  clientsClosedOverBudget: number;
 }
 
 /** Redis's own protected-mode refusal. */
@@ -98,12 +104,14 @@ export class Gateway {
   #users: Users;
   #protectedMode: boolean;
   #authLimiter = new AuthLimiter();
+  #budget: MemoryBudget;
 
   constructor(backend: GatewayBackend, options: GatewayOptions) {
     this.options = options;
     this.#backend = backend;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#maxClients = options.maxClients ?? 10_000;
+    this.#budget = new MemoryBudget(options.memoryBudgetBytes ?? 1024 ** 3);
     const users = backend.users ??
       new Users({ requirepass: undefined, users: [], worldSecret: undefined });
     this.#users = users;
@@ -119,6 +127,7 @@ export class Gateway {
     };
     this.#host = {
       users,
+      budget: this.#budget,
       forward: backend.forward,
       write: backend.write,
       local: (
@@ -157,6 +166,8 @@ export class Gateway {
       ...this.#stats,
       authFailures: auth.failures,
       authRateLimited: auth.limited,
+      clientBufferBytes: this.#budget.totalBytes,
+      clientsClosedOverBudget: this.#budget.closedOver,
     };
   }
 

@@ -60,6 +60,8 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["total_commands_processed", s.gateway.totalCommands],
         ["auth_failures", s.gateway.authFailures],
         ["auth_rate_limited", s.gateway.authRateLimited],
+        ["client_buffer_bytes", s.gateway.clientBufferBytes],
+        ["clients_closed_over_budget", s.gateway.clientsClosedOverBudget],
       ],
     },
     {

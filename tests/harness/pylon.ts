@@ -82,6 +82,7 @@ export class PylonProcess implements AsyncDisposable {
         "run",
         "--allow-all",
         "--no-check",
+        "--v8-flags=--expose-gc",
         MAIN,
         "--listen",
         `127.0.0.1:${port}`,
