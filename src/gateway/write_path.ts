@@ -70,6 +70,9 @@ export interface WriteStats {
 
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 
+/** How long a settled write waits for the log's acknowledgement of where it put it. */
+const PLACEMENT_WAIT_MS = 1_000;
+
 /** Checks, logs and answers writes. */
 export class WritePath {
   #log: OpLog;
@@ -159,7 +162,7 @@ export class WritePath {
       },
     );
     let placement: Placement | undefined;
-    this.#log.append(partition, encodeOp(op), deadlineMs).then(
+    const placed = this.#log.append(partition, encodeOp(op), deadlineMs).then(
       (offset) => {
         placement = { partition, offset };
         this.#pending.placed(op.id, offset);
@@ -178,8 +181,19 @@ export class WritePath {
         done.resolve();
       },
     );
-    // A write applied before its placement was heard of was applied by this rack: no need to wait.
-    return done.promise.then(() => placement);
+    // A reply can come (a hand-back from the rack leader) a moment before the log's own
+    // acknowledgement: wait briefly for the placement, which later reads on other racks need.
+    return done.promise.then(async () => {
+      if (placement === undefined) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          placed,
+          new Promise((resolve) => timer = setTimeout(resolve, PLACEMENT_WAIT_MS)),
+        ]);
+        clearTimeout(timer);
+      }
+      return placement;
+    });
   }
 
   /** Gives up on writes past their deadline (monotonic `performance.now()`); call a few times a second. */
