@@ -80,7 +80,19 @@ async function main(): Promise<number> {
   });
   // Stdout line tests and scripts wait for: the address clients can use now.
   console.log(`pylon: ready on ${node.address.host}:${node.address.port}`);
+  if (node.tlsAddress !== undefined) {
+    console.log(`pylon: TLS clients on ${node.tlsAddress.host}:${node.tlsAddress.port}`);
+  }
 
+  // SIGHUP reloads what can change live (the TLS certificates) instead of ending the node.
+  Deno.addSignalListener("SIGHUP", () => {
+    log.info("SIGHUP: reloading");
+    try {
+      node.reload();
+    } catch (error) {
+      log.error("reload failed, keeping what was loaded: {error}", { error: String(error) });
+    }
+  });
   const stopped = Promise.withResolvers<void>();
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);

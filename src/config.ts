@@ -12,6 +12,7 @@
  */
 
 import { Users } from "./auth/users.ts";
+import type { RedisAccess, TlsMaterial } from "./redis/access.ts";
 
 /** A `host:port` pair. */
 export interface HostPort {
@@ -29,8 +30,16 @@ export interface PeerConfig {
 
 /** Where the rack's Redis is: a fixed address, or a master name Sentinels know. */
 export type RedisTarget =
-  | { kind: "direct"; host: string; port: number }
-  | { kind: "sentinel"; sentinels: HostPort[]; master: string };
+  | { kind: "direct"; host: string; port: number; access: RedisAccess }
+  | {
+    kind: "sentinel";
+    sentinels: HostPort[];
+    master: string;
+    /** How to reach the master Sentinel names. */
+    access: RedisAccess;
+    /** How to reach the Sentinels themselves. */
+    sentinelAccess: RedisAccess;
+  };
 
 /** Where ops are logged: Kafka (a world), or an embedded segment log (one rack). */
 export type LogTarget =
@@ -41,13 +50,33 @@ export type LogTarget =
 export type LogLevelName = "debug" | "info" | "warning" | "error";
 
 /** Everything a node needs to start. */
+/** The TLS client port: where, and the PEM files read at start and on SIGHUP. */
+export interface TlsListenConfig {
+  listen: HostPort;
+  certFile: string;
+  keyFile: string;
+  caFile: string | undefined;
+  authClients: "yes" | "no" | "optional";
+}
+
+/** Mutual TLS for peer links: PEM text. */
+export interface PeerTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 export interface Config {
   /** This node's id; undefined: the one recorded in the data folder, or a new one. */
   nodeId: string | undefined;
   /** This node's rack; undefined: the one recorded in the data folder, or "default". */
   rack: string | undefined;
-  /** Where clients connect. */
-  listen: HostPort;
+  /** Where clients connect in plain TCP; undefined: TLS only. */
+  listen: HostPort | undefined;
+  /** The TLS client port, if any. */
+  tls: TlsListenConfig | undefined;
+  /** Mutual TLS on peer links, if configured. */
+  peerTls: PeerTls | undefined;
   redis: RedisTarget;
   log: LogTarget;
   /** Folder for the node's own files (identity, embedded log, Raft state). */
@@ -108,7 +137,24 @@ interface OptionSpec {
  * `help`, `version` (and `config` also as `PYLON_CONFIG`).
  */
 const OPTIONS = {
-  "listen": { kind: "text", value: "host:port", help: "client address (default 127.0.0.1:6380)" },
+  "listen": {
+    kind: "text",
+    value: "host:port|none",
+    help: "client address (default 127.0.0.1:6380; none: TLS clients only)",
+  },
+  "tls-listen": { kind: "text", value: "host:port", help: "a TLS client address" },
+  "tls-cert": { kind: "text", value: "file", help: "the TLS client port's certificate (PEM)" },
+  "tls-key": { kind: "text", value: "file", help: "the key of --tls-cert (PEM)" },
+  "tls-ca": {
+    kind: "text",
+    value: "file",
+    help: "CA certificates that sign client certificates (PEM)",
+  },
+  "tls-auth-clients": {
+    kind: "text",
+    value: "yes|no|optional",
+    help: "clients must present a certificate --tls-ca signed (default yes with --tls-ca)",
+  },
   "redis": {
     kind: "text",
     value: "redis://host:port",
@@ -120,6 +166,49 @@ const OPTIONS = {
     help: "find the rack's Redis master through these Sentinels",
   },
   "master": { kind: "text", value: "name", help: "master name the Sentinels monitor" },
+  "redis-user": {
+    kind: "text",
+    value: "name",
+    help: "the ACL user Pylon authenticates as to Redis",
+  },
+  "redis-password": {
+    kind: "text",
+    value: "password",
+    help: "Pylon's password for Redis (prefer PYLON_REDIS_PASSWORD or --redis-password-file)",
+  },
+  "redis-password-file": {
+    kind: "text",
+    value: "file",
+    help: "read Pylon's Redis password from this file",
+  },
+  "redis-tls": {
+    kind: "boolean",
+    value: "yes|no",
+    help: "reach Redis (and Sentinel, with --sentinel-tls) over TLS (implied by rediss://)",
+  },
+  "redis-tls-ca": {
+    kind: "text",
+    value: "file",
+    help: "CA certificates to trust for Redis and Sentinel (PEM)",
+  },
+  "redis-tls-cert": {
+    kind: "text",
+    value: "file",
+    help: "Pylon's client certificate for Redis (PEM)",
+  },
+  "redis-tls-key": { kind: "text", value: "file", help: "the key of --redis-tls-cert (PEM)" },
+  "sentinel-user": {
+    kind: "text",
+    value: "name",
+    help: "the user Pylon authenticates as to Sentinel",
+  },
+  "sentinel-password": { kind: "text", value: "password", help: "Pylon's password for Sentinel" },
+  "sentinel-password-file": {
+    kind: "text",
+    value: "file",
+    help: "read the Sentinel password from a file",
+  },
+  "sentinel-tls": { kind: "boolean", value: "yes|no", help: "reach the Sentinels over TLS" },
   "log": {
     kind: "text",
     value: "kafka://host:port[,..]/topic | local:<dir>",
@@ -154,6 +243,17 @@ const OPTIONS = {
     kind: "list",
     value: "id@rack@host:port",
     help: "another node and its peer address (repeat, or separate with commas)",
+  },
+  "peer-tls-cert": {
+    kind: "text",
+    value: "file",
+    help: "this node's certificate for mutual TLS on peer links (PEM)",
+  },
+  "peer-tls-key": { kind: "text", value: "file", help: "the key of --peer-tls-cert (PEM)" },
+  "peer-tls-ca": {
+    kind: "text",
+    value: "file",
+    help: "the CA that signs every node's peer certificate (PEM)",
   },
   "world-secret": {
     kind: "text",
@@ -431,10 +531,29 @@ function readConfigFile(path: string, readFile: ReadFile): Map<OptionName, strin
   return values;
 }
 
-function parseRedisUrl(text: string): RedisTarget {
-  const match = /^redis:\/\/([^/]+?)\/?$/.exec(text.trim());
-  if (match === null) throw new ConfigError(`--redis must be redis://host:port, got '${text}'`);
-  return { kind: "direct", ...parseHostPort(match[1]!, "--redis") };
+/** `redis[s]://[user[:password]@]host:port[/]`. */
+function parseRedisUrl(
+  text: string,
+): { address: HostPort; tls: boolean; username?: string; password?: string } {
+  const match = /^(rediss?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@]+?)\/?$/.exec(text.trim());
+  if (match === null) {
+    throw new ConfigError(
+      `--redis must be redis[s]://[user[:password]@]host:port, got '${redact(text)}'`,
+    );
+  }
+  const out: { address: HostPort; tls: boolean; username?: string; password?: string } = {
+    address: parseHostPort(match[4]!, "--redis"),
+    tls: match[1] === "rediss",
+  };
+  // As redis-py reads them: `user@`, `:password@`, `user:password@`.
+  if (match[2] !== undefined && match[2] !== "") out.username = decodeURIComponent(match[2]);
+  if (match[3] !== undefined) out.password = decodeURIComponent(match[3]);
+  return out;
+}
+
+/** A Redis URL with its password hidden, for messages. */
+function redact(url: string): string {
+  return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, "$1***@").replace(/(\/\/)([^:@/]+)@/, "$1***@");
 }
 
 function parseLogTarget(text: string): LogTarget {
@@ -558,7 +677,35 @@ export function parseConfig(
     return value === undefined ? fallback : parseBoolean(value, `--${option}`);
   };
 
-  const listen = parseHostPort(text("listen") ?? "127.0.0.1:6380", "--listen");
+  const listenText = text("listen") ?? "127.0.0.1:6380";
+  const listen = listenText === "none" ? undefined : parseHostPort(listenText, "--listen");
+  const tlsListenText = text("tls-listen");
+  let tlsConfig: TlsListenConfig | undefined;
+  if (tlsListenText !== undefined) {
+    const certFile = text("tls-cert");
+    const keyFile = text("tls-key");
+    if (certFile === undefined || keyFile === undefined) {
+      throw new ConfigError("--tls-listen needs --tls-cert and --tls-key");
+    }
+    const caFile = text("tls-ca");
+    const authClients = text("tls-auth-clients") ?? (caFile === undefined ? "no" : "yes");
+    if (authClients !== "yes" && authClients !== "no" && authClients !== "optional") {
+      throw new ConfigError(`--tls-auth-clients must be yes, no or optional, got '${authClients}'`);
+    }
+    if (authClients !== "no" && caFile === undefined) {
+      throw new ConfigError("--tls-auth-clients yes|optional needs --tls-ca");
+    }
+    tlsConfig = {
+      listen: parseHostPort(tlsListenText, "--tls-listen"),
+      certFile,
+      keyFile,
+      caFile,
+      authClients,
+    };
+  }
+  if (listen === undefined && tlsConfig === undefined) {
+    throw new ConfigError("--listen none needs --tls-listen: clients must connect somewhere");
+  }
   const dataDir = text("data-dir") ?? "./pylon-data";
 
   // --redis and --sentinel name the same thing: the higher source decides which one counts.
@@ -570,17 +717,58 @@ export function parseConfig(
       `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
     );
   }
+  const pem = (option: OptionName): string | undefined => {
+    const path = text(option);
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      throw new ConfigError(`--${option}: cannot read '${path}': ${(error as Error).message}`);
+    }
+  };
+  const tlsMaterial = (): TlsMaterial => {
+    const material: TlsMaterial = {};
+    const ca = pem("redis-tls-ca");
+    const cert = pem("redis-tls-cert");
+    const key = pem("redis-tls-key");
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new ConfigError("--redis-tls-cert and --redis-tls-key go together");
+    }
+    if (ca !== undefined) material.ca = ca;
+    if (cert !== undefined) material.cert = cert;
+    if (key !== undefined) material.key = key;
+    return material;
+  };
+  const accessOf = (
+    prefix: "redis" | "sentinel",
+    url?: { tls: boolean; username?: string; password?: string },
+  ): RedisAccess => {
+    const access: RedisAccess = {};
+    const username = text(`${prefix}-user`) ?? url?.username;
+    const password = secret(`${prefix}-password`, `${prefix}-password-file`) ?? url?.password;
+    if (username !== undefined) access.username = username;
+    if (password !== undefined) access.password = password;
+    if (boolean(`${prefix}-tls`, url?.tls ?? false)) access.tls = tlsMaterial();
+    return access;
+  };
   let redis: RedisTarget;
   const master = text("master");
   if (rank(sentinelRaw) > rank(redisRaw)) {
     if (master === undefined) throw new ConfigError("--sentinel needs --master <name>");
     const sentinels = list("sentinel").map((s) => parseHostPort(s, "--sentinel"));
-    redis = { kind: "sentinel", sentinels, master };
+    redis = {
+      kind: "sentinel",
+      sentinels,
+      master,
+      access: accessOf("redis"),
+      sentinelAccess: accessOf("sentinel"),
+    };
   } else {
     if (master !== undefined && rank(raw("master")) > rank(redisRaw)) {
       throw new ConfigError("--master only makes sense with --sentinel");
     }
-    redis = parseRedisUrl(redisRaw?.texts[0] ?? "redis://127.0.0.1:6379");
+    const url = parseRedisUrl(redisRaw?.texts[0] ?? "redis://127.0.0.1:6379");
+    redis = { kind: "direct", ...url.address, access: accessOf("redis", url) };
   }
 
   const log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
@@ -601,6 +789,15 @@ export function parseConfig(
     ? undefined
     : parseHostPort(peerListenText, "--peer-listen");
   const peers = list("peer").map(parsePeer);
+  const peerTlsParts = [pem("peer-tls-cert"), pem("peer-tls-key"), pem("peer-tls-ca")];
+  let peerTls: PeerTls | undefined;
+  if (peerTlsParts.some((p) => p !== undefined)) {
+    const [cert, key, ca] = peerTlsParts;
+    if (cert === undefined || key === undefined || ca === undefined) {
+      throw new ConfigError("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together");
+    }
+    peerTls = { cert, key, ca };
+  }
   const worldSecret = secret("world-secret", "world-secret-file");
   if (
     (peers.length > 0 || peerListen !== undefined) &&
@@ -626,6 +823,8 @@ export function parseConfig(
       nodeId: nodeIdText === undefined ? undefined : checkNodeId(nodeIdText),
       rack: rackText === undefined ? undefined : checkRack(rackText),
       listen,
+      tls: tlsConfig,
+      peerTls,
       redis,
       log,
       dataDir,
@@ -655,11 +854,15 @@ function nonEmpty(text: string | undefined): string | undefined {
   return text === undefined || text === "" ? undefined : text;
 }
 
-/** A one-line description of where the rack's Redis is. */
+/** A one-line description of where the rack's Redis is (never its password). */
 export function describeRedis(target: RedisTarget): string {
+  const user = (access: RedisAccess) =>
+    access.password === undefined ? "" : `${access.username ?? ""}:***@`;
   return target.kind === "direct"
-    ? `redis://${target.host}:${target.port}`
-    : `sentinel ${
+    ? `redis${target.access.tls === undefined ? "" : "s"}://${
+      user(target.access)
+    }${target.host}:${target.port}`
+    : `sentinel ${target.sentinelAccess.tls === undefined ? "" : "(tls) "}${
       target.sentinels.map((s) => `${s.host}:${s.port}`).join(",")
     } master '${target.master}'`;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type Config,
   ConfigError,
+  describeRedis,
   envName,
   OPTION_NAMES,
   type OptionName,
@@ -33,7 +34,7 @@ function config(
 Deno.test("parseConfig() gives a single-machine node with no arguments", () => {
   const c = config([]);
   assert.deepEqual(c.listen, { host: "127.0.0.1", port: 6380 });
-  assert.deepEqual(c.redis, { kind: "direct", host: "127.0.0.1", port: 6379 });
+  assert.deepEqual(c.redis, { kind: "direct", host: "127.0.0.1", port: 6379, access: {} });
   assert.deepEqual(c.log, { kind: "local", dir: "./pylon-data/log" });
   assert.equal(c.nodeId, undefined, "left to the data folder's record (or a new id)");
   assert.equal(c.rack, undefined);
@@ -66,7 +67,7 @@ const TABLE: {
     option: "redis",
     text: "redis://10.0.0.9:6390",
     field: "redis",
-    expected: { kind: "direct", host: "10.0.0.9", port: 6390 },
+    expected: { kind: "direct", host: "10.0.0.9", port: 6390, access: {} },
   },
   {
     option: "sentinel",
@@ -77,6 +78,8 @@ const TABLE: {
       kind: "sentinel",
       sentinels: [{ host: "s1", port: 26379 }, { host: "s2", port: 26380 }],
       master: "m",
+      access: {},
+      sentinelAccess: {},
     },
     with: { master: "m" },
   },
@@ -84,9 +87,141 @@ const TABLE: {
     option: "master",
     text: "mymaster",
     field: "redis",
-    expected: { kind: "sentinel", sentinels: [{ host: "s", port: 1 }], master: "mymaster" },
+    expected: {
+      kind: "sentinel",
+      sentinels: [{ host: "s", port: 1 }],
+      master: "mymaster",
+      access: {},
+      sentinelAccess: {},
+    },
     with: { sentinel: "s:1" },
   },
+  ...(["tls-listen", "tls-cert", "tls-key"] as const).map((option) => ({
+    option,
+    text: option === "tls-listen" ? "0.0.0.0:6390" : `/etc/${option}.pem`,
+    field: "tls" as const,
+    expected: {
+      listen: { host: "0.0.0.0", port: 6390 },
+      certFile: "/etc/tls-cert.pem",
+      keyFile: "/etc/tls-key.pem",
+      caFile: undefined,
+      authClients: "no",
+    },
+    with: Object.fromEntries(
+      (["tls-listen", "tls-cert", "tls-key"] as const).filter((o) => o !== option).map((o) => [
+        o,
+        o === "tls-listen" ? "0.0.0.0:6390" : `/etc/${o}.pem`,
+      ]),
+    ),
+  })),
+  ...(["tls-ca", "tls-auth-clients"] as const).map((option) => ({
+    option,
+    text: option === "tls-ca" ? "/etc/ca.pem" : "optional",
+    field: "tls" as const,
+    expected: {
+      listen: { host: "0.0.0.0", port: 6390 },
+      certFile: "/etc/c.pem",
+      keyFile: "/etc/k.pem",
+      caFile: "/etc/ca.pem",
+      authClients: option === "tls-ca" ? "yes" : "optional",
+    },
+    with: {
+      "tls-listen": "0.0.0.0:6390",
+      "tls-cert": "/etc/c.pem",
+      "tls-key": "/etc/k.pem",
+      ...(option === "tls-ca" ? {} : { "tls-ca": "/etc/ca.pem" }),
+    },
+  })),
+  ...(["peer-tls-cert", "peer-tls-key", "peer-tls-ca"] as const).map((option) => ({
+    option,
+    text: "/run/secrets/pw",
+    field: "peerTls" as const,
+    expected: { cert: "s3cret\n", key: "s3cret\n", ca: "s3cret\n" },
+    with: Object.fromEntries(
+      (["peer-tls-cert", "peer-tls-key", "peer-tls-ca"] as const).filter((o) => o !== option).map((
+        o,
+      ) => [o, "/run/secrets/pw"]),
+    ),
+  })),
+  {
+    option: "redis-user",
+    text: "pylon",
+    field: "redis",
+    expected: { kind: "direct", host: "127.0.0.1", port: 6379, access: { username: "pylon" } },
+  },
+  {
+    option: "redis-password",
+    text: "rpw",
+    field: "redis",
+    expected: { kind: "direct", host: "127.0.0.1", port: 6379, access: { password: "rpw" } },
+  },
+  {
+    option: "redis-password-file",
+    text: "/run/secrets/pw",
+    field: "redis",
+    expected: { kind: "direct", host: "127.0.0.1", port: 6379, access: { password: "s3cret" } },
+  },
+  {
+    option: "redis-tls",
+    text: "yes",
+    json: true,
+    field: "redis",
+    expected: { kind: "direct", host: "127.0.0.1", port: 6379, access: { tls: {} } },
+  },
+  {
+    option: "redis-tls-ca",
+    text: "/run/secrets/pw",
+    field: "redis",
+    expected: {
+      kind: "direct",
+      host: "127.0.0.1",
+      port: 6379,
+      access: { tls: { ca: "s3cret\n" } },
+    },
+    with: { "redis-tls": "yes" },
+  },
+  {
+    option: "redis-tls-cert",
+    text: "/run/secrets/pw",
+    field: "redis",
+    expected: {
+      kind: "direct",
+      host: "127.0.0.1",
+      port: 6379,
+      access: { tls: { cert: "s3cret\n", key: "s3cret\n" } },
+    },
+    with: { "redis-tls": "yes", "redis-tls-key": "/run/secrets/pw" },
+  },
+  {
+    option: "redis-tls-key",
+    text: "/run/secrets/pw",
+    field: "redis",
+    expected: {
+      kind: "direct",
+      host: "127.0.0.1",
+      port: 6379,
+      access: { tls: { cert: "s3cret\n", key: "s3cret\n" } },
+    },
+    with: { "redis-tls": "yes", "redis-tls-cert": "/run/secrets/pw" },
+  },
+  ...(["sentinel-user", "sentinel-password", "sentinel-password-file", "sentinel-tls"] as const)
+    .map((option) => ({
+      option,
+      text: option === "sentinel-tls" ? "yes" : option.endsWith("file") ? "/run/secrets/pw" : "x",
+      field: "redis" as const,
+      expected: {
+        kind: "sentinel",
+        sentinels: [{ host: "s", port: 1 }],
+        master: "m",
+        access: {},
+        sentinelAccess: option === "sentinel-tls"
+          ? { tls: {} }
+          : option === "sentinel-user"
+          ? { username: "x" }
+          : { password: option.endsWith("file") ? "s3cret" : "x" },
+      },
+      with: { sentinel: "s:1", master: "m" },
+    })),
   {
     option: "log",
     text: "kafka://k1:9092/pylon",
@@ -215,12 +350,33 @@ Deno.test("--sentinel on the command line overrides PYLON_REDIS (and the other w
   const c = config(["--sentinel", "s:1", "--master", "m"], { PYLON_REDIS: "redis://r:1" });
   assert.equal(c.redis.kind, "sentinel");
   const d = config(["--redis", "redis://r:2"], { PYLON_SENTINEL: "s:1", PYLON_MASTER: "m" });
-  assert.deepEqual(d.redis, { kind: "direct", host: "r", port: 2 });
+  assert.deepEqual(d.redis, { kind: "direct", host: "r", port: 2, access: {} });
   const e = config([], { PYLON_REDIS: "redis://r:3" }, { sentinel: "s:1", master: "m" });
   assert.deepEqual(
     e.redis,
-    { kind: "direct", host: "r", port: 3 },
+    { kind: "direct", host: "r", port: 3, access: {} },
     "the environment beats the file",
+  );
+});
+
+Deno.test("a Redis URL carries credentials and TLS; descriptions never show the password", () => {
+  const c = config(["--redis", "rediss://app:p%40ss@r:6390"]);
+  assert.deepEqual(c.redis, {
+    kind: "direct",
+    host: "r",
+    port: 6390,
+    access: { username: "app", password: "p@ss", tls: {} },
+  });
+  assert.equal(describeRedis(c.redis), "rediss://app:***@r:6390");
+  assert.deepEqual(config(["--redis", "redis://:pw@r:1"]).redis, {
+    kind: "direct",
+    host: "r",
+    port: 1,
+    access: { password: "pw" },
+  });
+  assert.throws(
+    () => config(["--redis", "redis://u:secret@"]),
+    (e: unknown) => e instanceof ConfigError && !e.message.includes("secret"),
   );
 });
 

@@ -41,6 +41,10 @@ export interface PylonNode {
   address: HostPort;
   /** The peer address, when peer links are configured. */
   peerAddress: HostPort | undefined;
+  /** The TLS client address, when there is one. */
+  tlsAddress: HostPort | undefined;
+  /** Reads what can change without a restart again (TLS certificates). */
+  reload(): void;
   /** Stops serving, finishes the writes in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -125,7 +129,12 @@ async function runNode(
   const peers = config.worldSecret === undefined || config.peers.length === 0
     ? undefined
     : new Peers(
-      { id: nodeId, rack, secret: config.worldSecret },
+      {
+        id: nodeId,
+        rack,
+        secret: config.worldSecret,
+        ...(config.peerTls === undefined ? {} : { tls: config.peerTls }),
+      },
       config.peers,
       { readMs: 5_000, writeMs: config.writeTimeoutMs },
     );
@@ -135,7 +144,11 @@ async function runNode(
     if (!config.applier || applier !== undefined) return;
     applier = new Applier(
       opLog,
-      { address: () => upstream.address, onChange: (fn) => upstream.onMasterChange(fn) },
+      {
+        address: () => upstream.address,
+        onChange: (fn) => upstream.onMasterChange(fn),
+        connect: (address) => upstream.connectPipeline(address),
+      },
       pending,
       {
         nodeId,
@@ -253,6 +266,7 @@ async function runNode(
           nodeId,
           secret: config.worldSecret,
           listen: config.peerListen,
+          ...(config.peerTls === undefined ? {} : { tls: config.peerTls }),
         },
       );
       peerAddress = await peerServer.listen();
@@ -297,12 +311,34 @@ async function runNode(
         }),
     }, {
       listen: config.listen,
+      ...(config.tls === undefined ? {} : {
+        tls: {
+          listen: config.tls.listen,
+          authClients: config.tls.authClients,
+          material: () => {
+            const tls = config.tls!;
+            const read = (path: string) => Deno.readTextFileSync(path);
+            return {
+              cert: read(tls.certFile),
+              key: read(tls.keyFile),
+              ...(tls.caFile === undefined ? {} : { ca: read(tls.caFile) }),
+            };
+          },
+        },
+      }),
       maxClients: config.maxClients,
       limits: { maxOutputBytes: config.clientOutputBufferLimit },
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();
-    return { identity, address, peerAddress, stop: stopAll };
+    return {
+      identity,
+      address,
+      tlsAddress: gateway.tlsAddress,
+      peerAddress,
+      stop: stopAll,
+      reload: () => gateway!.reloadTls(),
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -77,10 +77,11 @@ export interface ApplierOptions {
   replyTtlMs?: number;
 }
 
-/** Where the applier finds the master. */
+/** Where the applier finds the master, and how it connects to it. */
 export interface MasterSource {
   address(): HostPort | undefined;
   onChange(fn: () => void): void;
+  connect(address: HostPort): Promise<PipelineConnection>;
 }
 
 /** One partition's progress, for `PYLON INFO`. */
@@ -288,7 +289,7 @@ class PartitionApplier {
   async #session(): Promise<void> {
     const address = this.#master.address();
     if (address === undefined) throw new Error("no Redis master known");
-    const connection = await PipelineConnection.connect(address);
+    const connection = await this.#master.connect(address);
     this.#connection = connection;
     this.#protocol = 2;
     this.#db = 0;

@@ -7,6 +7,8 @@
  */
 
 import * as net from "node:net";
+import * as tls from "node:tls";
+import type { PeerTls } from "../config.ts";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import { describe } from "../redis/client.ts";
@@ -39,6 +41,8 @@ export interface PeerSelf {
   id: string;
   rack: string;
   secret: string;
+  /** Mutual TLS for the links: this node's certificate and the world's CA. */
+  tls?: PeerTls;
 }
 
 /** A request that failed because the link is down or broke. */
@@ -139,7 +143,17 @@ export class PeerClient {
 
   #connect(): void {
     if (this.#stopped) return;
-    const socket = net.connect({ host: this.peer.address.host, port: this.peer.address.port });
+    const tlsMaterial = this.#self.tls;
+    // With TLS the CA vouches for the certificate and the HMAC proof for the node id, so the
+    // name in the certificate need not match the address the peer was reached at.
+    const socket: net.Socket = tlsMaterial === undefined
+      ? net.connect({ host: this.peer.address.host, port: this.peer.address.port })
+      : tls.connect({
+        host: this.peer.address.host,
+        port: this.peer.address.port,
+        ...tlsMaterial,
+        checkServerIdentity: () => undefined,
+      });
     this.#socket = socket;
     socket.setNoDelay(true);
     // Until the peer proved the world secret, nothing larger than a handshake frame is read.

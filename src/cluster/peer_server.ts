@@ -8,7 +8,8 @@
 
 import * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import type { HostPort, PeerTls } from "../config.ts";
+import * as tls from "node:tls";
 import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import type { Protocol } from "../resp/value.ts";
@@ -69,6 +70,8 @@ export interface PeerServerOptions {
   secret: string;
   listen: HostPort;
   handshakeTimeoutMs?: number;
+  /** Mutual TLS: peers must present a certificate the world's CA signed. */
+  tls?: PeerTls;
 }
 
 /** Counters for `PYLON INFO`. */
@@ -89,7 +92,24 @@ export class PeerServer {
   constructor(service: PeerService, options: PeerServerOptions) {
     this.#service = service;
     this.#options = options;
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    const material = options.tls;
+    if (material === undefined) {
+      this.#server = net.createServer((socket) => this.#accept(socket));
+    } else {
+      const server = tls.createServer(
+        { ...material, requestCert: true, rejectUnauthorized: true },
+        (socket) => this.#accept(socket),
+      );
+      // No certificate, one the CA did not sign, an expired one, or plain text: refused here.
+      server.on("tlsClientError", (error: Error, socket: net.Socket) => {
+        this.#stats.linksRefused++;
+        log.warning("peer link from {addr} refused: TLS: {error}", {
+          addr: socket.remoteAddress,
+          error: error.message,
+        });
+      });
+      this.#server = server;
+    }
   }
 
   /** Starts listening; resolves with the bound address. */

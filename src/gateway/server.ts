@@ -5,6 +5,7 @@
  */
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import type { Argv } from "../resp/request_decoder.ts";
@@ -22,9 +23,21 @@ import { MemoryBudget } from "./memory_budget.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
+/** A TLS client port: its certificate, and whether (and by which CAs) clients must prove theirs. */
+export interface TlsListener {
+  listen: HostPort;
+  /** Reads the PEM material now (at start, and again on reload). */
+  material: () => { cert: string; key: string; ca?: string };
+  /** `yes`: clients must present a certificate the CA signed; `optional`: if they do, it is checked. */
+  authClients: "yes" | "no" | "optional";
+}
+
 /** Options of {@linkcode Gateway}. */
 export interface GatewayOptions {
-  listen: HostPort;
+  /** The plain client port; undefined: TLS only. */
+  listen: HostPort | undefined;
+  /** The TLS client port, if any. */
+  tls?: TlsListener;
   /** Connections accepted at once. */
   maxClients?: number;
   /** Bounds of each connection. */
@@ -92,7 +105,8 @@ const DEFAULT_LIMITS: ConnectionLimits = {
 /** Pylon's client-facing server. */
 export class Gateway {
   readonly options: GatewayOptions;
-  #server: net.Server;
+  #servers: { server: net.Server; listen: HostPort; kind: "plain" | "tls" }[] = [];
+  #bound: HostPort[] = [];
   #backend: GatewayBackend;
   #clients = new Map<number, ClientConnection>();
   #nextId = 1;
@@ -142,20 +156,75 @@ export class Gateway {
         this.#clients.delete(connection.id);
       },
     };
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    if (options.listen !== undefined) {
+      this.#servers.push({
+        server: net.createServer((socket) => this.#accept(socket)),
+        listen: options.listen,
+        kind: "plain",
+      });
+    }
+    const secure = options.tls;
+    if (secure !== undefined) {
+      const server = tls.createServer(
+        {
+          ...tlsContext(secure),
+          requestCert: secure.authClients !== "no",
+          rejectUnauthorized: secure.authClients === "yes",
+        },
+        (socket) => this.#accept(socket),
+      );
+      // A client that fails the handshake (plain text, an unknown certificate) is refused here.
+      server.on("tlsClientError", (error: Error, socket: net.Socket) => {
+        this.#stats.rejectedConnections++;
+        log.info("TLS client {addr} refused: {error}", {
+          addr: socket.remoteAddress,
+          error: error.message,
+        });
+      });
+      this.#servers.push({ server, listen: secure.listen, kind: "tls" });
+    }
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
-  listen(): Promise<HostPort> {
-    return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(this.options.listen.port, this.options.listen.host, () => {
-        this.#server.off("error", reject);
-        const address = this.#server.address() as net.AddressInfo;
-        log.info("serving clients on {host}:{port}", { host: address.address, port: address.port });
-        resolve({ host: address.address, port: address.port });
-      });
-    });
+  /**
+   * Starts listening; resolves with the bound address of the plain port (or
+   * of the TLS one when there is no plain port; port 0 picks a free one).
+   */
+  async listen(): Promise<HostPort> {
+    const bound: HostPort[] = [];
+    for (const { server, listen, kind } of this.#servers) {
+      bound.push(
+        await new Promise<HostPort>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(listen.port, listen.host, () => {
+            server.off("error", reject);
+            const address = server.address() as net.AddressInfo;
+            log.info("serving clients on {host}:{port} ({kind})", {
+              host: address.address,
+              port: address.port,
+              kind,
+            });
+            resolve({ host: address.address, port: address.port });
+          });
+        }),
+      );
+    }
+    this.#bound = bound;
+    return bound[0]!;
+  }
+
+  /** The bound TLS address, once listening. */
+  get tlsAddress(): HostPort | undefined {
+    const at = this.#servers.findIndex((s) => s.kind === "tls");
+    return at < 0 ? undefined : this.#bound[at];
+  }
+
+  /** Reads the TLS certificate, key and CA again (SIGHUP): new connections use them. */
+  reloadTls(): void {
+    const secure = this.options.tls;
+    const entry = this.#servers.find((s) => s.kind === "tls");
+    if (secure === undefined || entry === undefined) return;
+    (entry.server as tls.Server).setSecureContext(tlsContext(secure));
+    log.info("TLS certificate reloaded");
   }
 
   /** Counters for `PYLON INFO`. */
@@ -173,9 +242,11 @@ export class Gateway {
 
   /** Stops accepting, closes every connection. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = this.#servers.map(({ server }) =>
+      new Promise<void>((resolve) => server.close(() => resolve()))
+    );
     for (const client of this.#clients.values()) client.destroy();
-    await closed;
+    await Promise.all(closed);
   }
 
   #accept(socket: net.Socket): void {
@@ -194,4 +265,9 @@ export class Gateway {
     }
     this.#clients.set(id, connection);
   }
+}
+
+function tlsContext(secure: TlsListener): { cert: string; key: string; ca?: string } {
+  const { cert, key, ca } = secure.material();
+  return ca === undefined ? { cert, key } : { cert, key, ca };
 }

@@ -112,7 +112,7 @@ async function learnMetaDb(upstream: Upstream, signal: AbortSignal): Promise<num
     } else {
       let client: RedisClient | undefined;
       try {
-        client = await RedisClient.connect(address, {
+        client = await upstream.connectClient(address, {
           connectTimeoutMs: 2_000,
           callTimeoutMs: 5_000,
         });
@@ -162,7 +162,7 @@ async function checkReachableRedis(
   if (address === undefined) return;
   let connection: PipelineConnection | undefined;
   try {
-    connection = await PipelineConnection.connect(address);
+    connection = await upstream.connectPipeline(address);
   } catch (error) {
     log.info("the rack's Redis at {address} is not reachable yet ({error}); checked later", {
       address: describe(address),

@@ -45,7 +45,18 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["role", s.applier === undefined ? "follower" : "leader"],
         ["pylon_version", VERSION],
         ["process_id", Deno.pid],
-        ["listen", `${s.config.listen.host}:${s.config.listen.port}`],
+        [
+          "listen",
+          s.config.listen === undefined
+            ? "none"
+            : `${s.config.listen.host}:${s.config.listen.port}`,
+        ],
+        [
+          "tls_listen",
+          s.config.tls === undefined
+            ? "none"
+            : `${s.config.tls.listen.host}:${s.config.tls.listen.port}`,
+        ],
         ["uptime_in_seconds", Math.floor((now - s.startedAt) / 1000)],
         ["serves_reads", s.servesReads ? 1 : 0],
         ["applies", s.applies ? 1 : 0],

@@ -8,6 +8,7 @@ import * as net from "node:net";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
 import { connectSocket } from "./connect.ts";
+import { authArgs, type RedisAccess } from "./access.ts";
 import type { RespValue } from "../resp/value.ts";
 import type { HostPort } from "../config.ts";
 
@@ -24,6 +25,8 @@ export class ReplyError extends Error {
 /** Options of {@linkcode RedisClient.connect}. */
 export interface ClientOptions {
   connectTimeoutMs?: number;
+  /** TLS and credentials (default: plain TCP, no AUTH). */
+  access?: RedisAccess;
   /** Fail a call (and close the connection) when no reply comes within this long. */
   callTimeoutMs?: number;
 }
@@ -80,8 +83,22 @@ export class RedisClient {
 
   /** Connects, failing after `connectTimeoutMs` (default 2 s). */
   static async connect(address: HostPort, options: ClientOptions = {}): Promise<RedisClient> {
-    const socket = await connectSocket(address, options.connectTimeoutMs ?? 2_000);
-    return new RedisClient(address, socket, options);
+    const access = options.access ?? {};
+    const socket = await connectSocket(address, options.connectTimeoutMs ?? 2_000, access);
+    const client = new RedisClient(address, socket, options);
+    const auth = authArgs(access);
+    if (auth !== undefined) {
+      const reply = await client.call(...auth).catch((error) => {
+        client.close();
+        throw error;
+      });
+      if (reply.type === "error") {
+        client.close();
+        // Redis's own words, never the password.
+        throw new ConnectionError(`${describe(address)}: AUTH refused: ${reply.value}`);
+      }
+    }
+    return client;
   }
 
   /** Whether the connection has ended. */

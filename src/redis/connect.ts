@@ -1,14 +1,18 @@
-/** Opening a TCP connection to a Redis or Sentinel server, with a deadline and Nagle off. */
+/** Opening a connection to a Redis or Sentinel server, with a deadline, Nagle off, TLS if asked. */
 
-import * as net from "node:net";
+import type * as net from "node:net";
 import type { HostPort } from "../config.ts";
 import { ConnectionError, describe } from "./client.ts";
+import { openSocket, type RedisAccess } from "./access.ts";
 
 /** Connects to `address`, failing with {@linkcode ConnectionError} after `timeoutMs`. */
-export function connectSocket(address: HostPort, timeoutMs: number): Promise<net.Socket> {
+export function connectSocket(
+  address: HostPort,
+  timeoutMs: number,
+  access: RedisAccess = {},
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address.host, port: address.port });
-    socket.setNoDelay(true);
+    const { socket, ready } = openSocket(address, access);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ConnectionError(`${describe(address)}: connect timed out after ${timeoutMs} ms`));
@@ -19,7 +23,7 @@ export function connectSocket(address: HostPort, timeoutMs: number): Promise<net
       reject(new ConnectionError(`${describe(address)}: ${error.message}`));
     };
     socket.once("error", onError);
-    socket.once("connect", () => {
+    socket.once(ready, () => {
       clearTimeout(timer);
       socket.off("error", onError);
       resolve(socket);

@@ -9,6 +9,8 @@ import { ReplyFramer } from "../resp/reply_framer.ts";
 import type { HostPort } from "../config.ts";
 import { ConnectionError, describe } from "./client.ts";
 import { connectSocket } from "./connect.ts";
+import { authArgs, type RedisAccess } from "./access.ts";
+import { encodeCommand } from "../resp/encoder.ts";
 import { concatBytes } from "../resp/bytes.ts";
 
 interface Group {
@@ -35,9 +37,29 @@ export class PipelineConnection {
     socket.on("close", () => this.#fail(`${describe(address)}: connection closed`));
   }
 
-  /** Connects within `timeoutMs`. */
-  static async connect(address: HostPort, timeoutMs = 2_000): Promise<PipelineConnection> {
-    return new PipelineConnection(address, await connectSocket(address, timeoutMs));
+  /** Connects within `timeoutMs`, with TLS and AUTH as `access` says. */
+  static async connect(
+    address: HostPort,
+    access: RedisAccess = {},
+    timeoutMs = 2_000,
+  ): Promise<PipelineConnection> {
+    const connection = new PipelineConnection(
+      address,
+      await connectSocket(address, timeoutMs, access),
+    );
+    const auth = authArgs(access);
+    if (auth !== undefined) {
+      const [reply] = await connection.run([encodeCommand(auth)]);
+      if (reply![0] === 45 /* - */) {
+        connection.close();
+        throw new ConnectionError(
+          `${describe(address)}: AUTH refused: ${
+            new TextDecoder().decode(reply!.subarray(1)).trim()
+          }`,
+        );
+      }
+    }
+    return connection;
   }
 
   /** Whether the connection has ended. */

@@ -6,6 +6,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
+import type { RedisAccess } from "./access.ts";
 import { describe, RedisClient, replyText } from "./client.ts";
 
 const log = getLogger(["pylon", "redis", "sentinel"]);
@@ -15,6 +16,8 @@ export interface SentinelOptions {
   /** How often to ask a Sentinel for the master even without events. */
   pollIntervalMs?: number;
   connectTimeoutMs?: number;
+  /** TLS and credentials for the Sentinels. */
+  access?: RedisAccess;
 }
 
 /** Tracks the master a set of Sentinels names. */
@@ -29,6 +32,7 @@ export class SentinelWatcher {
   #stopped = false;
   #pollIntervalMs: number;
   #connectTimeoutMs: number;
+  #access: RedisAccess;
   #polling = false;
   /** Connection used for polling, to the Sentinel at `#index`. */
   #query: RedisClient | undefined;
@@ -46,6 +50,7 @@ export class SentinelWatcher {
     this.#onChange = onChange;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+    this.#access = options.access ?? {};
   }
 
   /** The master last named by a Sentinel. */
@@ -106,6 +111,7 @@ export class SentinelWatcher {
             this.#query = await RedisClient.connect(sentinel, {
               connectTimeoutMs: this.#connectTimeoutMs,
               callTimeoutMs: this.#connectTimeoutMs,
+              access: this.#access,
             });
           }
           const reply = await this.#query.call(
@@ -152,6 +158,7 @@ export class SentinelWatcher {
         try {
           const client = await RedisClient.connect(sentinel, {
             connectTimeoutMs: this.#connectTimeoutMs,
+            access: this.#access,
           });
           await client.subscribe(["+switch-master"], (_channel, message) => {
             // "<name> <old-ip> <old-port> <new-ip> <new-port>"

@@ -19,7 +19,8 @@ import { getLogger } from "@logtape/logtape";
 import type { HostPort, RedisTarget } from "../config.ts";
 import type { Protocol } from "../resp/value.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { describe, RedisClient, replyText } from "./client.ts";
+import { type ClientOptions, describe, RedisClient, replyText } from "./client.ts";
+import { PipelineConnection } from "./pipeline_connection.ts";
 import { SentinelWatcher } from "./sentinel.ts";
 import { type ReplySink, UpstreamConnection, UpstreamError } from "./upstream_connection.ts";
 
@@ -93,6 +94,7 @@ export class Upstream {
         this.target.sentinels,
         this.target.master,
         (m) => this.#switchTo(m),
+        { access: this.target.sentinelAccess },
       );
       try {
         await this.#watcher.start(timeoutMs);
@@ -123,6 +125,19 @@ export class Upstream {
   /** The master's address, if known. */
   get address(): HostPort | undefined {
     return this.#address;
+  }
+
+  /** A command client to `address` (the master, usually), with the rack's TLS and credentials. */
+  connectClient(
+    address: HostPort,
+    options: Omit<ClientOptions, "access"> = {},
+  ): Promise<RedisClient> {
+    return RedisClient.connect(address, { ...options, access: this.target.access });
+  }
+
+  /** A pipelined connection to `address` (the applier's), with the rack's TLS and credentials. */
+  connectPipeline(address: HostPort): Promise<PipelineConnection> {
+    return PipelineConnection.connect(address, this.target.access);
   }
 
   /** Calls `fn` whenever the master moves (a failover followed). */
@@ -197,6 +212,7 @@ export class Upstream {
       {
         protocol,
         connectTimeoutMs: this.#connectTimeoutMs,
+        access: this.target.access,
       },
       (closed) => this.#remove(closed),
       () => {
@@ -259,7 +275,7 @@ export class Upstream {
     if (address === undefined) return;
     let client: RedisClient | undefined;
     try {
-      client = await RedisClient.connect(address, {
+      client = await this.connectClient(address, {
         connectTimeoutMs: this.#connectTimeoutMs,
         callTimeoutMs: this.#connectTimeoutMs,
       });

@@ -5,7 +5,7 @@
  * runs in; the connection sends `SELECT` only when the db changes.
  */
 
-import * as net from "node:net";
+import type * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
@@ -13,6 +13,7 @@ import { concatBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { HostPort } from "../config.ts";
 import { describe } from "./client.ts";
+import { authArgs, openSocket, type RedisAccess } from "./access.ts";
 
 /** Receives one request's raw reply, or the error that lost it. */
 export type ReplySink = (reply: Uint8Array | UpstreamError) => void;
@@ -38,6 +39,8 @@ function selectCommand(db: number): Uint8Array {
 export interface UpstreamConnectionOptions {
   protocol: Protocol;
   connectTimeoutMs: number;
+  /** TLS and credentials (default: plain TCP, no AUTH). */
+  access?: RedisAccess;
 }
 
 /** A shared, pipelined connection to one Redis server. */
@@ -68,11 +71,11 @@ export class UpstreamConnection {
     this.protocol = options.protocol;
     this.#onClose = onClose;
     this.#onConnect = onConnect;
-    const socket = net.connect({ host: address.host, port: address.port });
+    const access = options.access ?? {};
+    const { socket, ready } = openSocket(address, access);
     this.#socket = socket;
-    socket.setNoDelay(true);
     socket.setTimeout(options.connectTimeoutMs);
-    socket.on("connect", () => {
+    socket.on(ready, () => {
       this.#connected = true;
       socket.setTimeout(0);
       this.#onConnect();
@@ -81,6 +84,9 @@ export class UpstreamConnection {
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
     socket.on("error", (error: Error) => this.fail(error.message));
     socket.on("close", () => this.fail("connection closed"));
+    // Queued first, so nothing else runs before Redis knows who is asking.
+    const auth = authArgs(access);
+    if (auth !== undefined) this.#enqueue(encodeCommand(auth), this.#expectSuccess("AUTH"));
     if (options.protocol === 3) this.#enqueue(HELLO_3, this.#expectSuccess("HELLO 3"));
   }
 

@@ -30,3 +30,4 @@ export { RawClient } from "./raw_client.ts";
 export { startWorld, World, type WorldRack } from "./world.ts";
 export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";
+export { type CertPair, makeCerts, type TestCerts } from "./certs.ts";

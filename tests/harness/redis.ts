@@ -13,6 +13,8 @@ export interface RedisOptions {
   replicaOf?: { host: string; port: number };
   /** More `redis.conf` directives, e.g. `{ maxmemory: "100mb" }`. */
   config?: Record<string, string>;
+  /** Speak only TLS, on the server's port, with this certificate (clients need not have one). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** Runs `redis-cli` against an address and returns its output without the final newline. */
@@ -47,10 +49,14 @@ export class RedisServer implements AsyncDisposable {
   readonly dir: string;
   readonly service: Service;
 
-  private constructor(port: number, dir: string, service: Service) {
+  /** The CA to trust when the server speaks only TLS. */
+  readonly tlsCa: string | undefined;
+
+  private constructor(port: number, dir: string, service: Service, tlsCa?: string) {
     this.port = port;
     this.dir = dir;
     this.service = service;
+    this.tlsCa = tlsCa;
   }
 
   /** Writes the config, starts the server and waits until it answers `PING`. */
@@ -80,10 +86,20 @@ export class RedisServer implements AsyncDisposable {
     if (options.replicaOf !== undefined) {
       lines.push(`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`);
     }
+    if (options.tls !== undefined) {
+      lines.push(
+        "port 0",
+        `tls-port ${port}`,
+        `tls-cert-file ${options.tls.certFile}`,
+        `tls-key-file ${options.tls.keyFile}`,
+        `tls-ca-cert-file ${options.tls.caFile}`,
+        "tls-auth-clients no",
+      );
+    }
     for (const [key, value] of Object.entries(options.config ?? {})) lines.push(`${key} ${value}`);
     await Deno.writeTextFile(conf, lines.join("\n") + "\n");
     const service = new Service({ name: `redis-${port}`, cmd: "redis-server", args: [conf], dir });
-    const server = new RedisServer(port, dir, service);
+    const server = new RedisServer(port, dir, service, options.tls?.caFile);
     await server.#launch();
     return server;
   }
@@ -115,7 +131,8 @@ export class RedisServer implements AsyncDisposable {
 
   /** Runs one command through `redis-cli` and returns its raw output. */
   call(...args: string[]): Promise<string> {
-    return redisCli(this.port, args, this.host);
+    const tls = this.tlsCa === undefined ? [] : ["--tls", "--cacert", this.tlsCa];
+    return redisCli(this.port, [...tls, ...args], this.host);
   }
 
   /** The `INFO <section>` fields. */

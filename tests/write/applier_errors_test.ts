@@ -18,6 +18,7 @@ import { encodeOp } from "../../src/log/op.ts";
 import { newOpId } from "../../src/log/op_id.ts";
 import { LAYOUT_VERSION } from "../../src/identity/rack_marker.ts";
 import { Upstream } from "../../src/redis/upstream.ts";
+import type { HostPort } from "../../src/config.ts";
 import { armFailpoints, disarmFailpoints } from "../../src/failpoints.ts";
 import { ignoredCounts } from "../../src/observe/ignored.ts";
 import { startRedis, waitFor } from "../harness/mod.ts";
@@ -34,7 +35,7 @@ async function withRack(
   await using redis = await startRedis();
   const dir = await Deno.makeTempDir();
   const log = await SegmentLog.open(dir, { partitions: 1 });
-  const upstream = new Upstream({ kind: "direct", host: redis.host, port: redis.port });
+  const upstream = new Upstream({ kind: "direct", host: redis.host, port: redis.port, access: {} });
   await upstream.start();
   try {
     await fn({ log, upstream, redisCall: (...a) => redis.call(...a) });
@@ -75,7 +76,11 @@ async function applyAsB(log: SegmentLog, upstream: Upstream, upto: number): Prom
   const progress = new RackProgress(1, readPosition(upstream, META_DB));
   const b = new Applier(
     log,
-    { address: () => upstream.address, onChange: () => {} },
+    {
+      address: () => upstream.address,
+      onChange: () => {},
+      connect: (address: HostPort) => upstream.connectPipeline(address),
+    },
     new PendingWrites(),
     {
       nodeId: "b",
