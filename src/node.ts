@@ -231,6 +231,7 @@ async function runNode(
     health,
     progress,
     ackLog: new Set(config.ackLog),
+    metaDb,
   });
 
   let peerServer: PeerServer | undefined;
@@ -259,6 +260,7 @@ async function runNode(
           pending,
           health,
           progress,
+          metaDb,
           (from, batch) => world.receive(from, batch),
           (group, data) => world.proposeForPeer(group, data),
         ),

@@ -10,6 +10,7 @@ import type { Protocol } from "../resp/value.ts";
 import { PeerFlags, type PeerService } from "./peer_server.ts";
 import type { RackHealth } from "./routing.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
+import { readShowing } from "../applier/rack_reads.ts";
 
 /** How long a forwarded read waits for this rack to apply the asking connection's writes. */
 const NEED_WAIT_MS = 1_000;
@@ -22,6 +23,7 @@ export function peerService(
   pending: PendingWrites,
   health: RackHealth,
   progress: RackProgress,
+  metaDb: number,
   raft: (from: string, batch: Uint8Array) => void,
   propose: (group: string, data: Uint8Array) => Promise<string | undefined>,
 ): PeerService {
@@ -29,15 +31,24 @@ export function peerService(
     async read(db: number, protocol: Protocol, request: Uint8Array, need: Need) {
       // Served here or not at all: a forwarded read is never forwarded again.
       if (!health.servesReads()) return { error: `rack '${rack}' cannot serve reads now` };
-      // Only once this rack has applied the asking connection's own writes.
-      if (!progress.satisfies(need) && !await progress.reached(need, NEED_WAIT_MS)) {
-        return { error: `rack '${rack}' has not applied the connection's own writes yet` };
-      }
-      return await new Promise<{ reply: Uint8Array } | { error: string }>((resolve) => {
-        upstream.send(request, db, protocol, (reply) => {
-          resolve(reply instanceof UpstreamError ? { error: reply.message } : { reply });
+      if (need.size === 0) {
+        return await new Promise<{ reply: Uint8Array } | { error: string }>((resolve) => {
+          upstream.send(request, db, protocol, (reply) => {
+            resolve(reply instanceof UpstreamError ? { error: reply.message } : { reply });
+          });
         });
-      });
+      }
+      // Only from a Redis that shows the asking connection's own writes.
+      const result = await readShowing(
+        upstream,
+        progress,
+        metaDb,
+        { request, db, protocol, need },
+        performance.now() + NEED_WAIT_MS,
+      );
+      if (result.kind === "reply") return { reply: result.reply };
+      if (result.kind === "error") return { error: result.error.message };
+      return { error: `rack '${rack}' has not applied the connection's own writes yet` };
     },
     async write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
       const commands: WriteCommand[] = [];

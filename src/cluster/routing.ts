@@ -14,6 +14,7 @@ import type { Upstream } from "../redis/upstream.ts";
 import type { WritePath, WriteRequest } from "../gateway/write_path.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
+import { readShowing } from "../applier/rack_reads.ts";
 import type { Peers } from "./peers.ts";
 
 /** What this rack can do right now. */
@@ -43,14 +44,21 @@ export class Router {
   #health: RackHealth;
   #ackLog: ReadonlySet<string>;
   #progress: RackProgress;
+  #metaDb: number;
   #stats: RoutingStats = { readsForwarded: 0, writesForwarded: 0, readsWaited: 0 };
 
   constructor(
     upstream: Upstream,
     writes: WritePath,
     peers: Peers | undefined,
-    rack: { health: RackHealth; progress: RackProgress; ackLog: ReadonlySet<string> },
+    rack: {
+      health: RackHealth;
+      progress: RackProgress;
+      ackLog: ReadonlySet<string>;
+      metaDb: number;
+    },
   ) {
+    this.#metaDb = rack.metaDb;
     this.#upstream = upstream;
     this.#writes = writes;
     this.#peers = peers;
@@ -84,22 +92,27 @@ export class Router {
     };
     const canForward = peers !== undefined && peers.canForwardReads();
     if (!this.#health.servesReads() && canForward) return forward();
-    if (need.size === 0 || this.#progress.satisfies(need)) {
+    if (need.size === 0) {
       this.#upstream.send(request, db, protocol, sink);
       return;
     }
-    // This rack has not applied (or no longer shows) the connection's own writes: wait, bounded.
-    this.#stats.readsWaited++;
-    void this.#progress.reached(need, READ_YOUR_WRITES_WAIT_MS).then((reached) => {
-      if (reached) this.#upstream.send(request, db, protocol, sink);
-      else if (canForward) forward();
-      else {
-        sink(
-          new UpstreamError(
-            `this rack has not applied the connection's own writes within ${READ_YOUR_WRITES_WAIT_MS} ms`,
-          ),
-        );
-      }
+    // The connection wrote: read only from a Redis that shows its writes.
+    void readShowing(
+      this.#upstream,
+      this.#progress,
+      this.#metaDb,
+      { request, db, protocol, need },
+      performance.now() + READ_YOUR_WRITES_WAIT_MS,
+    ).then((result) => {
+      if (result.kind === "reply") return sink(result.reply);
+      if (result.kind === "error") return sink(result.error);
+      this.#stats.readsWaited++;
+      if (canForward) return forward();
+      sink(
+        new UpstreamError(
+          `this rack has not applied the connection's own writes within ${READ_YOUR_WRITES_WAIT_MS} ms`,
+        ),
+      );
     });
   }
 

@@ -164,6 +164,40 @@ export class Upstream {
     connection.send(request, db, sink);
   }
 
+  /**
+   * Sends `checks` and then `request` on one connection, back to back, so
+   * their replies describe one state of one Redis (a read-your-writes read
+   * checks the applied position in the same breath as it reads); `sink` gets
+   * every reply in order, or the error that lost them.
+   */
+  sendTogether(
+    checks: { request: Uint8Array; db: number }[],
+    request: Uint8Array,
+    db: number,
+    protocol: Protocol,
+    sink: (replies: Uint8Array[] | UpstreamError) => void,
+  ): void {
+    const connection = this.#pick(protocol);
+    if (connection === undefined) {
+      sink(new UpstreamError(`no Redis master known for ${this.#describeTarget()}`));
+      return;
+    }
+    const replies: Uint8Array[] = [];
+    let failed = false;
+    const collect = (reply: Uint8Array | UpstreamError) => {
+      if (failed) return;
+      if (reply instanceof UpstreamError) {
+        failed = true;
+        sink(reply);
+        return;
+      }
+      replies.push(reply);
+      if (replies.length === checks.length + 1) sink(replies);
+    };
+    for (const check of checks) connection.send(check.request, check.db, collect);
+    connection.send(request, db, collect);
+  }
+
   /** Counters and addresses for `PYLON INFO`. */
   status(): UpstreamStatus {
     const all = [...this.#pools[2], ...this.#pools[3]];
