@@ -32,6 +32,7 @@ import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
+import { ScriptRunner } from "./redis/script_runner.ts";
 
 /** A running node. */
 export interface PylonNode {
@@ -227,7 +228,13 @@ async function runNode(
         ? upstream.healthy && applier.status().every((p) => isWorking(p.state))
         : (leaderFlags() & PeerFlags.applies) !== 0,
   };
+  const scripts = new ScriptRunner(
+    { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
+    config.redis.access,
+    opLog.id,
+  );
   const router = new Router(upstream, writes, peers, {
+    scripts,
     health,
     progress,
     ackLog: new Set(config.ackLog),
@@ -244,6 +251,7 @@ async function runNode(
     clearInterval(endsTimer);
     clearInterval(expireTimer);
     recovery.stop();
+    scripts.close();
     await world.stop();
     await stopApplier();
     await opLog.close().catch((error) => ignored("log_close", error));
@@ -261,6 +269,7 @@ async function runNode(
           health,
           progress,
           metaDb,
+          scripts,
           (from, batch) => world.receive(from, batch),
           (group, data) => world.proposeForPeer(group, data),
         ),

@@ -11,6 +11,7 @@ import { PeerFlags, type PeerService } from "./peer_server.ts";
 import type { RackHealth } from "./routing.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
 import { readShowing } from "../applier/rack_reads.ts";
+import { isScriptRead, type ScriptRunner } from "../redis/script_runner.ts";
 
 /** How long a forwarded read waits for this rack to apply the asking connection's writes. */
 const NEED_WAIT_MS = 1_000;
@@ -24,6 +25,7 @@ export function peerService(
   health: RackHealth,
   progress: RackProgress,
   metaDb: number,
+  scripts: ScriptRunner,
   raft: (from: string, batch: Uint8Array) => void,
   propose: (group: string, data: Uint8Array) => Promise<string | undefined>,
 ): PeerService {
@@ -31,6 +33,11 @@ export function peerService(
     async read(db: number, protocol: Protocol, request: Uint8Array, need: Need) {
       // Served here or not at all: a forwarded read is never forwarded again.
       if (!health.servesReads()) return { error: `rack '${rack}' cannot serve reads now` };
+      if (isScriptRead(request)) {
+        if (need.size > 0) await progress.reached(need, NEED_WAIT_MS);
+        const reply = await scripts.run(request, db, protocol);
+        return typeof reply === "string" ? { reply: encodeError(reply) } : { reply };
+      }
       if (need.size === 0) {
         return await new Promise<{ reply: Uint8Array } | { error: string }>((resolve) => {
           upstream.send(request, db, protocol, (reply) => {

@@ -15,6 +15,8 @@ import type { WritePath, WriteRequest } from "../gateway/write_path.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
 import { readShowing } from "../applier/rack_reads.ts";
+import { isScriptRead, type ScriptRunner } from "../redis/script_runner.ts";
+import { encodeError } from "../resp/encoder.ts";
 import type { Peers } from "./peers.ts";
 
 /** What this rack can do right now. */
@@ -45,6 +47,7 @@ export class Router {
   #ackLog: ReadonlySet<string>;
   #progress: RackProgress;
   #metaDb: number;
+  #scripts: ScriptRunner;
   #stats: RoutingStats = { readsForwarded: 0, writesForwarded: 0, readsWaited: 0 };
 
   constructor(
@@ -56,9 +59,11 @@ export class Router {
       progress: RackProgress;
       ackLog: ReadonlySet<string>;
       metaDb: number;
+      scripts: ScriptRunner;
     },
   ) {
     this.#metaDb = rack.metaDb;
+    this.#scripts = rack.scripts;
     this.#upstream = upstream;
     this.#writes = writes;
     this.#peers = peers;
@@ -92,6 +97,15 @@ export class Router {
     };
     const canForward = peers !== undefined && peers.canForwardReads();
     if (!this.#health.servesReads() && canForward) return forward();
+    if (isScriptRead(request)) {
+      // Scripts run as a Redis user that cannot reach Pylon's metadata (see script_runner.ts).
+      void (async () => {
+        if (need.size > 0) await this.#progress.reached(need, READ_YOUR_WRITES_WAIT_MS);
+        const reply = await this.#scripts.run(request, db, protocol);
+        sink(typeof reply === "string" ? encodeError(reply) : reply);
+      })();
+      return;
+    }
     if (need.size === 0) {
       this.#upstream.send(request, db, protocol, sink);
       return;
