@@ -12,7 +12,8 @@
  */
 
 import { Users } from "./auth/users.ts";
-import type { RedisAccess, TlsMaterial } from "./redis/access.ts";
+import type { RedisAccess } from "./redis/access.ts";
+import type { TlsMaterial } from "./transport.ts";
 
 /** A `host:port` pair. */
 export interface HostPort {
@@ -43,8 +44,18 @@ export type RedisTarget =
 
 /** Where ops are logged: Kafka (a world), or an embedded segment log (one rack). */
 export type LogTarget =
-  | { kind: "kafka"; brokers: HostPort[]; topic: string }
+  | { kind: "kafka"; brokers: HostPort[]; topic: string; security: KafkaSecurity }
   | { kind: "local"; dir: string };
+
+/** How Pylon reaches Kafka: TLS, and SASL credentials. */
+export interface KafkaSecurity {
+  tls?: TlsMaterial;
+  sasl?: {
+    mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+    username: string;
+    password: string;
+  };
+}
 
 /** Logging verbosity. */
 export type LogLevelName = "debug" | "info" | "warning" | "error";
@@ -213,6 +224,30 @@ const OPTIONS = {
     kind: "text",
     value: "kafka://host:port[,..]/topic | local:<dir>",
     help: "the world's op log (default local:<data-dir>/log)",
+  },
+  "kafka-tls": { kind: "boolean", value: "yes|no", help: "reach Kafka over TLS" },
+  "kafka-tls-ca": { kind: "text", value: "file", help: "CA certificates to trust for Kafka (PEM)" },
+  "kafka-tls-cert": {
+    kind: "text",
+    value: "file",
+    help: "Pylon's client certificate for Kafka (PEM)",
+  },
+  "kafka-tls-key": { kind: "text", value: "file", help: "the key of --kafka-tls-cert (PEM)" },
+  "kafka-sasl": {
+    kind: "text",
+    value: "plain|scram-sha-256|scram-sha-512",
+    help: "authenticate to Kafka with SASL",
+  },
+  "kafka-user": { kind: "text", value: "name", help: "Pylon's SASL user for Kafka" },
+  "kafka-password": {
+    kind: "text",
+    value: "password",
+    help: "Pylon's SASL password for Kafka (prefer PYLON_KAFKA_PASSWORD or --kafka-password-file)",
+  },
+  "kafka-password-file": {
+    kind: "text",
+    value: "file",
+    help: "read the Kafka password from a file",
   },
   "data-dir": {
     kind: "text",
@@ -571,7 +606,7 @@ function parseLogTarget(text: string): LogTarget {
     );
   }
   const brokers = match[1]!.split(",").map((b) => parseHostPort(b, "--log broker"));
-  return { kind: "kafka", brokers, topic: match[2]! };
+  return { kind: "kafka", brokers, topic: match[2]!, security: {} };
 }
 
 /** `id@rack@host:port`. */
@@ -771,7 +806,38 @@ export function parseConfig(
     redis = { kind: "direct", ...url.address, access: accessOf("redis", url) };
   }
 
-  const log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
+  let log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
+  if (log.kind === "kafka") {
+    const security: KafkaSecurity = {};
+    if (boolean("kafka-tls", false)) {
+      const material: TlsMaterial = {};
+      const ca = pem("kafka-tls-ca");
+      const cert = pem("kafka-tls-cert");
+      const key = pem("kafka-tls-key");
+      if ((cert === undefined) !== (key === undefined)) {
+        throw new ConfigError("--kafka-tls-cert and --kafka-tls-key go together");
+      }
+      if (ca !== undefined) material.ca = ca;
+      if (cert !== undefined) material.cert = cert;
+      if (key !== undefined) material.key = key;
+      security.tls = material;
+    }
+    const mechanism = text("kafka-sasl");
+    if (mechanism !== undefined) {
+      if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+        throw new ConfigError(
+          `--kafka-sasl must be plain, scram-sha-256 or scram-sha-512, got '${mechanism}'`,
+        );
+      }
+      const username = text("kafka-user");
+      const password = secret("kafka-password", "kafka-password-file");
+      if (username === undefined || password === undefined) {
+        throw new ConfigError("--kafka-sasl needs --kafka-user and a password");
+      }
+      security.sasl = { mechanism, username, password };
+    }
+    log = { ...log, security };
+  }
 
   const logLevel = text("log-level") ?? "info";
   if (!["debug", "info", "warning", "error"].includes(logLevel)) {

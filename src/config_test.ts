@@ -143,6 +143,57 @@ const TABLE: {
       ) => [o, "/run/secrets/pw"]),
     ),
   })),
+  ...(["kafka-tls", "kafka-tls-ca", "kafka-tls-cert", "kafka-tls-key"] as const).map((option) => ({
+    option,
+    text: option === "kafka-tls" ? "yes" : "/run/secrets/pw",
+    json: option === "kafka-tls" ? true : "/run/secrets/pw",
+    field: "log" as const,
+    expected: {
+      kind: "kafka",
+      brokers: [{ host: "k", port: 9092 }],
+      topic: "t",
+      security: {
+        tls: option === "kafka-tls"
+          ? {}
+          : option === "kafka-tls-ca"
+          ? { ca: "s3cret\n" }
+          : { cert: "s3cret\n", key: "s3cret\n" },
+      },
+    },
+    with: {
+      log: "kafka://k:9092/t",
+      ...(option === "kafka-tls" ? {} : { "kafka-tls": "yes" }),
+      ...(option === "kafka-tls-cert" ? { "kafka-tls-key": "/run/secrets/pw" } : {}),
+      ...(option === "kafka-tls-key" ? { "kafka-tls-cert": "/run/secrets/pw" } : {}),
+    },
+  })),
+  ...(["kafka-sasl", "kafka-user", "kafka-password", "kafka-password-file"] as const).map((
+    option,
+  ) => ({
+    option,
+    text: option === "kafka-sasl"
+      ? "scram-sha-256"
+      : option === "kafka-user"
+      ? "pylon"
+      : option === "kafka-password"
+      ? "s3cret"
+      : "/run/secrets/pw",
+    field: "log" as const,
+    expected: {
+      kind: "kafka",
+      brokers: [{ host: "k", port: 9092 }],
+      topic: "t",
+      security: { sasl: { mechanism: "scram-sha-256", username: "pylon", password: "s3cret" } },
+    },
+    with: {
+      log: "kafka://k:9092/t",
+      ...(option === "kafka-sasl" ? {} : { "kafka-sasl": "scram-sha-256" }),
+      ...(option === "kafka-user" ? {} : { "kafka-user": "pylon" }),
+      ...(option === "kafka-password" || option === "kafka-password-file"
+        ? {}
+        : { "kafka-password": "s3cret" }),
+    },
+  })),
   {
     option: "redis-user",
     text: "pylon",
@@ -226,7 +277,12 @@ const TABLE: {
     option: "log",
     text: "kafka://k1:9092/pylon",
     field: "log",
-    expected: { kind: "kafka", brokers: [{ host: "k1", port: 9092 }], topic: "pylon" },
+    expected: {
+      kind: "kafka",
+      brokers: [{ host: "k1", port: 9092 }],
+      topic: "pylon",
+      security: {},
+    },
   },
   { option: "data-dir", text: "/var/lib/pylon", field: "dataDir", expected: "/var/lib/pylon" },
   { option: "node-id", text: "east-1", field: "nodeId", expected: "east-1" },

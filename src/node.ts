@@ -56,6 +56,7 @@ export async function openLog(config: Config, nodeId: string): Promise<OpLog> {
     return await KafkaLog.open(config.log.brokers, config.log.topic, {
       partitions: config.partitions,
       clientId: `pylon-${nodeId}`,
+      security: config.log.security,
     });
   }
   return await SegmentLog.open(config.log.dir, { partitions: config.partitions });

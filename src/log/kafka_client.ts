@@ -4,7 +4,15 @@
  * milliseconds) and kafkajs's own logs routed into Pylon's structured logs.
  */
 
-import { type ISocketFactory, Kafka, type logCreator, logLevel } from "kafkajs";
+import {
+  type ISocketFactory,
+  Kafka,
+  type KafkaConfig,
+  type logCreator,
+  logLevel,
+  type SASLOptions,
+} from "kafkajs";
+import type { KafkaSecurity } from "../config.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import process from "node:process";
@@ -87,6 +95,8 @@ export interface KafkaClientOptions {
   connectionTimeoutMs?: number;
   /** Retries of a failed request (kafkajs's own backoff). */
   retries?: number;
+  /** TLS and SASL. */
+  security?: KafkaSecurity;
 }
 
 /** Builds a kafkajs client for `brokers` (`host:port` strings). */
@@ -99,6 +109,24 @@ export function createKafka(brokers: string[], options: KafkaClientOptions = {})
     logLevel: logLevel.INFO,
     requestTimeout: options.requestTimeoutMs ?? 10_000,
     connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    ...securityOptions(options.security),
     retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2_000 },
   });
+}
+
+/** kafkajs's `ssl` and `sasl` options for Pylon's security settings. */
+function securityOptions(security: KafkaSecurity | undefined): Pick<KafkaConfig, "ssl" | "sasl"> {
+  const out: Pick<KafkaConfig, "ssl" | "sasl"> = {};
+  if (security?.tls !== undefined) {
+    const tlsOptions: tls.ConnectionOptions = {};
+    if (security.tls.ca !== undefined) tlsOptions.ca = [security.tls.ca];
+    if (security.tls.cert !== undefined) tlsOptions.cert = security.tls.cert;
+    if (security.tls.key !== undefined) tlsOptions.key = security.tls.key;
+    out.ssl = tlsOptions;
+  }
+  if (security?.sasl !== undefined) {
+    const { mechanism, username, password } = security.sasl;
+    out.sasl = { mechanism, username, password } as SASLOptions;
+  }
+  return out;
 }

@@ -18,7 +18,7 @@
 import { Buffer } from "node:buffer";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import type { HostPort, KafkaSecurity } from "../config.ts";
 import { createKafka } from "./kafka_client.ts";
 import { ensureTopic } from "./kafka_topic.ts";
 import { ignored } from "../observe/ignored.ts";
@@ -39,6 +39,8 @@ export interface KafkaLogOptions {
   ackTimeoutMs?: number;
   /** How long a batch is retried (as the same batch) before its ops are reported in doubt. */
   deliveryTimeoutMs?: number;
+  /** TLS and SASL. */
+  security?: KafkaSecurity;
 }
 
 /**
@@ -90,6 +92,7 @@ export class KafkaLog implements OpLog {
   #admin: Admin;
   #brokers: HostPort[];
   #clientId: string;
+  #security: KafkaSecurity;
   #producer: Producer;
   /** Settles once the current producer has its producer id. */
   #producerReady: Promise<void>;
@@ -115,6 +118,7 @@ export class KafkaLog implements OpLog {
     this.#producerReady = Promise.resolve();
     this.#brokers = options.brokers;
     this.#clientId = options.clientId ?? "pylon";
+    this.#security = options.security ?? {};
     this.topic = topic;
     this.partitions = options.partitions;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
@@ -137,6 +141,7 @@ export class KafkaLog implements OpLog {
       clientId: options.clientId ?? "pylon",
       requestTimeoutMs: 10_000,
       retries: 5,
+      ...(options.security === undefined ? {} : { security: options.security }),
     });
     const admin = kafka.admin();
     await admin.connect();
@@ -251,6 +256,7 @@ export class KafkaLog implements OpLog {
     const reader = new KafkaPartitionReader(this.#brokers, this.topic, partition, offset, {
       clientId: this.#clientId,
       bounds: () => this.bounds(partition),
+      security: this.#security,
     });
     this.#readers.add(reader);
     const close = reader.close.bind(reader);

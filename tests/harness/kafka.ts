@@ -3,7 +3,8 @@
  * assembled: one combined broker+controller, or three of them for fault tests.
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import type { KafkaSecurity } from "../../src/config.ts";
 import { ensureKafka, type KafkaInstall } from "../../tools/provision.ts";
 import { createKafka } from "../../src/log/kafka_client.ts";
 import { freePorts } from "./ports.ts";
@@ -21,7 +22,22 @@ export interface KafkaOptions {
   fullJit?: boolean;
   /** More `server.properties` settings. */
   config?: Record<string, string>;
+  /** One SASL_SSL listener instead of PLAINTEXT: this certificate, these SASL users. */
+  secure?: SecureKafka;
 }
+
+/** A broker that speaks only TLS and wants SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+export interface SecureKafka {
+  /** The broker's certificate (SAN 127.0.0.1) and key, and the CA clients trust. */
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** SASL users: a PLAIN user and SCRAM users of both hashes get these. */
+  users: { name: string; password: string }[];
+}
+
+/** The broker's own credentials for its listener (it talks to itself over it). */
+const BROKER_USER = { name: "broker", password: "broker-secret" };
 
 /** One broker+controller process. */
 export class KafkaNode {
@@ -57,9 +73,13 @@ export class KafkaCluster implements AsyncDisposable {
   readonly nodes: KafkaNode[];
   readonly dir: string;
 
-  private constructor(nodes: KafkaNode[], dir: string) {
+  /** How clients reach a secure cluster (TLS and the broker's own SCRAM user); empty when plain. */
+  readonly security: KafkaSecurity;
+
+  private constructor(nodes: KafkaNode[], dir: string, security: KafkaSecurity) {
     this.nodes = nodes;
     this.dir = dir;
+    this.security = security;
   }
 
   /** Formats the storage of every node, starts them and waits until all are registered brokers. */
@@ -72,7 +92,15 @@ export class KafkaCluster implements AsyncDisposable {
       .join(",");
     const id = clusterId();
     const nodes: KafkaNode[] = [];
-    const cluster = new KafkaCluster(nodes, dir);
+    const security: KafkaSecurity = options.secure === undefined ? {} : {
+      tls: { ca: Deno.readTextFileSync(options.secure.caFile) },
+      sasl: {
+        mechanism: "scram-sha-256",
+        username: BROKER_USER.name,
+        password: BROKER_USER.password,
+      },
+    };
+    const cluster = new KafkaCluster(nodes, dir, security);
     try {
       await Promise.all(Array.from({ length: count }, async (_, i) => {
         const nodeId = i + 1;
@@ -92,7 +120,7 @@ export class KafkaCluster implements AsyncDisposable {
             dataDir: join(nodeDir, "data"),
           }, options),
         );
-        await format(install, id, props, nodeDir);
+        await format(install, id, props, nodeDir, options.secure);
         const service = new Service({
           name: `kafka-${nodeId}`,
           cmd: "java",
@@ -123,7 +151,12 @@ export class KafkaCluster implements AsyncDisposable {
   /** Waits until `count` brokers are registered and unfenced. */
   async waitBrokers(count: number, timeoutMs = 60_000): Promise<void> {
     const alive = this.nodes.filter((n) => n.service.running).map((n) => n.address);
-    const admin = createKafka(alive, { retries: 0, requestTimeoutMs: 2_000 }).admin();
+    const admin = createKafka(alive, {
+      retries: 0,
+      requestTimeoutMs: 2_000,
+      security: this.security,
+    })
+      .admin();
     try {
       await waitFor(`${count} Kafka broker(s) to register`, async () => {
         for (const node of this.nodes) {
@@ -219,6 +252,7 @@ function serverProperties(layout: NodeLayout, options: KafkaOptions): string {
     "num.io.threads": "4",
     "num.recovery.threads.per.data.dir": "1",
     "background.threads": "2",
+    ...(options.secure === undefined ? {} : secureSettings(layout, options.secure)),
     ...options.config,
   };
   return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
@@ -242,7 +276,16 @@ async function format(
   clusterId: string,
   props: string,
   dir: string,
+  secure?: SecureKafka,
 ): Promise<void> {
+  // SCRAM credentials live in the cluster's metadata, written when storage is formatted.
+  const scram = secure === undefined
+    ? []
+    : [BROKER_USER, ...secure.users].flatMap((u) =>
+      ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((
+        mechanism,
+      ) => ["--add-scram", `${mechanism}=[name=${u.name},password=${u.password}]`])
+    );
   const { success, stdout, stderr } = await new Deno.Command("java", {
     args: [
       ...jvmArgs(install, {}),
@@ -253,6 +296,7 @@ async function format(
       "-c",
       props,
       "--ignore-formatted",
+      ...scram,
     ],
     cwd: dir,
     stdin: "null",
@@ -295,4 +339,36 @@ export async function useKafka(): Promise<KafkaLease> {
 export function uniqueTopic(prefix: string): string {
   const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
   return `${prefix}-${suffix}`;
+}
+
+/** `server.properties` of a SASL_SSL-only broker. */
+function secureSettings(layout: NodeLayout, secure: SecureKafka): Record<string, string> {
+  const keystore = join(dirname(layout.dataDir), "keystore.pem");
+  // Kafka's PEM keystore: the key and its certificate chain in one file.
+  Deno.writeTextFileSync(
+    keystore,
+    Deno.readTextFileSync(secure.keyFile) + Deno.readTextFileSync(secure.certFile),
+  );
+  const plainUsers = [BROKER_USER, ...secure.users].map((u) => `user_${u.name}="${u.password}"`)
+    .join(" ");
+  const scram =
+    `org.apache.kafka.common.security.scram.ScramLoginModule required username="${BROKER_USER.name}" password="${BROKER_USER.password}";`;
+  return {
+    "listeners":
+      `SASL_SSL://127.0.0.1:${layout.port},CONTROLLER://127.0.0.1:${layout.controllerPort}`,
+    "advertised.listeners": `SASL_SSL://127.0.0.1:${layout.port}`,
+    "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name": "SASL_SSL",
+    "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-256",
+    "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
+    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+    "listener.name.sasl_ssl.plain.sasl.jaas.config":
+      `org.apache.kafka.common.security.plain.PlainLoginModule required username="${BROKER_USER.name}" password="${BROKER_USER.password}" ${plainUsers};`,
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": keystore,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": secure.caFile,
+    "ssl.client.auth": "none",
+  };
 }

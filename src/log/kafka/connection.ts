@@ -5,7 +5,8 @@
  * flight and closes the connection; the caller opens a new one.
  */
 
-import * as net from "node:net";
+import type * as net from "node:net";
+import { openSocket, type TlsMaterial } from "../../transport.ts";
 import type { HostPort } from "../../config.ts";
 import { KafkaReader, KafkaWriter } from "./wire.ts";
 
@@ -48,11 +49,15 @@ export class KafkaConnection {
     socket.on("close", () => this.#fail(`${this.#where()}: connection closed`));
   }
 
-  /** Connects within `timeoutMs`. */
-  static connect(address: HostPort, clientId: string, timeoutMs: number): Promise<KafkaConnection> {
+  /** Connects within `timeoutMs`, over TLS when `secure` is given. */
+  static connect(
+    address: HostPort,
+    clientId: string,
+    timeoutMs: number,
+    secure?: TlsMaterial,
+  ): Promise<KafkaConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: address.host, port: address.port });
-      socket.setNoDelay(true);
+      const { socket, ready } = openSocket(address, secure === undefined ? {} : { tls: secure });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new KafkaConnectionError(`${describe(address)}: connect timed out`));
@@ -63,7 +68,7 @@ export class KafkaConnection {
         reject(new KafkaConnectionError(`${describe(address)}: ${e.message}`));
       };
       socket.once("error", onError);
-      socket.once("connect", () => {
+      socket.once(ready, () => {
         clearTimeout(timer);
         socket.off("error", onError);
         resolve(new KafkaConnection(address, socket, clientId));

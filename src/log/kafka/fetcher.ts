@@ -6,8 +6,9 @@
  * join after a broker restart, and no rebalance to wait for.
  */
 
-import type { HostPort } from "../../config.ts";
+import type { HostPort, KafkaSecurity } from "../../config.ts";
 import { KafkaConnection, KafkaConnectionError } from "./connection.ts";
+import { authenticate } from "./sasl.ts";
 import { decodeBatches, type FetchedRecord } from "./record_batch.ts";
 import { KafkaWriter } from "./wire.ts";
 
@@ -36,6 +37,8 @@ export class OffsetOutOfRange extends KafkaFetchError {
 /** Options of {@linkcode PartitionFetcher}. */
 export interface FetcherOptions {
   clientId: string;
+  /** TLS and SASL for every broker connection. */
+  security?: KafkaSecurity;
   connectTimeoutMs?: number;
   /** Extra time a request may take beyond the fetch's own wait. */
   requestTimeoutMs?: number;
@@ -60,7 +63,7 @@ export class PartitionFetcher {
     this.#bootstrap = bootstrap;
     this.topic = topic;
     this.partition = partition;
-    this.#options = { connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, ...options };
+    this.#options = { connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, security: {}, ...options };
   }
 
   /**
@@ -139,12 +142,28 @@ export class PartitionFetcher {
   async #connectLeader(): Promise<KafkaConnection> {
     if (this.#leader !== undefined && !this.#leader.closed) return this.#leader;
     const address = await this.#findLeader();
-    this.#leader = await KafkaConnection.connect(
-      address,
-      this.#options.clientId,
-      this.#options.connectTimeoutMs,
-    );
+    this.#leader = await this.#open(address);
     return this.#leader;
+  }
+
+  /** A connection to `address`, over TLS and authenticated as configured. */
+  async #open(address: HostPort): Promise<KafkaConnection> {
+    const { security, clientId, connectTimeoutMs, requestTimeoutMs } = this.#options;
+    const connection = await KafkaConnection.connect(
+      address,
+      clientId,
+      connectTimeoutMs,
+      security.tls,
+    );
+    if (security.sasl !== undefined) {
+      try {
+        await authenticate(connection, security.sasl, requestTimeoutMs);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
   }
 
   async #findLeader(): Promise<HostPort> {
@@ -153,11 +172,7 @@ export class PartitionFetcher {
       const address = this.#bootstrap[this.#nextBootstrap++ % this.#bootstrap.length]!;
       let connection: KafkaConnection | undefined;
       try {
-        connection = await KafkaConnection.connect(
-          address,
-          this.#options.clientId,
-          this.#options.connectTimeoutMs,
-        );
+        connection = await this.#open(address);
         const body = new KafkaWriter()
           .array([this.topic], (w, t) => w.string(t))
           .int8(0) // do not create the topic

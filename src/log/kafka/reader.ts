@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../../config.ts";
+import type { HostPort, KafkaSecurity } from "../../config.ts";
 import { ignored } from "../../observe/ignored.ts";
 import {
   type LogBounds,
@@ -55,9 +55,12 @@ export class KafkaPartitionReader implements LogReader {
     topic: string,
     partition: number,
     offset: number,
-    options: { clientId: string; bounds: () => Promise<LogBounds> },
+    options: { clientId: string; bounds: () => Promise<LogBounds>; security?: KafkaSecurity },
   ) {
-    this.#fetcher = new PartitionFetcher(brokers, topic, partition, { clientId: options.clientId });
+    this.#fetcher = new PartitionFetcher(brokers, topic, partition, {
+      clientId: options.clientId,
+      security: options.security ?? {},
+    });
     this.#bounds = options.bounds;
     this.#position = offset;
     this.#fetchAt = offset;
