@@ -6,7 +6,7 @@
  */
 
 import { ensureRedis } from "../tools/provision.ts";
-import { startPylon, startRedis } from "../tests/harness/mod.ts";
+import { freePort, makeCerts, startPylon, startRedis } from "../tests/harness/mod.ts";
 import { type BenchResult, median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 import { startTwemproxy } from "./twemproxy.ts";
 
@@ -17,7 +17,17 @@ const ROUNDS = Number(Deno.env.get("PYLON_BENCH_ROUNDS") ?? 3);
 
 export async function benchRead(): Promise<void> {
   await ensureRedis();
-  await using redis = await startRedis();
+  await using certs = await makeCerts();
+  const redisTlsPort = freePort();
+  await using redis = await startRedis({
+    config: {
+      "tls-port": String(redisTlsPort),
+      "tls-cert-file": certs.server.certFile,
+      "tls-key-file": certs.server.keyFile,
+      "tls-ca-cert-file": certs.caFile,
+      "tls-auth-clients": "no",
+    },
+  });
   await redisBenchmark({
     port: redis.port,
     tests: "set",
@@ -28,14 +38,27 @@ export async function benchRead(): Promise<void> {
     dataSize: DATA_SIZE,
   });
   await using twemproxy = await startTwemproxy(redis.port);
+  const pylonTlsPort = freePort();
   await using pylon = await startPylon({
     redis: { url: redis.url },
-    args: ["--log-level", "warning"],
+    args: [
+      "--log-level",
+      "warning",
+      "--tls-listen",
+      `127.0.0.1:${pylonTlsPort}`,
+      "--tls-cert",
+      certs.server.certFile,
+      "--tls-key",
+      certs.server.keyFile,
+    ],
   });
-  const targets = [
+  const targets: { name: string; port: number; tlsCaFile?: string }[] = [
     { name: "redis", port: redis.port },
     { name: "twemproxy", port: twemproxy.port },
     { name: "pylon", port: pylon.port },
+    // Client TLS on both: Redis's own TLS port, and Pylon's (Pylon to Redis stays plain here).
+    { name: "redis-tls", port: redisTlsPort, tlsCaFile: certs.caFile },
+    { name: "pylon-tls", port: pylonTlsPort, tlsCaFile: certs.caFile },
   ];
 
   const samples = new Map<string, BenchResult[]>();
@@ -46,7 +69,8 @@ export async function benchRead(): Promise<void> {
         // twemproxy answers PING only from 0.5.0 on; GET is the comparison that matters.
         const results = await redisBenchmark({
           port: target.port,
-          tests: "get,ping_mbulk",
+          ...(target.tlsCaFile === undefined ? {} : { tlsCaFile: target.tlsCaFile }),
+          tests: target.tlsCaFile === undefined ? "get,ping_mbulk" : "get",
           clients: CLIENTS,
           requests,
           pipeline,
@@ -75,9 +99,23 @@ export async function benchRead(): Promise<void> {
     for (const pipeline of [1, 16]) {
       const direct = summary("redis", test, pipeline);
       const twem = summary("twemproxy", test, pipeline);
+      const directTls = summary("redis-tls", test, pipeline);
       for (const target of targets) {
         const s = summary(target.name, test, pipeline);
         if (s === undefined) continue;
+        if (target.name === "pylon-tls") {
+          rows.push([
+            test,
+            String(pipeline),
+            target.name,
+            Math.round(s.ops).toLocaleString("en-US"),
+            s.p50.toFixed(3),
+            s.p99.toFixed(3),
+            directTls ? `${(s.ops / directTls.ops).toFixed(2)} (÷ redis-tls)` : "",
+            "",
+          ]);
+          continue;
+        }
         const pylonRow = target.name === "pylon";
         rows.push([
           test,

@@ -10,6 +10,8 @@ export interface BenchResult {
 
 /** Options of {@linkcode redisBenchmark}. */
 export interface BenchRun {
+  /** Connect over TLS, trusting this CA. */
+  tlsCaFile?: string;
   port: number;
   tests: string;
   clients: number;
@@ -40,6 +42,7 @@ export async function redisBenchmark(run: BenchRun): Promise<BenchResult[]> {
       "-d",
       String(run.dataSize),
       "--csv",
+      ...(run.tlsCaFile === undefined ? [] : ["--tls", "--cacert", run.tlsCaFile]),
     ],
     stdin: "null",
     stdout: "piped",

@@ -24,6 +24,8 @@ export interface RackOptions {
   redis?: RedisOptions;
   /** Sentinel's `down-after-milliseconds`: how soon a dead master is noticed. */
   downAfterMs?: number;
+  /** The Sentinels' own password (`requirepass`); with `redis.password` they also auth to Redis. */
+  sentinelPassword?: string;
 }
 
 /** One `redis-sentinel` process. */
@@ -32,14 +34,18 @@ export class SentinelServer {
   readonly port: number;
   readonly service: Service;
 
-  constructor(port: number, service: Service) {
+  readonly password: string | undefined;
+
+  constructor(port: number, service: Service, password?: string) {
     this.port = port;
     this.service = service;
+    this.password = password;
   }
 
   /** Runs one command against this Sentinel. */
   call(...args: string[]): Promise<string> {
-    return redisCli(this.port, args, this.host);
+    const auth = this.password === undefined ? [] : ["--no-auth-warning", "-a", this.password];
+    return redisCli(this.port, [...auth, ...args], this.host);
   }
 
   /** The master address this Sentinel currently believes in. */
@@ -110,6 +116,13 @@ export class SentinelRack implements AsyncDisposable {
             `sentinel down-after-milliseconds ${MASTER_NAME} ${options.downAfterMs ?? 1_000}`,
             `sentinel failover-timeout ${MASTER_NAME} 10000`,
             `sentinel parallel-syncs ${MASTER_NAME} 1`,
+            ...(options.redis?.password === undefined
+              ? []
+              : [`sentinel auth-pass ${MASTER_NAME} ${options.redis.password}`]),
+            ...(options.sentinelPassword === undefined ? [] : [
+              `requirepass ${options.sentinelPassword}`,
+              `sentinel sentinel-pass ${options.sentinelPassword}`,
+            ]),
           ].join("\n") + "\n",
         );
         const service = new Service({
@@ -119,7 +132,7 @@ export class SentinelRack implements AsyncDisposable {
           dir,
         });
         service.start();
-        sentinels.push(new SentinelServer(port, service));
+        sentinels.push(new SentinelServer(port, service, options.sentinelPassword));
       }
       await rack.waitSettled({ host: master.host, port: master.port });
       return rack;

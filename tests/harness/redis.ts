@@ -15,6 +15,8 @@ export interface RedisOptions {
   config?: Record<string, string>;
   /** Speak only TLS, on the server's port, with this certificate (clients need not have one). */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** `requirepass` (and `masterauth`, for replicas): the harness authenticates with it. */
+  password?: string;
 }
 
 /** Runs `redis-cli` against an address and returns its output without the final newline. */
@@ -52,11 +54,21 @@ export class RedisServer implements AsyncDisposable {
   /** The CA to trust when the server speaks only TLS. */
   readonly tlsCa: string | undefined;
 
-  private constructor(port: number, dir: string, service: Service, tlsCa?: string) {
+  /** The password the harness authenticates with, if the server wants one. */
+  readonly password: string | undefined;
+
+  private constructor(
+    port: number,
+    dir: string,
+    service: Service,
+    tlsCa?: string,
+    password?: string,
+  ) {
     this.port = port;
     this.dir = dir;
     this.service = service;
     this.tlsCa = tlsCa;
+    this.password = password;
   }
 
   /** Writes the config, starts the server and waits until it answers `PING`. */
@@ -86,6 +98,9 @@ export class RedisServer implements AsyncDisposable {
     if (options.replicaOf !== undefined) {
       lines.push(`replicaof ${options.replicaOf.host} ${options.replicaOf.port}`);
     }
+    if (options.password !== undefined) {
+      lines.push(`requirepass ${options.password}`, `masterauth ${options.password}`);
+    }
     if (options.tls !== undefined) {
       lines.push(
         "port 0",
@@ -99,7 +114,7 @@ export class RedisServer implements AsyncDisposable {
     for (const [key, value] of Object.entries(options.config ?? {})) lines.push(`${key} ${value}`);
     await Deno.writeTextFile(conf, lines.join("\n") + "\n");
     const service = new Service({ name: `redis-${port}`, cmd: "redis-server", args: [conf], dir });
-    const server = new RedisServer(port, dir, service, options.tls?.caFile);
+    const server = new RedisServer(port, dir, service, options.tls?.caFile, options.password);
     await server.#launch();
     return server;
   }
@@ -132,7 +147,8 @@ export class RedisServer implements AsyncDisposable {
   /** Runs one command through `redis-cli` and returns its raw output. */
   call(...args: string[]): Promise<string> {
     const tls = this.tlsCa === undefined ? [] : ["--tls", "--cacert", this.tlsCa];
-    return redisCli(this.port, [...tls, ...args], this.host);
+    const auth = this.password === undefined ? [] : ["--no-auth-warning", "-a", this.password];
+    return redisCli(this.port, [...tls, ...auth, ...args], this.host);
   }
 
   /** The `INFO <section>` fields. */

@@ -13,8 +13,11 @@ import {
   makeCerts,
   RawClient,
   startPylon,
+  startRack,
   startRedis,
+  startWorld,
   type TestCerts,
+  useKafka,
   waitFor,
 } from "../harness/mod.ts";
 
@@ -213,4 +216,55 @@ Deno.test("peer links over mutual TLS: a stranger's certificate or a wrong secre
     assert.ok(!(await linkUp(c)), `${what}: no link`);
   }
   assert.ok(await linkUp(a), "a and b stay linked throughout");
+});
+
+Deno.test("a Sentinel rack where Redis and the Sentinels want passwords is followed across a failover", async () => {
+  await using rack = await startRack({
+    redis: { password: "rack-master-pw" },
+    sentinelPassword: "rack-sentinel-pw",
+  });
+  await using pylon = await startPylon({
+    redis: { sentinels: rack.sentinelList, master: rack.masterName },
+    env: { PYLON_REDIS_PASSWORD: "rack-master-pw", PYLON_SENTINEL_PASSWORD: "rack-sentinel-pw" },
+  });
+  assert.equal(await pylon.call("INCR", "guarded"), "1");
+  await rack.failover();
+  const last = await waitFor("a write through the new master", async () => {
+    const reply = await pylon.call("INCR", "guarded").catch(() => "");
+    return /^\d+$/.test(reply) ? reply : undefined;
+  }, { timeoutMs: 30_000 });
+  assert.ok(Number(last) >= 2);
+  assert.equal(await (await rack.master()).call("GET", "guarded"), last);
+  const log = await Deno.readTextFile(pylon.service.logPath);
+  assert.doesNotMatch(log, /rack-master-pw|rack-sentinel-pw/);
+});
+
+Deno.test("three racks on mutual-TLS peer links share one world: a write on one is read on the others", async () => {
+  await using certs = await makeCerts();
+  await using kafka = await useKafka();
+  await using world = await startWorld({
+    brokers: kafka.brokers,
+    racks: 3,
+    args: [
+      "--peer-tls-cert",
+      certs.client.certFile,
+      "--peer-tls-key",
+      certs.client.keyFile,
+      "--peer-tls-ca",
+      certs.caFile,
+    ],
+  });
+  const [first, , last] = world.racks;
+  await waitFor("every rack's links to be up over TLS", async () => {
+    for (const rack of world.racks) {
+      const info = await rack.pylon.call("PYLON", "INFO");
+      if ((info.match(/state=up/g) ?? []).length < 2) return undefined;
+    }
+    return true;
+  });
+  assert.equal(await first!.pylon.call("SET", "across", "tls"), "OK");
+  await waitFor(
+    "the write to reach the last rack",
+    async () => (await last!.pylon.call("GET", "across")) === "tls" ? true : undefined,
+  );
 });
