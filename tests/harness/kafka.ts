@@ -24,6 +24,11 @@ export interface KafkaOptions {
   config?: Record<string, string>;
   /** One SASL_SSL listener instead of PLAINTEXT: this certificate, these SASL users. */
   secure?: SecureKafka;
+  /**
+   * One broker only: listen on `port` but tell clients to connect to
+   * `advertisedPort` (a relay in front of it, for faults on the client link).
+   */
+  relayed?: { port: number; advertisedPort: number };
 }
 
 /** A broker that speaks only TLS and wants SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
@@ -88,6 +93,7 @@ export class KafkaCluster implements AsyncDisposable {
     const count = options.nodes ?? 1;
     const dir = await scratchDir(`kafka-${count}`);
     const ports = freePorts(count * 2);
+    if (options.relayed !== undefined) ports[0] = options.relayed.port;
     const voters = Array.from({ length: count }, (_, i) => `${i + 1}@127.0.0.1:${ports[count + i]}`)
       .join(",");
     const id = clusterId();
@@ -227,7 +233,9 @@ function serverProperties(layout: NodeLayout, options: KafkaOptions): string {
     "controller.quorum.voters": layout.voters,
     "listeners":
       `PLAINTEXT://127.0.0.1:${layout.port},CONTROLLER://127.0.0.1:${layout.controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${layout.port}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${
+      options.relayed?.advertisedPort ?? layout.port
+    }`,
     "controller.listener.names": "CONTROLLER",
     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "inter.broker.listener.name": "PLAINTEXT",

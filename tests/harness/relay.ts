@@ -49,6 +49,30 @@ export class Relay implements AsyncDisposable {
     this.#cut = false;
   }
 
+  /**
+   * The next request a client sends still reaches the target, but its answer
+   * never comes back: `settleMs` later every connection is dropped and the
+   * relay stays cut until {@linkcode heal}. A server that did the work and
+   * whose answer was lost, as a broker that wrote a batch and then failed.
+   */
+  loseNextAnswer(settleMs = 300): Promise<void> {
+    const fired = Promise.withResolvers<void>();
+    this.#onRequest = () => {
+      this.#onRequest = undefined;
+      this.#mute = true;
+      setTimeout(() => {
+        this.cut();
+        this.#mute = false;
+        fired.resolve();
+      }, settleMs);
+    };
+    return fired.promise;
+  }
+
+  #onRequest: (() => void) | undefined;
+  /** While set, nothing from the target reaches clients. */
+  #mute = false;
+
   #accept(client: net.Socket): void {
     if (this.#cut) {
       client.destroy();
@@ -67,8 +91,13 @@ export class Relay implements AsyncDisposable {
     upstream.on("error", close);
     client.on("close", close);
     upstream.on("close", close);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on("data", (chunk: Uint8Array) => {
+      upstream.write(chunk);
+      this.#onRequest?.();
+    });
+    upstream.on("data", (chunk: Uint8Array) => {
+      if (!this.#mute) client.write(chunk);
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
