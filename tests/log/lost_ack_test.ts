@@ -23,7 +23,7 @@ import { freePort } from "../harness/ports.ts";
 Deno.test("a batch written whose answer was lost is sent again as the same batch: no acknowledged write lost", async () => {
   const brokerPort = freePort();
   await using relay = await Relay.start({ host: "127.0.0.1", port: brokerPort });
-  await using kafka = await startKafka({
+  await using _kafka = await startKafka({
     relayed: { port: brokerPort, advertisedPort: relay.port },
   });
   await using redis = await startRedis();
