@@ -132,6 +132,8 @@ export class ClientConnection {
   /** Reads held behind writes, and a promise settled once all of them have replies. */
   #readsHeld = 0;
   #readsSettled: Promise<void> = Promise.resolve();
+  /** The largest reply handed to the socket since it last drained. */
+  #largestUnsent = 0;
   /** Replies written so far, and their recent average size (for the pipelining window). */
   #repliesSeen = 0;
   #replyBytesAverage = 0;
@@ -152,7 +154,10 @@ export class ClientConnection {
     this.localAddress = `${socket.localAddress}:${socket.localPort}`;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
-    socket.on("drain", () => this.#maybeResume());
+    socket.on("drain", () => {
+      this.#largestUnsent = 0;
+      this.#maybeResume();
+    });
     socket.on("error", () => this.#onClose());
     socket.on("close", () => this.#onClose());
   }
@@ -221,7 +226,9 @@ export class ClientConnection {
   #account(): boolean {
     if (this.#closed) return false;
     const output = this.#outputBytes;
-    if (output > this.#limits.maxOutputBytes) {
+    // One reply larger than the limit (a 100 MB value) is still delivered: the limit is on what
+    // piles up around it.
+    if (output - this.#largestUnsent > this.#limits.maxOutputBytes) {
       log.warning(
         "client {id} at {addr} closed: {output} reply bytes unread, over the limit of {limit}",
         {
@@ -563,6 +570,7 @@ export class ClientConnection {
     if (this.#closed) return;
     const ready = this.#replies.takeReady();
     for (const reply of ready) {
+      if (reply.length > this.#largestUnsent) this.#largestUnsent = reply.length;
       this.#repliesSeen++;
       this.#replyBytesAverage += (reply.length - this.#replyBytesAverage) / 16;
     }

@@ -54,8 +54,9 @@ Deno.test("SELECT, CLIENT, HELLO, RESET and PING keep per-connection state", asy
     type: "error",
     value: "NOPROTO unsupported protocol version",
   });
+  // As Redis: a default user without a password takes any password.
   await a.command("HELLO", "3", "AUTH", "default", "secret");
-  assert.match((await a.read() as { value: string }).value, /^ERR .*refused by Pylon/);
+  assert.equal((await a.read()).type, "map");
   await a.command("CLIENT", "GETNAME");
   assert.equal(text(await a.read()), "alpha", "RESP3 bulk");
   await a.command("RESET");

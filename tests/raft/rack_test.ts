@@ -141,6 +141,7 @@ Deno.test("a node added and a node removed while writes continue", async () => {
   await using kafka = await useKafka();
   await using rack = await startRaftRack(kafka.brokers);
   const load = startCounters(rack.nodes.map((n) => n.pylon.port), CLIENTS, COUNTERS);
+  const admin = ["--no-auth-warning", "--user", "pylon", "--pass", rack.secret];
   const newPeerPort = freePort();
   await using added = await startPylon({
     redis: { sentinels: rack.redis.sentinelList, master: rack.redis.masterName },
@@ -154,6 +155,8 @@ Deno.test("a node added and a node removed while writes continue", async () => {
     await waitFor("writes to flow", () => (load.acked() > 200 ? true : undefined));
     assert.equal(
       await rack.nodes[0]!.pylon.call(
+        // World changes need an authenticated admin: the world user.
+        ...admin,
         "PYLON",
         "NODE",
         "ADD",
@@ -189,7 +192,7 @@ Deno.test("a node added and a node removed while writes continue", async () => {
     console.log(
       `removing ${leaving.id}${leaving === worldLeader ? ", the world group's leader" : ""}`,
     );
-    const removed = await added.call("PYLON", "NODE", "REMOVE", leaving.id);
+    const removed = await added.call(...admin, "PYLON", "NODE", "REMOVE", leaving.id);
     assert.equal(removed, "OK", `any node takes the command: ${removed}`);
     await waitFor(`${leaving.id} to leave the rack's group`, async () => {
       const i = await leader.pylon.info();
