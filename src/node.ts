@@ -8,9 +8,10 @@
 
 import type { Config, HostPort } from "./config.ts";
 import { Gateway } from "./gateway/server.ts";
-import { WritePath } from "./gateway/write_path.ts";
+import { WritePath } from "./write/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
-import { Applier, type PartitionStatus } from "./applier/applier.ts";
+import { Applier } from "./applier/applier.ts";
+import { RackApplier } from "./applier/rack_applier.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
 import { RackProgress } from "./applier/rack_progress.ts";
 import { ReplyRecovery } from "./applier/reply_recovery.ts";
@@ -21,12 +22,12 @@ import { SegmentLog } from "./log/segment_log.ts";
 import { Peers } from "./cluster/peers.ts";
 import { PeerServer } from "./cluster/peer_server.ts";
 import { peerService } from "./cluster/peer_service.ts";
-import { type RackHealth, Router } from "./cluster/routing.ts";
+import { Router } from "./gateway/routing.ts";
+import { rackHealth } from "./cluster/rack_health.ts";
 import { nodeInfo } from "./observe/node_info.ts";
 import { World } from "./cluster/world.ts";
 import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";
-import { PeerFlags } from "./cluster/peer_server.ts";
 import { describe } from "./redis/client.ts";
 import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
@@ -60,11 +61,6 @@ export async function openLog(config: Config, nodeId: string): Promise<OpLog> {
     });
   }
   return await SegmentLog.open(config.log.dir, { partitions: config.partitions });
-}
-
-/** Whether a partition's applier can apply now (not paused by a rack condition, not failing). */
-function isWorking(state: PartitionStatus["state"]): boolean {
-  return state !== "error" && state !== "paused";
 }
 
 /** What {@linkcode startNode} needs besides the configuration. */
@@ -141,10 +137,8 @@ async function runNode(
       { readMs: 5_000, writeMs: config.writeTimeoutMs },
     );
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
-  let applier: Applier | undefined;
-  const startApplier = () => {
-    if (!config.applier || applier !== undefined) return;
-    applier = new Applier(
+  const applier = new RackApplier(() =>
+    new Applier(
       opLog,
       {
         address: () => upstream.address,
@@ -160,14 +154,7 @@ async function runNode(
         progress,
         handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
       },
-    );
-    applier.start();
-  };
-  const stopApplier = async () => {
-    const stopping = applier;
-    applier = undefined;
-    await stopping?.stop();
-  };
+    ), { enabled: config.applier });
   const me = {
     id: nodeId,
     rack,
@@ -184,8 +171,7 @@ async function runNode(
     tickMs: config.raftTickMs,
     electionTicks: 10,
     onRackLeader: (leading) => {
-      if (leading) startApplier();
-      else void stopApplier();
+      applier.lead(leading);
     },
   });
 
@@ -212,23 +198,14 @@ async function runNode(
   const endsTimer = setInterval(() => void refreshEnds(), 500);
   const expireTimer = setInterval(() => writes.expire(performance.now()), 100);
 
-  // This rack's health as its leader sees it: its own applier, or the leader's flags over the peer link.
-  const leaderFlags = () => {
-    const leader = world.rackLeader;
-    return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
-  };
-  const health: RackHealth = {
-    // A rack catching up (new, emptied, back from an outage) sends its reads to other racks.
-    servesReads: () =>
-      upstream.healthy &&
-      (applier !== undefined
-        ? applier.status().every((p) => isWorking(p.state) && !p.catchingUp)
-        : (leaderFlags() & PeerFlags.servesReads) !== 0),
-    applies: () =>
-      applier !== undefined
-        ? upstream.healthy && applier.status().every((p) => isWorking(p.state))
-        : (leaderFlags() & PeerFlags.applies) !== 0,
-  };
+  const health = rackHealth({
+    redisReachable: () => upstream.healthy,
+    applier: () => applier.status(),
+    leaderFlags: () => {
+      const leader = world.rackLeader;
+      return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
+    },
+  });
   const scripts = new ScriptRunner(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
     config.redis.access,
@@ -254,7 +231,7 @@ async function runNode(
     recovery.stop();
     scripts.close();
     await world.stop();
-    await stopApplier();
+    await applier.stop();
     await opLog.close().catch((error) => ignored("log_close", error));
     upstream.stop();
   };
@@ -312,7 +289,7 @@ async function runNode(
             logBatches: opLog.batches,
             partitions: opLog.partitions,
           },
-          applier: applier?.status(),
+          applier: applier.status(),
           logEnds: ends,
           servesReads: health.servesReads(),
           applies: health.applies(),

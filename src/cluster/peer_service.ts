@@ -1,14 +1,14 @@
 /** What this node does for its peers: serve their reads from this rack, accept their writes, take hand-backs. */
 
-import { route } from "../command/mod.ts";
+import { queueableInTransaction, route } from "../command/mod.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
-import type { WriteCommand, WritePath } from "../gateway/write_path.ts";
+import type { WriteCommand, WriteSubmitter } from "../write/write_path.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
 import { PeerFlags, type PeerService } from "./peer_server.ts";
-import type { RackHealth } from "./routing.ts";
+import type { RackHealth } from "./rack_health.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
 import { readShowing } from "../applier/rack_reads.ts";
 import { isScriptRead, type ScriptRunner } from "../redis/script_runner.ts";
@@ -20,7 +20,7 @@ const NEED_WAIT_MS = 1_000;
 export function peerService(
   rack: string,
   upstream: Upstream,
-  writes: WritePath,
+  writes: WriteSubmitter,
   pending: PendingWrites,
   health: RackHealth,
   progress: RackProgress,
@@ -65,7 +65,7 @@ export function peerService(
           return { reply: encodeError(r.message), placement: undefined };
         }
         if (r.kind === "write") commands.push({ argv, command: r.command, reply: r.reply });
-        else if (transaction && (r.kind === "read" || r.kind === "local")) {
+        else if (transaction && queueableInTransaction(r)) {
           commands.push({ argv, command: r.command, reply: "data" });
         } else {
           return {

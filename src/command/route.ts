@@ -76,3 +76,16 @@ export function route(argv: Uint8Array[]): Route {
   if (rule !== undefined && rule.test(argv)) return entry.ruleRoute!;
   return entry.route;
 }
+
+/** Local commands Redis itself runs inside a transaction, so they may be queued. */
+const QUEUEABLE_LOCAL = new Set(["ping", "echo"]);
+
+/**
+ * Whether a command may be queued between MULTI and EXEC (and so be part of
+ * the transaction's op): reads, writes, and the few local commands Redis runs
+ * inside a transaction. Every place that builds a transaction asks here.
+ */
+export function queueableInTransaction(r: Route): boolean {
+  return r.kind === "read" || r.kind === "write" ||
+    (r.kind === "local" && QUEUEABLE_LOCAL.has(r.command.name));
+}

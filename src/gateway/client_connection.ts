@@ -11,7 +11,13 @@ import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
-import { type CommandSpec, findCommand, type Route, route } from "../command/mod.ts";
+import {
+  type CommandSpec,
+  findCommand,
+  queueableInTransaction,
+  type Route,
+  route,
+} from "../command/mod.ts";
 import type { AclCommand, AclUser } from "../auth/acl.ts";
 import type { Users } from "../auth/users.ts";
 import { isWorldChange, pylonCommand, WORLD_CHANGE_NEEDS_AUTH } from "../auth/pylon_commands.ts";
@@ -20,7 +26,7 @@ import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
 import type { MemoryBudget } from "./memory_budget.ts";
 import { concatBytes } from "../resp/bytes.ts";
-import type { Placement, WriteCommand, WriteRequest } from "./write_path.ts";
+import type { Placement, WriteCommand, WriteRequest } from "../write/write_path.ts";
 import type { Need } from "../applier/rack_progress.ts";
 
 const log = getLogger(["pylon", "gateway"]);
@@ -97,9 +103,6 @@ const INITIAL_WINDOW = 16;
 
 /** The need of a connection that wrote nothing yet. */
 const NO_NEED: Need = new Map();
-
-/** Local commands Redis itself runs inside a transaction, so they may be queued. */
-const QUEUEABLE_LOCAL = new Set(["ping", "echo"]);
 
 /** A client's connection state (`SELECT`ed db, protocol, name) and its reply stream. */
 export class ClientConnection {
@@ -403,10 +406,7 @@ export class ClientConnection {
       return;
     }
     this.lastCommand = r.command.name;
-    if (
-      r.kind === "read" || r.kind === "write" ||
-      (r.kind === "local" && QUEUEABLE_LOCAL.has(r.command.name))
-    ) {
+    if (queueableInTransaction(r)) {
       this.#transaction!.push({
         argv,
         command: r.command,

@@ -11,21 +11,14 @@
 import type { Protocol } from "../resp/value.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import type { Upstream } from "../redis/upstream.ts";
-import type { WritePath, WriteRequest } from "../gateway/write_path.ts";
+import { acknowledgedOnLog, type WriteRequest, type WriteSubmitter } from "../write/write_path.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
 import { readShowing } from "../applier/rack_reads.ts";
 import { isScriptRead, type ScriptRunner } from "../redis/script_runner.ts";
 import { encodeError } from "../resp/encoder.ts";
-import type { Peers } from "./peers.ts";
-
-/** What this rack can do right now. */
-export interface RackHealth {
-  /** Its Redis is reachable and has applied (nearly) all of the log. */
-  servesReads(): boolean;
-  /** This node applies the log to a reachable Redis. */
-  applies(): boolean;
-}
+import type { Peers } from "../cluster/peers.ts";
+import type { RackHealth } from "../cluster/rack_health.ts";
 
 /** Counters for `PYLON INFO`. */
 export interface RoutingStats {
@@ -41,7 +34,7 @@ const READ_YOUR_WRITES_WAIT_MS = 5_000;
 /** Routes reads and writes between this rack and its peers. */
 export class Router {
   #upstream: Upstream;
-  #writes: WritePath;
+  #writes: WriteSubmitter;
   #peers: Peers | undefined;
   #health: RackHealth;
   #ackLog: ReadonlySet<string>;
@@ -52,7 +45,7 @@ export class Router {
 
   constructor(
     upstream: Upstream,
-    writes: WritePath,
+    writes: WriteSubmitter,
     peers: Peers | undefined,
     rack: {
       health: RackHealth;
@@ -136,11 +129,8 @@ export class Router {
     reply: (bytes: Uint8Array) => void,
   ): Promise<Placement | undefined> {
     const peers = this.#peers;
-    const single = request.commands.length === 1 && !request.transaction
-      ? request.commands[0]!
-      : undefined;
-    const ackOnLog = single !== undefined && single.reply === "constant" &&
-      this.#ackLog.has(single.command.name);
+    const ackOnLog = acknowledgedOnLog(request, this.#ackLog);
+    // Constant-reply writes in ack=log mode are logged here even when this rack cannot apply.
     if (this.#health.applies() || ackOnLog || peers === undefined || !peers.canForwardWrites()) {
       return this.#writes.submit(request, reply);
     }

@@ -73,8 +73,24 @@ const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
 
+/** What the parts that accept writes (the gateway's router, the peer service) need of the write path. */
+export interface WriteSubmitter {
+  submit(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<Placement | undefined>;
+}
+
+/**
+ * Whether a write is answered `+OK` as soon as the log holds it: a single
+ * command whose reply is a constant, which the operator listed in `ackLog`.
+ */
+export function acknowledgedOnLog(request: WriteRequest, ackLog: ReadonlySet<string>): boolean {
+  const single = request.commands.length === 1 && !request.transaction
+    ? request.commands[0]!
+    : undefined;
+  return single !== undefined && single.reply === "constant" && ackLog.has(single.command.name);
+}
+
 /** Checks, logs and answers writes. */
-export class WritePath {
+export class WritePath implements WriteSubmitter {
   #log: OpLog;
   #pending: PendingWrites;
   #options: WritePathOptions;
@@ -119,9 +135,7 @@ export class WritePath {
       acceptedAtMs: now,
       commands: request.commands.map((c) => rewriteForLog(c.command, c.argv, now)),
     };
-    const ackOnLog = !request.transaction && request.commands.length === 1 &&
-      request.commands[0]!.reply === "constant" &&
-      this.#options.ackLog.has(request.commands[0]!.command.name);
+    const ackOnLog = acknowledgedOnLog(request, this.#options.ackLog);
     this.#stats.accepted++;
 
     const deadlineMs = performance.now() + this.#options.writeTimeoutMs;
