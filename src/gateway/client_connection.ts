@@ -247,8 +247,16 @@ export class ClientConnection {
     return this.#host.budget.update(this, this.#decoder.bufferedBytes + output);
   }
 
-  /** Handles decoded requests until input runs out or a bound is reached. */
+  /**
+   * Handles decoded requests until input runs out or a bound is reached. Replies
+   * answered at once (PING, local commands) can drain the queue during the
+   * flush, with nothing left in flight to resume reading later: then it goes on.
+   */
   #drain(): void {
+    do this.#handleDecoded(); while (this.#resumable());
+  }
+
+  #handleDecoded(): void {
     while (!this.#closing && this.#replies.pending < this.#window()) {
       let argv: Argv | undefined;
       try {
@@ -613,13 +621,18 @@ export class ClientConnection {
   }
 
   #maybeResume(): void {
-    if (!this.#paused || this.#closed) return;
-    if (this.#replies.pending >= this.#window() / 2) return;
-    if (this.#outputBytes > this.#limits.maxOutputBytes / 8) return;
+    // Requests decoded but not handled while paused are waiting in the decoder.
+    if (this.#resumable()) this.#drain();
+  }
+
+  /** Unpauses reading (true) once the backlog is below half its bounds. */
+  #resumable(): boolean {
+    if (!this.#paused || this.#closed) return false;
+    if (this.#replies.pending >= this.#window() / 2) return false;
+    if (this.#outputBytes > this.#limits.maxOutputBytes / 8) return false;
     this.#paused = false;
     this.#socket.resume();
-    // Requests decoded but not handled while paused are waiting in the decoder.
-    this.#drain();
+    return true;
   }
 
   #onClose(): void {

@@ -92,3 +92,25 @@ Deno.test("ioredis pipelines through Pylon keep their order", async () => {
     client.disconnect();
   }
 });
+
+Deno.test("pipelines answered without Redis (PING) never stall the connection", async () => {
+  // Found by redis-benchmark -P 16 PING: sixteen local replies filled the first window,
+  // reading paused, and the flush emptied it with nothing left in flight to resume reading.
+  await using redis = await startRedis();
+  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using client = await RawClient.connect(pylon.port);
+  const ping = encodeCommand(["PING"]);
+  for (const depth of [16, 17, 64, 1_024, 5_000]) {
+    const stream = new Uint8Array(ping.length * depth);
+    for (let i = 0; i < depth; i++) stream.set(ping, i * ping.length);
+    for (let round = 0; round < 3; round++) {
+      const sending = client.send(stream);
+      for (let i = 0; i < depth; i++) {
+        const reply = await client.read(5_000);
+        assert.equal(reply.type, "simple", `depth ${depth} round ${round} reply ${i}`);
+        assert.equal(reply.value, "PONG");
+      }
+      await sending;
+    }
+  }
+});
