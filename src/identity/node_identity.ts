@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../durable.ts";
+import { writeFileAtomic } from "../storage/files.ts";
 
 /** The file in the data folder. */
 export const IDENTITY_FILE = "node.json";

@@ -10,11 +10,9 @@
  * partition-<p>/<base offset>.log    segments, base offset zero-padded to 20 digits
  * ```
  *
- * A segment is a run of records, each `length (u32 BE) | crc (u32 BE) | payload`.
- * `crc` is the CRC-32C of the four length bytes followed by the payload, so a
- * damaged length is caught as well as a damaged payload, and a zero-filled tail
- * (length 0, crc 0) never passes for an empty record. Offsets are implicit: the
- * segment's base offset plus the record's index in it.
+ * A segment is a run of durable records (`src/storage/record.ts`, the frame the
+ * Raft WAL uses too). Offsets are implicit: the segment's base offset plus the
+ * record's index in it.
  *
  * Writes: per partition, appends go through {@linkcode GroupCommit}; one batch
  * is one `write` of all its records and one `fdatasync`, and every append of
@@ -34,11 +32,20 @@
  * so it fails the open instead of silently dropping acknowledged records.
  */
 
-import { syncDir, writeAll, writeFileAtomic } from "../durable.ts";
+import { syncDir, writeAll, writeFileAtomic } from "../storage/files.ts";
 import { ulid } from "ulid";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { crc32c } from "./crc32c.ts";
+import { lockDirectory } from "../storage/directory_lock.ts";
+import {
+  checksumMatches,
+  encodeRecords,
+  RECORD_HEADER_BYTES,
+  recordLength,
+  tornHeader,
+  tornPayload,
+} from "../storage/record.ts";
+import { cutTornTail, type TornTail } from "../storage/torn_tail.ts";
 import { GroupCommit } from "./group_commit.ts";
 import {
   type LogBounds,
@@ -59,14 +66,12 @@ const MAX_BATCH_RECORDS_DEFAULT = 1024;
 const MAX_BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
 const INDEX_INTERVAL_RECORDS_DEFAULT = 128;
 
-const RECORD_HEADER_BYTES = 8;
 const OFFSET_DIGITS = 20;
 const SEGMENT_SUFFIX = ".log";
 const SEGMENT_NAME = /^(\d{20})\.log$/;
 const META_FILE = "pylon-log.json";
 const META_FORMAT = "pylon-segment-log";
 const META_VERSION = 1;
-const LOCK_FILE = "lock";
 const SCAN_CHUNK_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
 const ARENA_CHUNK_BYTES_MAX = 64 * 1024;
@@ -90,13 +95,8 @@ export interface SegmentLogOptions {
 }
 
 /** A torn or corrupt tail that opening cut off the last segment of a partition. */
-export interface RecoveryNote {
+export interface RecoveryNote extends TornTail {
   partition: number;
-  segment: string;
-  /** Bytes kept: the cut was made here. */
-  validBytes: number;
-  droppedBytes: number;
-  reason: string;
 }
 
 /** Segment files that are corrupt, foreign, of another partition count, or in use elsewhere. */
@@ -183,15 +183,9 @@ export class SegmentLog implements OpLog {
       throw new RangeError(`lingerMs "${commitOptions.lingerMs}" must be 0 or more`);
     }
 
-    await Deno.mkdir(dir, { recursive: true });
-    const lock = await Deno.open(join(dir, LOCK_FILE), { read: true, write: true, create: true });
+    const lock = await lockDirectory(dir, "The log");
     const parts: Partition[] = [];
     try {
-      if (!(await lock.tryLock(true))) {
-        throw new SegmentLogError(
-          `The log in "${dir}" is already open (by this or another process)`,
-        );
-      }
       const id = await checkMeta(dir, partitions);
       const recovery: RecoveryNote[] = [];
       for (let p = 0; p < partitions; p++) {
@@ -348,7 +342,7 @@ class Partition {
         segment = await this.#roll(segment);
       }
       const file = this.#file!;
-      const batch = encodeBatch(records);
+      const batch = encodeRecords(records);
       await writeAll(file, batch);
       await file.syncData();
       this.fsyncs++;
@@ -653,7 +647,7 @@ class Cursor {
   }
 
   #checkLength(segment: Segment, header: Uint8Array | null): number {
-    const length = header === null ? -1 : readU32(header, 0);
+    const length = header === null ? -1 : recordLength(header, 0);
     if (
       header === null || length > this.#recordBytesMax ||
       this.position + RECORD_HEADER_BYTES + length > segment.bytes
@@ -670,7 +664,7 @@ class Cursor {
     arena: Arena,
     chunkBytes: number,
   ): Uint8Array {
-    if (record === null || recordCrc(record, length) !== readU32(record, 4)) {
+    if (record === null || !checksumMatches(record, 0)) {
       throw corruptAt(segment, this.offset, this.position, "checksum mismatch");
     }
     const value = arena.copy(record.subarray(RECORD_HEADER_BYTES), chunkBytes);
@@ -792,32 +786,6 @@ class FileWindow {
     }
     return this.#buffer.subarray(0, length);
   }
-}
-
-function encodeBatch(records: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const record of records) total += RECORD_HEADER_BYTES + record.length;
-  const batch = new Uint8Array(total);
-  const view = new DataView(batch.buffer);
-  let at = 0;
-  for (const record of records) {
-    view.setUint32(at, record.length);
-    batch.set(record, at + RECORD_HEADER_BYTES);
-    view.setUint32(at + 4, recordCrc(batch.subarray(at), record.length));
-    at += RECORD_HEADER_BYTES + record.length;
-  }
-  return batch;
-}
-
-/** CRC-32C over the length field and the payload of the record starting at `record[0]`. */
-function recordCrc(record: Uint8Array, length: number): number {
-  const payload = record.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + length);
-  return crc32c(payload, crc32c(record.subarray(0, 4)));
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>>
-    0;
 }
 
 function segmentName(base: number): string {
@@ -966,19 +934,13 @@ async function openPartition(
                 `segment, so this is not a torn write and dropping it would lose acknowledged records`,
             );
           }
-          await file.truncate(scan.validBytes);
-          await file.syncData();
-          note = {
-            partition,
-            segment: path,
+          const tail = await cutTornTail(file, {
+            path,
             validBytes: scan.validBytes,
             droppedBytes: size - scan.validBytes,
             reason: scan.problem,
-          };
-          log.warning(
-            "Dropped {droppedBytes} bytes of a torn or corrupt tail of {segment} at offset {offset}: {reason}",
-            { ...note, offset: base + scan.records },
-          );
+          }, { offset: base + scan.records });
+          note = { ...tail, partition };
         }
         segments.push(segment);
       } finally {
@@ -1025,10 +987,10 @@ async function scanSegment(
     const header = window.buffered(position, RECORD_HEADER_BYTES) ??
       await window.view(position, RECORD_HEADER_BYTES, size);
     if (header === null) {
-      scan.problem = `torn record header (${size - position} bytes left)`;
+      scan.problem = tornHeader(size - position);
       break;
     }
-    const length = readU32(header, 0);
+    const length = recordLength(header, 0);
     if (length > settings.recordBytesMax) {
       scan.problem = `record length "${length}" exceeds the bound "${settings.recordBytesMax}"`;
       break;
@@ -1036,12 +998,10 @@ async function scanSegment(
     const record = window.buffered(position, RECORD_HEADER_BYTES + length) ??
       await window.view(position, RECORD_HEADER_BYTES + length, size);
     if (record === null) {
-      scan.problem = `torn record (length "${length}", ${
-        size - position - RECORD_HEADER_BYTES
-      } bytes left)`;
+      scan.problem = tornPayload(length, size - position - RECORD_HEADER_BYTES);
       break;
     }
-    if (recordCrc(record, length) !== readU32(record, 4)) {
+    if (!checksumMatches(record, 0)) {
       scan.problem = `checksum mismatch at offset "${base + scan.records}"`;
       break;
     }

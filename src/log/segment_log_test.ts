@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { LogError, type LogRecord } from "./op_log.ts";
 import { SegmentLog, SegmentLogError, type SegmentLogOptions } from "./segment_log.ts";
+import { DirectoryInUseError } from "../storage/directory_lock.ts";
 
 const WAIT_MS = 5_000;
 const ALL = { maxRecords: 1_000_000, maxBytes: 1 << 30, waitMs: 0 };
@@ -310,7 +311,7 @@ Deno.test("SegmentLog refuses a different partition count, a foreign metadata fi
       await log.append(3, text("x"));
       await assert.rejects(
         SegmentLog.open(dir, { partitions: 4 }),
-        SegmentLogError,
+        DirectoryInUseError,
         "already open",
       );
     });

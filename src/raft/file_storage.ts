@@ -62,10 +62,12 @@
  * invariants fail the open with {@linkcode FileStorageError}.
  */
 
-import { syncDir, TEMP_SUFFIX, writeAll, writeFileAtomic } from "../durable.ts";
+import { syncDir, TEMP_SUFFIX, writeAll, writeFileAtomic } from "../storage/files.ts";
 import { getLogger } from "@logtape/logtape";
 import { dirname, join } from "node:path";
-import { crc32c } from "../log/crc32c.ts";
+import { crc32c } from "../storage/crc32c.ts";
+import { lockDirectory } from "../storage/directory_lock.ts";
+import { cutTornTail, type TornTail } from "../storage/torn_tail.ts";
 import {
   CompactedError,
   type ConfState,
@@ -101,7 +103,6 @@ export const REWRITE_BYTES_MIN_DEFAULT = 4 * 1024 * 1024;
 /** The WAL is rewritten once it is this many times its size right after the last rewrite. */
 export const REWRITE_GROWTH = 4;
 
-const LOCK_FILE = "lock";
 const NUMBER_DIGITS = 20;
 const WAL_NAME = /^wal-(\d{20})\.log$/;
 const SNAPSHOT_NAME = /^snap-\d{20}-\d{20}\.snap$/;
@@ -120,13 +121,7 @@ export interface FileStorageOptions {
 }
 
 /** A torn or corrupt last record that opening cut off the WAL. */
-export interface RecoveryNote {
-  path: string;
-  /** Bytes kept: the cut was made here. */
-  validBytes: number;
-  droppedBytes: number;
-  reason: string;
-}
+export type RecoveryNote = TornTail;
 
 /** Files that are damaged, foreign or in use elsewhere, or a storage that refuses writes. */
 export class FileStorageError extends Error {
@@ -194,15 +189,9 @@ export class FileStorage implements RaftStorage {
     if (!Number.isSafeInteger(rewriteBytesMin) || rewriteBytesMin < 1) {
       throw new RangeError(`rewriteBytesMin "${rewriteBytesMin}" must be a positive integer`);
     }
-    await Deno.mkdir(dir, { recursive: true });
-    const lock = await Deno.open(join(dir, LOCK_FILE), { read: true, write: true, create: true });
+    const lock = await lockDirectory(dir, "The Raft storage");
     let file: Deno.FsFile | null = null;
     try {
-      if (!(await lock.tryLock(true))) {
-        throw new FileStorageError(
-          `The Raft storage in "${dir}" is already open (by this or another process)`,
-        );
-      }
       let fsyncs = 0;
       const listing = await listDir(dir);
       for (const name of listing.temporary) await Deno.remove(join(dir, name));
@@ -250,19 +239,13 @@ export class FileStorage implements RaftStorage {
       }
       let recovery: RecoveryNote | undefined;
       if (scan.tornTail !== null) {
-        await file.truncate(scan.validBytes);
-        await file.syncData();
-        fsyncs++;
-        recovery = {
+        recovery = await cutTornTail(file, {
           path,
           validBytes: scan.validBytes,
           droppedBytes: bytes.length - scan.validBytes,
           reason: scan.tornTail,
-        };
-        log.warning(
-          "Dropped {droppedBytes} bytes of a torn or corrupt last record of {path}: {reason}",
-          { ...recovery },
-        );
+        });
+        fsyncs++;
       }
       await file.seek(scan.validBytes, Deno.SeekMode.Start);
       const snapshotData = await readSnapshotData(dir, state.snapshot);

@@ -3,10 +3,8 @@
  * with no I/O: encoding, scanning (with torn-tail detection) and the state a
  * run of records rebuilds.
  *
- * A WAL file is a run of records, each `length (u32 BE) | crc (u32 BE) |
- * payload`, framed exactly as the segment log frames its records: `crc` is
- * the CRC-32C of the four length bytes followed by the payload, so a damaged
- * length is caught and a zero-filled tail never passes for a record.
+ * A WAL file is a run of durable records (`src/storage/record.ts`, the frame
+ * the segment log uses too).
  *
  * A payload is one or more typed items, each `kind (u8) | length (u32 BE) |
  * body`. One write of the storage is one record, whatever it holds (entries
@@ -38,13 +36,13 @@
  * initial membership.
  */
 
-import { crc32c } from "../log/crc32c.ts";
+import { RECORD_HEADER_BYTES, recordLength, recordProblem, sealRecord } from "../storage/record.ts";
+import { PayloadReader as Reader, PayloadWriter as Writer } from "../wire.ts";
 import type { ConfState, Entry, EntryType, HardState } from "./types.ts";
 
 /** Version of the format written; opening refuses any other. */
 export const WAL_VERSION = 1;
-/** Bytes of `length` and `crc` before each payload. */
-export const RECORD_HEADER_BYTES = 8;
+export { RECORD_HEADER_BYTES };
 /** Largest record payload; a stored length above it is damage, not data, and larger writes are refused. */
 export const RECORD_BYTES_MAX = 64 * 1024 * 1024;
 /** About the most bytes of entries per record when a whole state is written out. */
@@ -59,7 +57,6 @@ const KIND_ENTRIES = 3;
 const KIND_CONF = 4;
 const KIND_SNAPSHOT = 5;
 const KIND_COMPACT = 6;
-const TWO_POW_32 = 0x1_0000_0000;
 
 /** What a snapshot record says of a snapshot whose data lives in its own file. */
 export interface SnapshotMeta {
@@ -410,20 +407,15 @@ export function encodeStateFile(state: WalState): Uint8Array {
 /** One record: frame header, then the items. Refuses a payload above {@linkcode RECORD_BYTES_MAX}. */
 export function encodeRecord(items: WalItem[]): Uint8Array {
   const out = new Writer();
-  out.u32(0);
-  out.u32(0);
+  out.u32(0).u32(0);
   for (const item of items) encodeItem(out, item);
-  const record = out.finish();
-  const length = record.length - RECORD_HEADER_BYTES;
+  const length = out.length - RECORD_HEADER_BYTES;
   if (length > RECORD_BYTES_MAX) {
     throw new RangeError(
       `A record of "${length}" bytes exceeds the bound "${RECORD_BYTES_MAX}"`,
     );
   }
-  const view = new DataView(record.buffer, record.byteOffset, record.length);
-  view.setUint32(0, length);
-  view.setUint32(4, recordCrc(record, 0, length));
-  return record;
+  return sealRecord(out.finish());
 }
 
 function encodeItem(out: Writer, item: WalItem): void {
@@ -433,14 +425,14 @@ function encodeItem(out: Writer, item: WalItem): void {
   switch (item.kind) {
     case "header":
       out.u8At(start, KIND_HEADER);
-      out.string(MAGIC);
+      out.text(MAGIC);
       out.u16(item.version);
       break;
     case "hardState":
       out.u8At(start, KIND_HARD_STATE);
       out.u64(item.hardState.term);
       out.u64(item.hardState.commit);
-      out.string(item.hardState.vote);
+      out.text(item.hardState.vote);
       break;
     case "entries":
       out.u8At(start, KIND_ENTRIES);
@@ -475,9 +467,9 @@ function encodeItem(out: Writer, item: WalItem): void {
 
 function encodeConf(out: Writer, conf: ConfState): void {
   out.u32(conf.voters.length);
-  for (const node of conf.voters) out.string(node);
+  for (const node of conf.voters) out.text(node);
   out.u32(conf.learners.length);
-  for (const node of conf.learners) out.string(node);
+  for (const node of conf.learners) out.text(node);
 }
 
 /**
@@ -494,7 +486,7 @@ export function scanWal(bytes: Uint8Array): WalScan {
   let position = 0;
   let tornTail: string | null = null;
   while (position < bytes.length) {
-    const problem = recordProblem(bytes, position);
+    const problem = wholeRecordProblem(bytes, position);
     if (problem !== null) {
       const later = findWholeRecord(bytes, position + 1);
       if (later !== null) {
@@ -506,7 +498,7 @@ export function scanWal(bytes: Uint8Array): WalScan {
       tornTail = problem;
       break;
     }
-    const length = readU32(bytes, position);
+    const length = recordLength(bytes, position);
     const payload = bytes.subarray(
       position + RECORD_HEADER_BYTES,
       position + RECORD_HEADER_BYTES + length,
@@ -545,36 +537,16 @@ export function scanWal(bytes: Uint8Array): WalScan {
 }
 
 /** Why the record at `position` is not whole, or null if it is. */
-function recordProblem(bytes: Uint8Array, position: number): string | null {
-  const left = bytes.length - position;
-  if (left < RECORD_HEADER_BYTES) return `torn record header (${left} bytes left)`;
-  const length = readU32(bytes, position);
-  if (length === 0 || length > RECORD_BYTES_MAX) {
-    return `record length "${length}" is outside [1, ${RECORD_BYTES_MAX}]`;
-  }
-  if (length > left - RECORD_HEADER_BYTES) {
-    return `torn record (length "${length}", ${left - RECORD_HEADER_BYTES} bytes left)`;
-  }
-  if (recordCrc(bytes, position, length) !== readU32(bytes, position + 4)) {
-    return "checksum mismatch";
-  }
-  return null;
+function wholeRecordProblem(bytes: Uint8Array, position: number): string | null {
+  return recordProblem(bytes, position, { lengthMin: 1, lengthMax: RECORD_BYTES_MAX });
 }
 
 /** The first byte offset at or after `from` where a whole record starts, or null. */
 function findWholeRecord(bytes: Uint8Array, from: number): number | null {
   for (let at = from; at + RECORD_HEADER_BYTES < bytes.length; at++) {
-    if (recordProblem(bytes, at) === null) return at;
+    if (wholeRecordProblem(bytes, at) === null) return at;
   }
   return null;
-}
-
-function recordCrc(bytes: Uint8Array, position: number, length: number): number {
-  const payloadStart = position + RECORD_HEADER_BYTES;
-  return crc32c(
-    bytes.subarray(payloadStart, payloadStart + length),
-    crc32c(bytes.subarray(position, position + 4)),
-  );
 }
 
 function decodeItems(payload: Uint8Array): WalItem[] {
@@ -593,14 +565,14 @@ function decodeItems(payload: Uint8Array): WalItem[] {
 function decodeItem(kind: number, body: Reader): WalItem {
   switch (kind) {
     case KIND_HEADER: {
-      const magic = body.string();
+      const magic = body.text();
       if (magic !== MAGIC) throw new RangeError(`Header magic "${magic}" is not "${MAGIC}"`);
       return { kind: "header", version: body.u16() };
     }
     case KIND_HARD_STATE: {
       const term = body.u64();
       const commit = body.u64();
-      return { kind: "hardState", hardState: { term, vote: body.string(), commit } };
+      return { kind: "hardState", hardState: { term, vote: body.text(), commit } };
     }
     case KIND_ENTRIES: {
       const first = body.u64();
@@ -639,15 +611,10 @@ function decodeItem(kind: number, body: Reader): WalItem {
 
 function decodeConf(body: Reader): ConfState {
   const voters: string[] = [];
-  for (let n = body.u32(); n > 0; n--) voters.push(body.string());
+  for (let n = body.u32(); n > 0; n--) voters.push(body.text());
   const learners: string[] = [];
-  for (let n = body.u32(); n > 0; n--) learners.push(body.string());
+  for (let n = body.u32(); n > 0; n--) learners.push(body.text());
   return { voters, learners };
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>>
-    0;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -660,145 +627,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += part.length;
   }
   return out;
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** A growable big-endian buffer. */
-class Writer {
-  #buffer = new Uint8Array(256);
-  #view = new DataView(this.#buffer.buffer);
-  #length = 0;
-
-  get length(): number {
-    return this.#length;
-  }
-
-  u8(value: number): void {
-    this.#reserve(1);
-    this.#view.setUint8(this.#length, value);
-    this.#length += 1;
-  }
-
-  u8At(at: number, value: number): void {
-    this.#view.setUint8(at, value);
-  }
-
-  u16(value: number): void {
-    this.#reserve(2);
-    this.#view.setUint16(this.#length, value);
-    this.#length += 2;
-  }
-
-  u32(value: number): void {
-    this.#reserve(4);
-    this.#view.setUint32(this.#length, value);
-    this.#length += 4;
-  }
-
-  u32At(at: number, value: number): void {
-    this.#view.setUint32(at, value);
-  }
-
-  u64(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(`"${value}" is not a non-negative safe integer`);
-    }
-    this.u32(Math.floor(value / TWO_POW_32));
-    this.u32(value % TWO_POW_32);
-  }
-
-  bytes(value: Uint8Array): void {
-    this.u32(value.length);
-    this.#reserve(value.length);
-    this.#buffer.set(value, this.#length);
-    this.#length += value.length;
-  }
-
-  string(value: string): void {
-    this.bytes(encoder.encode(value));
-  }
-
-  finish(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length);
-  }
-
-  #reserve(bytes: number): void {
-    if (this.#length + bytes <= this.#buffer.length) return;
-    let size = this.#buffer.length * 2;
-    while (size < this.#length + bytes) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = grown;
-    this.#view = new DataView(grown.buffer);
-  }
-}
-
-/** A bounds-checked big-endian reader; running past the end throws. */
-class Reader {
-  #bytes: Uint8Array;
-  #view: DataView;
-  #at = 0;
-
-  constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  }
-
-  get done(): boolean {
-    return this.#at === this.#bytes.length;
-  }
-
-  get left(): number {
-    return this.#bytes.length - this.#at;
-  }
-
-  u8(): number {
-    this.#need(1);
-    return this.#view.getUint8(this.#at++);
-  }
-
-  u16(): number {
-    this.#need(2);
-    const value = this.#view.getUint16(this.#at);
-    this.#at += 2;
-    return value;
-  }
-
-  u32(): number {
-    this.#need(4);
-    const value = this.#view.getUint32(this.#at);
-    this.#at += 4;
-    return value;
-  }
-
-  u64(): number {
-    const high = this.u32();
-    const low = this.u32();
-    const value = high * TWO_POW_32 + low;
-    if (!Number.isSafeInteger(value)) throw new RangeError(`u64 "${value}" is not a safe integer`);
-    return value;
-  }
-
-  take(length: number): Uint8Array {
-    this.#need(length);
-    const out = this.#bytes.subarray(this.#at, this.#at + length);
-    this.#at += length;
-    return out;
-  }
-
-  bytes(): Uint8Array {
-    return this.take(this.u32());
-  }
-
-  string(): string {
-    return decoder.decode(this.bytes());
-  }
-
-  #need(bytes: number): void {
-    if (bytes > this.left) {
-      throw new RangeError(`Needs ${bytes} bytes at "${this.#at}" but ${this.left} are left`);
-    }
-  }
 }

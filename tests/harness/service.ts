@@ -20,6 +20,12 @@ export interface ServiceSpec {
   env?: Record<string, string>;
 }
 
+/**
+ * Set by `deno task test:unit`: a test that starts a server there is not a unit
+ * test, and fails saying so instead of quietly needing Redis or Kafka.
+ */
+export const UNIT_ONLY_ENV = "PYLON_UNIT_ONLY";
+
 /** Makes a scratch folder under the suite root (or the system temp folder). */
 export async function scratchDir(prefix: string): Promise<string> {
   const root = Deno.env.get(TEST_ROOT_ENV);
@@ -52,6 +58,9 @@ export class Service {
   /** Starts the process; its stdout and stderr are appended to {@linkcode logPath}. */
   start(): void {
     if (!this.#exited) throw new Error(`${this.spec.name} is already running`);
+    if (Deno.env.get(UNIT_ONLY_ENV) === "1") {
+      throw new Error(`${this.spec.name}: a unit test starts no servers (${UNIT_ONLY_ENV}=1)`);
+    }
     // `exec` keeps the pid of the shell, so signals reach the server itself.
     const command = new Deno.Command("sh", {
       args: ["-c", 'exec "$@" >>"$PYLON_SERVICE_LOG" 2>&1', "sh", this.spec.cmd, ...this.spec.args],

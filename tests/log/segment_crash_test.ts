@@ -79,7 +79,7 @@ Deno.test("SegmentLog keeps every acknowledged record through repeated kill -9 o
           // Every byte that opening cut is reported, and only the last segment is cut.
           for (const [path, size] of before[p]!) {
             const now = (await Deno.stat(path)).size;
-            const note = notes.find((n) => n.segment === path);
+            const note = notes.find((n) => n.path === path);
             assert.equal(now, size - (note?.droppedBytes ?? 0), `size of "${path}"`);
             if (note !== undefined) {
               assert.equal(path, log.segments(p).at(-1), "only the last segment is cut");

@@ -7,7 +7,7 @@
  */
 
 import { gunzipSync } from "node:zlib";
-import { crc32c } from "../crc32c.ts";
+import { crc32c } from "../../storage/crc32c.ts";
 import { KafkaReader, KafkaWireError } from "./wire.ts";
 
 /** One record's offset and value. */

@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   FileStorage,
-  FileStorageError,
   SnapshotOutOfDateError,
 } from "../../../src/raft/file_storage.ts";
 import { CompactedError, UnavailableError } from "../../../src/raft/types.ts";
 import { RECORD_BYTES_MAX, scanWal } from "../../../src/raft/wal.ts";
+import { DirectoryInUseError } from "../../../src/storage/directory_lock.ts";
 import { bytes, conf, entries, hs, reopen, tempDir, view } from "./helpers.ts";
 
 Deno.test("FileStorage opens a fresh directory empty", async () => {
@@ -407,7 +407,7 @@ Deno.test("writes run in call order; reads see only writes that resolved", async
 Deno.test("a second open of the directory is refused, and so are writes after close()", async () => {
   await using dir = await tempDir();
   const s = await FileStorage.open(dir.path);
-  await assert.rejects(FileStorage.open(dir.path), FileStorageError);
+  await assert.rejects(FileStorage.open(dir.path), DirectoryInUseError);
   const queued = s.append(entries(1, 1, 1));
   await s.close();
   await queued;

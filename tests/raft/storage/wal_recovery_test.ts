@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { crc32c } from "../../../src/log/crc32c.ts";
+import { crc32c } from "../../../src/storage/crc32c.ts";
 import { FileStorage, FileStorageError } from "../../../src/raft/file_storage.ts";
 import { encodeRecord, RECORD_HEADER_BYTES, scanWal } from "../../../src/raft/wal.ts";
 import { bytes, conf, entries, hs, type StorageView, tempDir, view } from "./helpers.ts";
