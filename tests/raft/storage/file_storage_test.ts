@@ -2,10 +2,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  FileStorage,
-  SnapshotOutOfDateError,
-} from "../../../src/raft/file_storage.ts";
+import { FileStorage, SnapshotOutOfDateError } from "../../../src/raft/file_storage.ts";
 import { CompactedError, UnavailableError } from "../../../src/raft/types.ts";
 import { RECORD_BYTES_MAX, scanWal } from "../../../src/raft/wal.ts";
 import { DirectoryInUseError } from "../../../src/storage/directory_lock.ts";
