@@ -116,6 +116,8 @@ export interface Config {
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
   writeTimeoutMs: number;
+  /** Writes this node may have waiting for their replies, all connections and peers together. */
+  writesInFlightMax: number;
   /** Reply bytes a client may leave unread before it is closed. */
   clientOutputBufferLimit: number;
   /** Request and reply bytes all clients together may make the node hold. */
@@ -329,6 +331,11 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "how long a write waits for its reply (default 10000)",
+  },
+  "writes-in-flight-max": {
+    kind: "integer",
+    value: "n",
+    help: "writes the node may have awaiting their replies, over all clients (default 100000)",
   },
   "client-output-buffer-limit": {
     kind: "bytes",
@@ -907,6 +914,7 @@ export function parseConfig(
       ackLog: list("ack-log").map((c) => c.toLowerCase()),
       metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
+      writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
       clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
       clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
       requirepass: secret("requirepass", "requirepass-file"),

@@ -181,6 +181,7 @@ async function runNode(
     metaDb,
     ackLog: new Set(config.ackLog),
     writeTimeoutMs: config.writeTimeoutMs,
+    writesInFlightMax: config.writesInFlightMax,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
   });
 

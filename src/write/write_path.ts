@@ -37,6 +37,12 @@ export interface WritePathOptions {
   /** A client waits this long for a write's reply before getting an error. */
   writeTimeoutMs: number;
   /**
+   * Writes waiting for their replies, over every connection and peer: past it a
+   * write is refused before it is logged, so a stalled log cannot grow the node
+   * without bound (per connection, 1,024 × 10,000 clients would be 10 million).
+   */
+  writesInFlightMax: number;
+  /**
    * A reply the rack leader kept in Redis because it could not hand it back
    * (the peer link was down): asked for before a write is given up on.
    */
@@ -121,6 +127,14 @@ export class WritePath implements WriteSubmitter {
     if (typeof refusal === "string") {
       this.#stats.refused++;
       reply(encodeError(refusal));
+      return Promise.resolve(undefined);
+    }
+    if (this.#pending.size >= this.#options.writesInFlightMax) {
+      this.#stats.refused++;
+      reply(encodeError(
+        `ERR Pylon has ${this.#options.writesInFlightMax} writes awaiting their replies, its ` +
+          `limit (writes-in-flight-max); this write was not logged, retry later`,
+      ));
       return Promise.resolve(undefined);
     }
     const partition = refusal.partition;
