@@ -23,7 +23,8 @@ import { concatBytes } from "../resp/bytes.ts";
 import { decodeOp, type Op, OpFormatError } from "../log/op.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
-import { PipelineConnection } from "../redis/pipeline_connection.ts";
+import type { CommandRunner } from "../redis/command_runner.ts";
+import { type Clock, realClock } from "../clock.ts";
 import type { PendingWrites } from "./pending_writes.ts";
 import {
   checkRackRedis,
@@ -75,13 +76,15 @@ export interface ApplierOptions {
   batchBytes?: number;
   /** How long replies for other nodes' ops stay in Redis. */
   replyTtlMs?: number;
+  /** Retry delays and deadlines (default: the real clock; simulations pass their own). */
+  clock?: Clock;
 }
 
 /** Where the applier finds the master, and how it connects to it. */
 export interface MasterSource {
   address(): HostPort | undefined;
   onChange(fn: () => void): void;
-  connect(address: HostPort): Promise<PipelineConnection>;
+  connect(address: HostPort): Promise<CommandRunner>;
 }
 
 /** One partition's progress, for `PYLON INFO`. */
@@ -185,7 +188,7 @@ class PartitionApplier {
   #pending: PendingWrites;
   #options: Required<ApplierOptions>;
   #reader: LogReader | undefined;
-  #connection: PipelineConnection | undefined;
+  #connection: CommandRunner | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
   #status: PartitionStatus;
@@ -213,6 +216,7 @@ class PartitionApplier {
       batchBytes: 4 * 1024 * 1024,
       replyTtlMs: 60_000,
       handBack: () => false,
+      clock: realClock,
       ...options,
     };
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
@@ -280,7 +284,7 @@ class PartitionApplier {
         this.#status.catchingUp = true;
         this.#connection?.close();
         const delay = RECONNECT_DELAYS_MS[Math.min(attempt++, RECONNECT_DELAYS_MS.length - 1)]!;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await new Promise<void>((resolve) => this.#options.clock.after(delay, resolve));
       }
     }
   }
@@ -382,7 +386,7 @@ class PartitionApplier {
   async #verifyLastOp(offset: number, expected: string, where: string): Promise<void> {
     if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, offset);
     else this.#reader.seek(offset);
-    const deadline = performance.now() + VERIFY_WAIT_MS;
+    const deadline = this.#options.clock.now() + VERIFY_WAIT_MS;
     while (!this.#stopped) {
       const [record] = await this.#reader.next({ maxRecords: 1, maxBytes: 1, waitMs: 200 });
       if (record !== undefined) {
@@ -402,7 +406,7 @@ class PartitionApplier {
         }
         return;
       }
-      if (performance.now() > deadline) {
+      if (this.#options.clock.now() > deadline) {
         throw new Error(`the log did not return offset ${offset} within ${VERIFY_WAIT_MS} ms`);
       }
     }
@@ -427,7 +431,7 @@ class PartitionApplier {
    * when another applier advanced it (this batch was then not applied).
    */
   async #applyBatch(
-    connection: PipelineConnection,
+    connection: CommandRunner,
     ops: (Op | undefined)[],
     next: number,
   ): Promise<Outcome> {
@@ -509,7 +513,7 @@ class PartitionApplier {
 
   /** Slow path after EXECABORT: each op in its own transaction. */
   async #applyOneByOne(
-    connection: PipelineConnection,
+    connection: CommandRunner,
     ops: (Op | undefined)[],
     first: number,
   ): Promise<Outcome> {

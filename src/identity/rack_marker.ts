@@ -11,8 +11,8 @@
  */
 
 import { encodeCommand } from "../resp/encoder.ts";
-import { bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
-import type { PipelineConnection } from "../redis/pipeline_connection.ts";
+import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
+import type { CommandRunner } from "../redis/command_runner.ts";
 import { IdentityError } from "./node_identity.ts";
 
 /** The marker's key, in the metadata db. */
@@ -140,15 +140,21 @@ export function dbsInKeyspace(info: string): number[] {
  * connection in the metadata db.
  */
 export async function checkRackRedis(
-  connection: PipelineConnection,
+  connection: CommandRunner,
   expected: RackMarker,
   metaDb: number,
   where: string,
   options: { claim: boolean } = { claim: true },
 ): Promise<void> {
-  const [selected, stored] = await connection.run([
+  // The marker and the keyspace are read in one transaction: read apart, another applier
+  // claiming the empty Redis in between looks like data with no marker (found by the
+  // applier simulation, seed 1).
+  const [selected, , , , exec] = await connection.run([
     encodeCommand(["SELECT", String(metaDb)]),
+    encodeCommand(["MULTI"]),
     encodeCommand(["GET", MARKER_KEY]),
+    encodeCommand(["INFO", "keyspace"]),
+    encodeCommand(["EXEC"]),
   ]);
   if (isErrorFrame(selected!)) {
     throw new IdentityError(
@@ -157,16 +163,19 @@ export async function checkRackRedis(
         `--meta-db with a db it has.`,
     );
   }
-  if (isErrorFrame(stored!)) throw new Error(`GET ${MARKER_KEY}: ${frameText(stored!)}`);
-  const marker = bulkPayload(stored!);
+  const [stored, info] = arrayItems(exec!) ?? [];
+  if (isErrorFrame(exec!) || stored === undefined || info === undefined) {
+    throw new Error(`reading ${MARKER_KEY}: ${frameText(exec!)}`);
+  }
+  if (isErrorFrame(stored)) throw new Error(`GET ${MARKER_KEY}: ${frameText(stored)}`);
+  const marker = bulkPayload(stored);
   const view: RedisView = {
     marker: marker === undefined ? undefined : new TextDecoder().decode(marker),
     dbsWithKeys: [],
     markersElsewhere: new Map(),
   };
   if (view.marker === undefined) {
-    const [info] = await connection.run([encodeCommand(["INFO", "keyspace"])]);
-    view.dbsWithKeys = dbsInKeyspace(new TextDecoder().decode(bulkPayload(info!)));
+    view.dbsWithKeys = dbsInKeyspace(new TextDecoder().decode(bulkPayload(info)));
     const others = view.dbsWithKeys.filter((db) => db !== metaDb);
     if (others.length > 0) {
       const commands = others.flatMap((db) => [

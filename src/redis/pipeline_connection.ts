@@ -12,6 +12,7 @@ import { connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { concatBytes } from "../resp/bytes.ts";
+import type { CommandRunner } from "./command_runner.ts";
 
 interface Group {
   count: number;
@@ -21,7 +22,7 @@ interface Group {
 }
 
 /** One connection answering groups of commands with raw frames. */
-export class PipelineConnection {
+export class PipelineConnection implements CommandRunner {
   readonly address: HostPort;
   #socket: net.Socket;
   #framer = new ReplyFramer();

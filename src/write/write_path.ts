@@ -25,6 +25,7 @@ import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
 import { ignored } from "../observe/ignored.ts";
+import { type Clock, realClock } from "../clock.ts";
 
 /** Options of {@linkcode WritePath}. */
 export interface WritePathOptions {
@@ -42,6 +43,8 @@ export interface WritePathOptions {
    * without bound (per connection, 1,024 × 10,000 clients would be 10 million).
    */
   writesInFlightMax: number;
+  /** Write deadlines (default: the real clock; simulations pass their own). */
+  clock?: Clock;
   /**
    * A reply the rack leader kept in Redis because it could not hand it back
    * (the peer link was down): asked for before a write is given up on.
@@ -152,7 +155,7 @@ export class WritePath implements WriteSubmitter {
     const ackOnLog = acknowledgedOnLog(request, this.#options.ackLog);
     this.#stats.accepted++;
 
-    const deadlineMs = performance.now() + this.#options.writeTimeoutMs;
+    const deadlineMs = (this.#options.clock ?? realClock).now() + this.#options.writeTimeoutMs;
     let answered = false;
     const answer = (bytes: Uint8Array) => {
       if (answered) return;
@@ -213,18 +216,20 @@ export class WritePath implements WriteSubmitter {
     // acknowledgement: wait briefly for the placement, which later reads on other racks need.
     return done.promise.then(async () => {
       if (placement === undefined) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
+        let cancel: (() => void) | undefined;
         await Promise.race([
           placed,
-          new Promise((resolve) => timer = setTimeout(resolve, PLACEMENT_WAIT_MS)),
+          new Promise<void>((resolve) => {
+            cancel = (this.#options.clock ?? realClock).after(PLACEMENT_WAIT_MS, resolve);
+          }),
         ]);
-        clearTimeout(timer);
+        cancel?.();
       }
       return placement;
     });
   }
 
-  /** Gives up on writes past their deadline (monotonic `performance.now()`); call a few times a second. */
+  /** Gives up on writes past their deadline (on the path's clock); call a few times a second. */
   expire(nowMs: number): void {
     this.#pending.expire(nowMs);
   }
