@@ -11,6 +11,7 @@ import { Gateway } from "./gateway/server.ts";
 import { WritePath } from "./write/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
 import { Applier } from "./applier/applier.ts";
+import { HandBack } from "./applier/hand_back.ts";
 import { RackApplier } from "./applier/rack_applier.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
 import { RackProgress } from "./applier/rack_progress.ts";
@@ -119,11 +120,6 @@ async function runNode(
   const progress = new RackProgress(opLog.partitions, readPosition(upstream, metaDb));
   // A Redis that restarted or failed over may be behind what this node knew.
   upstream.onReset(() => progress.invalidate());
-  const recovery = new ReplyRecovery(pending, progress, {
-    fetchStored: fetchStoredReplies(upstream, metaDb),
-    verify: verifyOpAt(opLog),
-  });
-  recovery.start();
   const peers = config.worldSecret === undefined || config.peers.length === 0
     ? undefined
     : new Peers(
@@ -136,25 +132,31 @@ async function runNode(
       config.peers,
       { readMs: 5_000, writeMs: config.writeTimeoutMs },
     );
+  const replies = new HandBack(pending, {
+    nodeId,
+    rack,
+    toPeer: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
+  });
+  const recovery = new ReplyRecovery(pending, {
+    replies,
+    progress,
+    fetchStored: fetchStoredReplies(upstream, metaDb),
+    verify: verifyOpAt(opLog),
+  });
+  recovery.start();
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
   const applier = new RackApplier(() =>
-    new Applier(
-      opLog,
-      {
+    new Applier(opLog, {
+      master: {
         address: () => upstream.address,
         onChange: (fn) => upstream.onMasterChange(fn),
         connect: (address) => upstream.connectPipeline(address),
       },
-      pending,
-      {
-        nodeId,
-        rack,
-        metaDb,
-        marker: markerFor(opLog),
-        progress,
-        handBack: (origin, opId, reply) => peers?.handBack(origin, opId, reply) ?? false,
-      },
-    ), { enabled: config.applier });
+      replies,
+      metaDb,
+      marker: markerFor(opLog),
+      progress,
+    }), { enabled: config.applier });
   const me = {
     id: nodeId,
     rack,
@@ -240,18 +242,18 @@ async function runNode(
   try {
     if (config.peerListen !== undefined && config.worldSecret !== undefined) {
       peerServer = new PeerServer(
-        peerService(
+        peerService({
           rack,
           upstream,
           writes,
-          pending,
+          replies,
           health,
           progress,
           metaDb,
           scripts,
-          (from, batch) => world.receive(from, batch),
-          (group, data) => world.proposeForPeer(group, data),
-        ),
+          raft: (from, batch) => world.receive(from, batch),
+          propose: (group, data) => world.proposeForPeer(group, data),
+        }),
         {
           nodeId,
           secret: config.worldSecret,

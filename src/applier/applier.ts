@@ -25,7 +25,7 @@ import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { type Clock, realClock } from "../clock.ts";
-import type { PendingWrites } from "./pending_writes.ts";
+import type { HandBack } from "./hand_back.ts";
 import {
   checkRackRedis,
   encodeMarker,
@@ -51,21 +51,10 @@ export function lastOpKey(partition: number): string {
   return `pylon:applied-op:${partition}`;
 }
 
-/** Key holding an op's reply for its origin node, when another node applied it. */
-export function replyKey(opId: string): string {
-  return `pylon:reply:${opId}`;
-}
-
 /** Options of {@linkcode Applier}. */
 export interface ApplierOptions {
-  nodeId: string;
-  /** This node's rack: replies of ops accepted by other nodes of it are handed back to them. */
-  rack: string;
-  /**
-   * Hands a reply to another node of this rack over its peer link; false when
-   * the link is down (the reply is then kept in Redis for that node to fetch).
-   */
-  handBack?: (origin: string, opId: string, reply: Uint8Array) => boolean;
+  /** Where each applied op's reply goes (src/applier/hand_back.ts). */
+  replies: HandBack;
   /** The Redis db Pylon keeps its positions in; clients cannot select it. */
   metaDb: number;
   /** The marker the rack's Redis must carry (claimed when it is empty). */
@@ -74,8 +63,6 @@ export interface ApplierOptions {
   progress: RackProgress;
   batchRecords?: number;
   batchBytes?: number;
-  /** How long replies for other nodes' ops stay in Redis. */
-  replyTtlMs?: number;
   /** Retry delays and deadlines (default: the real clock; simulations pass their own). */
   clock?: Clock;
 }
@@ -143,10 +130,11 @@ class ApplierInvariantError extends Error {
 export class Applier {
   #partitions: PartitionApplier[];
 
-  constructor(log: OpLog, master: MasterSource, pending: PendingWrites, options: ApplierOptions) {
+  constructor(log: OpLog, options: ApplierOptions & { master: MasterSource }) {
+    const master = options.master;
     this.#partitions = Array.from(
       { length: log.partitions },
-      (_, p) => new PartitionApplier(p, log, master, pending, options),
+      (_, partition) => new PartitionApplier(log, { ...options, partition }),
     );
     master.onChange(() => {
       for (const p of this.#partitions) p.masterMoved();
@@ -185,7 +173,6 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #pending: PendingWrites;
   #options: Required<ApplierOptions>;
   #reader: LogReader | undefined;
   #connection: CommandRunner | undefined;
@@ -194,30 +181,20 @@ class PartitionApplier {
   #status: PartitionStatus;
   /** Re-asserts the rack's marker in every batch. */
   #markerCommand: Uint8Array;
-  /** Replies to store for other nodes, sent after the current batch. */
-  #foreign: Uint8Array[] = [];
   /** Connection state: protocol and db after the last command sent. */
   #protocol: 2 | 3 = 2;
   #db = 0;
 
-  constructor(
-    partition: number,
-    log: OpLog,
-    master: MasterSource,
-    pending: PendingWrites,
-    options: ApplierOptions,
-  ) {
+  constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
+    const { partition, master, ...rest } = options;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
-    this.#pending = pending;
     this.#options = {
       batchRecords: 512,
       batchBytes: 4 * 1024 * 1024,
-      replyTtlMs: 60_000,
-      handBack: () => false,
       clock: realClock,
-      ...options,
+      ...rest,
     };
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     this.#status = {
@@ -549,9 +526,9 @@ class PartitionApplier {
       this.#settle(op, op.transaction ? wrapArray(parts) : parts[0]!);
     }
     this.#status.batches++;
-    if (this.#foreign.length > 0) {
+    const stores = this.#options.replies.takeStores();
+    if (stores.length > 0) {
       // Best effort, after the transaction: the origin node fetches these if another node applied its ops.
-      const stores = this.#foreign.splice(0);
       try {
         failpoint("applier.store_reply");
         this.#connection?.run(stores).catch((error) => ignored("reply_store", error));
@@ -561,17 +538,11 @@ class PartitionApplier {
     }
   }
 
-  /** One op's reply: to its waiting client here, or to its origin node if that is of this rack. */
+  /** One op applied: its reply goes where {@linkcode HandBack} says. */
   #settle(op: Op, reply: Uint8Array): void {
     this.#status.appliedOps++;
     this.#status.lastAcceptedAtMs = op.acceptedAtMs;
-    if (op.origin === this.#options.nodeId) {
-      this.#pending.deliver(op.id, reply);
-    } else if (op.rack === this.#options.rack && !this.#options.handBack(op.origin, op.id, reply)) {
-      // Ops of other racks are answered by their own rack's applier.
-      const ttl = String(this.#options.replyTtlMs);
-      this.#foreign.push(encodeCommand(["SET", replyKey(op.id), reply, "PX", ttl]));
-    }
+    this.#options.replies.applied(op, reply);
   }
 }
 

@@ -17,6 +17,7 @@ import { getLogger } from "@logtape/logtape";
 import { ignored } from "../observe/ignored.ts";
 import { failpoint } from "../failpoints.ts";
 import type { PendingWrite, PendingWrites } from "./pending_writes.ts";
+import type { HandBack } from "./hand_back.ts";
 import type { RackProgress } from "./rack_progress.ts";
 
 const log = getLogger(["pylon", "applier"]);
@@ -53,6 +54,7 @@ const NOT_AT_OFFSET = new TextEncoder().encode(
 /** Watches for writes of this node that another applier applied, and answers them. */
 export class ReplyRecovery {
   #pending: PendingWrites;
+  #replies: HandBack;
   #progress: RackProgress;
   #fetchStored: FetchStored;
   #verify: VerifyOp;
@@ -61,13 +63,18 @@ export class ReplyRecovery {
 
   constructor(
     pending: PendingWrites,
-    progress: RackProgress,
-    io: { fetchStored: FetchStored; verify: VerifyOp },
+    options: {
+      replies: HandBack;
+      progress: RackProgress;
+      fetchStored: FetchStored;
+      verify: VerifyOp;
+    },
   ) {
     this.#pending = pending;
-    this.#progress = progress;
-    this.#fetchStored = io.fetchStored;
-    this.#verify = io.verify;
+    this.#replies = options.replies;
+    this.#progress = options.progress;
+    this.#fetchStored = options.fetchStored;
+    this.#verify = options.verify;
   }
 
   start(): void {
@@ -110,7 +117,7 @@ export class ReplyRecovery {
     for (const write of due) {
       const reply = stored.get(write.id);
       if (reply !== undefined) {
-        this.#pending.deliver(write.id, reply);
+        this.#replies.received(write.id, reply);
         continue;
       }
       if (now - write.passedAt! < LOST_AFTER_MS) continue;
@@ -121,7 +128,7 @@ export class ReplyRecovery {
         offset: write.offset,
         what: ours ? "applied by another node, reply lost" : "the log holds another op there",
       });
-      this.#pending.deliver(write.id, ours ? REPLY_LOST : NOT_AT_OFFSET);
+      this.#replies.received(write.id, ours ? REPLY_LOST : NOT_AT_OFFSET);
     }
   }
 }

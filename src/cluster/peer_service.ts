@@ -4,7 +4,7 @@ import { queueableInTransaction, route } from "../command/mod.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import type { WriteCommand, WriteSubmitter } from "../write/write_path.ts";
-import type { PendingWrites } from "../applier/pending_writes.ts";
+import type { HandBack } from "../applier/hand_back.ts";
 import { encodeError } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
 import { PeerFlags, type PeerService } from "./peer_server.ts";
@@ -17,18 +17,20 @@ import { isScriptRead, type ScriptRunner } from "../redis/script_runner.ts";
 const NEED_WAIT_MS = 1_000;
 
 /** Builds the {@linkcode PeerService} of a node. */
-export function peerService(
-  rack: string,
-  upstream: Upstream,
-  writes: WriteSubmitter,
-  pending: PendingWrites,
-  health: RackHealth,
-  progress: RackProgress,
-  metaDb: number,
-  scripts: ScriptRunner,
-  raft: (from: string, batch: Uint8Array) => void,
-  propose: (group: string, data: Uint8Array) => Promise<string | undefined>,
-): PeerService {
+export function peerService(parts: {
+  rack: string;
+  upstream: Upstream;
+  writes: WriteSubmitter;
+  replies: HandBack;
+  health: RackHealth;
+  progress: RackProgress;
+  metaDb: number;
+  scripts: ScriptRunner;
+  raft: (from: string, batch: Uint8Array) => void;
+  propose: (group: string, data: Uint8Array) => Promise<string | undefined>;
+}): PeerService {
+  const { rack, upstream, writes, replies, health, progress, metaDb, scripts, raft, propose } =
+    parts;
   return {
     async read(db: number, protocol: Protocol, request: Uint8Array, need: Need) {
       // Served here or not at all: a forwarded read is never forwarded again.
@@ -81,7 +83,7 @@ export function peerService(
       return { reply: reply!, placement };
     },
     handBack(opId: string, reply: Uint8Array) {
-      pending.deliver(opId, reply);
+      replies.received(opId, reply);
     },
     flags() {
       return (health.servesReads() ? PeerFlags.servesReads : 0) |

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { Applier } from "../../src/applier/applier.ts";
 import { PendingWrites } from "../../src/applier/pending_writes.ts";
 import { RackProgress } from "../../src/applier/rack_progress.ts";
+import { HandBack } from "../../src/applier/hand_back.ts";
 import { ReplyRecovery } from "../../src/applier/reply_recovery.ts";
 import { fetchStoredReplies, readPosition, verifyOpAt } from "../../src/applier/rack_reads.ts";
 import { SegmentLog } from "../../src/log/segment_log.ts";
@@ -74,23 +75,17 @@ async function opsOfA(log: SegmentLog, count: number): Promise<string[]> {
 /** Node b's applier, run until it applied `upto` ops, then stopped. */
 async function applyAsB(log: SegmentLog, upstream: Upstream, upto: number): Promise<void> {
   const progress = new RackProgress(1, readPosition(upstream, META_DB));
-  const b = new Applier(
-    log,
-    {
+  const b = new Applier(log, {
+    master: {
       address: () => upstream.address,
       onChange: () => {},
       connect: (address: HostPort) => upstream.connectPipeline(address),
     },
-    new PendingWrites(),
-    {
-      nodeId: "b",
-      rack: "r",
-      metaDb: META_DB,
-      marker: { layout: LAYOUT_VERSION, log: log.id },
-      progress,
-      handBack: () => false,
-    },
-  );
+    replies: new HandBack(new PendingWrites(), { nodeId: "b", rack: "r" }),
+    metaDb: META_DB,
+    marker: { layout: LAYOUT_VERSION, log: log.id },
+    progress,
+  });
   b.start();
   await waitFor("node b to apply", () => b.status()[0]?.position === upto ? true : undefined);
   await b.stop();
@@ -104,14 +99,12 @@ function nodeA(log: SegmentLog, upstream: Upstream, ids: string[]) {
   for (const id of ids) {
     pending.register(id, 0, deadline, (r) => settled.set(id, utf8(r)), () => {});
   }
-  const recovery = new ReplyRecovery(
-    pending,
-    new RackProgress(1, readPosition(upstream, META_DB)),
-    {
-      fetchStored: fetchStoredReplies(upstream, META_DB),
-      verify: verifyOpAt(log),
-    },
-  );
+  const recovery = new ReplyRecovery(pending, {
+    replies: new HandBack(pending, { nodeId: "a", rack: "r" }),
+    progress: new RackProgress(1, readPosition(upstream, META_DB)),
+    fetchStored: fetchStoredReplies(upstream, META_DB),
+    verify: verifyOpAt(log),
+  });
   return { pending, settled, recovery };
 }
 

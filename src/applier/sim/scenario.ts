@@ -21,6 +21,7 @@
 
 import { Applier, lastOpKey, type MasterSource, positionKey } from "../applier.ts";
 import { PendingWrites } from "../pending_writes.ts";
+import { HandBack } from "../hand_back.ts";
 import { RackApplier } from "../rack_applier.ts";
 import { RackProgress } from "../rack_progress.ts";
 import { route } from "../../command/mod.ts";
@@ -60,6 +61,7 @@ interface Node {
   id: string;
   rack: Rack;
   pending: PendingWrites;
+  replies: HandBack;
   writes: WritePath;
   applier: RackApplier;
   leading: boolean;
@@ -174,24 +176,34 @@ export async function runApplierSim(
           }
         },
       });
-      const applier = new RackApplier(() =>
-        new Applier(log, master, pending, {
-          nodeId: id,
-          rack: rack.name,
-          metaDb: META_DB,
-          marker,
-          progress,
-          clock,
-          batchRecords: random.int(1, 8),
-          handBack: (origin, opId, reply) => {
-            const target = nodes.get(origin);
-            if (target === undefined || cutLinks.has(linkKey(id, origin))) return false;
-            // A peer link delivers a moment later.
-            clock.after(random.int(0, 5), () => target.pending.deliver(opId, reply));
-            return true;
-          },
-        }), { enabled: true });
-      const node: Node = { id, rack, pending, writes, applier, leading: false };
+      const replies = new HandBack(pending, {
+        nodeId: id,
+        rack: rack.name,
+        toPeer: (origin, opId, reply) => {
+          const target = nodes.get(origin);
+          if (target === undefined || cutLinks.has(linkKey(id, origin))) return false;
+          // A peer link delivers a moment later.
+          clock.after(random.int(0, 5), () => target.replies.received(opId, reply));
+          return true;
+        },
+      });
+      const batchRecords = random.int(1, 8);
+      const applier = new RackApplier(
+        () =>
+          new Applier(log, {
+            master,
+            replies,
+            metaDb: META_DB,
+            marker,
+            progress,
+            clock,
+            batchRecords,
+          }),
+        {
+          enabled: true,
+        },
+      );
+      const node: Node = { id, rack, pending, replies, writes, applier, leading: false };
       rack.nodes.push(node);
       nodes.set(id, node);
     }
