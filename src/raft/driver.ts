@@ -16,17 +16,13 @@ import type {
   Message,
   NodeId,
   RaftStatus,
-  RaftStorage,
+  DurableStorage,
   SoftState,
 } from "./types.ts";
-import type { FileStorage } from "./file_storage.ts";
 import { fatal } from "../observe/fatal.ts";
 import { failpoint } from "../failpoints.ts";
 
-/** Storage the driver can write Ready bundles to. */
-export type DurableStorage =
-  & RaftStorage
-  & Pick<FileStorage, "save" | "createSnapshot" | "compact" | "close">;
+export type { DurableStorage } from "./types.ts";
 
 /** Options of {@linkcode RaftGroup}. */
 export interface RaftGroupOptions {

@@ -24,13 +24,13 @@ import {
   type ConfState,
   type Entry,
   type HardState,
-  type RaftStorage,
+  type DurableStorage,
   type Snapshot,
   UnavailableError,
 } from "./types.ts";
 
 /** In-memory Raft storage. */
-export class MemoryStorage implements RaftStorage {
+export class MemoryStorage implements DurableStorage {
   #hardState: HardState = { term: 0, vote: "", commit: 0 };
   #snapshot: Snapshot;
   /** The compaction point: the index before the first entry. */
@@ -161,6 +161,27 @@ export class MemoryStorage implements RaftStorage {
     }
     this.#snapshot = { index, term: this.term(index), conf: copyConf(conf), data };
     return this.#snapshot;
+  }
+
+  /** Persists a Ready bundle as {@linkcode FileStorage.save} does: snapshot, entries, hard state. */
+  save(
+    hardState: HardState | undefined,
+    entries: Entry[],
+    snapshot: Snapshot | undefined,
+  ): Promise<void> {
+    try {
+      if (snapshot !== undefined) this.applySnapshot(snapshot);
+      this.append(entries);
+      if (hardState !== undefined) this.setHardState(hardState);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Nothing to release: the "disk" is this object. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Drops entries up to `index`, which the snapshot must cover. */

@@ -159,6 +159,25 @@ export interface RaftStorage {
   snapshot(): Snapshot;
 }
 
+/**
+ * Storage a driver writes Ready bundles to and that keeps them across
+ * restarts: {@linkcode FileStorage} on disk, `MemoryStorage` in one process
+ * (simulations, in-memory worlds). Both pass tests/raft/storage/contract.ts.
+ */
+export interface DurableStorage extends RaftStorage {
+  /** Persists a Ready bundle: `snapshot` (resetting the log), then `entries`, then `hardState`. */
+  save(
+    hardState: HardState | undefined,
+    entries: Entry[],
+    snapshot: Snapshot | undefined,
+  ): Promise<void>;
+  /** Records a snapshot of the state machine applied up to `index`, with membership `conf`. */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot | Promise<Snapshot>;
+  /** Drops entries up to `index`, which the snapshot must cover. */
+  compact(index: number): void | Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Configuration of a Raft node. */
 export interface RaftConfig {
   id: NodeId;
