@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { ProposalError, RaftGroup } from "../raft/driver.ts";
 import { FileStorage } from "../raft/file_storage.ts";
+import type { DurableStorage } from "../raft/types.ts";
 import { BOOTSTRAP_TERM, bootstrapEntries } from "../raft/confchange.ts";
 import { decodeMessages } from "../raft/message_codec.ts";
 import type { ConfState, RaftStatus } from "../raft/types.ts";
@@ -25,7 +26,7 @@ import { SeededRandom } from "../random.ts";
 import { failpoint } from "../failpoints.ts";
 import { ignored } from "../observe/ignored.ts";
 import { parseHostPort } from "../config.ts";
-import type { Peers } from "./peers.ts";
+import type { PeerAddress } from "./peer_client.ts";
 import {
   applyWorldCommand,
   decodeWorldCommand,
@@ -40,6 +41,25 @@ import {
 
 const log = getLogger(["pylon", "cluster", "world"]);
 
+/**
+ * How a node's world reaches the other nodes: the peer links (src/cluster/
+ * peers.ts), or an in-memory network (src/cluster/memory_network.ts) for
+ * worlds of several nodes in one process.
+ */
+export interface WorldTransport {
+  /** Sends a batch of Raft messages to node `to`; false if no link to it is up. */
+  sendRaft(to: string, batch: Uint8Array): boolean;
+  /** Asks node `to` to propose `data` to `group`; rejects with its reason if it does not. */
+  propose(to: string, group: string, data: Uint8Array, timeoutMs: number): Promise<void>;
+  /** A node joined the world. */
+  add(peer: PeerAddress): void;
+  /** A node left the world. */
+  remove(id: string): void;
+}
+
+/** Opens the durable storage of this node's `rack` or `world` group. */
+export type OpenGroupStorage = (group: "rack" | "world") => Promise<DurableStorage>;
+
 /** Options of {@linkcode World}. */
 export interface WorldOptions {
   nodeId: string;
@@ -48,7 +68,11 @@ export interface WorldOptions {
   dir: string;
   /** The nodes of the world at first start (this one included); empty when joining. */
   founders: WorldNode[];
-  peers: Peers | undefined;
+  peers: WorldTransport | undefined;
+  /** Each group's storage (default: files under `dir`). */
+  storage?: OpenGroupStorage;
+  /** Where election timeouts come from (default: seeded from the system's random source). */
+  random?: SeededRandom;
   tickMs: number;
   electionTicks: number;
   /** Called when this node becomes or stops being its rack's leader. */
@@ -61,8 +85,10 @@ export interface WorldOptions {
  * sorted), so a node that joins later learns the whole membership from the
  * log; a joining node (no founders) starts empty.
  */
-async function openGroup(dir: string, founders: string[]): Promise<FileStorage> {
-  const storage = await FileStorage.open(dir);
+async function bootstrapGroup(
+  storage: DurableStorage,
+  founders: string[],
+): Promise<DurableStorage> {
   if (founders.length > 0 && storage.lastIndex() === 0 && storage.snapshot().index === 0) {
     const entries = bootstrapEntries({ voters: [...founders].sort(), learners: [] });
     await storage.save(
@@ -88,7 +114,7 @@ export class World {
   readonly state: WorldState;
   #rack: RaftGroup | undefined;
   #world: RaftGroup | undefined;
-  #storages: FileStorage[] = [];
+  #storages: DurableStorage[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #reconciling = false;
   #leadingRack = false;
@@ -102,13 +128,13 @@ export class World {
   /** Opens both groups' storage and starts them. */
   async start(): Promise<void> {
     const { nodeId, rack, founders } = this.options;
-    const random = new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!);
+    const random = this.options.random ??
+      new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!);
+    const open = this.options.storage ??
+      ((group: "rack" | "world") => FileStorage.open(join(this.options.dir, group)));
     const rackMembers = founders.filter((n) => n.rack === rack).map((n) => n.id);
-    const rackStorage = await openGroup(join(this.options.dir, "rack"), rackMembers);
-    const worldStorage = await openGroup(
-      join(this.options.dir, "world"),
-      founders.map((n) => n.id),
-    );
+    const rackStorage = await bootstrapGroup(await open("rack"), rackMembers);
+    const worldStorage = await bootstrapGroup(await open("world"), founders.map((n) => n.id));
     this.#storages = [rackStorage, worldStorage];
     const restored = decodeWorldState(worldStorage.snapshot().data);
     if (worldStorage.snapshot().index > 0) {
