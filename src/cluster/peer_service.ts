@@ -3,7 +3,7 @@
 import { queueableInTransaction, route } from "../command/mod.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
-import type { WriteCommand, WriteSubmitter } from "../write/write_path.ts";
+import type { WriteCommand, WriteSubmitter } from "../log/write_request.ts";
 import type { HandBack } from "../applier/hand_back.ts";
 import { encodeError } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";

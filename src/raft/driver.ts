@@ -12,11 +12,11 @@ import { encodeMessages } from "./message_codec.ts";
 import type {
   ConfChange,
   ConfState,
+  DurableStorage,
   Entry,
   Message,
   NodeId,
   RaftStatus,
-  DurableStorage,
   SoftState,
 } from "./types.ts";
 import { fatal } from "../observe/fatal.ts";

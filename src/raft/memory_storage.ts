@@ -22,9 +22,9 @@ import { BOOTSTRAP_TERM, bootstrapEntries, copyConf } from "./confchange.ts";
 import {
   CompactedError,
   type ConfState,
+  type DurableStorage,
   type Entry,
   type HardState,
-  type DurableStorage,
   type Snapshot,
   UnavailableError,
 } from "./types.ts";

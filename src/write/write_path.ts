@@ -9,21 +9,16 @@
  * timeout is an error that says the write may or may not be applied.
  */
 
-import {
-  checkSyntax,
-  type CommandSpec,
-  dbArguments,
-  partitionFor,
-  rewriteForLog,
-} from "../command/mod.ts";
+import { checkSyntax, dbArguments, partitionFor, rewriteForLog } from "../command/mod.ts";
 import { encodeOp, type Op } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
 
 export type { Placement } from "../log/op_log.ts";
+export type { WriteCommand, WriteRequest, WriteSubmitter } from "../log/write_request.ts";
+import type { WriteRequest, WriteSubmitter } from "../log/write_request.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
-import type { Protocol } from "../resp/value.ts";
 import { ignored } from "../observe/ignored.ts";
 import { type Clock, realClock } from "../clock.ts";
 
@@ -52,22 +47,6 @@ export interface WritePathOptions {
   storedReply?: (opId: string) => Promise<Uint8Array | undefined>;
 }
 
-/** One command of a write, as the gateway routed it. */
-export interface WriteCommand {
-  argv: Uint8Array[];
-  command: CommandSpec;
-  reply: "constant" | "data";
-}
-
-/** What {@linkcode WritePath.submit} needs to know about the request. */
-export interface WriteRequest {
-  commands: WriteCommand[];
-  /** A client transaction (MULTI .. EXEC): one op, one array reply. */
-  transaction: boolean;
-  db: number;
-  protocol: Protocol;
-}
-
 /** Counters for `PYLON INFO`. */
 export interface WriteStats {
   accepted: number;
@@ -81,11 +60,6 @@ const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
-
-/** What the parts that accept writes (the gateway's router, the peer service) need of the write path. */
-export interface WriteSubmitter {
-  submit(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<Placement | undefined>;
-}
 
 /**
  * Whether a write is answered `+OK` as soon as the log holds it: a single

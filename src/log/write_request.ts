@@ -1,0 +1,36 @@
+/**
+ * A write as the parts that accept them see it (the gateway's router, the
+ * peer service for writes forwarded from other racks), and the one thing they
+ * need of the write path: submit it and get its reply. Defined here, below the
+ * write path (src/write/), so those parts depend on this interface only.
+ */
+
+import type { CommandSpec } from "../command/mod.ts";
+import type { Protocol } from "../resp/value.ts";
+import type { Placement } from "./op_log.ts";
+
+/** One command of a write, as the gateway routed it. */
+export interface WriteCommand {
+  argv: Uint8Array[];
+  command: CommandSpec;
+  reply: "constant" | "data";
+}
+
+/** A write to submit: one command, or a client transaction. */
+export interface WriteRequest {
+  commands: WriteCommand[];
+  /** A client transaction (MULTI .. EXEC): one op, one array reply. */
+  transaction: boolean;
+  db: number;
+  protocol: Protocol;
+}
+
+/** What accepts writes: the write path. */
+export interface WriteSubmitter {
+  /**
+   * Submits one write; `reply` is called exactly once with the bytes for the
+   * client. Resolves once the write is settled, with where the log put it
+   * when the log said so.
+   */
+  submit(request: WriteRequest, reply: (bytes: Uint8Array) => void): Promise<Placement | undefined>;
+}
