@@ -12,12 +12,13 @@ import { WritePath } from "./write/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
 import { Applier } from "./applier/applier.ts";
 import { HandBack } from "./applier/hand_back.ts";
+import { LogEnds } from "./log/log_ends.ts";
 import { RackApplier } from "./applier/rack_applier.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
 import { RackProgress } from "./applier/rack_progress.ts";
 import { ReplyRecovery } from "./applier/reply_recovery.ts";
 import { fetchStoredReplies, readPosition, verifyOpAt } from "./applier/rack_reads.ts";
-import type { LogBounds, OpLog } from "./log/op_log.ts";
+import type { OpLog } from "./log/op_log.ts";
 import { KafkaLog } from "./log/kafka_log.ts";
 import { SegmentLog } from "./log/segment_log.ts";
 import { Peers } from "./cluster/peers.ts";
@@ -187,18 +188,8 @@ async function runNode(
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
   });
 
-  // Log ends for lag and catch-up, refreshed in the background (INFO answers at once).
-  const ends: (LogBounds | undefined)[] = [];
-  const refreshEnds = async () => {
-    for (let p = 0; p < opLog.partitions; p++) {
-      ends[p] = await opLog.bounds(p).catch((error) => {
-        ignored("log_bounds", error);
-        return ends[p];
-      });
-    }
-  };
-  void refreshEnds();
-  const endsTimer = setInterval(() => void refreshEnds(), 500);
+  const logEnds = new LogEnds(opLog);
+  logEnds.start();
   const expireTimer = setInterval(() => writes.expire(performance.now()), 100);
 
   const health = rackHealth({
@@ -229,7 +220,7 @@ async function runNode(
     await gateway?.close();
     await peerServer?.close();
     peers?.stop();
-    clearInterval(endsTimer);
+    logEnds.stop();
     clearInterval(expireTimer);
     recovery.stop();
     scripts.close();
@@ -293,7 +284,7 @@ async function runNode(
             partitions: opLog.partitions,
           },
           applier: applier.status(),
-          logEnds: ends,
+          logEnds: logEnds.ends,
           servesReads: health.servesReads(),
           applies: health.applies(),
           routing: router.stats(),

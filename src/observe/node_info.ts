@@ -25,7 +25,7 @@ export interface NodeSnapshot {
   upstream: UpstreamStatus & { healthy: boolean };
   writes: WriteStats & { waiting: number; logBatches: number; partitions: number };
   applier: PartitionStatus[] | undefined;
-  logEnds: (LogBounds | undefined)[];
+  logEnds: readonly (LogBounds | undefined)[];
   servesReads: boolean;
   applies: boolean;
   routing: RoutingStats;
