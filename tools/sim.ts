@@ -10,19 +10,10 @@
  */
 
 import { describeFailure, runScenario } from "../src/raft/sim/scenario.ts";
+import { envInteger } from "./env_integer.ts";
 
 const DEFAULT_RUNS = 10_000;
 const REPLAY_TRACE_LINES = 200;
-
-function envInteger(name: string): number | undefined {
-  const text = Deno.env.get(name);
-  if (text === undefined || text === "") return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got "${text}"`);
-  }
-  return value;
-}
 
 function main(): number {
   const only = envInteger("PYLON_SEED");
