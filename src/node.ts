@@ -26,7 +26,7 @@ import { PeerServer } from "./cluster/peer_server.ts";
 import { peerService } from "./cluster/peer_service.ts";
 import { Router } from "./gateway/routing.ts";
 import { rackHealth } from "./cluster/rack_health.ts";
-import { nodeInfo } from "./observe/node_info.ts";
+import { nodeInfo } from "./node_info.ts";
 import { World } from "./cluster/world.ts";
 import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";

@@ -1,19 +1,19 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
-import type { Config } from "../config.ts";
-import type { NodeIdentity } from "../identity/node_identity.ts";
-import { ignoredCounts } from "./ignored.ts";
-import type { GatewayStats } from "../gateway/server.ts";
-import type { WriteStats } from "../write/write_path.ts";
-import type { UpstreamStatus } from "../redis/upstream.ts";
-import type { PartitionStatus } from "../applier/applier.ts";
-import type { LogBounds } from "../log/op_log.ts";
-import type { PeerStatus } from "../cluster/peers.ts";
-import type { RoutingStats } from "../gateway/routing.ts";
-import type { PeerServerStats } from "../cluster/peer_server.ts";
-import type { GroupStatus } from "../cluster/world.ts";
-import { type InfoSection, renderInfo } from "./info.ts";
-import { VERSION } from "../version.ts";
+import type { Config } from "./config.ts";
+import type { NodeIdentity } from "./identity/node_identity.ts";
+import { ignoredCounts } from "./observe/ignored.ts";
+import type { GatewayStats } from "./gateway/server.ts";
+import type { WriteStats } from "./write/write_path.ts";
+import type { UpstreamStatus } from "./redis/upstream.ts";
+import type { PartitionStatus } from "./applier/applier.ts";
+import type { LogBounds } from "./log/op_log.ts";
+import type { PeerStatus } from "./cluster/peers.ts";
+import type { RoutingStats } from "./gateway/routing.ts";
+import type { PeerServerStats } from "./cluster/peer_server.ts";
+import type { GroupStatus } from "./cluster/world.ts";
+import { type InfoSection, renderInfo } from "./observe/info.ts";
+import { VERSION } from "./version.ts";
 
 /** Everything `PYLON INFO` reports, read at the moment it is asked. */
 export interface NodeSnapshot {
