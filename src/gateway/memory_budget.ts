@@ -8,6 +8,12 @@
 
 /** Bytes dropped by clients after which a garbage collection is asked for. */
 const COLLECT_AFTER_BYTES = 32 * 1024 * 1024;
+/**
+ * Only a holder that let go of this much at once counts towards a collection:
+ * the churn of small requests and replies is young garbage V8 collects on its
+ * own, and counting it forced a full collection every second or two under load.
+ */
+const LARGE_RELEASE_BYTES = 1024 * 1024;
 
 /** Something that holds client bytes and can be made to let go of them. */
 export interface Holder {
@@ -41,10 +47,12 @@ export class MemoryBudget {
    */
   update(owner: Holder, bytes: number): boolean {
     const before = this.#held.get(owner) ?? 0;
+    // The common case under load: nothing held before or after a turn.
+    if (bytes === before && this.#total <= this.limitBytes) return true;
     if (bytes === 0) this.#held.delete(owner);
     else this.#held.set(owner, bytes);
     this.#total += bytes - before;
-    if (bytes < before) this.#released(before - bytes);
+    if (before - bytes >= LARGE_RELEASE_BYTES) this.#released(before - bytes);
     let survived = true;
     while (this.#total > this.limitBytes && this.#held.size > 0) {
       let largest: Holder | undefined;
