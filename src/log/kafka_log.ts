@@ -105,16 +105,14 @@ export class KafkaLog implements OpLog {
   #closed = false;
 
   private constructor(
-    kafka: Kafka,
-    admin: Admin,
-    producer: Producer,
-    topic: string,
-    options: KafkaLogOptions & { clusterId: string; brokers: HostPort[] },
+    clients: { kafka: Kafka; admin: Admin; producer: Producer },
+    options: KafkaLogOptions & { topic: string; clusterId: string; brokers: HostPort[] },
   ) {
+    const { topic } = options;
     this.id = `kafka:${options.clusterId}/${topic}`;
-    this.#kafka = kafka;
-    this.#admin = admin;
-    this.#producer = producer;
+    this.#kafka = clients.kafka;
+    this.#admin = clients.admin;
+    this.#producer = clients.producer;
     this.#producerReady = Promise.resolve();
     this.#brokers = options.brokers;
     this.#clientId = options.clientId ?? "pylon";
@@ -156,7 +154,7 @@ export class KafkaLog implements OpLog {
       const producer = newProducer(kafka);
       await producer.connect();
       const { clusterId } = await admin.describeCluster();
-      return new KafkaLog(kafka, admin, producer, topic, { ...options, clusterId, brokers });
+      return new KafkaLog({ kafka, admin, producer }, { ...options, topic, clusterId, brokers });
     } catch (error) {
       await admin.disconnect();
       throw error;
@@ -253,7 +251,10 @@ export class KafkaLog implements OpLog {
   }
 
   reader(partition: number, offset: number): LogReader {
-    const reader = new KafkaPartitionReader(this.#brokers, this.topic, partition, offset, {
+    const reader = new KafkaPartitionReader(this.#brokers, {
+      topic: this.topic,
+      partition,
+      offset,
       clientId: this.#clientId,
       bounds: () => this.bounds(partition),
       security: this.#security,
