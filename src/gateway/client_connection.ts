@@ -146,8 +146,13 @@ export class ClientConnection {
   #transaction: WriteCommand[] | undefined;
   #transactionFailed = false;
 
-  constructor(id: number, socket: net.Socket, host: ConnectionHost, limits: ConnectionLimits) {
-    this.id = id;
+  constructor(
+    socket: net.Socket,
+    options: { id: number; host: ConnectionHost; limits: ConnectionLimits },
+  ) {
+    const { host, limits } = options;
+    this.id = options.id;
+
     this.#socket = socket;
     this.#host = host;
     this.#limits = limits;

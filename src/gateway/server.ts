@@ -252,7 +252,12 @@ export class Gateway {
   #accept(socket: net.Socket): void {
     this.#stats.totalConnections++;
     const id = this.#nextId++;
-    const connection = new ClientConnection(id, socket, this.#host, this.#limits);
+    const connection = new ClientConnection(socket, {
+      id,
+      host: this.#host,
+      limits: this.#limits,
+    });
+
     if (this.#clients.size >= this.#maxClients) {
       this.#stats.rejectedConnections++;
       connection.rejectAndClose("ERR max number of clients reached");
