@@ -48,11 +48,11 @@ export interface KafkaLogOptions {
  * Pylon raises it on the topic it creates (a broker refuses requests over
  * `socket.request.max.bytes`, 100 MiB by default, so this stays below).
  */
-export const KAFKA_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+export const KAFKA_RECORD_BYTES_MAX = 64 * 1024 * 1024;
 
 const DEFAULT_GROUP_COMMIT: GroupCommitOptions = {
-  maxBatchRecords: 1_000,
-  maxBatchBytes: 1024 * 1024,
+  batchRecordsMax: 1_000,
+  batchBytesMax: 1024 * 1024,
   lingerMs: 0,
 };
 
@@ -149,7 +149,7 @@ export class KafkaLog implements OpLog {
         partitions: options.partitions,
         replicationFactor: options.replicationFactor ?? -1,
         // Room for the record's own framing on top of the largest op.
-        config: { "max.message.bytes": String(KAFKA_MAX_RECORD_BYTES + 64 * 1024) },
+        config: { "max.message.bytes": String(KAFKA_RECORD_BYTES_MAX + 64 * 1024) },
       });
       const producer = newProducer(kafka);
       await producer.connect();

@@ -62,8 +62,8 @@ const log = getLogger(["pylon", "log", "segment"]);
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** Largest payload accepted by default; a stored length above the bound is corruption. */
 export const RECORD_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
-const MAX_BATCH_RECORDS_DEFAULT = 1024;
-const MAX_BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
+const BATCH_RECORDS_MAX_DEFAULT = 1024;
+const BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 const INDEX_INTERVAL_RECORDS_DEFAULT = 128;
 
 const OFFSET_DIGITS = 20;
@@ -83,9 +83,9 @@ export interface SegmentLogOptions {
   /** Seal the active segment once it holds this many bytes (default 64 MiB). */
   segmentBytes?: number;
   /** Most records in one write + fsync. */
-  maxBatchRecords?: number;
+  batchRecordsMax?: number;
   /** About the most payload bytes in one write + fsync (one record always fits). */
-  maxBatchBytes?: number;
+  batchBytesMax?: number;
   /** Extra wait for a batch to grow when the log is idle; 0 writes at once. */
   lingerMs?: number;
   /** One sparse-index entry every this many records of a segment. */
@@ -170,12 +170,12 @@ export class SegmentLog implements OpLog {
       throw new RangeError(`recordBytesMax "${settings.recordBytesMax}" does not fit in u32`);
     }
     const commitOptions = {
-      maxBatchRecords: options.maxBatchRecords ?? MAX_BATCH_RECORDS_DEFAULT,
-      maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES_DEFAULT,
+      batchRecordsMax: options.batchRecordsMax ?? BATCH_RECORDS_MAX_DEFAULT,
+      batchBytesMax: options.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT,
       lingerMs: options.lingerMs ?? 0,
     };
-    positiveInteger("maxBatchRecords", commitOptions.maxBatchRecords);
-    positiveInteger("maxBatchBytes", commitOptions.maxBatchBytes);
+    positiveInteger("batchRecordsMax", commitOptions.batchRecordsMax);
+    positiveInteger("batchBytesMax", commitOptions.batchBytesMax);
     if (!(commitOptions.lingerMs >= 0)) {
       throw new RangeError(`lingerMs "${commitOptions.lingerMs}" must be 0 or more`);
     }
@@ -296,7 +296,7 @@ class Partition {
     options: {
       id: number;
       settings: Settings;
-      commitOptions: { maxBatchRecords: number; maxBatchBytes: number; lingerMs: number };
+      commitOptions: { batchRecordsMax: number; batchBytesMax: number; lingerMs: number };
     },
   ) {
     this.id = options.id;
