@@ -319,8 +319,8 @@ async function runNode(
           },
         },
       }),
-      maxClients: config.maxClients,
-      limits: { maxOutputBytes: config.clientOutputBufferLimit },
+      clientsMax: config.clientsMax,
+      limits: { outputBytesMax: config.clientOutputBufferLimit },
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();
