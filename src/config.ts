@@ -95,7 +95,7 @@ export interface Config {
   logLevel: LogLevelName;
   logFormat: "text" | "json";
   /** Client connections accepted at once. */
-  maxClients: number;
+  clientsMax: number;
   /** Where other nodes connect (peer links); undefined: this node has none. */
   peerListen: HostPort | undefined;
   /** The secret every node of the world shares; peer links prove it. */
@@ -903,7 +903,7 @@ export function parseConfig(
       dataDir,
       logLevel: logLevel as LogLevelName,
       logFormat,
-      maxClients: integer("max-clients", 10_000, 1, 1_000_000),
+      clientsMax: integer("max-clients", 10_000, 1, 1_000_000),
       peerListen,
       worldSecret,
       peers,

@@ -287,7 +287,7 @@ const TABLE: {
   { option: "data-dir", text: "/var/lib/pylon", field: "dataDir", expected: "/var/lib/pylon" },
   { option: "node-id", text: "east-1", field: "nodeId", expected: "east-1" },
   { option: "rack", text: "east", field: "rack", expected: "east" },
-  { option: "max-clients", text: "77", json: 77, field: "maxClients", expected: 77 },
+  { option: "max-clients", text: "77", json: 77, field: "clientsMax", expected: 77 },
   {
     option: "peer-listen",
     text: "10.0.0.1:7380",
@@ -406,7 +406,7 @@ Deno.test("per option: a flag beats the environment, which beats the file", () =
   );
   assert.equal(c.rack, "flag-rack");
   assert.equal(c.nodeId, "env-id");
-  assert.equal(c.maxClients, 3);
+  assert.equal(c.clientsMax, 3);
 });
 
 Deno.test("--sentinel on the command line overrides PYLON_REDIS (and the other way round)", () => {

@@ -130,9 +130,9 @@ async function runNode(
         secret: config.worldSecret,
         ...(config.peerTls === undefined ? {} : { tls: config.peerTls }),
       },
-      config.peers,
-      { readMs: 5_000, writeMs: config.writeTimeoutMs },
+      { peers: config.peers, timeouts: { readMs: 5_000, writeMs: config.writeTimeoutMs } },
     );
+
   const replies = new HandBack(pending, {
     nodeId,
     rack,
@@ -202,10 +202,11 @@ async function runNode(
   });
   const scripts = new ScriptRunner(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
-    config.redis.access,
-    opLog.id,
+    { access: config.redis.access, logId: opLog.id },
   );
-  const router = new Router(upstream, writes, peers, {
+  const router = new Router(upstream, {
+    writes,
+    peers,
     scripts,
     health,
     progress,
@@ -309,8 +310,8 @@ async function runNode(
           },
         },
       }),
-      maxClients: config.maxClients,
-      limits: { maxOutputBytes: config.clientOutputBufferLimit },
+      clientsMax: config.clientsMax,
+      limits: { outputBytesMax: config.clientOutputBufferLimit },
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();

@@ -15,10 +15,10 @@ import { describe } from "../redis/client.ts";
 import {
   encodeFrame,
   type Frame,
+  FRAME_BYTES_MAX,
   FrameDecoder,
   FrameType,
   HANDSHAKE_FRAME_BYTES_MAX,
-  MAX_FRAME_BYTES,
   PayloadReader,
   PayloadWriter,
   PEER_PROTOCOL_VERSION,
@@ -206,7 +206,7 @@ export class PeerClient {
                 if (!sameProof(answer, expected)) {
                   return fail("peer could not prove the world secret");
                 }
-                decoder.limit(MAX_FRAME_BYTES);
+                decoder.limit(FRAME_BYTES_MAX);
                 this.#up = true;
                 this.#attempt = 0;
                 this.lastError = undefined;

@@ -49,7 +49,7 @@ export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
 export const PEER_PROTOCOL_VERSION = 2;
 
 /** Largest frame accepted from an authenticated peer (a forwarded reply may hold a 512 MiB value). */
-export const MAX_FRAME_BYTES = 600 * 1024 * 1024;
+export const FRAME_BYTES_MAX = 600 * 1024 * 1024;
 
 /** Largest frame accepted before the peer proved the world secret: handshakes are small. */
 export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
@@ -80,15 +80,15 @@ export function encodeFrame(type: number, id: number, payload: Uint8Array): Uint
 /** Splits a byte stream into frames; resumable at any byte boundary, one copy per frame at most. */
 export class FrameDecoder {
   #in = new ChunkBuffer();
-  #maxFrameBytes: number;
+  #frameBytesMax: number;
 
-  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
-    this.#maxFrameBytes = maxFrameBytes;
+  constructor(frameBytesMax = FRAME_BYTES_MAX) {
+    this.#frameBytesMax = frameBytesMax;
   }
 
   /** Changes the largest frame accepted from here on. */
-  limit(maxFrameBytes: number): void {
-    this.#maxFrameBytes = maxFrameBytes;
+  limit(frameBytesMax: number): void {
+    this.#frameBytesMax = frameBytesMax;
   }
 
   push(chunk: Uint8Array): void {
@@ -101,8 +101,8 @@ export class FrameDecoder {
     if (!input.ensure(4)) return undefined;
     const view = new DataView(input.buf.buffer, input.buf.byteOffset + input.pos, 4);
     const length = view.getUint32(0);
-    if (length < 5 || length > this.#maxFrameBytes) {
-      throw new PeerProtocolError(`frame length ${length} outside 5..${this.#maxFrameBytes}`);
+    if (length < 5 || length > this.#frameBytesMax) {
+      throw new PeerProtocolError(`frame length ${length} outside 5..${this.#frameBytesMax}`);
     }
     if (!input.ensure(4 + length)) return undefined;
     const at = input.pos;

@@ -16,10 +16,10 @@ import type { Protocol } from "../resp/value.ts";
 import {
   encodeFrame,
   type Frame,
+  FRAME_BYTES_MAX,
   FrameDecoder,
   FrameType,
   HANDSHAKE_FRAME_BYTES_MAX,
-  MAX_FRAME_BYTES,
   PayloadReader,
   PayloadWriter,
   PEER_PROTOCOL_VERSION,
@@ -179,7 +179,7 @@ export class PeerServer {
               peer = result.id;
               clearTimeout(timer);
               this.#stats.linksAccepted++;
-              decoder.limit(MAX_FRAME_BYTES);
+              decoder.limit(FRAME_BYTES_MAX);
               socket.write(encodeFrame(FrameType.AuthOk, 0, result.answer));
               socket.resume();
               log.info("peer link from node {peer} accepted", { peer });

@@ -37,7 +37,8 @@ export class Peers {
   #clients: PeerClient[];
   #timeouts: ForwardTimeouts;
 
-  constructor(self: PeerSelf, peers: PeerAddress[], timeouts: ForwardTimeouts) {
+  constructor(self: PeerSelf, options: { peers: PeerAddress[]; timeouts: ForwardTimeouts }) {
+    const { peers, timeouts } = options;
     this.self = self;
     this.#clients = peers.filter((p) => p.id !== self.id).map((p) => new PeerClient(p, self));
     this.#timeouts = timeouts;

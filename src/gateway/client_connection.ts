@@ -34,13 +34,13 @@ const log = getLogger(["pylon", "gateway"]);
 /** Bounds of one connection. */
 export interface ConnectionLimits {
   /** Requests in flight before reading pauses. */
-  maxPending: number;
+  pendingRequestsMax: number;
   /**
    * Reply bytes held for a client that does not read them: past a quarter of
    * this reading pauses; past all of it the client is closed (Redis's
    * `client-output-buffer-limit`).
    */
-  maxOutputBytes: number;
+  outputBytesMax: number;
   /** Bounds of the request decoder. */
   resp: Partial<RespLimits>;
 }
@@ -146,8 +146,13 @@ export class ClientConnection {
   #transaction: WriteCommand[] | undefined;
   #transactionFailed = false;
 
-  constructor(id: number, socket: net.Socket, host: ConnectionHost, limits: ConnectionLimits) {
-    this.id = id;
+  constructor(
+    socket: net.Socket,
+    options: { id: number; host: ConnectionHost; limits: ConnectionLimits },
+  ) {
+    const { host, limits } = options;
+    this.id = options.id;
+
     this.#socket = socket;
     this.#host = host;
     this.#limits = limits;
@@ -231,14 +236,14 @@ export class ClientConnection {
     const output = this.#outputBytes;
     // One reply larger than the limit (a 100 MB value) is still delivered: the limit is on what
     // piles up around it.
-    if (output - this.#largestUnsent > this.#limits.maxOutputBytes) {
+    if (output - this.#largestUnsent > this.#limits.outputBytesMax) {
       log.warning(
         "client {id} at {addr} closed: {output} reply bytes unread, over the limit of {limit}",
         {
           id: this.id,
           addr: this.remoteAddress,
           output,
-          limit: this.#limits.maxOutputBytes,
+          limit: this.#limits.outputBytesMax,
         },
       );
       this.destroy();
@@ -564,13 +569,13 @@ export class ClientConnection {
    * Requests this connection may have in flight: as many as fit a quarter of
    * its output limit at the size replies have had lately (a client asking for
    * 1 MiB values pipelines 16 at a time under a 64 MiB limit; small replies
-   * pipeline up to `maxPending`), so a client that reads is never closed for
+   * pipeline up to `pendingRequestsMax`), so a client that reads is never closed for
    * replies it had no time to read.
    */
   #window(): number {
     if (this.#repliesSeen < INITIAL_WINDOW) return INITIAL_WINDOW;
-    const fit = Math.floor(this.#limits.maxOutputBytes / 4 / Math.max(1, this.#replyBytesAverage));
-    return Math.max(1, Math.min(this.#limits.maxPending, fit));
+    const fit = Math.floor(this.#limits.outputBytesMax / 4 / Math.max(1, this.#replyBytesAverage));
+    return Math.max(1, Math.min(this.#limits.pendingRequestsMax, fit));
   }
 
   /** Writes the replies that are next in line, batching small ones into one write. */
@@ -613,7 +618,7 @@ export class ClientConnection {
     if (this.#paused || this.#closing) return;
     if (
       this.#replies.pending >= this.#window() ||
-      this.#outputBytes > this.#limits.maxOutputBytes / 4
+      this.#outputBytes > this.#limits.outputBytesMax / 4
     ) {
       this.#paused = true;
       this.#socket.pause();
@@ -629,7 +634,7 @@ export class ClientConnection {
   #resumable(): boolean {
     if (!this.#paused || this.#closed) return false;
     if (this.#replies.pending >= this.#window() / 2) return false;
-    if (this.#outputBytes > this.#limits.maxOutputBytes / 8) return false;
+    if (this.#outputBytes > this.#limits.outputBytesMax / 8) return false;
     this.#paused = false;
     this.#socket.resume();
     return true;

@@ -45,9 +45,9 @@ export class Router {
 
   constructor(
     upstream: Upstream,
-    writes: WriteSubmitter,
-    peers: Peers | undefined,
-    rack: {
+    options: {
+      writes: WriteSubmitter;
+      peers: Peers | undefined;
       health: RackHealth;
       progress: RackProgress;
       ackLog: ReadonlySet<string>;
@@ -55,14 +55,14 @@ export class Router {
       scripts: ScriptRunner;
     },
   ) {
-    this.#metaDb = rack.metaDb;
-    this.#scripts = rack.scripts;
+    this.#metaDb = options.metaDb;
+    this.#scripts = options.scripts;
     this.#upstream = upstream;
-    this.#writes = writes;
-    this.#peers = peers;
-    this.#health = rack.health;
-    this.#progress = rack.progress;
-    this.#ackLog = rack.ackLog;
+    this.#writes = options.writes;
+    this.#peers = options.peers;
+    this.#health = options.health;
+    this.#progress = options.progress;
+    this.#ackLog = options.ackLog;
   }
 
   stats(): RoutingStats {

@@ -1,5 +1,5 @@
 /**
- * The TCP server clients connect to. It accepts up to `maxClients`
+ * The TCP server clients connect to. It accepts up to `clientsMax`
  * connections (more get Redis's "max number of clients reached" and are
  * closed), keeps the registry CLIENT LIST reads, and counts what it serves.
  */
@@ -39,7 +39,7 @@ export interface GatewayOptions {
   /** The TLS client port, if any. */
   tls?: TlsListener;
   /** Connections accepted at once. */
-  maxClients?: number;
+  clientsMax?: number;
   /** Bounds of each connection. */
   limits?: Partial<ConnectionLimits>;
   /** Bytes all clients together may make the node hold (default 1 GiB). */
@@ -97,8 +97,8 @@ function isLoopback(address: string | undefined): boolean {
 }
 
 const DEFAULT_LIMITS: ConnectionLimits = {
-  maxPending: 1024,
-  maxOutputBytes: 64 * 1024 * 1024,
+  pendingRequestsMax: 1024,
+  outputBytesMax: 64 * 1024 * 1024,
   resp: {},
 };
 
@@ -111,7 +111,7 @@ export class Gateway {
   #clients = new Map<number, ClientConnection>();
   #nextId = 1;
   #limits: ConnectionLimits;
-  #maxClients: number;
+  #clientsMax: number;
   #stats = { totalConnections: 0, rejectedConnections: 0, totalCommands: 0 };
   #host: ConnectionHost;
   #local: LocalContext;
@@ -124,7 +124,7 @@ export class Gateway {
     this.options = options;
     this.#backend = backend;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.#maxClients = options.maxClients ?? 10_000;
+    this.#clientsMax = options.clientsMax ?? 10_000;
     this.#budget = new MemoryBudget(options.memoryBudgetBytes ?? 1024 ** 3);
     const users = backend.users ??
       new Users({ requirepass: undefined, users: [], worldSecret: undefined });
@@ -252,8 +252,13 @@ export class Gateway {
   #accept(socket: net.Socket): void {
     this.#stats.totalConnections++;
     const id = this.#nextId++;
-    const connection = new ClientConnection(id, socket, this.#host, this.#limits);
-    if (this.#clients.size >= this.#maxClients) {
+    const connection = new ClientConnection(socket, {
+      id,
+      host: this.#host,
+      limits: this.#limits,
+    });
+
+    if (this.#clients.size >= this.#clientsMax) {
       this.#stats.rejectedConnections++;
       connection.rejectAndClose("ERR max number of clients reached");
       return;

@@ -10,8 +10,8 @@ import { LogError } from "./op_log.ts";
 
 /** Bounds of one batch. */
 export interface GroupCommitOptions {
-  maxBatchRecords: number;
-  maxBatchBytes: number;
+  batchRecordsMax: number;
+  batchBytesMax: number;
   /** Extra wait for more records when nothing is in flight; 0 writes at once. */
   lingerMs: number;
 }
@@ -89,8 +89,8 @@ export class GroupCommit {
 
   #kick(): void {
     if (this.#writing || this.#lingering || this.#queue.length === 0) return;
-    const full = this.#queue.length >= this.options.maxBatchRecords ||
-      this.#queuedBytes >= this.options.maxBatchBytes;
+    const full = this.#queue.length >= this.options.batchRecordsMax ||
+      this.#queuedBytes >= this.options.batchBytesMax;
     if (this.options.lingerMs > 0 && !full && !this.#closed) {
       this.#lingering = true;
       setTimeout(() => {
@@ -112,11 +112,11 @@ export class GroupCommit {
     }
     let count = 0;
     let bytes = 0;
-    const limit = Math.min(this.#queue.length, this.options.maxBatchRecords);
+    const limit = Math.min(this.#queue.length, this.options.batchRecordsMax);
     for (; count < limit; count++) {
       const size = this.#queue[count]!.record.length;
       // Always take one, even past the byte bound, so a huge record cannot stall the queue.
-      if (count > 0 && bytes + size > this.options.maxBatchBytes) break;
+      if (count > 0 && bytes + size > this.options.batchBytesMax) break;
       bytes += size;
     }
     const batch = this.#queue.splice(0, count);

@@ -16,7 +16,7 @@ Deno.test("GroupCommit writes at once when idle and batches what arrives meanwhi
     const first = next;
     next += records.length;
     return first;
-  }, { maxBatchRecords: 100, maxBatchBytes: 1 << 20, lingerMs: 0 });
+  }, { batchRecordsMax: 100, batchBytesMax: 1 << 20, lingerMs: 0 });
 
   const first = commit.append(bytes(1));
   const rest = Array.from({ length: 10 }, () => commit.append(bytes(1)));
@@ -38,7 +38,7 @@ Deno.test("GroupCommit bounds batches by records and bytes, keeping order", asyn
     const first = next;
     next += records.length;
     return Promise.resolve(first);
-  }, { maxBatchRecords: 4, maxBatchBytes: 10, lingerMs: 0 });
+  }, { batchRecordsMax: 4, batchBytesMax: 10, lingerMs: 0 });
   const offsets = await Promise.all([
     ...Array.from({ length: 9 }, () => commit.append(bytes(1))),
     commit.append(bytes(50)),
@@ -54,7 +54,7 @@ Deno.test("GroupCommit fails every record of a failed write and keeps going", as
     calls++;
     if (calls === 1) return Promise.reject(new Error("broker gone"));
     return Promise.resolve(100 + records.length * 0);
-  }, { maxBatchRecords: 10, maxBatchBytes: 1 << 20, lingerMs: 0 });
+  }, { batchRecordsMax: 10, batchBytesMax: 1 << 20, lingerMs: 0 });
   const failed = commit.append(bytes(1));
   await assert.rejects(
     failed,
@@ -78,7 +78,7 @@ Deno.test("GroupCommit refuses, unwritten, records whose deadline passed while a
     const first = next;
     next += records.length;
     return first;
-  }, { maxBatchRecords: 100, maxBatchBytes: 1 << 20, lingerMs: 0 });
+  }, { batchRecordsMax: 100, batchBytesMax: 1 << 20, lingerMs: 0 });
   const slow = commit.append(bytes(1));
   const late = commit.append(bytes(2), performance.now() - 1);
   const onTime = commit.append(bytes(3), performance.now() + 60_000);

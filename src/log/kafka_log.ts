@@ -48,11 +48,11 @@ export interface KafkaLogOptions {
  * Pylon raises it on the topic it creates (a broker refuses requests over
  * `socket.request.max.bytes`, 100 MiB by default, so this stays below).
  */
-export const KAFKA_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+export const KAFKA_RECORD_BYTES_MAX = 64 * 1024 * 1024;
 
 const DEFAULT_GROUP_COMMIT: GroupCommitOptions = {
-  maxBatchRecords: 1_000,
-  maxBatchBytes: 1024 * 1024,
+  batchRecordsMax: 1_000,
+  batchBytesMax: 1024 * 1024,
   lingerMs: 0,
 };
 
@@ -105,16 +105,14 @@ export class KafkaLog implements OpLog {
   #closed = false;
 
   private constructor(
-    kafka: Kafka,
-    admin: Admin,
-    producer: Producer,
-    topic: string,
-    options: KafkaLogOptions & { clusterId: string; brokers: HostPort[] },
+    clients: { kafka: Kafka; admin: Admin; producer: Producer },
+    options: KafkaLogOptions & { topic: string; clusterId: string; brokers: HostPort[] },
   ) {
+    const { topic } = options;
     this.id = `kafka:${options.clusterId}/${topic}`;
-    this.#kafka = kafka;
-    this.#admin = admin;
-    this.#producer = producer;
+    this.#kafka = clients.kafka;
+    this.#admin = clients.admin;
+    this.#producer = clients.producer;
     this.#producerReady = Promise.resolve();
     this.#brokers = options.brokers;
     this.#clientId = options.clientId ?? "pylon";
@@ -151,12 +149,12 @@ export class KafkaLog implements OpLog {
         partitions: options.partitions,
         replicationFactor: options.replicationFactor ?? -1,
         // Room for the record's own framing on top of the largest op.
-        config: { "max.message.bytes": String(KAFKA_MAX_RECORD_BYTES + 64 * 1024) },
+        config: { "max.message.bytes": String(KAFKA_RECORD_BYTES_MAX + 64 * 1024) },
       });
       const producer = newProducer(kafka);
       await producer.connect();
       const { clusterId } = await admin.describeCluster();
-      return new KafkaLog(kafka, admin, producer, topic, { ...options, clusterId, brokers });
+      return new KafkaLog({ kafka, admin, producer }, { ...options, topic, clusterId, brokers });
     } catch (error) {
       await admin.disconnect();
       throw error;
@@ -253,7 +251,10 @@ export class KafkaLog implements OpLog {
   }
 
   reader(partition: number, offset: number): LogReader {
-    const reader = new KafkaPartitionReader(this.#brokers, this.topic, partition, offset, {
+    const reader = new KafkaPartitionReader(this.#brokers, {
+      topic: this.topic,
+      partition,
+      offset,
       clientId: this.#clientId,
       bounds: () => this.bounds(partition),
       security: this.#security,

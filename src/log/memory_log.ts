@@ -93,7 +93,7 @@ export class MemoryOpLog implements OpLog {
 
   reader(partition: number, offset: number): LogReader {
     this.#partition(partition);
-    return new MemoryReader(this, partition, offset);
+    return new MemoryReader(this, { partition, offset });
   }
 
   bounds(partition: number): Promise<LogBounds> {
@@ -142,10 +142,10 @@ class MemoryReader implements LogReader {
   #closed = false;
   #cancelWait: (() => void) | undefined;
 
-  constructor(log: MemoryOpLog, partition: number, offset: number) {
+  constructor(log: MemoryOpLog, options: { partition: number; offset: number }) {
     this.#log = log;
-    this.#partition = partition;
-    this.#position = offset;
+    this.#partition = options.partition;
+    this.#position = options.offset;
   }
 
   async next(limits: ReadLimits): Promise<LogRecord[]> {

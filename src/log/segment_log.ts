@@ -62,8 +62,8 @@ const log = getLogger(["pylon", "log", "segment"]);
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** Largest payload accepted by default; a stored length above the bound is corruption. */
 export const RECORD_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
-const MAX_BATCH_RECORDS_DEFAULT = 1024;
-const MAX_BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
+const BATCH_RECORDS_MAX_DEFAULT = 1024;
+const BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 const INDEX_INTERVAL_RECORDS_DEFAULT = 128;
 
 const OFFSET_DIGITS = 20;
@@ -83,9 +83,9 @@ export interface SegmentLogOptions {
   /** Seal the active segment once it holds this many bytes (default 64 MiB). */
   segmentBytes?: number;
   /** Most records in one write + fsync. */
-  maxBatchRecords?: number;
+  batchRecordsMax?: number;
   /** About the most payload bytes in one write + fsync (one record always fits). */
-  maxBatchBytes?: number;
+  batchBytesMax?: number;
   /** Extra wait for a batch to grow when the log is idle; 0 writes at once. */
   lingerMs?: number;
   /** One sparse-index entry every this many records of a segment. */
@@ -144,17 +144,14 @@ export class SegmentLog implements OpLog {
 
   private constructor(
     dir: string,
-    id: string,
-    parts: Partition[],
-    lock: Deno.FsFile,
-    recovery: RecoveryNote[],
+    opened: { id: string; parts: Partition[]; lock: Deno.FsFile; recovery: RecoveryNote[] },
   ) {
     this.dir = dir;
-    this.id = id;
-    this.partitions = parts.length;
-    this.#parts = parts;
-    this.#lock = lock;
-    this.recovery = recovery;
+    this.id = opened.id;
+    this.partitions = opened.parts.length;
+    this.#parts = opened.parts;
+    this.#lock = opened.lock;
+    this.recovery = opened.recovery;
   }
 
   /** Opens (creating if needed) the log in `dir`, recovering from a crash. */
@@ -173,12 +170,12 @@ export class SegmentLog implements OpLog {
       throw new RangeError(`recordBytesMax "${settings.recordBytesMax}" does not fit in u32`);
     }
     const commitOptions = {
-      maxBatchRecords: options.maxBatchRecords ?? MAX_BATCH_RECORDS_DEFAULT,
-      maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES_DEFAULT,
+      batchRecordsMax: options.batchRecordsMax ?? BATCH_RECORDS_MAX_DEFAULT,
+      batchBytesMax: options.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT,
       lingerMs: options.lingerMs ?? 0,
     };
-    positiveInteger("maxBatchRecords", commitOptions.maxBatchRecords);
-    positiveInteger("maxBatchBytes", commitOptions.maxBatchBytes);
+    positiveInteger("batchRecordsMax", commitOptions.batchRecordsMax);
+    positiveInteger("batchBytesMax", commitOptions.batchBytesMax);
     if (!(commitOptions.lingerMs >= 0)) {
       throw new RangeError(`lingerMs "${commitOptions.lingerMs}" must be 0 or more`);
     }
@@ -191,9 +188,9 @@ export class SegmentLog implements OpLog {
       for (let p = 0; p < partitions; p++) {
         const opened = await openPartition(dir, p, settings);
         if (opened.note !== undefined) recovery.push(opened.note);
-        parts.push(new Partition(p, opened, settings, commitOptions));
+        parts.push(new Partition(opened, { id: p, settings, commitOptions }));
       }
-      return new SegmentLog(dir, `local:${id}`, parts, lock, recovery);
+      return new SegmentLog(dir, { id: `local:${id}`, parts, lock, recovery });
     } catch (error) {
       for (const part of parts) part.closeFile();
       lock.close();
@@ -295,17 +292,19 @@ class Partition {
   #failure: string | null = null;
 
   constructor(
-    id: number,
     opened: OpenedPartition,
-    settings: Settings,
-    commitOptions: { maxBatchRecords: number; maxBatchBytes: number; lingerMs: number },
+    options: {
+      id: number;
+      settings: Settings;
+      commitOptions: { batchRecordsMax: number; batchBytesMax: number; lingerMs: number };
+    },
   ) {
-    this.id = id;
+    this.id = options.id;
     this.dir = opened.dir;
     this.segments = opened.segments;
     this.#file = opened.file;
-    this.settings = settings;
-    this.commit = new GroupCommit((records) => this.#write(records), commitOptions);
+    this.settings = options.settings;
+    this.commit = new GroupCommit((records) => this.#write(records), options.commitOptions);
   }
 
   get start(): number {
@@ -588,7 +587,12 @@ async function openCursor(
   offset: number,
 ): Promise<Cursor> {
   const file = await Deno.open(part.segments[segment]!.path, { read: true });
-  return new Cursor(file, segment, position, offset, part.settings.recordBytesMax);
+  return new Cursor(file, {
+    segment,
+    position,
+    offset,
+    recordBytesMax: part.settings.recordBytesMax,
+  });
 }
 
 /** A reader's place in one segment file, with a read-ahead window over its durable bytes. */
@@ -602,17 +606,14 @@ class Cursor {
 
   constructor(
     file: Deno.FsFile,
-    segment: number,
-    position: number,
-    offset: number,
-    recordBytesMax: number,
+    options: { segment: number; position: number; offset: number; recordBytesMax: number },
   ) {
     this.file = file;
-    this.segment = segment;
-    this.position = position;
-    this.offset = offset;
+    this.segment = options.segment;
+    this.position = options.position;
+    this.offset = options.offset;
     this.#window = new FileWindow(file, READ_CHUNK_BYTES);
-    this.#recordBytesMax = recordBytesMax;
+    this.#recordBytesMax = options.recordBytesMax;
   }
 
   /**

@@ -288,7 +288,7 @@ Deno.test("SegmentLog readers follow appends into new segments while they read",
 
 Deno.test("SegmentLog does one fsync per batch under concurrent appends", async () => {
   await withDir(async (dir) => {
-    await withLog(dir, { partitions: 2, maxBatchRecords: 50 }, async (log) => {
+    await withLog(dir, { partitions: 2, batchRecordsMax: 50 }, async (log) => {
       const callers = 64;
       const each = 30;
       await Promise.all(Array.from({ length: callers }, async (_, caller) => {
@@ -297,7 +297,7 @@ Deno.test("SegmentLog does one fsync per batch under concurrent appends", async 
       const records = callers * each;
       assert.equal(log.fsyncs, log.batches, "one fsync per batch, no more");
       assert.ok(log.batches < records / 4, `${log.batches} batches for ${records} records`);
-      assert.ok(log.batches >= records / 50, "batches respect maxBatchRecords");
+      assert.ok(log.batches >= records / 50, "batches respect batchRecordsMax");
       const before = log.fsyncs;
       await log.append(0, text("alone"));
       assert.equal(log.fsyncs, before + 1, "an idle log syncs a lone append at once");

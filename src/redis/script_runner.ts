@@ -43,10 +43,13 @@ export class ScriptRunner {
       connect: (address: HostPort) => Promise<PipelineConnection>;
       address: () => HostPort | undefined;
     },
-    access: RedisAccess,
-    /** Names the world: the restricted user's password derives from it and Pylon's own. */
-    logId: string,
+    options: {
+      access: RedisAccess;
+      /** Names the world: the restricted user's password derives from it and Pylon's own. */
+      logId: string;
+    },
   ) {
+    const { access, logId } = options;
     this.#connect = io.connect;
     this.#address = io.address;
     this.#access = access;

@@ -13,6 +13,10 @@ const log = getLogger(["pylon", "redis", "sentinel"]);
 
 /** Options of {@linkcode SentinelWatcher}. */
 export interface SentinelOptions {
+  /** The master the Sentinels are asked about. */
+  masterName: string;
+  /** Called with each new master a Sentinel names. */
+  onChange: (master: HostPort) => void;
   /** How often to ask a Sentinel for the master even without events. */
   pollIntervalMs?: number;
   connectTimeoutMs?: number;
@@ -38,16 +42,12 @@ export class SentinelWatcher {
   #query: RedisClient | undefined;
   #index = 0;
 
-  constructor(
-    sentinels: HostPort[],
-    masterName: string,
-    onChange: (master: HostPort) => void,
-    options: SentinelOptions = {},
-  ) {
+  constructor(sentinels: HostPort[], options: SentinelOptions) {
     if (sentinels.length === 0) throw new Error("SentinelWatcher needs at least one Sentinel");
     this.sentinels = sentinels;
-    this.masterName = masterName;
-    this.#onChange = onChange;
+    this.masterName = options.masterName;
+    this.#onChange = options.onChange;
+
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.#access = options.access ?? {};

@@ -90,12 +90,11 @@ export class Upstream {
    */
   async start(timeoutMs = 5_000): Promise<void> {
     if (this.target.kind === "sentinel") {
-      this.#watcher = new SentinelWatcher(
-        this.target.sentinels,
-        this.target.master,
-        (m) => this.#switchTo(m),
-        { access: this.target.sentinelAccess },
-      );
+      this.#watcher = new SentinelWatcher(this.target.sentinels, {
+        masterName: this.target.master,
+        onChange: (m) => this.#switchTo(m),
+        access: this.target.sentinelAccess,
+      });
       try {
         await this.#watcher.start(timeoutMs);
       } catch (error) {
@@ -241,19 +240,17 @@ export class Upstream {
       if (best === undefined || connection.pending < best.pending) best = connection;
     }
     if (best !== undefined && pool.length >= this.#size) return best;
-    const connection = new UpstreamConnection(
-      address,
-      {
-        protocol,
-        connectTimeoutMs: this.#connectTimeoutMs,
-        access: this.target.access,
-      },
-      (closed) => this.#remove(closed),
-      () => {
+    const connection = new UpstreamConnection(address, {
+      protocol,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      access: this.target.access,
+      onClose: (closed) => this.#remove(closed),
+      onConnect: () => {
         this.#reachable = true;
         this.#lastFailure = undefined;
       },
-    );
+    });
+
     pool.push(connection);
     return connection;
   }

@@ -41,6 +41,10 @@ export interface UpstreamConnectionOptions {
   connectTimeoutMs: number;
   /** TLS and credentials (default: plain TCP, no AUTH). */
   access?: RedisAccess;
+  /** Called once when the connection fails or closes. */
+  onClose: (connection: UpstreamConnection) => void;
+  /** Called when the TCP (or TLS) connection is established. */
+  onConnect?: () => void;
 }
 
 /** A shared, pipelined connection to one Redis server. */
@@ -61,16 +65,12 @@ export class UpstreamConnection {
   #onClose: (connection: UpstreamConnection) => void;
   #onConnect: () => void;
 
-  constructor(
-    address: HostPort,
-    options: UpstreamConnectionOptions,
-    onClose: (c: UpstreamConnection) => void,
-    onConnect: () => void = () => {},
-  ) {
+  constructor(address: HostPort, options: UpstreamConnectionOptions) {
     this.address = address;
     this.protocol = options.protocol;
-    this.#onClose = onClose;
-    this.#onConnect = onConnect;
+    this.#onClose = options.onClose;
+    this.#onConnect = options.onConnect ?? (() => {});
+
     const access = options.access ?? {};
     const { socket, ready } = openSocket(address, access);
     this.#socket = socket;

@@ -3,24 +3,24 @@
 /** Bounds of one decoder (one connection). */
 export interface RespLimits {
   /** Largest bulk string, like Redis's `proto-max-bulk-len`. */
-  maxBulkBytes: number;
+  bulkBytesMax: number;
   /** Most elements of one array (arguments of one request, elements of one aggregate reply). */
-  maxArrayLength: number;
+  arrayElementsMax: number;
   /** Deepest nesting of aggregate replies. */
-  maxDepth: number;
+  depthLevelsMax: number;
   /** Most bytes one request or reply may hold while it is incomplete, like `client-query-buffer-limit`. */
-  maxBufferedBytes: number;
+  bufferedBytesMax: number;
   /** Longest inline request or header line, like Redis's `PROTO_INLINE_MAX_SIZE`. */
-  maxInlineBytes: number;
+  inlineBytesMax: number;
 }
 
 /** Redis's defaults: 512 MiB bulks, 1 GiB query buffer, 64 KiB inline requests. */
 export const DEFAULT_LIMITS: Readonly<RespLimits> = {
-  maxBulkBytes: 512 * 1024 * 1024,
-  maxArrayLength: 1024 * 1024,
-  maxDepth: 32,
-  maxBufferedBytes: 1024 * 1024 * 1024,
-  maxInlineBytes: 64 * 1024,
+  bulkBytesMax: 512 * 1024 * 1024,
+  arrayElementsMax: 1024 * 1024,
+  depthLevelsMax: 32,
+  bufferedBytesMax: 1024 * 1024 * 1024,
+  inlineBytesMax: 64 * 1024,
 };
 
 /**

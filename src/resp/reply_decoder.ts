@@ -73,7 +73,7 @@ export class ReplyDecoder {
         crlf = input.findCrlf(input.pos);
       }
       if (crlf < 0) {
-        if (input.windowBytes > this.limits.maxInlineBytes) {
+        if (input.windowBytes > this.limits.inlineBytesMax) {
           throw new ProtocolError("Protocol error: too big header line");
         }
         return undefined;
@@ -120,7 +120,7 @@ export class ReplyDecoder {
             value = { type: "bulk", value: null };
             break;
           }
-          if (length > this.limits.maxBulkBytes) {
+          if (length > this.limits.bulkBytesMax) {
             throw new ProtocolError("Protocol error: invalid bulk length");
           }
           this.#account(length + 2);
@@ -149,15 +149,17 @@ export class ReplyDecoder {
             ? "map"
             : "attribute";
           const elements = kind === "map" || kind === "attribute" ? count * 2 : count;
-          if (count > this.limits.maxArrayLength) {
+          if (count > this.limits.arrayElementsMax) {
             throw new ProtocolError("Protocol error: invalid multibulk length");
           }
           if (elements === 0) {
             value = this.#build({ kind, remaining: 0, items: [] });
             break;
           }
-          if (this.#stack.length >= this.limits.maxDepth) {
-            throw new ProtocolError(`Protocol error: nesting deeper than ${this.limits.maxDepth}`);
+          if (this.#stack.length >= this.limits.depthLevelsMax) {
+            throw new ProtocolError(
+              `Protocol error: nesting deeper than ${this.limits.depthLevelsMax}`,
+            );
           }
           this.#stack.push({ kind, remaining: elements, items: [] });
           continue;
@@ -174,9 +176,9 @@ export class ReplyDecoder {
 
   #account(bytes: number): void {
     this.#valueBytes += bytes;
-    if (this.#valueBytes > this.limits.maxBufferedBytes) {
+    if (this.#valueBytes > this.limits.bufferedBytesMax) {
       throw new ProtocolError(
-        `Protocol error: reply larger than ${this.limits.maxBufferedBytes} bytes`,
+        `Protocol error: reply larger than ${this.limits.bufferedBytesMax} bytes`,
       );
     }
   }

@@ -44,11 +44,11 @@ Deno.test("ReplyDecoder refuses malformed replies", () => {
 });
 
 Deno.test("ReplyDecoder enforces its limits", () => {
-  refuses("$100\r\n", /invalid bulk length/, { maxBulkBytes: 99 });
-  refuses("*100\r\n", /invalid multibulk length/, { maxArrayLength: 99 });
-  refuses("*1\r\n".repeat(5) + ":1\r\n", /nesting deeper than 3/, { maxDepth: 3 });
+  refuses("$100\r\n", /invalid bulk length/, { bulkBytesMax: 99 });
+  refuses("*100\r\n", /invalid multibulk length/, { arrayElementsMax: 99 });
+  refuses("*1\r\n".repeat(5) + ":1\r\n", /nesting deeper than 3/, { depthLevelsMax: 3 });
   refuses("*2\r\n$10\r\n0123456789\r\n$10\r\n", /reply larger than 20 bytes/, {
-    maxBufferedBytes: 20,
+    bufferedBytesMax: 20,
   });
-  refuses("+" + "x".repeat(100), /too big header line/, { maxInlineBytes: 50 });
+  refuses("+" + "x".repeat(100), /too big header line/, { inlineBytesMax: 50 });
 });

@@ -71,9 +71,9 @@ export class ReplyFramer {
     this.#buf = joined;
     this.#queued = [];
     this.#queuedBytes = 0;
-    if (joined.length > this.limits.maxBufferedBytes + this.limits.maxInlineBytes) {
+    if (joined.length > this.limits.bufferedBytesMax + this.limits.inlineBytesMax) {
       throw new ProtocolError(
-        `Protocol error: reply larger than ${this.limits.maxBufferedBytes} bytes`,
+        `Protocol error: reply larger than ${this.limits.bufferedBytesMax} bytes`,
       );
     }
   }
@@ -112,7 +112,7 @@ export class ReplyFramer {
           crlf = findCrlf(this.#buf, this.#scan + 1);
         }
         if (crlf < 0) {
-          if (this.#buf.length - this.#scan > this.limits.maxInlineBytes) {
+          if (this.#buf.length - this.#scan > this.limits.inlineBytesMax) {
             throw new ProtocolError("Protocol error: too big header line");
           }
           return undefined;
@@ -148,7 +148,7 @@ export class ReplyFramer {
       case 61: { // = verbatim
         const length = parseDecimal(buf, lineStart, crlf);
         if (
-          length === undefined || length < -1 || length > this.limits.maxBulkBytes ||
+          length === undefined || length < -1 || length > this.limits.bulkBytesMax ||
           (length === -1 && type !== 36)
         ) {
           throw new ProtocolError("Protocol error: invalid bulk length");
@@ -164,7 +164,7 @@ export class ReplyFramer {
       case 124: { // | attribute
         const count = parseDecimal(buf, lineStart, crlf);
         if (
-          count === undefined || count < -1 || count > this.limits.maxArrayLength ||
+          count === undefined || count < -1 || count > this.limits.arrayElementsMax ||
           (count === -1 && type !== 42)
         ) {
           throw new ProtocolError("Protocol error: invalid multibulk length");

@@ -124,9 +124,9 @@ export class RequestDecoder {
 
   #account(bytes: number): void {
     this.#requestBytes += bytes;
-    if (this.#requestBytes > this.limits.maxBufferedBytes) {
+    if (this.#requestBytes > this.limits.bufferedBytesMax) {
       throw new ProtocolError(
-        `Protocol error: request larger than ${this.limits.maxBufferedBytes} bytes (query buffer limit)`,
+        `Protocol error: request larger than ${this.limits.bufferedBytesMax} bytes (query buffer limit)`,
       );
     }
   }
@@ -140,7 +140,7 @@ export class RequestDecoder {
       crlf = input.findCrlf(input.pos);
     }
     if (crlf < 0) {
-      if (input.windowBytes > this.limits.maxInlineBytes) {
+      if (input.windowBytes > this.limits.inlineBytesMax) {
         throw new ProtocolError(
           `Protocol error: too big ${kind === "bulk" ? "bulk" : "mbulk"} count string`,
         );
@@ -149,10 +149,10 @@ export class RequestDecoder {
     }
     const value = parseDecimal(input.buf, input.pos + 1, crlf);
     if (kind === "multibulk") {
-      if (value === undefined || value > this.limits.maxArrayLength) {
+      if (value === undefined || value > this.limits.arrayElementsMax) {
         throw new ProtocolError("Protocol error: invalid multibulk length");
       }
-    } else if (value === undefined || value < 0 || value > this.limits.maxBulkBytes) {
+    } else if (value === undefined || value < 0 || value > this.limits.bulkBytesMax) {
       throw new ProtocolError("Protocol error: invalid bulk length");
     }
     input.pos = crlf + 2;
@@ -168,7 +168,7 @@ export class RequestDecoder {
       newline = input.buf.indexOf(10, input.pos);
     }
     if (newline < 0) {
-      if (input.windowBytes > this.limits.maxInlineBytes) {
+      if (input.windowBytes > this.limits.inlineBytesMax) {
         throw new ProtocolError("Protocol error: too big inline request");
       }
       return undefined;

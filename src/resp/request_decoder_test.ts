@@ -76,7 +76,7 @@ Deno.test("RequestDecoder refuses declared lengths past its limits", () => {
     "*3\r\n$10\r\n0123456789\r\n$10\r\n",
     "Protocol error: request larger than 15 bytes (query buffer limit)",
     {
-      maxBufferedBytes: 15,
+      bufferedBytesMax: 15,
     },
   );
 });

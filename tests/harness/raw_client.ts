@@ -11,7 +11,7 @@ import type { RespValue } from "../../src/resp/value.ts";
 /** One raw TCP connection to a Redis-speaking server. */
 export class RawClient implements AsyncDisposable {
   #conn: Deno.TcpConn;
-  #decoder = new ReplyDecoder({ maxBulkBytes: 1024 * 1024 * 1024 });
+  #decoder = new ReplyDecoder({ bulkBytesMax: 1024 * 1024 * 1024 });
   #eof = false;
   #buf = new Uint8Array(256 * 1024);
 

@@ -35,10 +35,10 @@ export class KafkaConnection {
   #buffered = 0;
   #closed = false;
 
-  private constructor(address: HostPort, socket: net.Socket, clientId: string) {
-    this.address = address;
+  private constructor(socket: net.Socket, options: { address: HostPort; clientId: string }) {
+    this.address = options.address;
     this.#socket = socket;
-    this.#clientId = clientId;
+    this.#clientId = options.clientId;
     // Plain views: record values handed on must not be Buffers.
     socket.on(
       "data",
@@ -71,7 +71,7 @@ export class KafkaConnection {
       socket.once(ready, () => {
         clearTimeout(timer);
         socket.off("error", onError);
-        resolve(new KafkaConnection(address, socket, clientId));
+        resolve(new KafkaConnection(socket, { address, clientId }));
       });
     });
   }

@@ -36,6 +36,9 @@ export class OffsetOutOfRange extends KafkaFetchError {
 
 /** Options of {@linkcode PartitionFetcher}. */
 export interface FetcherOptions {
+  /** The topic and partition fetched. */
+  topic: string;
+  partition: number;
   clientId: string;
   /** TLS and SASL for every broker connection. */
   security?: KafkaSecurity;
@@ -55,15 +58,16 @@ export class PartitionFetcher {
   readonly topic: string;
   readonly partition: number;
   #bootstrap: HostPort[];
-  #options: Required<FetcherOptions>;
+  #options: Required<Omit<FetcherOptions, "topic" | "partition">>;
   #leader: KafkaConnection | undefined;
   #nextBootstrap = 0;
 
-  constructor(bootstrap: HostPort[], topic: string, partition: number, options: FetcherOptions) {
+  constructor(bootstrap: HostPort[], options: FetcherOptions) {
+    const { topic, partition, ...rest } = options;
     this.#bootstrap = bootstrap;
     this.topic = topic;
     this.partition = partition;
-    this.#options = { connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, security: {}, ...options };
+    this.#options = { connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, security: {}, ...rest };
   }
 
   /**

@@ -52,18 +52,24 @@ export class KafkaPartitionReader implements LogReader {
 
   constructor(
     brokers: HostPort[],
-    topic: string,
-    partition: number,
-    offset: number,
-    options: { clientId: string; bounds: () => Promise<LogBounds>; security?: KafkaSecurity },
+    options: {
+      topic: string;
+      partition: number;
+      offset: number;
+      clientId: string;
+      bounds: () => Promise<LogBounds>;
+      security?: KafkaSecurity;
+    },
   ) {
-    this.#fetcher = new PartitionFetcher(brokers, topic, partition, {
+    this.#fetcher = new PartitionFetcher(brokers, {
+      topic: options.topic,
+      partition: options.partition,
       clientId: options.clientId,
       security: options.security ?? {},
     });
     this.#bounds = options.bounds;
-    this.#position = offset;
-    this.#fetchAt = offset;
+    this.#position = options.offset;
+    this.#fetchAt = options.offset;
   }
 
   async next(limits: ReadLimits): Promise<LogRecord[]> {
