@@ -61,8 +61,8 @@ export interface ApplierOptions {
   marker: RackMarker;
   /** This rack's applied positions, advanced after every batch. */
   progress: RackProgress;
-  batchRecords?: number;
-  batchBytes?: number;
+  batchRecordsMax?: number;
+  batchBytesMax?: number;
   /** Retry delays and deadlines (default: the real clock; simulations pass their own). */
   clock?: Clock;
 }
@@ -191,8 +191,8 @@ class PartitionApplier {
     this.#log = log;
     this.#master = master;
     this.#options = {
-      batchRecords: 512,
-      batchBytes: 4 * 1024 * 1024,
+      batchRecordsMax: 512,
+      batchBytesMax: 4 * 1024 * 1024,
       clock: realClock,
       ...rest,
     };
@@ -311,8 +311,8 @@ class PartitionApplier {
 
     while (!this.#stopped && !connection.closed) {
       const records = await this.#reader!.next({
-        maxRecords: this.#options.batchRecords,
-        maxBytes: this.#options.batchBytes,
+        recordsMax: this.#options.batchRecordsMax,
+        bytesMax: this.#options.batchBytesMax,
         waitMs: 200,
       });
       if (records.length === 0) {
@@ -365,7 +365,7 @@ class PartitionApplier {
     else this.#reader.seek(offset);
     const deadline = this.#options.clock.now() + VERIFY_WAIT_MS;
     while (!this.#stopped) {
-      const [record] = await this.#reader.next({ maxRecords: 1, maxBytes: 1, waitMs: 200 });
+      const [record] = await this.#reader.next({ recordsMax: 1, bytesMax: 1, waitMs: 200 });
       if (record !== undefined) {
         let found: string;
         try {

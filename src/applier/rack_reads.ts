@@ -57,7 +57,7 @@ export function verifyOpAt(opLog: OpLog): VerifyOp {
   return async (partition, offset, id) => {
     const reader = opLog.reader(partition, offset);
     try {
-      const [record] = await reader.next({ maxRecords: 1, maxBytes: 1, waitMs: 2_000 });
+      const [record] = await reader.next({ recordsMax: 1, bytesMax: 1, waitMs: 2_000 });
       if (record === undefined || record.offset !== offset) return undefined;
       try {
         return decodeOp(record.value).id === id;

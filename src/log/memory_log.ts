@@ -159,9 +159,9 @@ class MemoryReader implements LogReader {
     if (this.#position === records.length && limits.waitMs > 0) await this.#wait(limits.waitMs);
     const out: LogRecord[] = [];
     let bytes = 0;
-    while (this.#position < records.length && out.length < limits.maxRecords) {
+    while (this.#position < records.length && out.length < limits.recordsMax) {
       const value = records[this.#position]!;
-      if (out.length > 0 && bytes + value.length > limits.maxBytes) break;
+      if (out.length > 0 && bytes + value.length > limits.bytesMax) break;
       out.push({ offset: this.#position, value });
       bytes += value.length;
       this.#position++;

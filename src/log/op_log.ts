@@ -26,8 +26,8 @@ export interface LogBounds {
 
 /** Limits of one {@linkcode LogReader.next} call. */
 export interface ReadLimits {
-  maxRecords: number;
-  maxBytes: number;
+  recordsMax: number;
+  bytesMax: number;
   /** How long to wait for a first record before returning none. */
   waitMs: number;
 }
@@ -36,7 +36,7 @@ export interface ReadLimits {
 export interface LogReader {
   /**
    * Records from the reader's position, in order: at least one unless
-   * `waitMs` passes first, at most `maxRecords` (and about `maxBytes`, but
+   * `waitMs` passes first, at most `recordsMax` (and about `bytesMax`, but
    * always at least one). Advances the position past what it returns.
    */
   next(limits: ReadLimits): Promise<LogRecord[]>;

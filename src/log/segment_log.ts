@@ -514,7 +514,7 @@ class SegmentReader implements LogReader {
     const out: LogRecord[] = [];
     const arena = new Arena();
     let bytes = 0;
-    while (out.length < limits.maxRecords) {
+    while (out.length < limits.recordsMax) {
       const segment = part.segments[cursor.segment]!;
       if (cursor.offset === segment.base + segment.records) {
         const next = part.segments[cursor.segment + 1];
@@ -527,13 +527,13 @@ class SegmentReader implements LogReader {
       }
       let length = cursor.peekLength(segment);
       if (typeof length !== "number") length = await length;
-      if (out.length > 0 && bytes + length > limits.maxBytes) break;
+      if (out.length > 0 && bytes + length > limits.bytesMax) break;
       const offset = cursor.offset;
       let value = cursor.take(
         segment,
         length,
         arena,
-        Math.min(ARENA_CHUNK_BYTES_MAX, limits.maxBytes - bytes),
+        Math.min(ARENA_CHUNK_BYTES_MAX, limits.bytesMax - bytes),
       );
       if (value instanceof Promise) value = await value;
       out.push({ offset, value });
@@ -806,9 +806,9 @@ function checkOffset(offset: number): void {
 }
 
 function checkLimits(limits: ReadLimits): void {
-  positiveInteger("maxRecords", limits.maxRecords);
-  if (!(limits.maxBytes >= 0)) {
-    throw new RangeError(`maxBytes "${limits.maxBytes}" must be 0 or more`);
+  positiveInteger("recordsMax", limits.recordsMax);
+  if (!(limits.bytesMax >= 0)) {
+    throw new RangeError(`bytesMax "${limits.bytesMax}" must be 0 or more`);
   }
   if (!(limits.waitMs >= 0) || !Number.isFinite(limits.waitMs)) {
     throw new RangeError(`waitMs "${limits.waitMs}" must be a finite number, 0 or more`);

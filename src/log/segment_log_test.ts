@@ -5,7 +5,7 @@ import { SegmentLog, SegmentLogError, type SegmentLogOptions } from "./segment_l
 import { DirectoryInUseError } from "../storage/directory_lock.ts";
 
 const WAIT_MS = 5_000;
-const ALL = { maxRecords: 1_000_000, maxBytes: 1 << 30, waitMs: 0 };
+const ALL = { recordsMax: 1_000_000, bytesMax: 1 << 30, waitMs: 0 };
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pylon-segment-unit-" });
@@ -246,7 +246,7 @@ Deno.test("SegmentLog rolls segments at segmentBytes and reads across them from 
         try {
           const got: LogRecord[] = [];
           while (got.length < 200 - from) {
-            got.push(...await reader.next({ maxRecords: 7, maxBytes: 1 << 20, waitMs: WAIT_MS }));
+            got.push(...await reader.next({ recordsMax: 7, bytesMax: 1 << 20, waitMs: WAIT_MS }));
           }
           assert.deepEqual(
             got.map((r) => r.offset),
@@ -269,7 +269,7 @@ Deno.test("SegmentLog readers follow appends into new segments while they read",
         const got: string[] = [];
         const reading = (async () => {
           while (got.length < 300) {
-            const batch = await reader.next({ maxRecords: 5, maxBytes: 1 << 20, waitMs: WAIT_MS });
+            const batch = await reader.next({ recordsMax: 5, bytesMax: 1 << 20, waitMs: WAIT_MS });
             assert.ok(batch.length > 0, `the reader starved after ${got.length} records`);
             got.push(...batch.map((r) => decode(r.value)));
           }
@@ -382,7 +382,7 @@ Deno.test("SegmentLog readers: seek() wakes a waiting next(), bad arguments and 
     await log.append(0, text("a"));
     const reader = log.reader(0, 1);
     const started = performance.now();
-    const waiting = reader.next({ maxRecords: 1, maxBytes: 1, waitMs: WAIT_MS });
+    const waiting = reader.next({ recordsMax: 1, bytesMax: 1, waitMs: WAIT_MS });
     await assert.rejects(reader.next(ALL), /already pending/);
     reader.seek(0);
     assert.deepEqual(await waiting, [], "the seek ended the wait");
@@ -392,7 +392,7 @@ Deno.test("SegmentLog readers: seek() wakes a waiting next(), bad arguments and 
     assert.throws(() => reader.seek(-1), RangeError);
     assert.throws(() => reader.seek(1.5), RangeError);
     assert.throws(() => log.reader(1, 0), RangeError);
-    await assert.rejects(reader.next({ ...ALL, maxRecords: 0 }), RangeError);
+    await assert.rejects(reader.next({ ...ALL, recordsMax: 0 }), RangeError);
     await assert.rejects(
       log.append(1, text("x")),
       (e: Error) => e instanceof LogError && !e.maybeAppended,
@@ -401,7 +401,7 @@ Deno.test("SegmentLog readers: seek() wakes a waiting next(), bad arguments and 
     await assert.rejects(reader.next(ALL), RangeError, `past the end "1"`);
 
     reader.seek(1);
-    const ended = reader.next({ maxRecords: 1, maxBytes: 1, waitMs: WAIT_MS });
+    const ended = reader.next({ recordsMax: 1, bytesMax: 1, waitMs: WAIT_MS });
     await log.close();
     assert.deepEqual(await ended, [], "close() woke the waiting reader");
     await assert.rejects(reader.next(ALL), /The log is closed/);

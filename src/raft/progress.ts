@@ -90,10 +90,10 @@ export class Progress {
   isLearner: boolean;
   readonly inflights: Inflights;
 
-  constructor(next: number, maxInflight: number, isLearner: boolean) {
+  constructor(next: number, options: { inflightMax: number; isLearner: boolean }) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
-    this.isLearner = isLearner;
+    this.inflights = new Inflights(options.inflightMax);
+    this.isLearner = options.isLearner;
   }
 
   /** Back to probing: from `match + 1`, or past a snapshot that was sent. */

@@ -25,7 +25,7 @@ Deno.test("Inflights refuses indexes that do not go up", () => {
 });
 
 Deno.test("Progress in probe state sends one append at a time", () => {
-  const progress = new Progress(10, 4, false);
+  const progress = new Progress(10, { inflightMax: 4, isLearner: false });
   assert.equal(progress.isPaused(), false);
   progress.probeSent = true;
   assert.equal(progress.isPaused(), true);
@@ -35,7 +35,7 @@ Deno.test("Progress in probe state sends one append at a time", () => {
 });
 
 Deno.test("Progress.maybeDecrTo() ignores stale rejections and follows the hint", () => {
-  const progress = new Progress(10, 4, false);
+  const progress = new Progress(10, { inflightMax: 4, isLearner: false });
   assert.equal(progress.maybeDecrTo(5, 3), false, "not the probe that is out");
   assert.equal(progress.maybeDecrTo(9, 3), true);
   assert.equal(progress.next, 4);
@@ -46,7 +46,7 @@ Deno.test("Progress.maybeDecrTo() ignores stale rejections and follows the hint"
 });
 
 Deno.test("Progress in replicate state streams up to its inflight bound", () => {
-  const progress = new Progress(1, 2, false);
+  const progress = new Progress(1, { inflightMax: 2, isLearner: false });
   progress.maybeUpdate(4);
   progress.becomeReplicate();
   assert.equal(progress.next, 5);
@@ -61,7 +61,7 @@ Deno.test("Progress in replicate state streams up to its inflight bound", () => 
 });
 
 Deno.test("Progress after a snapshot probes from past the snapshot", () => {
-  const progress = new Progress(3, 2, false);
+  const progress = new Progress(3, { inflightMax: 2, isLearner: false });
   progress.becomeSnapshot(20);
   assert.equal(progress.isPaused(), true);
   progress.becomeProbe();

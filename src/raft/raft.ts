@@ -744,7 +744,7 @@ export class RaftNode {
         known.isLearner = isLearner;
         return;
       }
-      const progress = new Progress(last + 1, this.#maxInflight, isLearner);
+      const progress = new Progress(last + 1, { inflightMax: this.#maxInflight, isLearner });
       if (id === this.id) progress.match = last;
       progress.recentActive = active;
       this.#progress.set(id, progress);

@@ -25,7 +25,7 @@ export interface ContractOptions {
 
 const TEST_DEADLINE_MS = 60_000;
 const WAIT_MS = 10_000;
-const ALL = { maxRecords: 100_000, maxBytes: 64 * 1024 * 1024, waitMs: 0 };
+const ALL = { recordsMax: 100_000, bytesMax: 64 * 1024 * 1024, waitMs: 0 };
 
 /** Registers the contract's tests for the log `open()` makes, named after `name`. */
 export function opLogContract(name: string, open: OpenLog, options: ContractOptions = {}): void {
@@ -114,7 +114,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
 
     const middle = log.reader(0, start + 37);
     try {
-      const first = await middle.next({ maxRecords: 1, maxBytes: 1024, waitMs });
+      const first = await middle.next({ recordsMax: 1, bytesMax: 1024, waitMs });
       assert.equal(first.length, 1);
       assert.equal(first[0]!.offset, start + 37);
       assert.equal(decode(first[0]!.value), "r37");
@@ -126,7 +126,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
 
     const atEnd = log.reader(0, start + 50);
     try {
-      assert.deepEqual(await atEnd.next({ maxRecords: 10, maxBytes: 1024, waitMs: 0 }), []);
+      assert.deepEqual(await atEnd.next({ recordsMax: 10, bytesMax: 1024, waitMs: 0 }), []);
     } finally {
       await atEnd.close();
     }
@@ -139,7 +139,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
       const reader = log.reader(1, end);
       try {
         const started = performance.now();
-        const pending = reader.next({ maxRecords: 10, maxBytes: 1024, waitMs });
+        const pending = reader.next({ recordsMax: 10, bytesMax: 1024, waitMs });
         const offset = await log.append(1, text("late"));
         const got = await pending;
         const elapsedMs = performance.now() - started;
@@ -148,7 +148,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
         assert.equal(decode(got[0]!.value), "late");
         assert.ok(elapsedMs < waitMs, `woke after ${elapsedMs.toFixed(0)} ms, not at once`);
         // And again, with the reader already waiting across an event-loop turn.
-        const second = reader.next({ maxRecords: 10, maxBytes: 1024, waitMs });
+        const second = reader.next({ recordsMax: 10, bytesMax: 1024, waitMs });
         await new Promise<void>((resolve) => setTimeout(resolve, 0));
         await log.append(1, text("later"));
         assert.deepEqual((await second).map((r) => decode(r.value)), ["later"]);
@@ -164,13 +164,13 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
     try {
       const waitMs = 250;
       const started = performance.now();
-      assert.deepEqual(await reader.next({ maxRecords: 10, maxBytes: 1024, waitMs }), []);
+      assert.deepEqual(await reader.next({ recordsMax: 10, bytesMax: 1024, waitMs }), []);
       const elapsedMs = performance.now() - started;
       assert.ok(elapsedMs >= waitMs - 25, `returned after ${elapsedMs.toFixed(0)} ms`);
       assert.ok(elapsedMs < waitMs + 5_000, `returned after ${elapsedMs.toFixed(0)} ms`);
       // The reader is still usable at the same position.
       const offset = await log.append(0, text("after the wait"));
-      const got = await reader.next({ maxRecords: 10, maxBytes: 1024, waitMs: WAIT_MS });
+      const got = await reader.next({ recordsMax: 10, bytesMax: 1024, waitMs: WAIT_MS });
       assert.deepEqual(got.map((r) => r.offset), [offset]);
     } finally {
       await reader.close();
@@ -178,7 +178,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
   });
 
   test(
-    "next() respects maxRecords and maxBytes and always returns at least one record",
+    "next() respects recordsMax and bytesMax and always returns at least one record",
     async (log, waitMs) => {
       const { start } = await log.bounds(0);
       for (let i = 0; i < 30; i++) await log.append(0, new Uint8Array(100).fill(i));
@@ -187,7 +187,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
       try {
         const got: LogRecord[] = [];
         while (got.length < 30) {
-          const batch = await byCount.next({ maxRecords: 4, maxBytes: 1 << 20, waitMs });
+          const batch = await byCount.next({ recordsMax: 4, bytesMax: 1 << 20, waitMs });
           assert.ok(batch.length >= 1 && batch.length <= 4, `batch of ${batch.length}`);
           got.push(...batch);
         }
@@ -200,7 +200,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
       try {
         const got: LogRecord[] = [];
         while (got.length < 30) {
-          const batch = await byBytes.next({ maxRecords: 1000, maxBytes: 250, waitMs });
+          const batch = await byBytes.next({ recordsMax: 1000, bytesMax: 250, waitMs });
           const bytes = batch.reduce((sum, r) => sum + r.value.length, 0);
           assert.ok(batch.length >= 1, "at least one record");
           assert.ok(bytes <= 250, `batch of ${batch.length} records, ${bytes} bytes`);
@@ -214,8 +214,8 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
 
       const tiny = log.reader(0, start + 5);
       try {
-        const batch = await tiny.next({ maxRecords: 1000, maxBytes: 1, waitMs });
-        assert.deepEqual(batch.map((r) => r.offset), [start + 5], "one record even past maxBytes");
+        const batch = await tiny.next({ recordsMax: 1000, bytesMax: 1, waitMs });
+        assert.deepEqual(batch.map((r) => r.offset), [start + 5], "one record even past bytesMax");
       } finally {
         await tiny.close();
       }
@@ -229,7 +229,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
     try {
       await readAll(reader, 20);
       reader.seek(start + 3);
-      const back = await reader.next({ maxRecords: 2, maxBytes: 1 << 20, waitMs });
+      const back = await reader.next({ recordsMax: 2, bytesMax: 1 << 20, waitMs });
       assert.equal(back[0]?.offset, start + 3);
       assert.equal(decode(back[0]!.value), "s3");
       reader.seek(start + 15);
@@ -239,7 +239,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
       assert.deepEqual((await readAll(reader, 20)).map((r) => r.offset), range(start, start + 20));
       // Seeking to the end makes the reader wait for what comes next.
       reader.seek(start + 20);
-      const pending = reader.next({ maxRecords: 10, maxBytes: 1 << 20, waitMs });
+      const pending = reader.next({ recordsMax: 10, bytesMax: 1 << 20, waitMs });
       const offset = await log.append(1, text("next"));
       assert.deepEqual((await pending).map((r) => r.offset), [offset]);
     } finally {
@@ -268,7 +268,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
       try {
         const read: LogRecord[] = [];
         while (read.length < values.length) {
-          const batch = await reader.next({ maxRecords: 1000, maxBytes: 4 << 20, waitMs });
+          const batch = await reader.next({ recordsMax: 1000, bytesMax: 4 << 20, waitMs });
           assert.ok(batch.length > 0, "records were appended, so next() must return some");
           read.push(...batch);
         }
@@ -302,7 +302,7 @@ export function opLogContract(name: string, open: OpenLog, options: ContractOpti
 
   test("close() settles pending appends, ends readers and resolves", async (log, waitMs) => {
     const waiting = log.reader(1, (await log.bounds(1)).end);
-    const pendingRead = waiting.next({ maxRecords: 10, maxBytes: 1024, waitMs });
+    const pendingRead = waiting.next({ recordsMax: 10, bytesMax: 1024, waitMs });
     const appends = Array.from({ length: 100 }, (_, i) => log.append(0, text(`closing ${i}`)));
     const settled = Promise.allSettled(appends);
     await log.close();
@@ -327,7 +327,7 @@ async function readAll(reader: LogReader, count: number): Promise<LogRecord[]> {
   while (records.length < count) {
     const batch = await reader.next({
       ...ALL,
-      maxRecords: count - records.length,
+      recordsMax: count - records.length,
       waitMs: WAIT_MS,
     });
     assert.ok(batch.length > 0, `next() gave nothing after ${records.length} of ${count} records`);
@@ -362,7 +362,7 @@ async function assertReadFails(log: OpLog, partition: number, offset: number, wh
   }
   try {
     await assert.rejects(
-      reader.next({ maxRecords: 10, maxBytes: 1024, waitMs: 1_000 }),
+      reader.next({ recordsMax: 10, bytesMax: 1024, waitMs: 1_000 }),
       Error,
       `reading ${what} (offset "${offset}") must fail`,
     );

@@ -93,7 +93,7 @@ Deno.test("SegmentLog keeps every acknowledged record through repeated kill -9 o
           try {
             let expected = start;
             while (expected < end) {
-              const batch = await reader.next({ maxRecords: 10_000, maxBytes: 8 << 20, waitMs: 0 });
+              const batch = await reader.next({ recordsMax: 10_000, bytesMax: 8 << 20, waitMs: 0 });
               assert.ok(batch.length > 0, `nothing read at offset "${expected}" of "${end}"`);
               for (const record of batch) {
                 assert.equal(record.offset, expected, "offsets are dense");

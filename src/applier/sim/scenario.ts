@@ -187,7 +187,7 @@ export async function runApplierSim(
           return true;
         },
       });
-      const batchRecords = random.int(1, 8);
+      const batchRecordsMax = random.int(1, 8);
       const applier = new RackApplier(
         () =>
           new Applier(log, {
@@ -197,7 +197,7 @@ export async function runApplierSim(
             marker,
             progress,
             clock,
-            batchRecords,
+            batchRecordsMax,
           }),
         {
           enabled: true,

@@ -75,17 +75,17 @@ export class PartitionFetcher {
    * {@linkcode OffsetOutOfRange}, or a connection or Kafka error after which
    * the next call starts over with a fresh leader lookup.
    */
-  async fetch(offset: number, maxBytes: number, waitMs: number): Promise<FetchResult> {
+  async fetch(offset: number, bytesMax: number, waitMs: number): Promise<FetchResult> {
     const leader = await this.#connectLeader();
     const body = new KafkaWriter()
       .int32(-1) // replica id: a consumer
       .int32(waitMs)
       .int32(1) // min bytes
-      .int32(maxBytes)
+      .int32(bytesMax)
       .int8(0) // read uncommitted: the topic has no transactions
       .array([this.topic], (w, topic) => {
         w.string(topic).array([this.partition], (w2, partition) => {
-          w2.int32(partition).int64(offset).int32(maxBytes);
+          w2.int32(partition).int64(offset).int32(bytesMax);
         });
       })
       .finish();

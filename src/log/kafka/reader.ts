@@ -96,9 +96,9 @@ export class KafkaPartitionReader implements LogReader {
     if (this.#buffer.length === 0 && this.#failure !== undefined) throw this.#failure;
     const out: LogRecord[] = [];
     let bytes = 0;
-    while (out.length < limits.maxRecords && this.#buffer.length > 0) {
+    while (out.length < limits.recordsMax && this.#buffer.length > 0) {
       const record = this.#buffer[0]!;
-      if (out.length > 0 && bytes + record.value.length > limits.maxBytes) break;
+      if (out.length > 0 && bytes + record.value.length > limits.bytesMax) break;
       out.push(this.#buffer.shift()!);
       bytes += record.value.length;
     }
