@@ -98,12 +98,22 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
-  log.info("stopping");
-  // Closing waits on Redis and Kafka; if they are gone, do not wait forever.
-  const deadline = setTimeout(() => {
-    log.error("could not stop cleanly within 10 s; exiting");
+  log.info("draining: no new connections or requests; answering what was taken (up to {ms} ms)", {
+    ms: config.drainTimeoutMs,
+  });
+  // A second signal means now.
+  const now = () => {
+    log.warning("second signal: exiting without finishing the drain");
     Deno.exit(1);
-  }, 10_000);
+  };
+  Deno.addSignalListener("SIGINT", now);
+  Deno.addSignalListener("SIGTERM", now);
+  // Closing waits on Redis and Kafka after the drain; if they are gone, do not wait forever.
+  const boundMs = config.drainTimeoutMs + 10_000;
+  const deadline = setTimeout(() => {
+    log.error("could not stop cleanly within {ms} ms; exiting", { ms: boundMs });
+    Deno.exit(1);
+  }, boundMs);
   await node.stop();
   clearTimeout(deadline);
   return 0;

@@ -118,6 +118,8 @@ export interface Config {
   writeTimeoutMs: number;
   /** Writes this node may have waiting for their replies, all connections and peers together. */
   writesInFlightMax: number;
+  /** How long a stop (SIGTERM) lets connections finish what they took before closing them. */
+  drainTimeoutMs: number;
   /** Reply bytes a client may leave unread before it is closed. */
   clientOutputBufferLimit: number;
   /** Request and reply bytes all clients together may make the node hold. */
@@ -331,6 +333,11 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "how long a write waits for its reply (default 10000)",
+  },
+  "drain-timeout-ms": {
+    kind: "integer",
+    value: "n",
+    help: "on SIGTERM, how long connections may finish what they took (default 15000)",
   },
   "writes-in-flight-max": {
     kind: "integer",
@@ -915,6 +922,7 @@ export function parseConfig(
       metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
       writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
+      drainTimeoutMs: integer("drain-timeout-ms", 15_000, 0, 3_600_000),
       clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
       clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
       requirepass: secret("requirepass", "requirepass-file"),

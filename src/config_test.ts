@@ -321,6 +321,13 @@ const TABLE: {
   { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
   { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
   {
+    option: "drain-timeout-ms",
+    text: "2000",
+    json: 2000,
+    field: "drainTimeoutMs",
+    expected: 2000,
+  },
+  {
     option: "writes-in-flight-max",
     text: "5000",
     json: 5000,

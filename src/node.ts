@@ -218,7 +218,9 @@ async function runNode(
   let peerAddress: HostPort | undefined;
   let gateway: Gateway | undefined = undefined;
   const stopAll = async () => {
-    await gateway?.close();
+    // Clients first, while the applier still runs: every write they are waiting for is
+    // answered (applied, or its deadline) before the rest stops.
+    await gateway?.drain(config.drainTimeoutMs);
     await peerServer?.close();
     peers?.stop();
     logEnds.stop();

@@ -100,6 +100,8 @@ const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
 
 /** Requests in flight before the connection knows how large its replies are. */
 const INITIAL_WINDOW = 16;
+/** How long an ended connection waits for the client to close its side. */
+const LINGER_MS = 1_000;
 
 /** The need of a connection that wrote nothing yet. */
 const NO_NEED: Need = new Map();
@@ -128,6 +130,8 @@ export class ClientConnection {
   #closing = false;
   #closed = false;
   #paused = false;
+  #ending = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
   #flushScheduled = false;
   /** Writes not yet applied (or failed), and a promise settled once all of them are. */
   #writesInFlight = 0;
@@ -188,6 +192,19 @@ export class ClientConnection {
   /** Stops reading and ends the connection once queued replies are written (QUIT). */
   closeAfterReplies(): void {
     this.#closing = true;
+  }
+
+  /**
+   * A drain (SIGTERM): takes no more requests, and ends the connection once
+   * every request already taken has its reply written. What the client sends
+   * meanwhile is read and dropped, so the kernel never answers it with a reset
+   * that could discard replies the client has not read yet.
+   */
+  drain(): void {
+    this.#closing = true;
+    this.#paused = false;
+    this.#socket.resume();
+    this.#flush();
   }
 
   /** Closes at once, dropping queued replies. */
@@ -610,8 +627,22 @@ export class ClientConnection {
       }
       writeBatch();
     }
-    if (this.#closing && this.#replies.pending === 0) this.#socket.end();
+    if (this.#closing && this.#replies.pending === 0) this.#end();
     this.#account();
+  }
+
+  /**
+   * Ends the connection once its replies are written: FIN, then the client's
+   * own close is waited for a moment (closing at once with its requests
+   * unread would make the kernel send a reset, which can discard replies the
+   * client has not read yet).
+   */
+  #end(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#socket.end(() => {
+      this.#linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
+    });
   }
 
   #checkBackpressure(): void {
@@ -641,6 +672,7 @@ export class ClientConnection {
   }
 
   #onClose(): void {
+    clearTimeout(this.#linger);
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;

@@ -109,6 +109,8 @@ export class Gateway {
   #bound: HostPort[] = [];
   #backend: GatewayBackend;
   #clients = new Map<number, ClientConnection>();
+  /** Set while draining: called when the last connection has closed. */
+  #whenEmpty: (() => void) | undefined;
   #nextId = 1;
   #limits: ConnectionLimits;
   #clientsMax: number;
@@ -154,6 +156,7 @@ export class Gateway {
       },
       closed: (connection) => {
         this.#clients.delete(connection.id);
+        if (this.#clients.size === 0) this.#whenEmpty?.();
       },
     };
     if (options.listen !== undefined) {
@@ -238,6 +241,38 @@ export class Gateway {
       clientBufferBytes: this.#budget.totalBytes,
       clientsClosedOverBudget: this.#budget.closedOver,
     };
+  }
+
+  /**
+   * Drains (SIGTERM): stops accepting, lets every connection finish the
+   * requests it took (their replies written, then the connection ended), and
+   * after `timeoutMs` closes the ones still open. Resolves with how many had
+   * to be cut off.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const closed = this.#servers.map(({ server }) =>
+      new Promise<void>((resolve) => server.close(() => resolve()))
+    );
+    const empty = Promise.withResolvers<void>();
+    this.#whenEmpty = empty.resolve;
+    for (const client of [...this.#clients.values()]) client.drain();
+    if (this.#clients.size === 0) empty.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      empty.promise,
+      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    const cut = this.#clients.size;
+    if (cut > 0) {
+      log.warning("drain: {cut} connections still busy after {ms} ms are closed", {
+        cut,
+        ms: timeoutMs,
+      });
+    }
+    for (const client of this.#clients.values()) client.destroy();
+    await Promise.all(closed);
+    return cut;
   }
 
   /** Stops accepting, closes every connection. */
