@@ -98,6 +98,8 @@ export interface Config {
   clientsMax: number;
   /** Where other nodes connect (peer links); undefined: this node has none. */
   peerListen: HostPort | undefined;
+  /** Where `/metrics`, `/healthz` and `/readyz` are served (off when undefined). */
+  adminListen: HostPort | undefined;
   /** The secret every node of the world shares; peer links prove it. */
   worldSecret: string | undefined;
   /** The other nodes: of this rack and of other racks. */
@@ -272,6 +274,11 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "client connections accepted at once (default 10000)",
+  },
+  "admin-listen": {
+    kind: "text",
+    value: "host:port",
+    help: "serve /metrics, /healthz and /readyz over HTTP here (off unless set)",
   },
   "peer-listen": {
     kind: "text",
@@ -868,6 +875,10 @@ export function parseConfig(
   const peerListen = peerListenText === undefined
     ? undefined
     : parseHostPort(peerListenText, "--peer-listen");
+  const adminListenText = text("admin-listen");
+  const adminListen = adminListenText === undefined
+    ? undefined
+    : parseHostPort(adminListenText, "--admin-listen");
   const peers = list("peer").map(parsePeer);
   const peerTlsParts = [pem("peer-tls-cert"), pem("peer-tls-key"), pem("peer-tls-ca")];
   let peerTls: PeerTls | undefined;
@@ -912,6 +923,7 @@ export function parseConfig(
       logFormat,
       clientsMax: integer("max-clients", 10_000, 1, 1_000_000),
       peerListen,
+      adminListen,
       worldSecret,
       peers,
       join: boolean("join", false),

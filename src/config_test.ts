@@ -321,6 +321,13 @@ const TABLE: {
   { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
   { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
   {
+    option: "admin-listen",
+    text: "127.0.0.1:9121",
+    json: "127.0.0.1:9121",
+    field: "adminListen",
+    expected: { host: "127.0.0.1", port: 9121 },
+  },
+  {
     option: "drain-timeout-ms",
     text: "2000",
     json: 2000,

@@ -7,7 +7,7 @@
  */
 
 import type { Config, HostPort } from "./config.ts";
-import { Gateway } from "./gateway/server.ts";
+import { EMPTY_GATEWAY_STATS, Gateway } from "./gateway/server.ts";
 import { WritePath } from "./write/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
 import { Applier } from "./applier/applier.ts";
@@ -26,7 +26,8 @@ import { PeerServer } from "./cluster/peer_server.ts";
 import { peerService } from "./cluster/peer_service.ts";
 import { Router } from "./gateway/routing.ts";
 import { rackHealth } from "./cluster/rack_health.ts";
-import { nodeInfo } from "./node_info.ts";
+import { nodeInfo, type NodeSnapshot } from "./node_info.ts";
+import { type AdminServer, serveAdmin } from "./admin_http.ts";
 import { World } from "./cluster/world.ts";
 import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";
@@ -217,10 +218,36 @@ async function runNode(
   let peerServer: PeerServer | undefined;
   let peerAddress: HostPort | undefined;
   let gateway: Gateway | undefined = undefined;
+  let admin: AdminServer | undefined;
+  let draining = false;
+  const snapshot = (): NodeSnapshot => ({
+    config,
+    identity,
+    startedAt,
+    metaDb,
+    gateway: gateway?.stats() ?? EMPTY_GATEWAY_STATS,
+    upstream: { ...upstream.status(), healthy: upstream.healthy },
+    writes: {
+      ...writes.stats(),
+      waiting: pending.size,
+      logBatches: opLog.batches,
+      partitions: opLog.partitions,
+    },
+    applier: applier.status(),
+    logEnds: logEnds.ends,
+    servesReads: health.servesReads(),
+    applies: health.applies(),
+    routing: router.stats(),
+    peers: peers?.status() ?? [],
+    peerServer: peerServer?.stats(),
+    raft: world.status(),
+  });
   const stopAll = async () => {
-    // Clients first, while the applier still runs: every write they are waiting for is
-    // answered (applied, or its deadline) before the rest stops.
+    // Not ready from here on; clients first, while the applier still runs: every write they
+    // are waiting for is answered (applied, or its deadline) before the rest stops.
+    draining = true;
     await gateway?.drain(config.drainTimeoutMs);
+    await admin?.close();
     await peerServer?.close();
     peers?.stop();
     logEnds.stop();
@@ -257,6 +284,9 @@ async function runNode(
       );
       peerAddress = await peerServer.listen();
     }
+    if (config.adminListen !== undefined) {
+      admin = await serveAdmin(config.adminListen, { snapshot, draining: () => draining });
+    }
     peers?.start();
     await world.start();
     gateway = new Gateway({
@@ -272,29 +302,7 @@ async function runNode(
         worldSecret: config.worldSecret,
       }),
       protectedMode: config.protectedMode,
-      pylonInfo: () =>
-        nodeInfo({
-          config,
-          identity,
-          startedAt,
-          metaDb,
-          gateway: gateway!.stats(),
-          upstream: { ...upstream.status(), healthy: upstream.healthy },
-          writes: {
-            ...writes.stats(),
-            waiting: pending.size,
-            logBatches: opLog.batches,
-            partitions: opLog.partitions,
-          },
-          applier: applier.status(),
-          logEnds: logEnds.ends,
-          servesReads: health.servesReads(),
-          applies: health.applies(),
-          routing: router.stats(),
-          peers: peers?.status() ?? [],
-          peerServer: peerServer?.stats(),
-          raft: world.status(),
-        }),
+      pylonInfo: () => nodeInfo(snapshot()),
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {

@@ -35,6 +35,7 @@ import {
 import { IdentityError } from "../identity/node_identity.ts";
 import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
+import { applyBatchSeconds, since } from "../observe/metrics.ts";
 import { failpoint } from "../failpoints.ts";
 import { classifyRedisError } from "./redis_errors.ts";
 import type { RackProgress } from "./rack_progress.ts";
@@ -444,7 +445,9 @@ class PartitionApplier {
       encodeCommand(["GET", positionKey(this.partition)]),
     );
 
+    const startedAt = performance.now();
     const frames = await connection.run(commands);
+    applyBatchSeconds.observe(since(startedAt));
     const exec = frames[frames.length - 3]!;
     const stored = parsePosition(frames[frames.length - 1]!);
     const queued = frames.slice(1, 1 + slots.length);

@@ -9,6 +9,7 @@ import type * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
+import { readSeconds, refused, since } from "../observe/metrics.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import {
@@ -210,6 +211,7 @@ export class ClientConnection {
   /** Closes at once, dropping queued replies. */
   destroy(): void {
     if (!this.#closed && this.#host.budget.totalBytes > this.#host.budget.limitBytes) {
+      refused("memory_budget");
       log.warning(
         "client {id} at {addr} closed: the node's client memory budget of {limit} bytes is spent and it holds the most",
         {
@@ -254,6 +256,7 @@ export class ClientConnection {
     // One reply larger than the limit (a 100 MB value) is still delivered: the limit is on what
     // piles up around it.
     if (output - this.#largestUnsent > this.#limits.outputBytesMax) {
+      refused("output_limit");
       log.warning(
         "client {id} at {addr} closed: {output} reply bytes unread, over the limit of {limit}",
         {
@@ -290,6 +293,7 @@ export class ClientConnection {
           addr: this.remoteAddress,
           error: error.message,
         });
+        refused("protocol");
         this.#replies.push(encodeError(`ERR ${error.message}`));
         this.#closing = true;
         break;
@@ -308,7 +312,7 @@ export class ClientConnection {
       this.lastCommand = "pylon";
       const refusal = this.#refusal(pylonCommand(argv), argv, undefined) ??
         (isWorldChange(argv) && !this.authenticated ? WORLD_CHANGE_NEEDS_AUTH : undefined);
-      if (refusal !== undefined) this.#replies.push(encodeError(refusal));
+      if (refusal !== undefined) this.#refuse(refusal);
       else this.#answer(this.#host.local(this, argv, undefined));
       return;
     }
@@ -318,7 +322,7 @@ export class ClientConnection {
         argv,
         undefined,
       );
-      if (refusal !== undefined) this.#replies.push(encodeError(refusal));
+      if (refusal !== undefined) this.#refuse(refusal);
       else this.#transactionCommand(argv);
       return;
     }
@@ -328,7 +332,7 @@ export class ClientConnection {
       if (refusal !== undefined) {
         this.lastCommand = r.command.name;
         if (this.#transaction !== undefined) this.#transactionFailed = true;
-        this.#replies.push(encodeError(refusal));
+        this.#refuse(refusal);
         return;
       }
     }
@@ -352,6 +356,7 @@ export class ClientConnection {
         return;
       case "pubsub":
         this.lastCommand = r.command.name;
+        refused("not_served");
         this.#replies.push(
           encodeError(
             `ERR command '${r.command.name}' is refused by Pylon: pub/sub is not served yet`,
@@ -360,12 +365,20 @@ export class ClientConnection {
         return;
       case "refused":
         this.lastCommand = r.command.name;
+        refused("not_served");
         this.#replies.push(encodeError(r.message));
         return;
       case "error":
+        refused(r.message.includes("wrong number of arguments") ? "arity" : "unknown_command");
         this.#replies.push(encodeError(r.message));
         return;
     }
+  }
+
+  /** Answers a refusal of this connection's rights (NOAUTH, NOPERM, WRONGPASS). */
+  #refuse(message: string): void {
+    refused(message.startsWith("NOPERM") ? "noperm" : "noauth");
+    this.#replies.push(encodeError(message));
   }
 
   /**
@@ -518,15 +531,18 @@ export class ClientConnection {
   /** Forwards a read at once, or after the writes sent before it are applied. */
   #readInOrder(request: Uint8Array): void {
     const slot = this.#replies.reserve();
+    const startedAt = performance.now();
     const db = this.db;
     const protocol = this.protocol;
     if (this.#writesInFlight === 0) {
-      this.#read(request, slot, db, protocol, 0, undefined);
+      this.#read(request, { slot, startedAt, db, protocol }, 0, undefined);
       return;
     }
     this.#readsHeld++;
     const answered = this.#writesSettled
-      .then(() => new Promise<void>((done) => this.#read(request, slot, db, protocol, 0, done)))
+      .then(() =>
+        new Promise<void>((done) => this.#read(request, { slot, startedAt, db, protocol }, 0, done))
+      )
       .then(() => {
         this.#readsHeld--;
       });
@@ -536,12 +552,11 @@ export class ClientConnection {
   /** Forwards a read; if its Redis connection fails, retries on a fresh one a few times. */
   #read(
     request: Uint8Array,
-    slot: Slot,
-    db: number,
-    protocol: Protocol,
+    place: { slot: Slot; startedAt: number; db: number; protocol: Protocol },
     attempt: number,
     done: (() => void) | undefined,
   ): void {
+    const { slot, db, protocol } = place;
     if (this.#closed) {
       done?.();
       return;
@@ -554,6 +569,7 @@ export class ClientConnection {
       if (reply instanceof UpstreamError) {
         const delay = READ_RETRY_DELAYS_MS[attempt];
         if (delay === undefined) {
+          readSeconds.observe(since(place.startedAt));
           this.#replies.fill(
             slot,
             encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`),
@@ -561,10 +577,11 @@ export class ClientConnection {
           this.#scheduleFlush();
           done?.();
         } else {
-          setTimeout(() => this.#read(request, slot, db, protocol, attempt + 1, done), delay);
+          setTimeout(() => this.#read(request, place, attempt + 1, done), delay);
         }
         return;
       }
+      readSeconds.observe(since(place.startedAt));
       this.#replies.fill(slot, reply);
       this.#scheduleFlush();
       done?.();

@@ -4,6 +4,7 @@
  * closed), keeps the registry CLIENT LIST reads, and counts what it serves.
  */
 
+import { refused } from "../observe/metrics.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getLogger } from "@logtape/logtape";
@@ -63,6 +64,18 @@ export interface GatewayBackend {
 }
 
 /** Counters for `PYLON INFO`. */
+/** The stats of a gateway not listening yet. */
+export const EMPTY_GATEWAY_STATS: GatewayStats = {
+  connectedClients: 0,
+  totalConnections: 0,
+  rejectedConnections: 0,
+  totalCommands: 0,
+  authFailures: 0,
+  authRateLimited: 0,
+  clientBufferBytes: 0,
+  clientsClosedOverBudget: 0,
+};
+
 export interface GatewayStats {
   connectedClients: number;
   totalConnections: number;
@@ -295,11 +308,13 @@ export class Gateway {
 
     if (this.#clients.size >= this.#clientsMax) {
       this.#stats.rejectedConnections++;
+      refused("max_clients");
       connection.rejectAndClose("ERR max number of clients reached");
       return;
     }
     if (this.#protectedMode && !this.#users.authRequired && !isLoopback(socket.remoteAddress)) {
       this.#stats.rejectedConnections++;
+      refused("protected_mode");
       connection.rejectAndClose(PROTECTED_MODE);
       return;
     }

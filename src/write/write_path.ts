@@ -20,6 +20,7 @@ import type { WriteRequest, WriteSubmitter } from "../log/write_request.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import { ignored } from "../observe/ignored.ts";
+import { refused, since, writeSeconds } from "../observe/metrics.ts";
 import { type Clock, realClock } from "../clock.ts";
 
 /** Options of {@linkcode WritePath}. */
@@ -103,11 +104,19 @@ export class WritePath implements WriteSubmitter {
     const refusal = this.#check(request);
     if (typeof refusal === "string") {
       this.#stats.refused++;
+      refused(
+        refusal.startsWith("CROSSSLOT")
+          ? "crossslot"
+          : refusal === DB_OUT_OF_RANGE
+          ? "reserved_db"
+          : "syntax",
+      );
       reply(encodeError(refusal));
       return Promise.resolve(undefined);
     }
     if (this.#pending.size >= this.#options.writesInFlightMax) {
       this.#stats.refused++;
+      refused("writes_in_flight");
       reply(encodeError(
         `ERR Pylon has ${this.#options.writesInFlightMax} writes awaiting their replies, its ` +
           `limit (writes-in-flight-max); this write was not logged, retry later`,
@@ -131,9 +140,11 @@ export class WritePath implements WriteSubmitter {
 
     const deadlineMs = (this.#options.clock ?? realClock).now() + this.#options.writeTimeoutMs;
     let answered = false;
+    const startedAt = performance.now();
     const answer = (bytes: Uint8Array) => {
       if (answered) return;
       answered = true;
+      writeSeconds.observe({ stage: "answered" }, since(startedAt));
       reply(bytes);
     };
     const done = Promise.withResolvers<void>();
@@ -169,6 +180,7 @@ export class WritePath implements WriteSubmitter {
     let placement: Placement | undefined;
     const placed = this.#log.append(partition, encodeOp(op), deadlineMs).then(
       (offset) => {
+        writeSeconds.observe({ stage: "logged" }, since(startedAt));
         placement = { partition, offset };
         this.#pending.placed(op.id, offset);
         if (ackOnLog) answer(REPLY.ok);

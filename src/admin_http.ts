@@ -1,0 +1,68 @@
+/**
+ * The admin HTTP listener (`--admin-listen`): `/metrics` in Prometheus text
+ * format, `/healthz` (the process answers) and `/readyz` (it serves reads and
+ * its rack applies; not while draining). Plain HTTP, meant for loopback or a
+ * private network: it shows no data, only counts and states.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { HostPort } from "./config.ts";
+import type { NodeSnapshot } from "./node_info.ts";
+import { METRICS_CONTENT_TYPE, ready, renderMetrics } from "./node_metrics.ts";
+
+const log = getLogger(["pylon", "admin"]);
+
+/** The running listener. */
+export interface AdminServer {
+  address: HostPort;
+  close(): Promise<void>;
+}
+
+/** Serves the admin endpoints on `listen`. */
+export async function serveAdmin(
+  listen: HostPort,
+  node: { snapshot: () => NodeSnapshot; draining: () => boolean },
+): Promise<AdminServer> {
+  const bound = Promise.withResolvers<HostPort>();
+  const server = Deno.serve({
+    hostname: listen.host,
+    port: listen.port,
+    onListen: ({ hostname, port }) => bound.resolve({ host: hostname, port }),
+    onError: (error) => {
+      log.warning("admin request failed: {error}", { error: String(error) });
+      return new Response("internal error\n", { status: 500 });
+    },
+  }, async (request) => {
+    const path = new URL(request.url).pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET" } });
+    }
+    switch (path) {
+      case "/healthz":
+        return new Response("ok\n");
+      case "/readyz": {
+        const s = node.snapshot();
+        const draining = node.draining();
+        if (ready(s, draining)) return new Response("ready\n");
+        const why = draining
+          ? "draining"
+          : !s.servesReads
+          ? "this rack does not serve reads (its Redis is down or catching up)"
+          : "this rack does not apply the log";
+        return new Response(`not ready: ${why}\n`, { status: 503 });
+      }
+      case "/metrics":
+        return new Response(await renderMetrics(node.snapshot(), node.draining()), {
+          headers: { "content-type": METRICS_CONTENT_TYPE },
+        });
+      default:
+        return new Response("not found: try /metrics, /healthz or /readyz\n", { status: 404 });
+    }
+  });
+  const address = await bound.promise;
+  log.info("admin endpoints on http://{host}:{port}", { ...address });
+  return {
+    address,
+    close: () => server.shutdown(),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `/metrics` and readiness from what a running node already counts (the same
+ * snapshot `PYLON INFO` renders), set on the registry of src/observe/metrics.ts
+ * at each scrape, beside the latencies measured where they happen.
+ */
+
+import client from "prom-client";
+import { registry } from "./observe/metrics.ts";
+import type { NodeSnapshot } from "./node_info.ts";
+
+/** A counter whose value is a total the node keeps (set at scrape, never decreasing). */
+function total<L extends string>(name: string, help: string, labelNames: readonly L[] = []) {
+  const counter = new client.Counter({ name, help, labelNames, registers: [registry] });
+  return (value: number, labels: Partial<Record<L, string>> = {}) => {
+    counter.remove(labels as Record<L, string>);
+    counter.inc(labels as Record<L, string>, value);
+  };
+}
+
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []) {
+  const g = new client.Gauge({ name, help, labelNames, registers: [registry] });
+  return {
+    set: (value: number, labels: Partial<Record<L, string>> = {}) =>
+      g.set(labels as Record<L, string>, value),
+    reset: () => g.reset(),
+  };
+}
+
+const m = {
+  ready: gauge("pylon_ready", "1 when the node serves reads and its rack applies"),
+  servesReads: gauge("pylon_serves_reads", "1 when this rack serves reads"),
+  applies: gauge("pylon_applies", "1 when this rack applies the log"),
+  draining: gauge("pylon_draining", "1 while the node drains before stopping"),
+  upstreamHealthy: gauge("pylon_redis_up", "1 when the rack's Redis answers"),
+  connectedClients: gauge("pylon_connected_clients", "Client connections open"),
+  clientBufferBytes: gauge("pylon_client_buffer_bytes", "Bytes clients make the node hold"),
+  connections: total("pylon_connections_received_total", "Client connections accepted"),
+  commands: total("pylon_commands_total", "Requests handled"),
+  writes: total("pylon_writes_total", "Writes by outcome", ["outcome"] as const),
+  writesWaiting: gauge("pylon_writes_waiting", "Writes waiting for their reply"),
+  logBatches: total("pylon_log_batches_total", "Writes to the log (group commits)"),
+  forwarded: total("pylon_forwarded_total", "Requests served by a peer rack", ["kind"] as const),
+  readsWaited: total("pylon_reads_waited_total", "Reads that waited for their writes to apply"),
+  position: gauge("pylon_applied_position", "Next offset to apply", ["partition"] as const),
+  logEnd: gauge("pylon_log_end", "The log's end offset", ["partition"] as const),
+  lagOps: gauge("pylon_apply_lag_ops", "Ops in the log not applied here", ["partition"] as const),
+  lagSeconds: gauge(
+    "pylon_apply_lag_seconds",
+    "Age of the last applied op while ops wait (0 when caught up)",
+    ["partition"] as const,
+  ),
+  appliedOps: total("pylon_applied_ops_total", "Ops applied by this node", ["partition"] as const),
+  applyBatches: total("pylon_apply_batches_total", "Apply batches", ["partition"] as const),
+  paused: gauge("pylon_applier_paused", "1 while Redis refuses writes", ["partition"] as const),
+  peerUp: gauge("pylon_peer_up", "1 when the link to a peer is up", ["peer", "rack"] as const),
+  peerRtt: gauge("pylon_peer_rtt_seconds", "Last round trip to a peer", ["peer"] as const),
+  peerServesReads: gauge(
+    "pylon_peer_serves_reads",
+    "1 when a peer's rack serves reads",
+    [
+      "peer",
+    ] as const,
+  ),
+  raftTerm: gauge("pylon_raft_term", "Raft term", ["group"] as const),
+  raftCommit: gauge("pylon_raft_commit", "Raft commit index", ["group"] as const),
+  raftRole: gauge("pylon_raft_role", "1 for this node's Raft role", ["group", "role"] as const),
+};
+
+/** Whether the node should receive traffic: it serves reads, its rack applies, it is not draining. */
+export function ready(s: NodeSnapshot, draining: boolean): boolean {
+  return !draining && s.servesReads && s.applies;
+}
+
+/** The Prometheus text of `/metrics`, with the snapshot's values set first. */
+export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise<string> {
+  m.ready.set(ready(s, draining) ? 1 : 0);
+  m.servesReads.set(s.servesReads ? 1 : 0);
+  m.applies.set(s.applies ? 1 : 0);
+  m.draining.set(draining ? 1 : 0);
+  m.upstreamHealthy.set(s.upstream.healthy ? 1 : 0);
+  m.connectedClients.set(s.gateway.connectedClients);
+  m.clientBufferBytes.set(s.gateway.clientBufferBytes);
+  m.connections(s.gateway.totalConnections);
+  m.commands(s.gateway.totalCommands);
+  m.writes(s.writes.accepted, { outcome: "accepted" });
+  m.writes(s.writes.acknowledged, { outcome: "answered" });
+  m.writes(s.writes.refused, { outcome: "refused" });
+  m.writes(s.writes.failed, { outcome: "failed" });
+  m.writes(s.writes.timedOut, { outcome: "timed_out" });
+  m.writesWaiting.set(s.writes.waiting);
+  m.logBatches(s.writes.logBatches);
+  m.forwarded(s.routing.readsForwarded, { kind: "read" });
+  m.forwarded(s.routing.writesForwarded, { kind: "write" });
+  m.readsWaited(s.routing.readsWaited);
+  for (const g of [m.position, m.logEnd, m.lagOps, m.lagSeconds, m.paused]) g.reset();
+  for (const p of s.applier ?? []) {
+    const partition = String(p.partition);
+    const end = s.logEnds[p.partition]?.end;
+    if (p.position !== undefined) m.position.set(p.position, { partition });
+    if (end !== undefined) m.logEnd.set(end, { partition });
+    if (end !== undefined && p.position !== undefined) {
+      const behind = Math.max(0, end - p.position);
+      m.lagOps.set(behind, { partition });
+      const age = behind > 0 && p.lastAcceptedAtMs !== undefined
+        ? (Date.now() - p.lastAcceptedAtMs) / 1000
+        : 0;
+      m.lagSeconds.set(age, { partition });
+    }
+    m.appliedOps(p.appliedOps, { partition });
+    m.applyBatches(p.batches, { partition });
+    m.paused.set(p.state === "paused" ? 1 : 0, { partition });
+  }
+  for (const g of [m.peerUp, m.peerRtt, m.peerServesReads]) g.reset();
+  for (const peer of s.peers) {
+    m.peerUp.set(peer.up ? 1 : 0, { peer: peer.id, rack: peer.rack });
+    if (peer.rttMs !== undefined) m.peerRtt.set(peer.rttMs / 1000, { peer: peer.id });
+    m.peerServesReads.set(peer.servesReads ? 1 : 0, { peer: peer.id });
+  }
+  for (const g of [m.raftTerm, m.raftCommit, m.raftRole]) g.reset();
+  for (const group of s.raft) {
+    m.raftTerm.set(group.term, { group: group.group });
+    m.raftCommit.set(group.commit, { group: group.group });
+    m.raftRole.set(1, { group: group.group, role: group.role });
+  }
+  return await registry.metrics();
+}
+
+/** The content type of the Prometheus text format. */
+export const METRICS_CONTENT_TYPE = registry.contentType;

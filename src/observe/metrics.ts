@@ -1,0 +1,90 @@
+/**
+ * The node's Prometheus metrics (prom-client's registry and text format):
+ * what is measured where it happens — latencies of reads, writes and apply
+ * batches, refusals by reason. Values a node already counts (connections,
+ * positions, peers, Raft) are read at scrape time (src/node_metrics.ts).
+ */
+
+import client from "prom-client";
+
+/** Every series the node exposes on `/metrics`. */
+export const registry = new client.Registry();
+
+/** From 100 µs to 10 s: a read from the local Redis up to a write at its deadline. */
+const LATENCY_BUCKETS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+/** A read, from its request to its reply (served here or by a peer rack). */
+export const readSeconds = new client.Histogram({
+  name: "pylon_read_duration_seconds",
+  help: "Reads from request to reply",
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+/** A write, from accepted to `logged` (the log holds it) and to `answered` (its reply sent). */
+export const writeSeconds = new client.Histogram({
+  name: "pylon_write_duration_seconds",
+  help: "Writes from accepted to logged and to answered",
+  labelNames: ["stage"] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+/** One apply batch: its MULTI/EXEC round trip to the rack's Redis. */
+export const applyBatchSeconds = new client.Histogram({
+  name: "pylon_apply_batch_duration_seconds",
+  help: "Apply batches (one MULTI/EXEC on the rack's Redis)",
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+/** Why Pylon itself refused a request or a connection. */
+export type RefusalReason =
+  | "noauth"
+  | "noperm"
+  | "unknown_command"
+  | "arity"
+  | "not_served"
+  | "syntax"
+  | "crossslot"
+  | "reserved_db"
+  | "writes_in_flight"
+  | "max_clients"
+  | "protected_mode"
+  | "output_limit"
+  | "memory_budget"
+  | "protocol";
+
+const refusals = new client.Counter({
+  name: "pylon_refusals_total",
+  help: "Requests and connections Pylon refused, by reason",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+/** Counts one refusal. */
+export function refused(reason: RefusalReason): void {
+  refusals.inc({ reason });
+}
+
+/** Seconds since `startMs` (on `performance.now()`'s clock). */
+export function since(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
+}
