@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { readSeconds, refused, since } from "../observe/metrics.ts";
+import { rewriteInfo } from "./info_rewrite.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import {
@@ -85,6 +86,8 @@ export interface ConnectionHost {
   budget: MemoryBudget;
   /** Called once when the connection ends. */
   closed(connection: ClientConnection): void;
+  /** How `INFO <args>` from Redis is shown to clients (src/gateway/info_rewrite.ts). */
+  info(args: string[]): { metaDb: number; pylonSection: string | undefined };
 }
 
 /** Delays between retries of a read whose Redis connection failed (failover, restart). */
@@ -341,11 +344,14 @@ export class ClientConnection {
       return;
     }
     switch (r.kind) {
-      case "read":
+      case "read": {
         this.lastCommand = r.command.name;
         // The client's own bytes go upstream when they arrived in one piece.
-        this.#readInOrder(this.#decoder.raw ?? encodeCommand(argv));
-        return;
+        const request = this.#decoder.raw ?? encodeCommand(argv);
+        if (r.command.name !== "info") return this.#readInOrder(request, undefined);
+        const shown = this.#host.info(argv.slice(1).map((a) => utf8.decode(a)));
+        return this.#readInOrder(request, (reply) => rewriteInfo(reply, shown));
+      }
       case "local":
         this.lastCommand = r.command.name;
         this.#answer(this.#host.local(this, argv, r.command));
@@ -529,19 +535,24 @@ export class ClientConnection {
   }
 
   /** Forwards a read at once, or after the writes sent before it are applied. */
-  #readInOrder(request: Uint8Array): void {
+  #readInOrder(
+    request: Uint8Array,
+    rewrite: ((reply: Uint8Array) => Uint8Array) | undefined,
+  ): void {
     const slot = this.#replies.reserve();
     const startedAt = performance.now();
     const db = this.db;
     const protocol = this.protocol;
     if (this.#writesInFlight === 0) {
-      this.#read(request, { slot, startedAt, db, protocol }, 0, undefined);
+      this.#read(request, { slot, startedAt, db, protocol, rewrite }, 0, undefined);
       return;
     }
     this.#readsHeld++;
     const answered = this.#writesSettled
       .then(() =>
-        new Promise<void>((done) => this.#read(request, { slot, startedAt, db, protocol }, 0, done))
+        new Promise<void>((done) =>
+          this.#read(request, { slot, startedAt, db, protocol, rewrite }, 0, done)
+        )
       )
       .then(() => {
         this.#readsHeld--;
@@ -552,7 +563,13 @@ export class ClientConnection {
   /** Forwards a read; if its Redis connection fails, retries on a fresh one a few times. */
   #read(
     request: Uint8Array,
-    place: { slot: Slot; startedAt: number; db: number; protocol: Protocol },
+    place: {
+      slot: Slot;
+      startedAt: number;
+      db: number;
+      protocol: Protocol;
+      rewrite: ((reply: Uint8Array) => Uint8Array) | undefined;
+    },
     attempt: number,
     done: (() => void) | undefined,
   ): void {
@@ -582,7 +599,7 @@ export class ClientConnection {
         return;
       }
       readSeconds.observe(since(place.startedAt));
-      this.#replies.fill(slot, reply);
+      this.#replies.fill(slot, place.rewrite === undefined ? reply : place.rewrite(reply));
       this.#scheduleFlush();
       done?.();
     }, this.#seen.size === 0 ? NO_NEED : new Map(this.#seen));

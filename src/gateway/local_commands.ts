@@ -5,6 +5,7 @@
  * wording where Redis has one.
  */
 
+import { selectSections } from "../observe/info.ts";
 import type { Argv } from "../resp/request_decoder.ts";
 import { array, bulk, error, integer, map, nil, type RespValue, simple } from "../resp/value.ts";
 import { REPLY } from "../resp/encoder.ts";
@@ -326,8 +327,8 @@ function clientList(context: LocalContext, argv: Argv): RespValue {
 
 const PYLON_HELP = [
   "PYLON <subcommand> [<arg> ...]. Subcommands are:",
-  "INFO",
-  "    Node id, rack, role, uptime, connections, commands served and the upstream Redis.",
+  "INFO [<section> ...]",
+  "    Node id, rack, role, uptime, connections, writes, applier, peers and Raft, by section.",
   "WORLD",
   "    The world's nodes, racks, peer addresses, rack leaders and Raft groups.",
   "NODE ADD <id> <rack> <host:port>",
@@ -345,17 +346,16 @@ function pylon(context: LocalContext, argv: Argv): RespValue | Promise<RespValue
   const admin = context.admin(argv);
   if (admin !== undefined) return admin;
   const sub = lower(argv[1]);
-  if (sub === "info" && argv.length === 2) {
+  if (sub === "info") {
+    const sections = argv.slice(2).map((a) => text(a));
     return {
       type: "verbatim",
       format: "txt",
-      value: new TextEncoder().encode(context.pylonInfo()),
+      value: new TextEncoder().encode(selectSections(context.pylonInfo(), sections)),
     };
   }
   if (sub === "help" && argv.length === 2) return array(PYLON_HELP.map((line) => simple(line)));
-  if (sub === "info" || sub === "help") {
-    return error(`ERR wrong number of arguments for 'pylon|${sub}' command`);
-  }
+  if (sub === "help") return error(`ERR wrong number of arguments for 'pylon|${sub}' command`);
   return error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
 }
 

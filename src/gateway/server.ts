@@ -5,6 +5,8 @@
  */
 
 import { refused } from "../observe/metrics.ts";
+import { infoIncludesPylon } from "./info_rewrite.ts";
+import { pylonSection } from "../observe/info.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getLogger } from "@logtape/logtape";
@@ -167,6 +169,10 @@ export class Gateway {
       served: () => {
         this.#stats.totalCommands++;
       },
+      info: (args) => ({
+        metaDb: backend.reservedDb,
+        pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
+      }),
       closed: (connection) => {
         this.#clients.delete(connection.id);
         if (this.#clients.size === 0) this.#whenEmpty?.();
