@@ -84,13 +84,21 @@ async function main(): Promise<number> {
     console.log(`pylon: TLS clients on ${node.tlsAddress.host}:${node.tlsAddress.port}`);
   }
 
-  // SIGHUP reloads what can change live (the TLS certificates) instead of ending the node.
-  Deno.addSignalListener("SIGHUP", () => {
+  // SIGHUP reads the flags, PYLON_* variables and the configuration file again and takes what
+  // can change live (src/config_changes.ts), instead of ending the node.
+  Deno.addSignalListener("SIGHUP", async () => {
     log.info("SIGHUP: reloading");
     try {
-      node.reload();
+      const again = parseConfig(
+        Deno.args,
+        Deno.env.toObject(),
+        (path) => Deno.readTextFileSync(path),
+      );
+      await node.reload(again.kind === "run" ? again.config : undefined);
     } catch (error) {
-      log.error("reload failed, keeping what was loaded: {error}", { error: String(error) });
+      log.error("reload failed, keeping what was loaded: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   });
   const stopped = Promise.withResolvers<void>();

@@ -6,6 +6,9 @@
  * {@linkcode startNode}.
  */
 
+import { getLogger } from "@logtape/logtape";
+import { configChanges } from "./config_changes.ts";
+import { setupLogging } from "./observe/log.ts";
 import type { Config, HostPort } from "./config.ts";
 import { EMPTY_GATEWAY_STATS, Gateway } from "./gateway/server.ts";
 import { WritePath } from "./write/write_path.ts";
@@ -38,6 +41,8 @@ import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
 
+const log = getLogger(["pylon", "node"]);
+
 /** A running node. */
 export interface PylonNode {
   /** Who the node is: id, rack, log, metadata db. */
@@ -48,8 +53,11 @@ export interface PylonNode {
   peerAddress: HostPort | undefined;
   /** The TLS client address, when there is one. */
   tlsAddress: HostPort | undefined;
-  /** Reads what can change without a restart again (TLS certificates). */
-  reload(): void;
+  /**
+   * Reads the TLS certificates again and takes from `next` (the configuration
+   * read again) what can change live (src/config_changes.ts); logs the rest.
+   */
+  reload(next?: Config): Promise<void>;
   /** Stops serving, finishes the writes in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -119,6 +127,10 @@ async function runNode(
   const { upstream, opLog, startedAt } = started;
   const { nodeId, rack, metaDb } = identity;
   const pending = new PendingWrites();
+  // One set for the write path and the router, so a reload changes both.
+  const ackLog = new Set(config.ackLog);
+  // The options as last (re)loaded.
+  let current = config;
   const progress = new RackProgress(opLog.partitions, readPosition(upstream, metaDb));
   // A Redis that restarted or failed over may be behind what this node knew.
   upstream.onReset(() => progress.invalidate());
@@ -183,7 +195,7 @@ async function runNode(
     nodeId,
     rack,
     metaDb,
-    ackLog: new Set(config.ackLog),
+    ackLog,
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
@@ -211,7 +223,7 @@ async function runNode(
     scripts,
     health,
     progress,
-    ackLog: new Set(config.ackLog),
+    ackLog,
     metaDb,
   });
 
@@ -246,7 +258,7 @@ async function runNode(
     // Not ready from here on; clients first, while the applier still runs: every write they
     // are waiting for is answered (applied, or its deadline) before the rest stops.
     draining = true;
-    await gateway?.drain(config.drainTimeoutMs);
+    await gateway?.drain(current.drainTimeoutMs);
     await admin?.close();
     await peerServer?.close();
     peers?.stop();
@@ -331,7 +343,32 @@ async function runNode(
       tlsAddress: gateway.tlsAddress,
       peerAddress,
       stop: stopAll,
-      reload: () => gateway!.reloadTls(),
+      reload: async (next) => {
+        gateway!.reloadTls();
+        if (next === undefined) return;
+        const { live, restart } = configChanges(current, next);
+        if (restart.length > 0) {
+          log.warning("reload: {names} change only at a restart; kept as they were", {
+            names: restart.join(", "),
+          });
+        }
+        if (live.length === 0) return;
+        if (live.includes("logLevel") || live.includes("logFormat")) {
+          await setupLogging(next.logLevel, next.logFormat);
+        }
+        ackLog.clear();
+        for (const command of next.ackLog) ackLog.add(command);
+        writes.configure({
+          writeTimeoutMs: next.writeTimeoutMs,
+          writesInFlightMax: next.writesInFlightMax,
+        });
+        gateway!.setClientLimits({
+          outputBytesMax: next.clientOutputBufferLimit,
+          memoryBudgetBytes: next.clientMemoryBudget,
+        });
+        current = { ...current, ...Object.fromEntries(live.map((k) => [k, next[k]])) };
+        log.info("reload: {names} changed", { names: live.join(", ") });
+      },
     };
   } catch (error) {
     await stopAll();

@@ -23,7 +23,8 @@ export interface Holder {
 
 /** The budget shared by every connection of a gateway. */
 export class MemoryBudget {
-  readonly limitBytes: number;
+  /** The budget; a reload may change it. */
+  limitBytes: number;
   #held = new Map<Holder, number>();
   #total = 0;
   /** Connections closed for taking the node past the budget. */

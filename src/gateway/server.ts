@@ -240,6 +240,12 @@ export class Gateway {
     return at < 0 ? undefined : this.#bound[at];
   }
 
+  /** Changes the client limits of every connection, open or new (a reload). */
+  setClientLimits(limits: { outputBytesMax: number; memoryBudgetBytes: number }): void {
+    this.#limits.outputBytesMax = limits.outputBytesMax;
+    this.#budget.limitBytes = limits.memoryBudgetBytes;
+  }
+
   /** Reads the TLS certificate, key and CA again (SIGHUP): new connections use them. */
   reloadTls(): void {
     const secure = this.options.tls;

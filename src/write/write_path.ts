@@ -86,6 +86,11 @@ export class WritePath implements WriteSubmitter {
     this.#options = options;
   }
 
+  /** Changes the write timeout and the bound on writes in flight (a reload); later writes use them. */
+  configure(changes: { writeTimeoutMs: number; writesInFlightMax: number }): void {
+    this.#options = { ...this.#options, ...changes };
+  }
+
   stats(): WriteStats {
     return { ...this.#stats };
   }

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "./config.ts";
+import { configChanges } from "./config_changes.ts";
+
+function config(args: string[]) {
+  const parsed = parseConfig(args, {});
+  if (parsed.kind !== "run") throw new Error("not a run");
+  return parsed.config;
+}
+
+Deno.test("a reload takes tuning options and names those that need a restart", () => {
+  const base = ["--redis", "redis://127.0.0.1:6379", "--log-level", "info"];
+  const current = config(base);
+  assert.deepEqual(configChanges(current, config(base)), { live: [], restart: [] });
+  const next = config([
+    "--redis",
+    "redis://127.0.0.1:7000",
+    "--log-level",
+    "debug",
+    "--ack-log",
+    "set",
+    "--write-timeout-ms",
+    "500",
+  ]);
+  const changes = configChanges(current, next);
+  assert.deepEqual(changes.live.sort(), ["ackLog", "logLevel", "writeTimeoutMs"]);
+  assert.deepEqual(changes.restart, ["redis"]);
+});
