@@ -122,6 +122,10 @@ export interface Config {
   writesInFlightMax: number;
   /** How long a stop (SIGTERM) lets connections finish what they took before closing them. */
   drainTimeoutMs: number;
+  /** Embedded log: segment size, and the bounds past which applied segments are removed. */
+  logSegmentBytes: number;
+  logRetentionBytes: number;
+  logRetentionMs: number;
   /** Reply bytes a client may leave unread before it is closed. */
   clientOutputBufferLimit: number;
   /** Request and reply bytes all clients together may make the node hold. */
@@ -340,6 +344,21 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "how long a write waits for its reply (default 10000)",
+  },
+  "log-segment-bytes": {
+    kind: "bytes",
+    value: "size",
+    help: "embedded log: start a new segment file past this size (default 64mb)",
+  },
+  "log-retention-bytes": {
+    kind: "bytes",
+    value: "size",
+    help: "embedded log: per partition, remove the oldest applied segments past this (default 1gb)",
+  },
+  "log-retention-ms": {
+    kind: "integer",
+    value: "n",
+    help: "embedded log: remove applied segments last written longer ago (default 7 days)",
   },
   "drain-timeout-ms": {
     kind: "integer",
@@ -935,6 +954,9 @@ export function parseConfig(
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
       writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
       drainTimeoutMs: integer("drain-timeout-ms", 15_000, 0, 3_600_000),
+      logSegmentBytes: size("log-segment-bytes", 64 * 1024 ** 2),
+      logRetentionBytes: size("log-retention-bytes", 1024 ** 3),
+      logRetentionMs: integer("log-retention-ms", 7 * 24 * 3_600_000, 1, Number.MAX_SAFE_INTEGER),
       clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
       clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
       requirepass: secret("requirepass", "requirepass-file"),

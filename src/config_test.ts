@@ -328,6 +328,27 @@ const TABLE: {
     expected: { host: "127.0.0.1", port: 9121 },
   },
   {
+    option: "log-segment-bytes",
+    text: "1mb",
+    json: "1mb",
+    field: "logSegmentBytes",
+    expected: 1024 * 1024,
+  },
+  {
+    option: "log-retention-bytes",
+    text: "2mb",
+    json: "2mb",
+    field: "logRetentionBytes",
+    expected: 2 * 1024 * 1024,
+  },
+  {
+    option: "log-retention-ms",
+    text: "60000",
+    json: 60000,
+    field: "logRetentionMs",
+    expected: 60000,
+  },
+  {
     option: "drain-timeout-ms",
     text: "2000",
     json: 2000,

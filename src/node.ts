@@ -16,6 +16,7 @@ import { Upstream } from "./redis/upstream.ts";
 import { Applier } from "./applier/applier.ts";
 import { HandBack } from "./applier/hand_back.ts";
 import { LogEnds } from "./log/log_ends.ts";
+import { Retention } from "./log/retention.ts";
 import { RackApplier } from "./applier/rack_applier.ts";
 import { PendingWrites } from "./applier/pending_writes.ts";
 import { RackProgress } from "./applier/rack_progress.ts";
@@ -71,7 +72,10 @@ export async function openLog(config: Config, nodeId: string): Promise<OpLog> {
       security: config.log.security,
     });
   }
-  return await SegmentLog.open(config.log.dir, { partitions: config.partitions });
+  return await SegmentLog.open(config.log.dir, {
+    partitions: config.partitions,
+    segmentBytes: config.logSegmentBytes,
+  });
 }
 
 /** What {@linkcode startNode} needs besides the configuration. */
@@ -163,7 +167,9 @@ async function whenReachable<T>(
 
 /** Whether a failure to reach a service may pass by itself (not a refusal of who we are). */
 function transient(reason: string): boolean {
-  return !/SASL|authenticat|certificate|self[- ]signed|unable to verify|access denied/i.test(reason);
+  return !/SASL|authenticat|certificate|self[- ]signed|unable to verify|access denied/i.test(
+    reason,
+  );
 }
 
 /** Wires and starts the parts of a node whose identity is settled. */
@@ -251,6 +257,15 @@ async function runNode(
 
   const logEnds = new LogEnds(opLog);
   logEnds.start();
+  // The embedded log keeps what the rack has not applied, and drops the rest past its bounds.
+  const retention = opLog instanceof SegmentLog
+    ? new Retention(opLog, {
+      bytesMax: config.logRetentionBytes,
+      ageMsMax: config.logRetentionMs,
+      applied: (p) => applier.status()?.find((s) => s.partition === p)?.position,
+    })
+    : undefined;
+  retention?.start();
   const expireTimer = setInterval(() => writes.expire(performance.now()), 100);
 
   const health = rackHealth({
@@ -281,7 +296,7 @@ async function runNode(
   let admin: AdminServer | undefined;
   let draining = false;
   const snapshot = (): NodeSnapshot => ({
-    config,
+    config: current,
     identity,
     startedAt,
     metaDb,
@@ -295,6 +310,10 @@ async function runNode(
     },
     applier: applier.status(),
     logEnds: logEnds.ends,
+    logBytes: opLog instanceof SegmentLog
+      ? Array.from({ length: opLog.partitions }, (_, p) => opLog.sizeBytes(p))
+      : undefined,
+    logFreedBytes: retention?.freedBytes,
     servesReads: health.servesReads(),
     applies: health.applies(),
     routing: router.stats(),
@@ -311,6 +330,7 @@ async function runNode(
     await peerServer?.close();
     peers?.stop();
     logEnds.stop();
+    retention?.stop();
     clearInterval(expireTimer);
     recovery.stop();
     scripts.close();

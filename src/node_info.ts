@@ -26,6 +26,9 @@ export interface NodeSnapshot {
   writes: WriteStats & { waiting: number; logBatches: number; partitions: number };
   applier: PartitionStatus[] | undefined;
   logEnds: readonly (LogBounds | undefined)[];
+  /** The embedded log's bytes per partition, and what retention freed (undefined on Kafka). */
+  logBytes: number[] | undefined;
+  logFreedBytes: number | undefined;
   servesReads: boolean;
   applies: boolean;
   routing: RoutingStats;
@@ -108,6 +111,21 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       ],
     },
   ];
+  sections.push({
+    title: "Log",
+    fields: [
+      ...(s.logBytes === undefined ? [] : [
+        ["log_bytes", s.logBytes.reduce((a, b) => a + b, 0)] as [string, number],
+        ["log_retention_freed_bytes", s.logFreedBytes ?? 0] as [string, number],
+      ]),
+      ...s.logEnds.flatMap((bounds, p) =>
+        bounds === undefined ? [] : [
+          [`partition_${p}_log_start`, bounds.start] as [string, number],
+          [`partition_${p}_log_end`, bounds.end] as [string, number],
+        ]
+      ),
+    ],
+  });
   if (s.applier !== undefined) {
     sections.push({
       title: "Applier",

@@ -43,6 +43,16 @@ const m = {
   readsWaited: total("pylon_reads_waited_total", "Reads that waited for their writes to apply"),
   position: gauge("pylon_applied_position", "Next offset to apply", ["partition"] as const),
   logEnd: gauge("pylon_log_end", "The log's end offset", ["partition"] as const),
+  logStart: gauge(
+    "pylon_log_start",
+    "The first offset the log still holds",
+    ["partition"] as const,
+  ),
+  logBytes: gauge("pylon_log_bytes", "Bytes the embedded log holds", ["partition"] as const),
+  logFreed: total(
+    "pylon_log_retention_freed_bytes_total",
+    "Bytes the embedded log's retention removed",
+  ),
   lagOps: gauge("pylon_apply_lag_ops", "Ops in the log not applied here", ["partition"] as const),
   lagSeconds: gauge(
     "pylon_apply_lag_seconds",
@@ -92,7 +102,16 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
   m.forwarded(s.routing.readsForwarded, { kind: "read" });
   m.forwarded(s.routing.writesForwarded, { kind: "write" });
   m.readsWaited(s.routing.readsWaited);
-  for (const g of [m.position, m.logEnd, m.lagOps, m.lagSeconds, m.paused]) g.reset();
+  for (
+    const g of [m.position, m.logEnd, m.lagOps, m.lagSeconds, m.paused, m.logStart, m.logBytes]
+  ) {
+    g.reset();
+  }
+  s.logEnds.forEach((bounds, p) => {
+    if (bounds !== undefined) m.logStart.set(bounds.start, { partition: String(p) });
+  });
+  s.logBytes?.forEach((bytes, p) => m.logBytes.set(bytes, { partition: String(p) }));
+  if (s.logFreedBytes !== undefined) m.logFreed(s.logFreedBytes);
   for (const p of s.applier ?? []) {
     const partition = String(p.partition);
     const end = s.logEnds[p.partition]?.end;

@@ -213,6 +213,47 @@ export class SegmentLog implements OpLog {
     return this.#part(partition).segments.map((s) => s.path);
   }
 
+  /** Bytes `partition` holds on disk (every segment's durable part). */
+  sizeBytes(partition: number): number {
+    return this.#part(partition).segments.reduce((sum, s) => sum + s.bytes, 0);
+  }
+
+  /**
+   * Retention: removes `partition`'s oldest whole segments while the partition
+   * is over `bytesMax` or the segment was last written more than `ageMsMax`
+   * ago — but only segments whose every record is below `keepFrom` (what the
+   * rack has applied), and never the segment being written. Resolves with the
+   * bytes freed. Each removal is made durable before the next, so a crash
+   * never leaves a gap between segments.
+   */
+  async retain(
+    partition: number,
+    policy: { keepFrom: number; bytesMax: number; ageMsMax: number; nowMs?: number },
+  ): Promise<number> {
+    const part = this.#part(partition);
+    const now = policy.nowMs ?? Date.now();
+    let freed = 0;
+    while (part.segments.length > 1) {
+      const oldest = part.segments[0]!;
+      if (oldest.base + oldest.records > policy.keepFrom) break;
+      const over = this.sizeBytes(partition) > policy.bytesMax;
+      const modified = (await Deno.stat(oldest.path)).mtime?.getTime() ?? now;
+      if (!over && now - modified <= policy.ageMsMax) break;
+      part.segments.shift();
+      await Deno.remove(oldest.path);
+      await syncDir(part.dir);
+      freed += oldest.bytes;
+      log.info("partition {partition}: removed {path} (offsets {from}..{to}, {bytes} bytes)", {
+        partition,
+        path: oldest.path,
+        from: oldest.base,
+        to: oldest.base + oldest.records - 1,
+        bytes: oldest.bytes,
+      });
+    }
+    return freed;
+  }
+
   append(partition: number, record: Uint8Array, deadlineMs?: number): Promise<number> {
     const part = this.#parts[partition];
     if (part === undefined || !Number.isInteger(partition)) {
@@ -515,13 +556,17 @@ class SegmentReader implements LogReader {
     const arena = new Arena();
     let bytes = 0;
     while (out.length < limits.recordsMax) {
-      const segment = part.segments[cursor.segment]!;
+      const segment = cursor.segment;
       if (cursor.offset === segment.base + segment.records) {
-        const next = part.segments[cursor.segment + 1];
+        const at = part.segments.indexOf(segment);
+        // A segment retention removed under the reader: what follows it is still there.
+        const next = at < 0
+          ? part.segments.find((s) => s.base === cursor!.offset)
+          : part.segments[at + 1];
         if (next === undefined) break;
         cursor.file.close();
         this.#cursor = null;
-        cursor = await openCursor(part, cursor.segment + 1, 0, next.base);
+        cursor = await openCursor(part, next, 0, next.base);
         this.#cursor = cursor;
         continue;
       }
@@ -563,13 +608,13 @@ class SegmentReader implements LogReader {
     const startRecord = entry < 0 ? 0 : segment.indexRecords[entry]!;
     const startPosition = entry < 0 ? 0 : segment.indexPositions[entry]!;
     let cursor = this.#cursor;
-    if (cursor !== null && cursor.segment === index) {
+    if (cursor !== null && cursor.segment === segment) {
       cursor.offset = segment.base + startRecord;
       cursor.position = startPosition;
     } else {
       cursor?.file.close();
       this.#cursor = null;
-      cursor = await openCursor(part, index, startPosition, segment.base + startRecord);
+      cursor = await openCursor(part, segment, startPosition, segment.base + startRecord);
     }
     this.#cursor = cursor;
     while (cursor.offset < offset) {
@@ -582,11 +627,11 @@ class SegmentReader implements LogReader {
 
 async function openCursor(
   part: Partition,
-  segment: number,
+  segment: Segment,
   position: number,
   offset: number,
 ): Promise<Cursor> {
-  const file = await Deno.open(part.segments[segment]!.path, { read: true });
+  const file = await Deno.open(segment.path, { read: true });
   return new Cursor(file, {
     segment,
     position,
@@ -598,7 +643,7 @@ async function openCursor(
 /** A reader's place in one segment file, with a read-ahead window over its durable bytes. */
 class Cursor {
   readonly file: Deno.FsFile;
-  readonly segment: number;
+  readonly segment: Segment;
   position: number;
   offset: number;
   #window: FileWindow;
@@ -606,7 +651,7 @@ class Cursor {
 
   constructor(
     file: Deno.FsFile,
-    options: { segment: number; position: number; offset: number; recordBytesMax: number },
+    options: { segment: Segment; position: number; offset: number; recordBytesMax: number },
   ) {
     this.file = file;
     this.segment = options.segment;

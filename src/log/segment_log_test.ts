@@ -424,3 +424,51 @@ Deno.test("SegmentLog refuses a record above recordBytesMax without writing anyt
     });
   });
 });
+
+Deno.test("SegmentLog retention removes old segments only below what was applied, and reopens", async () => {
+  await withDir(async (dir) => {
+    const options = { partitions: 1, segmentBytes: 100 };
+    await withLog(dir, options, async (log) => {
+      // 40 records of 20 bytes (+8 of framing): a new segment about every 4 records.
+      for (let i = 0; i < 40; i++) {
+        await log.append(0, text(`record-${String(i).padStart(13, "0")}`));
+      }
+      const segments = log.segments(0).length;
+      assert.ok(segments >= 8, `${segments} segments`);
+      const reader = log.reader(0, 0);
+      await reader.next({ recordsMax: 1, bytesMax: 1 << 20, waitMs: 0 });
+      // Over the size bound, but nothing applied past offset 10: only segments wholly below 10 go.
+      const freed = await log.retain(0, { keepFrom: 10, bytesMax: 0, ageMsMax: Infinity });
+      assert.ok(freed > 0);
+      const { start, end } = await log.bounds(0);
+      assert.ok(start > 0 && start <= 10, `start ${start}`);
+      assert.equal(end, 40);
+      // Within bounds: nothing more goes even though more was applied.
+      assert.equal(await log.retain(0, { keepFrom: 40, bytesMax: 1 << 30, ageMsMax: Infinity }), 0);
+      // A reader left below the new start is told so (as Kafka says "offset out of range").
+      await assert.rejects(
+        reader.next({ recordsMax: 100, bytesMax: 1 << 20, waitMs: 0 }),
+        /before the start/,
+      );
+      await reader.close();
+      const fromStart = await readAll(log, 0, start);
+      assert.deepEqual(
+        fromStart.map((r) => r.offset),
+        Array.from({ length: 40 - start }, (_, i) => start + i),
+      );
+      await assert.rejects(log.reader(0, start - 1).next(ALL), "below the start is an error");
+      // The segment being written is never removed.
+      await log.retain(0, { keepFrom: 40, bytesMax: 0, ageMsMax: 0 });
+      assert.equal(log.segments(0).length, 1);
+    });
+    await withLog(dir, options, async (log) => {
+      const { start, end } = await log.bounds(0);
+      assert.equal(end, 40);
+      assert.equal(
+        decode((await readAll(log, 0, start))[0]!.value),
+        `record-${String(start).padStart(13, "0")}`,
+      );
+      assert.equal(await log.append(0, text("after")), 40);
+    });
+  });
+});
