@@ -190,8 +190,20 @@ async function main(): Promise<number> {
       ["ps", "-aq", "--filter", `label=io.podman.compose.project=${PROJECT}`],
       { quiet: true },
     )).out.split("\n").filter((x) => x);
+    // podman-compose's `down -v` leaves the images' anonymous volumes: note them first.
+    const anonymous: string[] = [];
+    for (const id of ids) {
+      const { out } = await run("podman", [
+        "inspect",
+        "--format",
+        '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}',
+        id,
+      ], { quiet: true });
+      anonymous.push(...out.split(/\s+/).filter((name) => /^[0-9a-f]{64}$/.test(name)));
+    }
     await compose(["down", "-v"], 300_000);
     for (const id of ids) await run("podman", ["rm", "-f", "-v", id], { quiet: true });
+    for (const volume of anonymous) await run("podman", ["volume", "rm", volume], { quiet: true });
     await run("podman", ["network", "rm", `${PROJECT}_default`], { quiet: true });
     await run("podman", [
       "rmi",
