@@ -106,9 +106,12 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
-  log.info("draining: no new connections or requests; answering what was taken (up to {ms} ms)", {
-    ms: config.drainTimeoutMs,
-  });
+  log.info(
+    "stopping: draining (no new connections or requests; answering what was taken, up to {ms} ms)",
+    {
+      ms: config.drainTimeoutMs,
+    },
+  );
   // A second signal means now.
   const now = () => {
     log.warning("second signal: exiting without finishing the drain");
