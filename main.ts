@@ -10,6 +10,9 @@ import { VERSION } from "./src/version.ts";
 import { EXIT } from "./src/observe/fatal.ts";
 import { ignored } from "./src/observe/ignored.ts";
 
+/** Signals this soon after the one that began the stop are copies of it, not a second one. */
+const SAME_SIGNAL_MS = 1_000;
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -112,8 +115,11 @@ async function main(): Promise<number> {
       ms: config.drainTimeoutMs,
     },
   );
-  // A second signal means now.
+  // A second signal means now — but not the copies of the first that arrive together (Ctrl-C
+  // reaches npx, deno task and the node, and deno task passes it on to the node as well).
+  const firstSignalAt = performance.now();
   const now = () => {
+    if (performance.now() - firstSignalAt < SAME_SIGNAL_MS) return;
     log.warning("second signal: exiting without finishing the drain");
     Deno.exit(1);
   };

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { encodeCommand } from "../../src/resp/encoder.ts";
-import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
+import { RawClient, startPylon, startRedis, waitFor } from "../harness/mod.ts";
 
 Deno.test("SIGTERM during 5,000 pipelined SETs: every applied write is answered, then a clean exit", async () => {
   await using redis = await startRedis();
@@ -67,12 +67,23 @@ Deno.test("a second signal during a drain exits at once", async () => {
   await using client = await RawClient.connect(pylon.port);
   redis.service.pause();
   await client.send(encodeCommand(["SET", "held", "1"]));
+  await waitFor(
+    "the write to be taken",
+    async () => (await pylon.info()).get("writes_waiting") === "1" || undefined,
+  );
   pylon.service.signal("SIGTERM");
   await pylon.waitForLog(/draining/);
   const started = performance.now();
-  pylon.service.signal("SIGTERM");
-  const { code } = await pylon.exit(10_000);
-  assert.equal(code, 1, "not a clean stop");
-  assert.ok(performance.now() - started < 5_000);
+  // Copies of the first signal within a second are not a second one: signal until it exits.
+  let status: Deno.CommandStatus | undefined;
+  while (status === undefined && performance.now() - started < 10_000) {
+    pylon.service.signal("SIGTERM");
+    status = await Promise.race([
+      pylon.service.exited,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250)),
+    ]);
+  }
+  assert.equal(status?.code, 1, "not a clean stop");
+  assert.ok(performance.now() - started < 5_000, "well before the 60 s drain timeout");
   redis.service.resume();
 });
