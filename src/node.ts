@@ -383,6 +383,8 @@ async function runNode(
       }),
       protectedMode: config.protectedMode,
       pylonInfo: () => nodeInfo(snapshot()),
+      appliedPositions: () =>
+        Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {

@@ -15,6 +15,7 @@
  * so the reply in EXEC's array is Redis's own bytes for that client.
  */
 
+import { commandKeys, dbArguments, findCommand } from "../command/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import { encodeCommand } from "../resp/encoder.ts";
@@ -182,6 +183,8 @@ class PartitionApplier {
   #status: PartitionStatus;
   /** Re-asserts the rack's marker in every batch. */
   #markerCommand: Uint8Array;
+  /** Whether the watched transaction at an offset was aborted (a fact of the log, kept a while). */
+  #verdicts = new Map<number, boolean>();
   /** Connection state: protocol and db after the last command sent. */
   #protocol: 2 | 3 = 2;
   #db = 0;
@@ -414,6 +417,14 @@ class PartitionApplier {
     next: number,
   ): Promise<Outcome> {
     const meta = this.#options.metaDb;
+    // Watched transactions that the log says were overtaken: aborted alike on every rack.
+    const aborted = new Set<Op>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (op?.watch !== undefined && await this.#overtaken(op, next - ops.length + i)) {
+        aborted.add(op);
+      }
+    }
     const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
     const slots: Slot[] = [];
     const queue = (command: Uint8Array, slot: Slot) => {
@@ -421,7 +432,7 @@ class PartitionApplier {
       slots.push(slot);
     };
     for (const op of ops) {
-      if (op === undefined) continue;
+      if (op === undefined || aborted.has(op)) continue;
       if (op.protocol !== this.#protocol) {
         queue(encodeCommand(["HELLO", String(op.protocol)]), { kind: "setup" });
         this.#protocol = op.protocol;
@@ -483,11 +494,11 @@ class PartitionApplier {
     }
     if (stored !== next) {
       // Moved between this EXEC and the WATCH after it: this batch applied, then someone else wrote.
-      this.#deliver(slots, items);
+      this.#deliver(slots, items, aborted);
       if (stored === undefined) throw new MetadataVanished();
       return { kind: "moved", stored };
     }
-    this.#deliver(slots, items);
+    this.#deliver(slots, items, aborted);
     return { kind: "applied" };
   }
 
@@ -517,7 +528,9 @@ class PartitionApplier {
   }
 
   /** Hands each op's reply to its waiting client, or stores it for its origin node. */
-  #deliver(slots: Slot[], items: Uint8Array[]): void {
+  #deliver(slots: Slot[], items: Uint8Array[], aborted: ReadonlySet<Op>): void {
+    // EXEC of a transaction whose watched keys changed: nil, as Redis answers it.
+    for (const op of aborted) this.#settle(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
     const replies = new Map<Op, Uint8Array[]>();
     slots.forEach((slot, i) => {
       if (slot.kind !== "op") return;
@@ -541,12 +554,107 @@ class PartitionApplier {
     }
   }
 
+  /**
+   * Whether an op in the log at or after the watch's position and before
+   * `offset` (this op's own) touched a watched key: decided from the log
+   * alone, so every rack decides alike. A watch older than
+   * {@linkcode WATCH_SCAN_OPS_MAX} ops is overtaken by definition.
+   */
+  async #overtaken(op: Op, offset: number): Promise<boolean> {
+    const known = this.#verdicts.get(offset);
+    if (known !== undefined) return known;
+    const verdict = await this.#decideOvertaken(op, offset);
+    this.#verdicts.set(offset, verdict);
+    // Verdicts are facts of the log; only recent ones can be asked for again.
+    if (this.#verdicts.size > VERDICTS_KEPT) {
+      for (const at of this.#verdicts.keys()) {
+        if (this.#verdicts.size <= VERDICTS_KEPT / 2) break;
+        this.#verdicts.delete(at);
+      }
+    }
+    return verdict;
+  }
+
+  async #decideOvertaken(op: Op, offset: number): Promise<boolean> {
+    const watch = op.watch!;
+    const from = Math.max(0, watch.from);
+    if (offset - from > WATCH_SCAN_OPS_MAX) return true;
+    if (from >= offset) return false;
+    const bounds = await this.#log.bounds(this.partition);
+    // Ops the log no longer holds cannot be checked: abort rather than guess.
+    if (from < bounds.start) return true;
+    const keys = new Set(watch.keys.map((k) => new TextDecoder().decode(k)));
+    const reader = this.#log.reader(this.partition, from);
+    try {
+      let at = from;
+      while (at < offset) {
+        const records = await reader.next({
+          recordsMax: Math.min(512, offset - at),
+          bytesMax: 4 * 1024 * 1024,
+          waitMs: 1_000,
+        });
+        if (records.length === 0) throw new Error(`the log did not return offset ${at}`);
+        for (const record of records) {
+          if (record.offset >= offset) return false;
+          at = record.offset + 1;
+          let earlier: Op;
+          try {
+            earlier = decodeOp(record.value);
+          } catch {
+            continue; // skipped by every rack alike
+          }
+          if (!touchesWatched(earlier, watch.db, keys)) continue;
+          // A watched transaction that was itself aborted changed nothing.
+          if (earlier.watch !== undefined && await this.#overtaken(earlier, record.offset)) {
+            continue;
+          }
+          return true;
+        }
+      }
+      return false;
+    } finally {
+      await reader.close();
+    }
+  }
+
   /** One op applied: its reply goes where {@linkcode HandBack} says. */
   #settle(op: Op, reply: Uint8Array): void {
     this.#status.appliedOps++;
     this.#status.lastAcceptedAtMs = op.acceptedAtMs;
     this.#options.replies.applied(op, reply);
   }
+}
+
+/** The most ops between a WATCH and its EXEC that are checked; past it the EXEC aborts. */
+const WATCH_SCAN_OPS_MAX = 100_000;
+/** Verdicts on watched transactions kept for the ones after them. */
+const VERDICTS_KEPT = 10_000;
+
+const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
+const NULL_RESP3 = new TextEncoder().encode("_\r\n");
+
+/** Whether `op` wrote one of `keys` in `db`, or flushed or swapped that db. */
+export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): boolean {
+  const text = new TextDecoder();
+  let current = op.db;
+  for (const argv of op.commands) {
+    const name = text.decode(argv[0]).toLowerCase();
+    if (name === "select") {
+      current = Number(text.decode(argv[1]));
+      continue;
+    }
+    if (name === "flushall") return true;
+    if (name === "flushdb" && current === db) return true;
+    const command = findCommand(name);
+    if (command === undefined) continue;
+    const dbs = dbArguments(command, argv);
+    if (name === "swapdb" && dbs.includes(db)) return true;
+    if (current !== db && !dbs.includes(db)) continue;
+    for (const position of commandKeys(command, argv)) {
+      if (keys.has(text.decode(argv[position]))) return true;
+    }
+  }
+  return false;
 }
 
 function parsePosition(frame: Uint8Array): number | undefined {

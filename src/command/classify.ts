@@ -167,7 +167,7 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "client|info": { class: "local", reason: "describes the connection to Pylon" },
   "client|list": { class: "local", reason: "lists Pylon's connections, not the Redis's" },
   "client|help": { class: "local", reason: "lists the CLIENT subcommands Pylon answers" },
-  "unwatch": { class: "local", reason: "nothing is ever watched (WATCH is refused)" },
+  "unwatch": { class: "local", reason: "forgets the connection's watched keys" },
 
   // Reads Redis's flags do not call reads.
   "info": {
@@ -342,8 +342,9 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "exec": { class: "local", reason: TRANSACTIONS },
   "discard": { class: "local", reason: TRANSACTIONS },
   "watch": {
-    class: "refused",
-    reason: "WATCH cannot hold across racks: a write logged by another rack would not abort it",
+    class: "local",
+    reason:
+      "the connection remembers the keys and its rack's position; EXEC carries them, and every rack aborts it alike if the log shows a change in between",
   },
   "eval": { class: "refused", reason: SCRIPTING },
   "evalsha": { class: "refused", reason: SCRIPTING },

@@ -148,13 +148,13 @@ Deno.test("INFO, TIME, LASTSAVE, DBSIZE and PUBSUB introspection are reads", () 
   assert.match(spec("info").reason!, /ready check/);
 });
 
-Deno.test("transactions are Pylon's; WATCH and scripting are refused with reasons; *_RO scripts are reads", () => {
+Deno.test("transactions and WATCH are Pylon's; scripting is refused with reasons; *_RO scripts are reads", () => {
   for (const name of ["multi", "exec", "discard"]) {
     assert.equal(spec(name).class, "local");
     assert.match(spec(name).reason!, /one op, applied atomically on every rack/);
   }
-  assert.equal(spec("watch").class, "refused");
-  assert.match(spec("watch").reason!, /cannot hold across racks/);
+  assert.equal(spec("watch").class, "local");
+  assert.match(spec("watch").reason!, /every rack aborts it alike/);
   for (const name of ["eval", "evalsha", "fcall", "script|load", "script|flush", "function|load"]) {
     assert.equal(spec(name).class, "refused", name);
     assert.equal(spec(name).reason, "refused until scripting is enabled", name);

@@ -18,5 +18,5 @@ export { checkSyntax } from "./syntax.ts";
 export { GRAMMAR_OVERRIDES, type GrammarOverride } from "./grammar.ts";
 export { rewriteForLog } from "./rewrite.ts";
 export { keyHashSlot, SLOTS } from "./slot.ts";
-export { CROSSSLOT_ERROR, partitionFor, type Placement } from "./partition.ts";
+export { CROSSSLOT_ERROR, partitionFor, type Placement, slotPartition } from "./partition.ts";
 export { dbArguments } from "./db_args.ts";

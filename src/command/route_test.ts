@@ -50,10 +50,6 @@ Deno.test("route() names refused commands and subcommands, with the reason", () 
       ["CLIENT", "KILL", "1.2.3.4:5"],
       "refused: ERR command 'client|kill' is refused by Pylon: it would act on the underlying Redis's connections; run it on that Redis directly",
     ],
-    [
-      ["WATCH", "k"],
-      "refused: ERR command 'watch' is refused by Pylon: WATCH cannot hold across racks: a write logged by another rack would not abort it",
-    ],
   ]);
 });
 

@@ -86,6 +86,8 @@ export interface ConnectionHost {
   budget: MemoryBudget;
   /** Called once when the connection ends. */
   closed(connection: ClientConnection): void;
+  /** Per partition, the position this rack has applied, as far as this node knows. */
+  appliedPositions(): readonly (number | undefined)[];
   /** How `INFO <args>` from Redis is shown to clients (src/gateway/info_rewrite.ts). */
   info(args: string[]): { metaDb: number; pylonSection: string | undefined };
 }
@@ -101,6 +103,8 @@ function is(name: Uint8Array | undefined, word: string): boolean {
 }
 
 const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
+const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
+const NULL_RESP3 = new TextEncoder().encode("_\r\n");
 
 /** Requests in flight before the connection knows how large its replies are. */
 const INITIAL_WINDOW = 16;
@@ -153,6 +157,14 @@ export class ClientConnection {
   /** Commands queued since MULTI; undefined outside a transaction. */
   #transaction: WriteCommand[] | undefined;
   #transactionFailed = false;
+  /**
+   * Keys watched since the last EXEC, DISCARD or UNWATCH, with the db they
+   * were watched in and, per partition, the position this rack had applied
+   * when the first was watched (what the client can have seen since).
+   */
+  #watch:
+    | { db: number; keys: Uint8Array[]; from: (number | undefined)[]; mixedDbs: boolean }
+    | undefined;
 
   constructor(
     socket: net.Socket,
@@ -319,6 +331,13 @@ export class ClientConnection {
       else this.#answer(this.#host.local(this, argv, undefined));
       return;
     }
+    if (is(name, "watch") || is(name, "unwatch")) {
+      const spec = findCommand(utf8.decode(name!).toLowerCase())!;
+      const refusal = this.#refusal(spec, argv, spec);
+      if (refusal !== undefined) this.#refuse(refusal);
+      else this.#watchCommand(argv);
+      return;
+    }
     if (is(name, "multi") || is(name, "exec") || is(name, "discard")) {
       const refusal = this.#refusal(
         findCommand(utf8.decode(name!).toLowerCase())!,
@@ -410,6 +429,50 @@ export class ClientConnection {
   }
 
   /** MULTI, EXEC and DISCARD: a transaction becomes one op, applied atomically on every rack. */
+  /** WATCH and UNWATCH, as Redis answers them. */
+  #watchCommand(argv: Argv): void {
+    const name = utf8.decode(argv[0]).toLowerCase();
+    this.lastCommand = name;
+    if (name === "unwatch") {
+      if (argv.length !== 1) {
+        this.#replies.push(encodeError("ERR wrong number of arguments for 'unwatch' command"));
+        return;
+      }
+      this.#watch = undefined;
+      this.#replies.push(REPLY.ok);
+      return;
+    }
+    if (argv.length < 2) {
+      this.#replies.push(encodeError("ERR wrong number of arguments for 'watch' command"));
+      if (this.#transaction !== undefined) this.#transactionFailed = true;
+      return;
+    }
+    // Redis refuses it inside MULTI without failing the transaction.
+    if (this.#transaction !== undefined) {
+      this.#replies.push(encodeError("ERR WATCH inside MULTI is not allowed"));
+      return;
+    }
+    const positions = this.#host.appliedPositions();
+    if (this.#watch === undefined) {
+      this.#watch = { db: this.db, keys: [], from: [...positions], mixedDbs: false };
+    } else {
+      if (this.#watch.db !== this.db) this.#watch.mixedDbs = true;
+      // The earliest position any watched key was read after is the one that counts.
+      this.#watch.from = this.#watch.from.map((p, i) =>
+        p === undefined || positions[i] === undefined ? undefined : Math.min(p, positions[i]!)
+      );
+    }
+    for (const key of argv.slice(1)) this.#watch.keys.push(key.slice());
+    this.#replies.push(REPLY.ok);
+  }
+
+  /** RESET: leaves any transaction and watch. */
+  resetTransaction(): void {
+    this.#transaction = undefined;
+    this.#transactionFailed = false;
+    this.#watch = undefined;
+  }
+
   #transactionCommand(argv: Argv): void {
     const name = new TextDecoder().decode(argv[0]).toLowerCase();
     this.lastCommand = name;
@@ -434,16 +497,26 @@ export class ClientConnection {
       this.#replies.push(encodeError(`ERR ${name.toUpperCase()} without MULTI`));
       return;
     }
+    // EXEC and DISCARD end the watch, whatever the outcome.
+    const watch = this.#watch;
+    this.#watch = undefined;
     if (name === "discard") {
       this.#replies.push(REPLY.ok);
     } else if (this.#transactionFailed) {
       this.#replies.push(
         encodeError("EXECABORT Transaction discarded because of previous errors."),
       );
+    } else if (watch?.mixedDbs) {
+      // Keys watched in several dbs are not tracked: the transaction is aborted, never wrongly run.
+      this.#replies.push(this.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
     } else if (queued.length === 0) {
       this.#replies.push(EMPTY_ARRAY);
     } else {
-      this.#write(queued, true);
+      this.#write(
+        queued,
+        true,
+        watch === undefined ? undefined : { db: watch.db, keys: watch.keys, from: watch.from },
+      );
     }
   }
 
@@ -496,9 +569,10 @@ export class ClientConnection {
    * Submits a write. It waits for reads held before it (so they do not see
    * it), and later reads wait for it (so the connection sees its own writes).
    */
-  #write(commands: WriteCommand[], transaction: boolean): void {
+  #write(commands: WriteCommand[], transaction: boolean, watch?: WriteRequest["watch"]): void {
     const slot = this.#replies.reserve();
     const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
+    if (watch !== undefined) request.watch = watch;
     const answer = (bytes: Uint8Array) => {
       if (slot.reply !== undefined) return;
       this.#replies.fill(slot, bytes);

@@ -102,10 +102,8 @@ export function answerLocal(
       connection.name = "";
       connection.user = context.users.defaultUser;
       connection.authenticated = false;
+      connection.resetTransaction();
       return simple("RESET");
-    case "unwatch":
-      // Nothing is ever watched: WATCH is refused.
-      return REPLY.ok;
     default:
       if (command.name === "command" || command.name.startsWith("command|")) {
         return commandReply(argv);

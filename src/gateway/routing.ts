@@ -130,8 +130,12 @@ export class Router {
   ): Promise<Placement | undefined> {
     const peers = this.#peers;
     const ackOnLog = acknowledgedOnLog(request, this.#ackLog);
-    // Constant-reply writes in ack=log mode are logged here even when this rack cannot apply.
-    if (this.#health.applies() || ackOnLog || peers === undefined || !peers.canForwardWrites()) {
+    // Constant-reply writes in ack=log mode are logged here even when this rack cannot apply;
+    // so is a watched transaction (its watch is this rack's position, not the peer's).
+    if (
+      this.#health.applies() || ackOnLog || request.watch !== undefined || peers === undefined ||
+      !peers.canForwardWrites()
+    ) {
       return this.#writes.submit(request, reply);
     }
     this.#stats.writesForwarded++;

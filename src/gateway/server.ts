@@ -59,6 +59,8 @@ export interface GatewayBackend {
   /** Membership admin commands. */
   admin?: LocalContext["admin"];
   pylonInfo(): string;
+  /** Per partition, the position this rack has applied, as this node knows it (for WATCH). */
+  appliedPositions?: () => readonly (number | undefined)[];
   /** Who may connect and what they may do; default: Redis's default user alone. */
   users?: Users;
   /** Refuse non-loopback clients while the default user needs no password (Redis's protected mode). */
@@ -169,6 +171,7 @@ export class Gateway {
       served: () => {
         this.#stats.totalCommands++;
       },
+      appliedPositions: () => backend.appliedPositions?.() ?? [],
       info: (args) => ({
         metaDb: backend.reservedDb,
         pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,

@@ -34,6 +34,20 @@ export interface Op {
   acceptedAtMs: number;
   /** One command, or a transaction's commands in order. */
   commands: Uint8Array[][];
+  /**
+   * A transaction's `WATCH`: it is aborted (EXEC answers nil) on every rack
+   * alike if an op at or after `from` (the partition's position the client's
+   * rack had applied when the keys were watched) and before this op touched
+   * one of `keys` in `db`.
+   */
+  watch?: OpWatch;
+}
+
+/** What a transaction watched. */
+export interface OpWatch {
+  db: number;
+  from: number;
+  keys: Uint8Array[];
 }
 
 /** A record that is not a valid op. */
@@ -61,6 +75,11 @@ export function encodeOp(op: Op): Uint8Array {
     size += 4;
     for (const arg of argv) size += 4 + arg.length;
   }
+  // The watch block goes last (flag bit 1): db u16, from f64, key count u32, keys.
+  if (op.watch !== undefined) {
+    size += 2 + 8 + 4;
+    for (const key of op.watch.keys) size += 4 + key.length;
+  }
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let at = 0;
@@ -76,7 +95,7 @@ export function encodeOp(op: Op): Uint8Array {
   view.setUint16(at, op.db);
   at += 2;
   out[at++] = op.protocol;
-  out[at++] = op.transaction ? 1 : 0;
+  out[at++] = (op.transaction ? 1 : 0) | (op.watch === undefined ? 0 : 2);
   view.setFloat64(at, op.acceptedAtMs);
   at += 8;
   view.setUint32(at, op.commands.length);
@@ -89,6 +108,20 @@ export function encodeOp(op: Op): Uint8Array {
       at += 4;
       out.set(arg, at);
       at += arg.length;
+    }
+  }
+  if (op.watch !== undefined) {
+    view.setUint16(at, op.watch.db);
+    at += 2;
+    view.setFloat64(at, op.watch.from);
+    at += 8;
+    view.setUint32(at, op.watch.keys.length);
+    at += 4;
+    for (const key of op.watch.keys) {
+      view.setUint32(at, key.length);
+      at += 4;
+      out.set(key, at);
+      at += key.length;
     }
   }
   return out;
@@ -127,7 +160,7 @@ export function decodeOp(bytes: Uint8Array): Op {
     throw new OpFormatError(`Op protocol ${protocol} is not 2 or 3`);
   }
   const flags = bytes[at++]!;
-  if ((flags & ~1) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
+  if ((flags & ~3) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
   const acceptedAtMs = view.getFloat64(at);
   at += 8;
   const count = view.getUint32(at);
@@ -150,7 +183,27 @@ export function decodeOp(bytes: Uint8Array): Op {
     }
     commands.push(argv);
   }
+  let watch: OpWatch | undefined;
+  if ((flags & 2) !== 0) {
+    need(2 + 8 + 4);
+    const watchDb = view.getUint16(at);
+    const from = view.getFloat64(at + 2);
+    const keyCount = view.getUint32(at + 10);
+    at += 14;
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < keyCount; i++) {
+      need(4);
+      const length = view.getUint32(at);
+      at += 4;
+      need(length);
+      keys.push(bytes.subarray(at, at + length));
+      at += length;
+    }
+    watch = { db: watchDb, from, keys };
+  }
   if (at !== bytes.length) throw new OpFormatError(`Op has ${bytes.length - at} trailing bytes`);
   const transaction = (flags & 1) === 1;
-  return { id, origin, rack, db, protocol, transaction, acceptedAtMs, commands };
+  const op: Op = { id, origin, rack, db, protocol, transaction, acceptedAtMs, commands };
+  if (watch !== undefined) op.watch = watch;
+  return op;
 }

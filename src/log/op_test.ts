@@ -43,3 +43,24 @@ Deno.test("decodeOp refuses truncated, padded and unknown-version records", () =
   future[0] = 9;
   assert.throws(() => decodeOp(future), /Unknown op version 9/);
 });
+
+Deno.test("a transaction's watch block round-trips, and ops without one are unchanged", () => {
+  const base = {
+    id: "01HZX3Y5V8Q2W4E6R8T0Y2U4I6",
+    origin: "n1",
+    rack: "east",
+    db: 0,
+    protocol: 2 as const,
+    transaction: true,
+    acceptedAtMs: 1,
+    commands: [[new TextEncoder().encode("INCR"), new TextEncoder().encode("k")]],
+  };
+  const watched = {
+    ...base,
+    watch: { db: 3, from: 1234, keys: [new TextEncoder().encode("k"), new Uint8Array([0, 255])] },
+  };
+  const back = decodeOp(encodeOp(watched));
+  assert.deepEqual(back.watch, watched.watch);
+  assert.equal(decodeOp(encodeOp(base)).watch, undefined);
+  assert.equal(encodeOp(base)[1 + 26 + 1 + 2 + 1 + 4 + 2 + 1], 1, "flags: transaction only");
+});

@@ -23,6 +23,11 @@ export interface WriteRequest {
   transaction: boolean;
   db: number;
   protocol: Protocol;
+  /**
+   * A transaction's WATCH: the keys, the db they were watched in, and per
+   * partition the position the client's rack had applied then.
+   */
+  watch?: { db: number; keys: Uint8Array[]; from: readonly (number | undefined)[] };
 }
 
 /** What accepts writes: the write path. */

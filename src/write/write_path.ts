@@ -9,7 +9,15 @@
  * timeout is an error that says the write may or may not be applied.
  */
 
-import { checkSyntax, dbArguments, partitionFor, rewriteForLog } from "../command/mod.ts";
+import {
+  checkSyntax,
+  CROSSSLOT_ERROR,
+  dbArguments,
+  keyHashSlot,
+  partitionFor,
+  rewriteForLog,
+  slotPartition,
+} from "../command/mod.ts";
 import { encodeOp, type Op } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
@@ -140,6 +148,14 @@ export class WritePath implements WriteSubmitter {
       acceptedAtMs: now,
       commands: request.commands.map((c) => rewriteForLog(c.command, c.argv, now)),
     };
+    if (request.watch !== undefined) {
+      // A position this node does not know yet counts as the start: more aborts, never a wrong run.
+      op.watch = {
+        db: request.watch.db,
+        keys: request.watch.keys,
+        from: request.watch.from[partition] ?? 0,
+      };
+    }
     const ackOnLog = acknowledgedOnLog(request, this.#options.ackLog);
     this.#stats.accepted++;
 
@@ -242,6 +258,12 @@ export class WritePath implements WriteSubmitter {
         return "CROSSSLOT Keys in request don't hash to the same slot";
       }
       partition = placed.partition;
+    }
+    // Watched keys are checked in the transaction's own partition's log: they must live there.
+    for (const key of request.watch?.keys ?? []) {
+      const placed = slotPartition(keyHashSlot(key), this.#log.partitions);
+      if (partition !== undefined && placed !== partition) return CROSSSLOT_ERROR;
+      partition ??= placed;
     }
     return { partition: partition ?? 0 };
   }
