@@ -139,6 +139,8 @@ export class ClientConnection {
   #closed = false;
   #paused = false;
   #ending = false;
+  /** How long an ended connection waits for the client's close (0 after a protocol error). */
+  #lingerMs = LINGER_MS;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #flushScheduled = false;
   /** Writes not yet applied (or failed), and a promise settled once all of them are. */
@@ -311,6 +313,8 @@ export class ClientConnection {
         refused("protocol");
         this.#replies.push(encodeError(`ERR ${error.message}`));
         this.#closing = true;
+        // As Redis: the error, then the connection closes; what the client still sends is refused.
+        this.#lingerMs = 0;
         break;
       }
       if (argv === undefined) break;
@@ -528,6 +532,12 @@ export class ClientConnection {
       return;
     }
     this.lastCommand = r.command.name;
+    if (r.command.flags.includes("no_multi")) {
+      // Redis's own refusal, which fails the transaction (SAVE, SHUTDOWN, SYNC, PSYNC).
+      this.#transactionFailed = true;
+      this.#replies.push(encodeError("ERR Command not allowed inside a transaction"));
+      return;
+    }
     if (queueableInTransaction(r)) {
       this.#transaction!.push({
         argv,
@@ -749,7 +759,8 @@ export class ClientConnection {
     if (this.#ending) return;
     this.#ending = true;
     this.#socket.end(() => {
-      this.#linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
+      if (this.#lingerMs === 0) this.#socket.destroy();
+      else this.#linger = setTimeout(() => this.#socket.destroy(), this.#lingerMs);
     });
   }
 

@@ -64,6 +64,8 @@ export function answerLocal(
   if (command === undefined) return pylon(context, argv);
   switch (command.name) {
     case "ping":
+      // Redis's table says any arity; its implementation takes at most one message.
+      if (argv.length > 2) return error("ERR wrong number of arguments for 'ping' command");
       if (argv.length > 1) return bulk(argv[1]!);
       return REPLY.pong;
     case "echo":

@@ -140,3 +140,32 @@ Deno.test("a declared but absurd bulk length is refused before anything is buffe
   assert.deepEqual(await other.read(), { type: "simple", value: "PONG" });
   assert.equal(await redisCli(pylon.port, ["PING"]), "PONG");
 });
+
+Deno.test("as Redis: PING with two messages, SAVE inside MULTI, and a protocol error that closes at once", async () => {
+  await using redis = await startRedis();
+  await using pylon = await startPylon({ redis: { url: redis.url } });
+  await using viaPylon = await RawClient.connect(pylon.port);
+  await using direct = await RawClient.connect(redis.port);
+  for (
+    const argv of [["PING", "hello", "redis"], ["MULTI"], ["SAVE"], ["SET", "k", "v"], ["EXEC"]]
+  ) {
+    await viaPylon.command(...argv);
+    await direct.command(...argv);
+    assert.deepEqual(await viaPylon.read(), await direct.read(), argv.join(" "));
+  }
+  assert.equal(await redis.call("EXISTS", "k"), "0", "the failed transaction ran nothing");
+  // A too-big inline request: the error, then the connection is closed, on both.
+  for (const [name, client] of [["pylon", viaPylon], ["redis", direct]] as const) {
+    await client.send("x".repeat(70 * 1024));
+    const replies = await client.readUntilClosed(5_000);
+    assert.equal(replies.length, 1, name);
+    assert.match((replies[0] as { value: string }).value, /Protocol error: too big inline request/);
+    // Writing on fails soon (reset or broken pipe): the server closed for good, not half-way.
+    let failed = false;
+    for (let attempt = 0; attempt < 25 && !failed; attempt++) {
+      failed = await client.send("PING\r\n".repeat(1_000)).then(() => false, () => true);
+      if (!failed) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(failed, `${name}: the client's writes fail after the close`);
+  }
+});
