@@ -202,6 +202,11 @@ export class ClientConnection {
     return this.#socket.writableLength;
   }
 
+  /** Commands queued since MULTI, or -1 outside a transaction (CLIENT LIST's multi). */
+  get queuedInTransaction(): number {
+    return this.#transaction?.length ?? -1;
+  }
+
   /** Requests in flight. */
   get pending(): number {
     return this.#replies.pending;

@@ -45,6 +45,21 @@ Deno.test("SELECT, CLIENT, HELLO, RESET and PING keep per-connection state", asy
   assert.match(list, new RegExp(`id=${idB.value} .*cmd=client\\|list`));
   await a.command("CLIENT", "INFO");
   assert.match(text(await a.read()), new RegExp(`^id=${idA.value} .*name=alpha`));
+  // The same fields as Redis 7.0, in its order; multi counts what MULTI queued.
+  await a.command("MULTI");
+  await a.read();
+  await a.command("SET", "q", "1");
+  await a.read();
+  await b.command("CLIENT", "LIST");
+  const line = text(await b.read()).split("\n").find((l) => l.startsWith(`id=${idA.value} `))!;
+  assert.deepEqual(
+    line.split(" ").map((f) => f.split("=")[0]),
+    ("id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem " +
+      "multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp").split(" "),
+  );
+  assert.match(line, / multi=1 /);
+  await a.command("DISCARD");
+  await a.read();
 
   await a.command("HELLO", "3");
   const hello = await a.read();
