@@ -11,6 +11,7 @@ import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { readSeconds, refused, since } from "../observe/metrics.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
+import { withoutSecrets } from "./config_rewrite.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import {
@@ -376,6 +377,10 @@ export class ClientConnection {
         this.lastCommand = r.command.name;
         // The client's own bytes go upstream when they arrived in one piece.
         const request = this.#decoder.raw ?? encodeCommand(argv);
+        if (r.command.name === "config|get") {
+          const protocol = this.protocol;
+          return this.#readInOrder(request, (reply) => withoutSecrets(reply, protocol));
+        }
         if (r.command.name !== "info") return this.#readInOrder(request, undefined);
         const shown = this.#host.info(argv.slice(1).map((a) => utf8.decode(a)));
         return this.#readInOrder(request, (reply) => rewriteInfo(reply, shown));

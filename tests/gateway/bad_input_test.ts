@@ -59,7 +59,7 @@ Deno.test("wrong arity, unknown commands and refused commands get clear errors i
   }
   const refusals: [string[], RegExp][] = [
     [["BLPOP", "l", "0"], /^ERR command 'blpop' is refused by Pylon: .*block/i],
-    [["CONFIG", "GET", "maxmemory"], /^ERR command 'config\|get' is refused by Pylon: .+/],
+    [["CONFIG", "SET", "maxmemory", "1"], /^ERR command 'config\|set' is refused by Pylon: .+/],
     [["SHUTDOWN"], /^ERR command 'shutdown' is refused by Pylon: .+/],
     [["EVAL", "return 1", "0"], /^ERR command 'eval' is refused by Pylon: .+/],
     [["SUBSCRIBE", "ch"], /^ERR command 'subscribe' is refused by Pylon: .+/],
