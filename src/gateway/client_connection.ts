@@ -11,6 +11,7 @@ import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { readSeconds, refused, since } from "../observe/metrics.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
+import { blockingTimeoutError } from "../command/blocking_timeout.ts";
 import { withoutSecrets } from "./config_rewrite.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
@@ -402,11 +403,14 @@ export class ClientConnection {
           ),
         );
         return;
-      case "refused":
+      case "refused": {
         this.lastCommand = r.command.name;
-        refused("not_served");
-        this.#replies.push(encodeError(r.message));
+        // A blocking command's wrong timeout gets Redis's error before Pylon's refusal.
+        const timeout = blockingTimeoutError(r.command.name, argv);
+        if (timeout === undefined) refused("not_served");
+        this.#replies.push(encodeError(timeout ?? r.message));
         return;
+      }
       case "error":
         refused(r.message.includes("wrong number of arguments") ? "arity" : "unknown_command");
         this.#replies.push(encodeError(r.message));

@@ -141,13 +141,23 @@ Deno.test("a declared but absurd bulk length is refused before anything is buffe
   assert.equal(await redisCli(pylon.port, ["PING"]), "PONG");
 });
 
-Deno.test("as Redis: PING with two messages, SAVE inside MULTI, and a protocol error that closes at once", async () => {
+Deno.test("as Redis: PING with two messages, blocking timeouts, SAVE inside MULTI, and a protocol error that closes at once", async () => {
   await using redis = await startRedis();
   await using pylon = await startPylon({ redis: { url: redis.url } });
   await using viaPylon = await RawClient.connect(pylon.port);
   await using direct = await RawClient.connect(redis.port);
   for (
-    const argv of [["PING", "hello", "redis"], ["MULTI"], ["SAVE"], ["SET", "k", "v"], ["EXEC"]]
+    const argv of [
+      ["PING", "hello", "redis"],
+      ["BLPOP", "k", "-1"],
+      ["BRPOP", "k", "abc"],
+      ["BLMOVE", "a", "b", "LEFT", "RIGHT", "-1"],
+      ["XREAD", "BLOCK", "1.5", "STREAMS", "s", "0"],
+      ["MULTI"],
+      ["SAVE"],
+      ["SET", "k", "v"],
+      ["EXEC"],
+    ]
   ) {
     await viaPylon.command(...argv);
     await direct.command(...argv);
