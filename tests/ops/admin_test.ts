@@ -31,19 +31,37 @@ function lookup(
   return sampleValue(families, name, labels);
 }
 
+/** A Redis and a node serving the admin endpoints, applying; disposed together. */
+async function startWithAdmin() {
+  const redis = await startRedis();
+  const adminPort = freePort();
+  const pylon = await startPylon({
+    redis: { url: redis.url },
+    args: ["--admin-listen", `127.0.0.1:${adminPort}`],
+  }).catch(async (error) => {
+    await redis[Symbol.asyncDispose]();
+    throw error;
+  });
+  await pylon.waitApplying();
+  return {
+    redis,
+    pylon,
+    adminPort,
+    async [Symbol.asyncDispose]() {
+      await pylon[Symbol.asyncDispose]();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: response.status, body: await response.text() };
 }
 
 Deno.test("/healthz, /readyz and /metrics: parsed by a Prometheus parser, series move under load", async () => {
-  await using redis = await startRedis();
-  const adminPort = freePort();
-  await using pylon = await startPylon({
-    redis: { url: redis.url },
-    args: ["--admin-listen", `127.0.0.1:${adminPort}`],
-  });
-  await pylon.waitApplying();
+  await using node = await startWithAdmin();
+  const { pylon, adminPort } = node;
   assert.deepEqual(await get(adminPort, "/healthz"), { status: 200, body: "ok\n" });
   await waitFor(
     "/readyz",
@@ -90,13 +108,8 @@ Deno.test("/healthz, /readyz and /metrics: parsed by a Prometheus parser, series
 });
 
 Deno.test("/readyz is false while the rack's Redis is down and true again once it is back", async () => {
-  await using redis = await startRedis();
-  const adminPort = freePort();
-  await using pylon = await startPylon({
-    redis: { url: redis.url },
-    args: ["--admin-listen", `127.0.0.1:${adminPort}`],
-  });
-  await pylon.waitApplying();
+  await using node = await startWithAdmin();
+  const { redis, adminPort } = node;
   await waitFor("ready", async () => (await get(adminPort, "/readyz")).status === 200 || undefined);
   await redis.stop();
   const down = await waitFor("not ready", async () => {
