@@ -37,7 +37,8 @@ import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";
 import { describe } from "./redis/client.ts";
 import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts";
-import { IdentityError, type NodeIdentity } from "./identity/node_identity.ts";
+import type { NodeIdentity } from "./identity/node_identity.ts";
+import { whenReachable } from "./identity/when_reachable.ts";
 import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
@@ -121,55 +122,6 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       naming.lock.close();
     },
   };
-}
-
-/** Delays between attempts to reach a service the node cannot start without. */
-const START_RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000];
-
-/**
- * Runs `open` until it succeeds: a service that is not up yet (Kafka starting
- * after the node, as containers do) is waited for, with backoff and one log
- * line each time the reason changes, until the start is aborted. Refusals
- * (identity, credentials, certificates) are not waited out.
- */
-async function whenReachable<T>(
-  what: string,
-  open: () => Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  let lastReason = "";
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await open();
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (signal.aborted || error instanceof IdentityError || !transient(reason)) throw error;
-      const delay = START_RETRY_DELAYS_MS[Math.min(attempt, START_RETRY_DELAYS_MS.length - 1)]!;
-      if (reason !== lastReason) {
-        log.warning("waiting for {what}: {reason}; retrying (every {delay} ms at most)", {
-          what,
-          reason,
-          delay: START_RETRY_DELAYS_MS.at(-1),
-        });
-        lastReason = reason;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
-      if (signal.aborted) throw error;
-    }
-  }
-}
-
-/** Whether a failure to reach a service may pass by itself (not a refusal of who we are). */
-function transient(reason: string): boolean {
-  return !/SASL|authenticat|certificate|self[- ]signed|unable to verify|access denied/i.test(
-    reason,
-  );
 }
 
 /** Wires and starts the parts of a node whose identity is settled. */

@@ -583,7 +583,7 @@ class PartitionApplier {
     const bounds = await this.#log.bounds(this.partition);
     // Ops the log no longer holds cannot be checked: abort rather than guess.
     if (from < bounds.start) return true;
-    const keys = new Set(watch.keys.map((k) => new TextDecoder().decode(k)));
+    const keys = new Set(watch.keys.map((k) => UTF8.decode(k)));
     const reader = this.#log.reader(this.partition, from);
     try {
       let at = from;
@@ -630,12 +630,13 @@ const WATCH_SCAN_OPS_MAX = 100_000;
 /** Verdicts on watched transactions kept for the ones after them. */
 const VERDICTS_KEPT = 10_000;
 
+const UTF8 = new TextDecoder();
 const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
 const NULL_RESP3 = new TextEncoder().encode("_\r\n");
 
 /** Whether `op` wrote one of `keys` in `db`, or flushed or swapped that db. */
 export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): boolean {
-  const text = new TextDecoder();
+  const text = UTF8;
   let current = op.db;
   for (const argv of op.commands) {
     const name = text.decode(argv[0]).toLowerCase();

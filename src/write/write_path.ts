@@ -86,12 +86,14 @@ export class WritePath implements WriteSubmitter {
   #log: OpLog;
   #pending: PendingWrites;
   #options: WritePathOptions;
+  #clock: Clock;
   #stats: WriteStats = { accepted: 0, acknowledged: 0, refused: 0, failed: 0, timedOut: 0 };
 
   constructor(log: OpLog, pending: PendingWrites, options: WritePathOptions) {
     this.#log = log;
     this.#pending = pending;
     this.#options = options;
+    this.#clock = options.clock ?? realClock;
   }
 
   /** Changes the write timeout and the bound on writes in flight (a reload); later writes use them. */
@@ -159,7 +161,7 @@ export class WritePath implements WriteSubmitter {
     const ackOnLog = acknowledgedOnLog(request, this.#options.ackLog);
     this.#stats.accepted++;
 
-    const deadlineMs = (this.#options.clock ?? realClock).now() + this.#options.writeTimeoutMs;
+    const deadlineMs = this.#clock.now() + this.#options.writeTimeoutMs;
     let answered = false;
     const startedAt = performance.now();
     const answer = (bytes: Uint8Array) => {
@@ -227,7 +229,7 @@ export class WritePath implements WriteSubmitter {
         await Promise.race([
           placed,
           new Promise<void>((resolve) => {
-            cancel = (this.#options.clock ?? realClock).after(PLACEMENT_WAIT_MS, resolve);
+            cancel = this.#clock.after(PLACEMENT_WAIT_MS, resolve);
           }),
         ]);
         cancel?.();
