@@ -122,6 +122,8 @@ export interface Config {
   writesInFlightMax: number;
   /** How long a stop (SIGTERM) lets connections finish what they took before closing them. */
   drainTimeoutMs: number;
+  /** A message older than this when its rack applies it is not published there (a rack catching up). */
+  publishMaxAgeMs: number;
   /** Embedded log: segment size, and the bounds past which applied segments are removed. */
   logSegmentBytes: number;
   logRetentionBytes: number;
@@ -364,6 +366,12 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "on SIGTERM, how long connections may finish what they took (default 15000)",
+  },
+  "publish-max-age-ms": {
+    kind: "integer",
+    value: "n",
+    help:
+      "a PUBLISH older than this when a rack applies it (a rack catching up) is not published there (default 30000)",
   },
   "writes-in-flight-max": {
     kind: "integer",
@@ -954,6 +962,7 @@ export function parseConfig(
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
       writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
       drainTimeoutMs: integer("drain-timeout-ms", 15_000, 0, 3_600_000),
+      publishMaxAgeMs: integer("publish-max-age-ms", 30_000, 0, 86_400_000),
       logSegmentBytes: size("log-segment-bytes", 64 * 1024 ** 2),
       logRetentionBytes: size("log-retention-bytes", 1024 ** 3),
       logRetentionMs: integer("log-retention-ms", 7 * 24 * 3_600_000, 1, Number.MAX_SAFE_INTEGER),

@@ -356,6 +356,13 @@ const TABLE: {
     expected: 2000,
   },
   {
+    option: "publish-max-age-ms",
+    text: "1000",
+    json: 1000,
+    field: "publishMaxAgeMs",
+    expected: 1000,
+  },
+  {
     option: "writes-in-flight-max",
     text: "5000",
     json: 5000,

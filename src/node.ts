@@ -176,6 +176,7 @@ async function runNode(
       metaDb,
       marker: markerFor(opLog),
       progress,
+      publishMaxAgeMs: config.publishMaxAgeMs,
     }), { enabled: config.applier });
   const me = {
     id: nodeId,
@@ -337,6 +338,7 @@ async function runNode(
       pylonInfo: () => nodeInfo(snapshot()),
       appliedPositions: () =>
         Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
+      subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {

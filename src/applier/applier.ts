@@ -16,6 +16,7 @@
  */
 
 import { commandKeys, dbArguments, findCommand } from "../command/mod.ts";
+import { equalsIgnoreCase } from "../command/bytes.ts";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
 import { encodeCommand } from "../resp/encoder.ts";
@@ -67,6 +68,14 @@ export interface ApplierOptions {
   batchBytesMax?: number;
   /** Retry delays and deadlines (default: the real clock; simulations pass their own). */
   clock?: Clock;
+  /**
+   * A message (an op of PUBLISH/SPUBLISH alone) accepted longer ago than this
+   * is not published: pub/sub is fire-and-forget, and a rack catching up must
+   * not flood its subscribers with old messages (default: no limit).
+   */
+  publishMaxAgeMs?: number;
+  /** Wall-clock time in ms since the epoch, as ops' accept times are (default `Date.now`). */
+  wallNow?: () => number;
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -198,6 +207,8 @@ class PartitionApplier {
       batchRecordsMax: 512,
       batchBytesMax: 4 * 1024 * 1024,
       clock: realClock,
+      publishMaxAgeMs: Infinity,
+      wallNow: Date.now,
       ...rest,
     };
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
@@ -425,6 +436,10 @@ class PartitionApplier {
         aborted.add(op);
       }
     }
+    const now = this.#options.wallNow();
+    for (const op of ops) {
+      if (op !== undefined && this.#staleMessage(op, now)) aborted.add(op);
+    }
     const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
     const slots: Slot[] = [];
     const queue = (command: Uint8Array, slot: Slot) => {
@@ -527,10 +542,21 @@ class PartitionApplier {
     return { kind: "applied" };
   }
 
+  /** Whether `op` only publishes, and too long ago to be published now. */
+  #staleMessage(op: Op, now: number): boolean {
+    const maxAge = this.#options.publishMaxAgeMs;
+    if (op.transaction || now - op.acceptedAtMs <= maxAge) return false;
+    return op.commands.every((argv) => isPublish(argv[0]));
+  }
+
   /** Hands each op's reply to its waiting client, or stores it for its origin node. */
   #deliver(slots: Slot[], items: Uint8Array[], aborted: ReadonlySet<Op>): void {
-    // EXEC of a transaction whose watched keys changed: nil, as Redis answers it.
-    for (const op of aborted) this.#settle(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
+    for (const op of aborted) {
+      // A stale message reached no one here; else EXEC of a transaction whose watched keys
+      // changed: nil, as Redis answers it.
+      if (!op.transaction) this.#settle(op, NO_RECEIVERS);
+      else this.#settle(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
+    }
     const replies = new Map<Op, Uint8Array[]>();
     slots.forEach((slot, i) => {
       if (slot.kind !== "op") return;
@@ -623,6 +649,14 @@ class PartitionApplier {
     this.#status.lastAcceptedAtMs = op.acceptedAtMs;
     this.#options.replies.applied(op, reply);
   }
+}
+
+const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
+
+/** PUBLISH or SPUBLISH, in any case. */
+function isPublish(name: Uint8Array | undefined): boolean {
+  return name !== undefined &&
+    (equalsIgnoreCase(name, "publish") || equalsIgnoreCase(name, "spublish"));
 }
 
 /** The most ops between a WATCH and its EXEC that are checked; past it the EXEC aborts. */

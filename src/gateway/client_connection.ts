@@ -32,6 +32,7 @@ import type { MemoryBudget } from "./memory_budget.ts";
 import { concatBytes } from "../resp/bytes.ts";
 import type { Placement, WriteCommand, WriteRequest } from "../write/write_path.ts";
 import type { Need } from "../applier/rack_progress.ts";
+import { Subscriber, type SubscriberTarget } from "../pubsub/subscriber.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -90,6 +91,8 @@ export interface ConnectionHost {
   closed(connection: ClientConnection): void;
   /** Per partition, the position this rack has applied, as far as this node knows. */
   appliedPositions(): readonly (number | undefined)[];
+  /** Where a subscribing client's own connection to the rack's Redis goes. */
+  subscriberTarget: SubscriberTarget;
   /** How `INFO <args>` from Redis is shown to clients (src/gateway/info_rewrite.ts). */
   info(args: string[]): { metaDb: number; pylonSection: string | undefined };
 }
@@ -115,6 +118,19 @@ const LINGER_MS = 1_000;
 
 /** The need of a connection that wrote nothing yet. */
 const NO_NEED: Need = new Map();
+
+/** What Redis runs on a RESP2 connection in subscribe mode. */
+const SUBSCRIBE_CONTEXT = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+  "ping",
+  "quit",
+  "reset",
+]);
 
 /** A client's connection state (`SELECT`ed db, protocol, name) and its reply stream. */
 export class ClientConnection {
@@ -169,6 +185,10 @@ export class ClientConnection {
   #watch:
     | { db: number; keys: Uint8Array[]; from: (number | undefined)[]; mixedDbs: boolean }
     | undefined;
+  /** The client's own subscribed connection to the rack's Redis, while it subscribes. */
+  #subscriber: Subscriber | undefined;
+  /** A subscribe command waiting for the subscriber to connect. */
+  #subscriberWaiting: (() => void) | undefined;
 
   constructor(
     socket: net.Socket,
@@ -207,6 +227,23 @@ export class ClientConnection {
   /** Commands queued since MULTI, or -1 outside a transaction (CLIENT LIST's multi). */
   get queuedInTransaction(): number {
     return this.#transaction?.length ?? -1;
+  }
+
+  /** Channels, patterns and shard channels subscribed (CLIENT LIST's sub, psub, ssub). */
+  get subscriptions(): { channels: number; patterns: number; shardChannels: number } {
+    const s = this.#subscriber?.subscriptions;
+    return {
+      channels: s?.channels.size ?? 0,
+      patterns: s?.patterns.size ?? 0,
+      shardChannels: s?.shardChannels.size ?? 0,
+    };
+  }
+
+  /** Leaves subscribe mode (RESET). */
+  closeSubscriber(): void {
+    this.#subscriber?.close();
+    this.#subscriber = undefined;
+    this.#subscriberWaiting = undefined;
   }
 
   /** Requests in flight. */
@@ -306,7 +343,9 @@ export class ClientConnection {
   }
 
   #handleDecoded(): void {
-    while (!this.#closing && this.#replies.pending < this.#window()) {
+    while (
+      !this.#closing && this.#replies.pending < this.#window() && !this.#subscriberBusy
+    ) {
       let argv: Argv | undefined;
       try {
         argv = this.#decoder.next();
@@ -334,6 +373,10 @@ export class ClientConnection {
   #dispatch(argv: Argv): void {
     this.#host.served();
     const name = argv[0];
+    if (this.protocol === 2 && (this.#subscriber?.count ?? 0) > 0) {
+      this.#dispatchSubscribed(argv);
+      return;
+    }
     if (is(name, "pylon")) {
       this.lastCommand = "pylon";
       const refusal = this.#refusal(pylonCommand(argv), argv, undefined) ??
@@ -396,12 +439,7 @@ export class ClientConnection {
         return;
       case "pubsub":
         this.lastCommand = r.command.name;
-        refused("not_served");
-        this.#replies.push(
-          encodeError(
-            `ERR command '${r.command.name}' is refused by Pylon: pub/sub is not served yet`,
-          ),
-        );
+        this.#subscribeCommand(this.#decoder.raw ?? encodeCommand(argv));
         return;
       case "refused": {
         this.lastCommand = r.command.name;
@@ -416,6 +454,86 @@ export class ClientConnection {
         this.#replies.push(encodeError(r.message));
         return;
     }
+  }
+
+  /**
+   * A RESP2 connection in subscribe mode: Redis runs only the subscribe
+   * commands, PING, QUIT and RESET, and refuses the rest in its own words.
+   */
+  #dispatchSubscribed(argv: Argv): void {
+    const r = route(argv);
+    if (r.kind === "error") {
+      this.#replies.push(encodeError(r.message));
+      return;
+    }
+    this.lastCommand = r.command.name;
+    const refusal = this.#refusal(r.command, argv, r.command);
+    if (refusal !== undefined) {
+      this.#refuse(refusal);
+      return;
+    }
+    if (!SUBSCRIBE_CONTEXT.has(r.command.name)) {
+      this.#replies.push(encodeError(
+        `ERR Can't execute '${r.command.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      ));
+      return;
+    }
+    // PING answers in subscribe mode's shape, which the subscribed connection gives.
+    if (r.kind === "pubsub" || r.command.name === "ping") {
+      this.#subscribeCommand(this.#decoder.raw ?? encodeCommand(argv));
+      return;
+    }
+    this.#answer(this.#host.local(this, argv, r.command));
+  }
+
+  /** Whether the subscriber holds the next command (one in flight, or connecting). */
+  get #subscriberBusy(): boolean {
+    return this.#subscriber !== undefined &&
+      (this.#subscriber.busy || this.#subscriberWaiting !== undefined);
+  }
+
+  /** A subscribe command: on the client's own subscribed connection, its reply in order. */
+  #subscribeCommand(request: Uint8Array): void {
+    const slot = this.#replies.reserve();
+    if (this.#subscriber === undefined) {
+      const subscriber: Subscriber = new Subscriber(this.#host.subscriberTarget, this.protocol, {
+        message: (frame) => {
+          if (this.#closed || this.#subscriber !== subscriber) return;
+          this.#replies.push(frame);
+          this.#scheduleFlush();
+        },
+        ready: () => {
+          if (this.#closed || this.#subscriber !== subscriber) return;
+          const waiting = this.#subscriberWaiting;
+          this.#subscriberWaiting = undefined;
+          if (waiting !== undefined) waiting();
+          else if (this.#paused) this.#maybeResume();
+          else this.#drain();
+        },
+        lost: (reason) => {
+          if (this.#closed || this.#subscriber !== subscriber) return;
+          log.info("client {id} at {addr}: its subscription was lost ({reason}); closing", {
+            id: this.id,
+            addr: this.remoteAddress,
+            reason,
+          });
+          this.#subscriber = undefined;
+          this.destroy();
+        },
+      });
+      this.#subscriber = subscriber;
+    }
+    const subscriber = this.#subscriber;
+    const send = () =>
+      subscriber.send(request, (reply) => {
+        if (this.#closed) return;
+        this.#replies.fill(slot, reply);
+        // Subscribed to nothing: Redis has left subscribe mode, and the connection goes.
+        if (subscriber.count === 0 && this.#subscriber === subscriber) this.closeSubscriber();
+        this.#scheduleFlush();
+      });
+    if (subscriber.busy) this.#subscriberWaiting = send;
+    else send();
   }
 
   /** Answers a refusal of this connection's rights (NOAUTH, NOPERM, WRONGPASS). */
@@ -781,6 +899,7 @@ export class ClientConnection {
   #checkBackpressure(): void {
     if (this.#paused || this.#closing) return;
     if (
+      this.#subscriberBusy ||
       this.#replies.pending >= this.#window() ||
       this.#outputBytes > this.#limits.outputBytesMax / 4
     ) {
@@ -796,7 +915,7 @@ export class ClientConnection {
 
   /** Unpauses reading (true) once the backlog is below half its bounds. */
   #resumable(): boolean {
-    if (!this.#paused || this.#closed) return false;
+    if (!this.#paused || this.#closed || this.#subscriberBusy) return false;
     if (this.#replies.pending >= this.#window() / 2) return false;
     if (this.#outputBytes > this.#limits.outputBytesMax / 8) return false;
     this.#paused = false;
@@ -810,6 +929,7 @@ export class ClientConnection {
     this.#closed = true;
     this.#closing = true;
     this.#host.budget.update(this, 0);
+    this.closeSubscriber();
     // What it held is dropped now, not when its last upstream reply comes back.
     this.#decoder = new RequestDecoder(this.#limits.resp);
     this.#replies = new ReplyQueue();

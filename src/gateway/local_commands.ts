@@ -105,6 +105,7 @@ export function answerLocal(
       connection.user = context.users.defaultUser;
       connection.authenticated = false;
       connection.resetTransaction();
+      connection.closeSubscriber();
       return simple("RESET");
     default:
       if (command.name === "command" || command.name.startsWith("command|")) {
@@ -212,6 +213,11 @@ function validName(name: string): boolean {
   return true;
 }
 
+function subscriptionCount(connection: ClientConnection): number {
+  const s = connection.subscriptions;
+  return s.channels + s.patterns + s.shardChannels;
+}
+
 /** One `CLIENT LIST` line, with Redis's fields (Pylon's own values where they differ). */
 export function clientLine(connection: ClientConnection, now = Date.now()): string {
   const fields: [string, string | number][] = [
@@ -222,11 +228,11 @@ export function clientLine(connection: ClientConnection, now = Date.now()): stri
     ["name", connection.name],
     ["age", Math.floor((now - connection.createdAt) / 1000)],
     ["idle", Math.floor((now - connection.lastActiveAt) / 1000)],
-    ["flags", "N"],
+    ["flags", subscriptionCount(connection) > 0 ? "P" : "N"],
     ["db", connection.db],
-    ["sub", 0],
-    ["psub", 0],
-    ["ssub", 0],
+    ["sub", connection.subscriptions.channels],
+    ["psub", connection.subscriptions.patterns],
+    ["ssub", connection.subscriptions.shardChannels],
     ["multi", connection.queuedInTransaction],
     ["qbuf", connection.bufferedInput],
     ["qbuf-free", 0],

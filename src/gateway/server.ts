@@ -4,6 +4,7 @@
  * closed), keeps the registry CLIENT LIST reads, and counts what it serves.
  */
 
+import type { SubscriberTarget } from "../pubsub/subscriber.ts";
 import { refused } from "../observe/metrics.ts";
 import { infoIncludesPylon } from "./info_rewrite.ts";
 import { pylonSection } from "../observe/info.ts";
@@ -65,6 +66,8 @@ export interface GatewayBackend {
   users?: Users;
   /** Refuse non-loopback clients while the default user needs no password (Redis's protected mode). */
   protectedMode?: boolean;
+  /** Where subscribing clients' own connections go (the rack's Redis master). */
+  subscriberTarget?: SubscriberTarget;
 }
 
 /** Counters for `PYLON INFO`. */
@@ -172,6 +175,7 @@ export class Gateway {
         this.#stats.totalCommands++;
       },
       appliedPositions: () => backend.appliedPositions?.() ?? [],
+      subscriberTarget: backend.subscriberTarget ?? { address: () => undefined, access: {} },
       info: (args) => ({
         metaDb: backend.reservedDb,
         pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
