@@ -42,6 +42,7 @@ import { whenReachable } from "./identity/when_reachable.ts";
 import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
+import { ScriptOps } from "./applier/script_ops.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -177,6 +178,7 @@ async function runNode(
       marker: markerFor(opLog),
       progress,
       publishMaxAgeMs: config.publishMaxAgeMs,
+      scriptOps: new ScriptOps(config.redis.access, opLog.id),
     }), { enabled: config.applier });
   const me = {
     id: nodeId,

@@ -5,7 +5,7 @@
  *
  * Every step is idempotent and cheap when its component is already there.
  *
- * Usage: `deno task provision [redis] [kafka] [nutcracker]` (all when none given).
+ * Usage: `deno task provision [redis] [kafka] [nutcracker] [redis-py]` (all when none given).
  */
 
 import { dirname, join } from "node:path";
@@ -250,9 +250,59 @@ function exists(path: string): boolean {
   }
 }
 
+/** redis-py, the Python client the client tests run unmodified. */
+export const REDIS_PY_VERSION = "8.1.0";
+
+/** The Python with redis-py: a virtual environment in `.cache/`, made once. */
+export const REDIS_PY_PYTHON = join(CACHE_DIR, `redis-py-${REDIS_PY_VERSION}`, "bin", "python");
+
+/** Makes sure redis-py is installed in its virtual environment. */
+export async function ensureRedisPy(): Promise<string> {
+  let check: Deno.CommandOutput | undefined;
+  try {
+    check = await new Deno.Command(REDIS_PY_PYTHON, {
+      args: ["-c", "import redis"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch {
+    // Not made yet.
+  }
+  if (check?.success) return REDIS_PY_PYTHON;
+  const python = findExecutable("python3");
+  if (python === undefined) {
+    throw new ProvisionError(
+      "python3 is missing: install it (with its venv module) to run the redis-py tests",
+    );
+  }
+  const venv = dirname(dirname(REDIS_PY_PYTHON));
+  for (
+    const args of [["-m", "venv", venv], [
+      join(venv, "bin", "pip"),
+      "install",
+      "-q",
+      `redis==${REDIS_PY_VERSION}`,
+    ]]
+  ) {
+    const [command, ...rest] = args[0] === "-m" ? [python, ...args] : args;
+    const result = await new Deno.Command(command!, {
+      args: rest,
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    if (!result.success) {
+      throw new ProvisionError(
+        `${[command, ...rest].join(" ")} failed:\n${tail(new TextDecoder().decode(result.stderr))}`,
+      );
+    }
+  }
+  return REDIS_PY_PYTHON;
+}
+
 /** Provisions the named components (all when none are named). */
 export async function provision(components: string[]): Promise<void> {
-  const all = ["redis", "kafka", "nutcracker"];
+  const all = ["redis", "kafka", "nutcracker", "redis-py"];
   const wanted = components.length === 0 ? all : components;
   for (const name of wanted) {
     const started = performance.now();
@@ -265,6 +315,9 @@ export async function provision(components: string[]): Promise<void> {
         break;
       case "nutcracker":
         await ensureNutcracker();
+        break;
+      case "redis-py":
+        await ensureRedisPy();
         break;
       default:
         throw new ProvisionError(`Unknown component '${name}': expected one of ${all.join(", ")}`);

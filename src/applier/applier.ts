@@ -40,6 +40,15 @@ import { ignored } from "../observe/ignored.ts";
 import { applyBatchSeconds, since } from "../observe/metrics.ts";
 import { failpoint } from "../failpoints.ts";
 import { classifyRedisError } from "./redis_errors.ts";
+import {
+  randomSeed,
+  reseedCommand,
+  SCRIPT_OP_USER,
+  type ScriptCommand,
+  scriptCommand,
+  type ScriptOps,
+  SCRIPTS_KEY,
+} from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 
 const log = getLogger(["pylon", "applier"]);
@@ -76,6 +85,11 @@ export interface ApplierOptions {
   publishMaxAgeMs?: number;
   /** Wall-clock time in ms since the epoch, as ops' accept times are (default `Date.now`). */
   wallNow?: () => number;
+  /**
+   * How scripts run as ops (src/applier/script_ops.ts): as a restricted user,
+   * reseeded, EVALSHA from the kept bodies. Undefined: as the ops say (simulations).
+   */
+  scriptOps?: ScriptOps | undefined;
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -194,6 +208,12 @@ class PartitionApplier {
   #markerCommand: Uint8Array;
   /** Whether the watched transaction at an offset was aborted (a fact of the log, kept a while). */
   #verdicts = new Map<number, boolean>();
+  /** Script bodies this applier knows are kept in the metadata db (sha1 → body), bounded. */
+  #scriptBodies = new Map<string, Uint8Array>();
+  /** New bodies of the batch being built that Redis compiled. */
+  #compiled = new Set<string>();
+  /** Bodies the batch being built keeps: known once its EXEC has run. */
+  #keeping = new Map<string, Uint8Array>();
   /** Connection state: protocol and db after the last command sent. */
   #protocol: 2 | 3 = 2;
   #db = 0;
@@ -209,6 +229,7 @@ class PartitionApplier {
       clock: realClock,
       publishMaxAgeMs: Infinity,
       wallNow: Date.now,
+      scriptOps: undefined,
       ...rest,
     };
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
@@ -446,17 +467,30 @@ class PartitionApplier {
       commands.push(command);
       slots.push(slot);
     };
+    const selectDb = (db: number) => {
+      if (db === this.#db) return;
+      queue(encodeCommand(["SELECT", String(db)]), { kind: "setup" });
+      this.#db = db;
+    };
+    const scripts = await this.#prepareScripts(connection, ops, aborted);
+    this.#keeping.clear();
     for (const op of ops) {
       if (op === undefined || aborted.has(op)) continue;
       if (op.protocol !== this.#protocol) {
         queue(encodeCommand(["HELLO", String(op.protocol)]), { kind: "setup" });
         this.#protocol = op.protocol;
       }
-      if (op.db !== this.#db) {
-        queue(encodeCommand(["SELECT", String(op.db)]), { kind: "setup" });
-        this.#db = op.db;
-      }
-      op.commands.forEach((argv, index) => queue(encodeCommand(argv), { kind: "op", op, index }));
+      op.commands.forEach((argv, index) => {
+        selectDb(op.db);
+        // FLUSHALL empties the metadata db too: bodies are kept again when next run.
+        if (equalsIgnoreCase(argv[0]!, "flushall")) this.#scriptBodies.clear();
+        const script = scripts === undefined ? undefined : scriptCommand(argv);
+        if (script === undefined) {
+          queue(encodeCommand(argv), { kind: "op", op, index });
+          return;
+        }
+        this.#queueScript(script, argv, { op, index, queue, selectDb, ops: scripts! });
+      });
     }
     if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), { kind: "setup" });
     this.#db = meta;
@@ -517,6 +551,132 @@ class PartitionApplier {
     return { kind: "applied" };
   }
 
+  /**
+   * Before a batch that runs scripts: the restricted user exists (else the
+   * rack cannot apply it: paused, never run unrestricted), and the bodies of
+   * the EVALSHAs are at hand. Undefined when scripts are applied as they are.
+   */
+  async #prepareScripts(
+    connection: CommandRunner,
+    ops: (Op | undefined)[],
+    aborted: ReadonlySet<Op>,
+  ): Promise<ScriptOps | undefined> {
+    const scriptOps = this.#options.scriptOps;
+    if (scriptOps === undefined) return undefined;
+    const wanted = new Set<string>();
+    // New bodies are compiled first: Redis keeps only scripts that compile, and so does Pylon.
+    const fresh = new Map<string, Uint8Array>();
+    let any = false;
+    for (const op of ops) {
+      if (op === undefined || aborted.has(op)) continue;
+      for (const argv of op.commands) {
+        const script = scriptCommand(argv);
+        if (script === undefined) continue;
+        any = true;
+        if (script.kind === "evalsha" && !this.#scriptBodies.has(script.sha)) {
+          wanted.add(script.sha);
+        }
+        if (
+          (script.kind === "eval" || script.kind === "load") && !this.#scriptBodies.has(script.sha)
+        ) fresh.set(script.sha, script.body);
+      }
+    }
+    if (!any) return scriptOps;
+    const meta = this.#options.metaDb;
+    const shas = [...wanted];
+    const compiling = [...fresh];
+    const frames = await connection.run([
+      scriptOps.setUser,
+      ...compiling.map(([, body]) => encodeCommand(["SCRIPT", "LOAD", body])),
+      ...(shas.length === 0 ? [] : [
+        encodeCommand(["SELECT", String(meta)]),
+        encodeCommand(["HMGET", SCRIPTS_KEY, ...shas]),
+      ]),
+    ]);
+    this.#compiled.clear();
+    compiling.forEach(([sha], i) => {
+      if (!isErrorFrame(frames[1 + i]!)) this.#compiled.add(sha);
+    });
+    if (shas.length > 0) this.#db = meta;
+    if (isErrorFrame(frames[0]!)) {
+      throw new RackCondition(
+        `it refuses to create the restricted user '${SCRIPT_OP_USER}' that scripts run as ` +
+          `(${frameText(frames[0]!)})`,
+      );
+    }
+    if (shas.length > 0) {
+      const bodies = arrayItems(frames[frames.length - 1]!) ?? [];
+      shas.forEach((sha, i) => {
+        const body = bodies[i] === undefined ? undefined : bulkPayload(bodies[i]!);
+        if (body !== undefined) this.#rememberScript(sha, body.slice());
+      });
+    }
+    return scriptOps;
+  }
+
+  /** Queues one script command of an op, as the restricted user, its body kept. */
+  #queueScript(
+    script: ScriptCommand,
+    argv: Uint8Array[],
+    at: {
+      op: Op;
+      index: number;
+      queue: (command: Uint8Array, slot: Slot) => void;
+      selectDb: (db: number) => void;
+      ops: ScriptOps;
+    },
+  ): void {
+    const { op, index, queue, selectDb, ops } = at;
+    const slot: Slot = { kind: "op", op, index };
+    const keep = (sha: string, body: Uint8Array) => {
+      if (this.#scriptBodies.has(sha) || this.#keeping.has(sha) || !this.#compiled.has(sha)) return;
+      selectDb(this.#options.metaDb);
+      queue(encodeCommand(["HSET", SCRIPTS_KEY, sha, body]), { kind: "setup" });
+      selectDb(op.db);
+      this.#keeping.set(sha, body);
+    };
+    switch (script.kind) {
+      case "eval":
+      case "evalsha": {
+        const body = script.kind === "eval"
+          ? script.body
+          : this.#scriptBodies.get(script.sha) ?? this.#keeping.get(script.sha);
+        // Unknown everywhere: Redis's own NOSCRIPT (or its cache) answers, alike on every rack.
+        const request = script.kind === "evalsha" && body !== undefined
+          ? encodeCommand(["EVAL", body, ...argv.slice(2)])
+          : encodeCommand(argv);
+        queue(reseedCommand(randomSeed(op.id, index)), { kind: "setup" });
+        queue(ops.authAsScripts, { kind: "setup" });
+        queue(request, slot);
+        queue(ops.authBack, { kind: "setup" });
+        if (script.kind === "eval") keep(script.sha, script.body);
+        return;
+      }
+      case "fcall":
+        queue(ops.authAsScripts, { kind: "setup" });
+        queue(encodeCommand(argv), slot);
+        queue(ops.authBack, { kind: "setup" });
+        return;
+      case "load":
+        queue(encodeCommand(argv), slot);
+        keep(script.sha, script.body);
+        return;
+      case "flush":
+        queue(encodeCommand(argv), slot);
+        selectDb(this.#options.metaDb);
+        queue(encodeCommand(["DEL", SCRIPTS_KEY]), { kind: "setup" });
+        selectDb(op.db);
+        this.#scriptBodies.clear();
+        return;
+    }
+  }
+
+  #rememberScript(sha: string, body: Uint8Array): void {
+    // Bounded: a forgotten body is kept again (HSET) or read again (HMGET) when next used.
+    if (this.#scriptBodies.size >= SCRIPT_BODIES_MAX) this.#scriptBodies.clear();
+    this.#scriptBodies.set(sha, body);
+  }
+
   /** Slow path after EXECABORT: each op in its own transaction. */
   async #applyOneByOne(
     connection: CommandRunner,
@@ -551,6 +711,8 @@ class PartitionApplier {
 
   /** Hands each op's reply to its waiting client, or stores it for its origin node. */
   #deliver(slots: Slot[], items: Uint8Array[], aborted: ReadonlySet<Op>): void {
+    for (const [sha, body] of this.#keeping) this.#rememberScript(sha, body);
+    this.#keeping.clear();
     for (const op of aborted) {
       // A stale message reached no one here; else EXEC of a transaction whose watched keys
       // changed: nil, as Redis answers it.
@@ -650,6 +812,9 @@ class PartitionApplier {
     this.#options.replies.applied(op, reply);
   }
 }
+
+/** Script bodies an applier keeps in memory. */
+const SCRIPT_BODIES_MAX = 1_000;
 
 const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
 

@@ -36,7 +36,9 @@ const ACL =
   "Pylon's users come from its configuration (the 'user' option); the underlying Redis's ACLs are managed on that Redis";
 const TRANSACTIONS =
   "answered by Pylon: the queued commands become one op, applied atomically on every rack";
-const SCRIPTING = "refused until scripting is enabled";
+const SCRIPT_OP =
+  "an op applied on every rack, as a restricted Redis user that cannot reach another db nor draw random values or the time";
+const ONE_REDIS = "it acts on one Redis's running script; run it on that Redis directly";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
 const MEMORY_ADMIN = "it reports on the underlying Redis's memory; run it on that Redis directly";
@@ -46,6 +48,20 @@ const CONSTANT_UNLESS_INVALID =
   "the reply is always OK unless the arguments are invalid (then Redis's error is the reply)";
 
 // --- Argument rules ----------------------------------------------------------
+
+/** Whether `arg` holds the ASCII `text` anywhere. */
+function includesText(arg: Uint8Array, text: string): boolean {
+  const first = text.charCodeAt(0);
+  outer: for (
+    let i = arg.indexOf(first);
+    i >= 0 && i + text.length <= arg.length;
+    i = arg.indexOf(first, i + 1)
+  ) {
+    for (let j = 1; j < text.length; j++) if (arg[i + j] !== text.charCodeAt(j)) continue outer;
+    return true;
+  }
+  return false;
+}
 
 /** A positive integer Redis accepts as an expiry (small enough never to overflow in ms). */
 function isValidExpiry(arg: Uint8Array | undefined): boolean {
@@ -116,6 +132,15 @@ const SET_RULE: ArgumentRule = {
   class: "write",
   reply: "data",
   test: setReplyDependsOnData,
+};
+
+/** Functions run in a Lua state Pylon cannot reseed: each rack would draw other numbers. */
+const RANDOM_FUNCTION_RULE: ArgumentRule = {
+  when: "code that names math.random: refused, each rack would draw other numbers",
+  class: "refused",
+  reason:
+    "the library names math.random, which would draw other numbers on each rack; pass random values in ARGV",
+  test: (argv) => argv.slice(2).some((arg) => includesText(arg, "math.random")),
 };
 
 const BLOCK_RULE: ArgumentRule = {
@@ -346,11 +371,45 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     reason:
       "the connection remembers the keys and its rack's position; EXEC carries them, and every rack aborts it alike if the log shows a change in between",
   },
-  "eval": { class: "refused", reason: SCRIPTING },
-  "evalsha": { class: "refused", reason: SCRIPTING },
-  "fcall": { class: "refused", reason: SCRIPTING },
-  "script|*": { class: "refused", reason: SCRIPTING },
-  "function|*": { class: "refused", reason: SCRIPTING },
+  "eval": { class: "write", reply: "data", reason: SCRIPT_OP },
+  "evalsha": {
+    class: "write",
+    reply: "data",
+    reason:
+      `${SCRIPT_OP}; applied as EVAL of the body Pylon keeps, so a Redis restart loses nothing`,
+  },
+  "fcall": { class: "write", reply: "data", reason: SCRIPT_OP },
+  "script|load": {
+    class: "write",
+    reply: "data",
+    reason: "a world op: every rack can then run the script by its sha",
+  },
+  "script|flush": {
+    class: "write",
+    reply: "data",
+    reason: "a world op: forgets scripts everywhere",
+  },
+  "script|exists": { class: "read", reason: "the local rack's Redis script cache" },
+  "script|kill": { class: "refused", reason: ONE_REDIS },
+  "script|debug": { class: "refused", reason: "the Lua debugger runs on one Redis, not on an op" },
+  "function|load": {
+    class: "write",
+    reply: "data",
+    reason: "a world op: every rack gets the library",
+    argumentRule: RANDOM_FUNCTION_RULE,
+  },
+  "function|restore": {
+    class: "write",
+    reply: "data",
+    reason: "a world op: every rack gets the libraries",
+    argumentRule: RANDOM_FUNCTION_RULE,
+  },
+  "function|delete": { class: "write", reply: "data", reason: "a world op" },
+  "function|flush": { class: "write", reply: "data", reason: "a world op" },
+  "function|list": { class: "read", reason: "the local rack's libraries" },
+  "function|dump": { class: "read", reason: "the local rack's libraries" },
+  "function|stats": { class: "read", reason: "the local rack's running function" },
+  "function|kill": { class: "refused", reason: ONE_REDIS },
 
   // The underlying Redis's business: cluster, replication, administration.
   "cluster|*": { class: "refused", reason: CLUSTER },

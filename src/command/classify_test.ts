@@ -148,18 +148,25 @@ Deno.test("INFO, TIME, LASTSAVE, DBSIZE and PUBSUB introspection are reads", () 
   assert.match(spec("info").reason!, /ready check/);
 });
 
-Deno.test("transactions and WATCH are Pylon's; scripting is refused with reasons; *_RO scripts are reads", () => {
+Deno.test("transactions and WATCH are Pylon's; scripts are ops; *_RO scripts and introspection are reads", () => {
   for (const name of ["multi", "exec", "discard"]) {
     assert.equal(spec(name).class, "local");
     assert.match(spec(name).reason!, /one op, applied atomically on every rack/);
   }
   assert.equal(spec("watch").class, "local");
   assert.match(spec("watch").reason!, /every rack aborts it alike/);
-  for (const name of ["eval", "evalsha", "fcall", "script|load", "script|flush", "function|load"]) {
-    assert.equal(spec(name).class, "refused", name);
-    assert.equal(spec(name).reason, "refused until scripting is enabled", name);
+  const ops = ["eval", "evalsha", "fcall", "script|load", "script|flush"];
+  for (const name of [...ops, "function|load", "function|delete", "function|flush"]) {
+    assert.equal(spec(name).class, "write", name);
+    assert.equal(spec(name).reply, "data", name);
   }
-  for (const name of ["eval_ro", "evalsha_ro", "fcall_ro"]) assert.equal(spec(name).class, "read");
+  for (const name of ["eval_ro", "evalsha_ro", "fcall_ro", "script|exists", "function|list"]) {
+    assert.equal(spec(name).class, "read", name);
+  }
+  for (const name of ["script|kill", "function|kill", "script|debug"]) {
+    assert.equal(spec(name).class, "refused", name);
+  }
+  assert.equal(spec("function|load").argumentRule?.class, "refused");
 });
 
 Deno.test("PUBLISH and SPUBLISH are writes: every rack's subscribers receive them", () => {
@@ -206,7 +213,8 @@ Deno.test("every override names a real command, or a real container with '|*'", 
 Deno.test("overrideFor() prefers the exact name, then the container, then HELP", () => {
   assert.equal(overrideFor("client|help"), OVERRIDES["client|help"]);
   assert.equal(overrideFor("command|help"), OVERRIDES["command|*"]);
-  assert.equal(overrideFor("script|help"), OVERRIDES["script|*"]);
+  assert.equal(overrideFor("script|help"), OVERRIDES["*|help"]);
+  assert.equal(overrideFor("script|load"), OVERRIDES["script|load"]);
   assert.equal(overrideFor("object|help"), OVERRIDES["*|help"]);
   assert.equal(overrideFor("object|encoding"), undefined);
   assert.equal(overrideFor("get"), undefined);
@@ -218,6 +226,8 @@ Deno.test("commands whose arguments decide carry a rule", () => {
   assert.deepEqual(ruled, [
     "flushall",
     "flushdb",
+    "function|load",
+    "function|restore",
     "georadius",
     "georadiusbymember",
     "mset",

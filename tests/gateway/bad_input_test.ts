@@ -61,8 +61,8 @@ Deno.test("wrong arity, unknown commands and refused commands get clear errors i
     [["BLPOP", "l", "0"], /^ERR command 'blpop' is refused by Pylon: .*block/i],
     [["CONFIG", "SET", "maxmemory", "1"], /^ERR command 'config\|set' is refused by Pylon: .+/],
     [["SHUTDOWN"], /^ERR command 'shutdown' is refused by Pylon: .+/],
-    [["EVAL", "return 1", "0"], /^ERR command 'eval' is refused by Pylon: .+/],
-    [["SUBSCRIBE", "ch"], /^ERR command 'subscribe' is refused by Pylon: .+/],
+    [["SCRIPT", "KILL"], /^ERR command 'script\|kill' is refused by Pylon: .+/],
+    [["FUNCTION", "KILL"], /^ERR command 'function\|kill' is refused by Pylon: .+/],
     [["EXEC"], /^ERR EXEC without MULTI$/],
     [["SET", "k", "v", "BADOPTION"], /^ERR syntax error$/],
   ];
