@@ -2,9 +2,8 @@
  * The command table: every Redis command with its arity, flags, key specs and
  * docs (generated from Redis's own `COMMAND INFO`/`COMMAND DOCS`), Pylon's
  * class for it, request routing, key extraction and the COMMAND command; and
- * what the write path needs before logging an op: syntax checks from the
- * docs, determinism rewrites, partition placement by hash slot, and the dbs a
- * write names.
+ * what the write path needs before logging an op: determinism rewrites,
+ * partition placement by hash slot, and the dbs a write names.
  */
 
 export type { ArgumentRule, CommandClass, CommandSpec, ReplyKind, Route } from "./types.ts";
@@ -14,8 +13,6 @@ export { commandKeys } from "./keys.ts";
 export { commandReply } from "./command_reply.ts";
 export { allCommands, findCommand, REDIS_VERSION } from "./table.ts";
 export { OVERRIDES } from "./classify.ts";
-export { checkSyntax } from "./syntax.ts";
-export { GRAMMAR_OVERRIDES, type GrammarOverride } from "./grammar.ts";
 export { rewriteForLog } from "./rewrite.ts";
 export { keyHashSlot, SLOTS } from "./slot.ts";
 export { CROSSSLOT_ERROR, partitionFor, type Placement, slotPartition } from "./partition.ts";

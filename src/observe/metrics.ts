@@ -62,7 +62,7 @@ export type RefusalReason =
   | "unknown_command"
   | "arity"
   | "not_served"
-  | "syntax"
+  | "partition"
   | "crossslot"
   | "reserved_db"
   | "writes_in_flight"

@@ -10,7 +10,6 @@
  */
 
 import {
-  checkSyntax,
   CROSSSLOT_ERROR,
   dbArguments,
   keyHashSlot,
@@ -124,7 +123,7 @@ export class WritePath implements WriteSubmitter {
           ? "crossslot"
           : refusal === DB_OUT_OF_RANGE
           ? "reserved_db"
-          : "syntax",
+          : "partition",
       );
       reply(encodeError(refusal));
       return Promise.resolve(undefined);
@@ -246,11 +245,10 @@ export class WritePath implements WriteSubmitter {
   /** The partition of a valid write, or the error that refuses it. */
   #check(request: WriteRequest): { partition: number } | string {
     let partition: number | undefined;
+    // Arguments are not checked here beyond arity (checked when routed): a malformed write is
+    // logged and every rack's Redis answers it with its own error, the same everywhere, changing
+    // nothing. Only Redis knows its exact words for every case (and some depend on the data).
     for (const { argv, command } of request.commands) {
-      // Inside MULTI, Redis queues a command with bad options and answers its error in EXEC's
-      // array while the others run; only arity (checked when queued) refuses a transaction.
-      const syntax = request.transaction ? undefined : checkSyntax(command, argv);
-      if (syntax !== undefined) return syntax;
       if (dbArguments(command, argv).some((db) => db === this.#options.metaDb)) {
         return DB_OUT_OF_RANGE;
       }

@@ -55,6 +55,15 @@ export const FIXTURES: Readonly<Record<string, Fixture>> = {
   "decr": { type: "string", valid: [["DECR", "k"]] },
   "decrby": { type: "string", valid: [["DECRBY", "k", "5"]] },
   "del": { type: "string", valid: [["DEL", "k", "k2"]] },
+  "eval": {
+    type: "string",
+    valid: [["EVAL", "return redis.call('GET', KEYS[1])", "1", "k"], ["EVAL", "return 1", "0"]],
+  },
+  "evalsha": {
+    type: "string",
+    // The sha of "return 1", loaded before the cases run.
+    valid: [["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "1", "k", "a"]],
+  },
   "expire": {
     type: "string",
     valid: [["EXPIRE", "k", "100"], ["EXPIRE", "k", "100", "XX", "GT"], ["EXPIRE", "k", "-5"]],
@@ -65,8 +74,19 @@ export const FIXTURES: Readonly<Record<string, Fixture>> = {
     valid: [["EXPIREAT", "k", FUTURE_S, "NX"], ["EXPIREAT", "k", "-1"]],
     extra: [["EXPIREAT", "k", "9223372036854775808"], ["EXPIREAT", "k", "9223372036854776"]],
   },
+  "fcall": { type: "string", valid: [["FCALL", "corpus_get", "1", "k"]] },
   "flushall": { type: "none", valid: [["FLUSHALL"], ["FLUSHALL", "ASYNC"], ["flushall", "sync"]] },
   "flushdb": { type: "none", valid: [["FLUSHDB"], ["FLUSHDB", "ASYNC"], ["flushdb", "sync"]] },
+  "function|load": {
+    type: "none",
+    valid: [["FUNCTION", "LOAD", "REPLACE", "$LIBRARY"]],
+  },
+  "function|restore": { type: "none", valid: [["FUNCTION", "RESTORE", "$FPAYLOAD", "REPLACE"]] },
+  "function|delete": { type: "none", valid: [["FUNCTION", "DELETE", "corpus"]] },
+  "function|flush": {
+    type: "none",
+    valid: [["FUNCTION", "FLUSH"], ["FUNCTION", "FLUSH", "SYNC"]],
+  },
   "geoadd": {
     type: "geo",
     valid: [
@@ -183,6 +203,8 @@ export const FIXTURES: Readonly<Record<string, Fixture>> = {
   "rpush": { type: "list", valid: [["RPUSH", "l", "a", "b"]] },
   "rpushx": { type: "list", valid: [["RPUSHX", "l", "a", "b"]] },
   "sadd": { type: "set", valid: [["SADD", "s", "a", "b"]] },
+  "script|load": { type: "none", valid: [["SCRIPT", "LOAD", "return 1"]] },
+  "script|flush": { type: "none", valid: [["SCRIPT", "FLUSH"], ["SCRIPT", "FLUSH", "ASYNC"]] },
   "sdiffstore": { type: "set", valid: [["SDIFFSTORE", "d", "s", "s2"]] },
   "set": {
     type: "string",
@@ -360,6 +382,10 @@ export function createKey(type: KeyType, key: string): string[][] {
       return [];
   }
 }
+
+/** The function library the scripting fixtures load (`$LIBRARY`). */
+export const CORPUS_LIBRARY = "#!lua name=corpus\n" +
+  "redis.register_function('corpus_get', function(keys) return redis.call('GET', keys[1]) end)";
 
 /** Arguments put in place of each argument of a valid request. */
 const REPLACEMENTS = [
