@@ -480,17 +480,25 @@ class PartitionApplier {
         queue(encodeCommand(["HELLO", String(op.protocol)]), { kind: "setup" });
         this.#protocol = op.protocol;
       }
+      selectDb(op.db);
+      // Kept script bodies are written after the op's commands: a SELECT inside its MULTI moves it.
+      const meta: Uint8Array[] = [];
       op.commands.forEach((argv, index) => {
-        selectDb(op.db);
         // FLUSHALL empties the metadata db too: bodies are kept again when next run.
         if (equalsIgnoreCase(argv[0]!, "flushall")) this.#scriptBodies.clear();
         const script = scripts === undefined ? undefined : scriptCommand(argv);
         if (script === undefined) {
           queue(encodeCommand(argv), { kind: "op", op, index });
+          // SELECT inside a client's MULTI: where the connection is now is the reply's business.
+          if (equalsIgnoreCase(argv[0]!, "select")) this.#db = -1;
           return;
         }
-        this.#queueScript(script, argv, { op, index, queue, selectDb, ops: scripts! });
+        this.#queueScript(script, argv, { op, index, queue, meta, ops: scripts! });
       });
+      for (const command of meta) {
+        selectDb(this.#options.metaDb);
+        queue(command, { kind: "setup" });
+      }
     }
     if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), { kind: "setup" });
     this.#db = meta;
@@ -622,17 +630,16 @@ class PartitionApplier {
       op: Op;
       index: number;
       queue: (command: Uint8Array, slot: Slot) => void;
-      selectDb: (db: number) => void;
+      /** Commands for the metadata db, run once the op's commands are queued. */
+      meta: Uint8Array[];
       ops: ScriptOps;
     },
   ): void {
-    const { op, index, queue, selectDb, ops } = at;
+    const { op, index, queue, meta, ops } = at;
     const slot: Slot = { kind: "op", op, index };
     const keep = (sha: string, body: Uint8Array) => {
       if (this.#scriptBodies.has(sha) || this.#keeping.has(sha) || !this.#compiled.has(sha)) return;
-      selectDb(this.#options.metaDb);
-      queue(encodeCommand(["HSET", SCRIPTS_KEY, sha, body]), { kind: "setup" });
-      selectDb(op.db);
+      meta.push(encodeCommand(["HSET", SCRIPTS_KEY, sha, body]));
       this.#keeping.set(sha, body);
     };
     switch (script.kind) {
@@ -662,11 +669,12 @@ class PartitionApplier {
         keep(script.sha, script.body);
         return;
       case "flush":
+        // Redis forgets every script: so does Pylon, bodies kept earlier in this op included.
         queue(encodeCommand(argv), slot);
-        selectDb(this.#options.metaDb);
-        queue(encodeCommand(["DEL", SCRIPTS_KEY]), { kind: "setup" });
-        selectDb(op.db);
+        meta.length = 0;
+        meta.push(encodeCommand(["DEL", SCRIPTS_KEY]));
         this.#scriptBodies.clear();
+        this.#keeping.clear();
         return;
     }
   }
@@ -850,7 +858,14 @@ export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): b
     const dbs = dbArguments(command, argv);
     if (name === "swapdb" && dbs.includes(db)) return true;
     if (current !== db && !dbs.includes(db)) continue;
-    for (const position of commandKeys(command, argv)) {
+    let positions: number[];
+    try {
+      positions = commandKeys(command, argv);
+    } catch {
+      // Keys that cannot be found: aborting the watcher is never wrong.
+      return true;
+    }
+    for (const position of positions) {
       if (keys.has(text.decode(argv[position]))) return true;
     }
   }

@@ -35,7 +35,7 @@ function copyDbs(argv: readonly Uint8Array[]): number[] {
 
 /**
  * The db indices a request (argv[0] is the command name) names in its
- * arguments: MOVE's target, COPY's DB options, SWAPDB's two. Arguments Redis
+ * arguments: MOVE's target, COPY's DB options, SWAPDB's two, SELECT's. Arguments Redis
  * would refuse as indices are left out (Redis refuses the request).
  */
 export function dbArguments(command: CommandSpec, argv: Uint8Array[]): number[] {
@@ -43,6 +43,10 @@ export function dbArguments(command: CommandSpec, argv: Uint8Array[]): number[] 
   switch (command.name) {
     case "move":
       dbs.push(dbIndex(argv[2]));
+      break;
+    case "select":
+      // Inside MULTI, SELECT is part of the transaction's op.
+      dbs.push(dbIndex(argv[1]));
       break;
     case "swapdb":
       dbs.push(dbIndex(argv[1]), dbIndex(argv[2]));

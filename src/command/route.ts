@@ -78,7 +78,7 @@ export function route(argv: Uint8Array[]): Route {
 }
 
 /** Local commands Redis itself runs inside a transaction, so they may be queued. */
-const QUEUEABLE_LOCAL = new Set(["ping", "echo"]);
+const QUEUEABLE_LOCAL = new Set(["ping", "echo", "select"]);
 
 /**
  * Whether a command may be queued between MULTI and EXEC (and so be part of

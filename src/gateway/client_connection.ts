@@ -91,6 +91,8 @@ export interface ConnectionHost {
   closed(connection: ClientConnection): void;
   /** Per partition, the position this rack has applied, as far as this node knows. */
   appliedPositions(): readonly (number | undefined)[];
+  /** Whether clients may SELECT `db` (in range, not Pylon's metadata db). */
+  selectable(db: number): boolean;
   /** Where a subscribing client's own connection to the rack's Redis goes. */
   subscriberTarget: SubscriberTarget;
   /** How `INFO <args>` from Redis is shown to clients (src/gateway/info_rewrite.ts). */
@@ -177,6 +179,8 @@ export class ClientConnection {
   /** Commands queued since MULTI; undefined outside a transaction. */
   #transaction: WriteCommand[] | undefined;
   #transactionFailed = false;
+  /** The db the connection is in after the transaction's last valid SELECT, if any. */
+  #transactionDb: number | undefined;
   /**
    * Keys watched since the last EXEC, DISCARD or UNWATCH, with the db they
    * were watched in and, per partition, the position this rack had applied
@@ -624,6 +628,7 @@ export class ClientConnection {
       }
       this.#transaction = [];
       this.#transactionFailed = false;
+      this.#transactionDb = undefined;
       this.#replies.push(REPLY.ok);
       return;
     }
@@ -653,6 +658,8 @@ export class ClientConnection {
         true,
         watch === undefined ? undefined : { db: watch.db, keys: watch.keys, from: watch.from },
       );
+      // A SELECT that EXEC runs moves the connection, for the commands after EXEC too.
+      if (this.#transactionDb !== undefined) this.db = this.#transactionDb;
     }
   }
 
@@ -670,6 +677,7 @@ export class ClientConnection {
       this.#replies.push(encodeError("ERR Command not allowed inside a transaction"));
       return;
     }
+    if (r.command.name === "select") argv = this.#selectInTransaction(argv);
     if (queueableInTransaction(r)) {
       this.#transaction!.push({
         argv,
@@ -687,6 +695,21 @@ export class ClientConnection {
           : `ERR command '${r.command.name}' is refused by Pylon inside MULTI: it is not a read or a write`,
       ),
     );
+  }
+
+  /**
+   * SELECT queued in MULTI: it runs in EXEC as Redis runs it. Pylon's metadata
+   * db is named as an index Redis refuses with the same words.
+   */
+  #selectInTransaction(argv: Argv): Argv {
+    const text = utf8.decode(argv[1]);
+    const db = /^-?\d{1,10}$/.test(text) ? Number(text) : undefined;
+    if (db === undefined) return argv;
+    if (this.#host.selectable(db)) {
+      this.#transactionDb = db;
+      return argv;
+    }
+    return [argv[0]!, new TextEncoder().encode("-1")];
   }
 
   #answer(reply: RespValue | Uint8Array | Promise<RespValue>): void {

@@ -176,6 +176,7 @@ export class Gateway {
       },
       appliedPositions: () => backend.appliedPositions?.() ?? [],
       subscriberTarget: backend.subscriberTarget ?? { address: () => undefined, access: {} },
+      selectable: (db) => db >= 0 && db < backend.databases() && db !== backend.reservedDb,
       info: (args) => ({
         metaDb: backend.reservedDb,
         pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
