@@ -58,3 +58,40 @@ function secondsError(value: string): string | undefined {
   if (!Number.isFinite(ms) || ms >= 2 ** 63 || ms < 0) return NEGATIVE;
   return undefined;
 }
+
+/** The type a blocking command's sources must have, and whether only its first key is a source. */
+const SOURCE_TYPES: Readonly<Record<string, { type: string; firstOnly: boolean }>> = {
+  blpop: { type: "list", firstOnly: false },
+  brpop: { type: "list", firstOnly: false },
+  blmpop: { type: "list", firstOnly: false },
+  brpoplpush: { type: "list", firstOnly: true },
+  blmove: { type: "list", firstOnly: true },
+  bzpopmin: { type: "zset", firstOnly: false },
+  bzpopmax: { type: "zset", firstOnly: false },
+  bzmpop: { type: "zset", firstOnly: false },
+};
+
+/** The keys whose types Redis checks, in order, before a blocking command blocks, and their type. */
+export function blockingSources(
+  name: string,
+  keys: readonly Uint8Array[],
+): { type: string; keys: readonly Uint8Array[] } | undefined {
+  const source = SOURCE_TYPES[name];
+  if (source === undefined || keys.length === 0) return undefined;
+  return { type: source.type, keys: source.firstOnly ? keys.slice(0, 1) : keys };
+}
+
+/**
+ * What Redis answers a blocking command given its sources' types in order
+ * (`none` for a missing key): WRONGTYPE if a key of another type comes before
+ * any key it could serve; otherwise undefined (it would serve or block).
+ */
+export function blockingTypeError(expected: string, types: readonly string[]): string | undefined {
+  for (const type of types) {
+    if (type === "none") continue;
+    return type === expected
+      ? undefined
+      : "WRONGTYPE Operation against a key holding the wrong kind of value";
+  }
+  return undefined;
+}

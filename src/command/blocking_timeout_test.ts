@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { blockingTimeoutError } from "./blocking_timeout.ts";
+import { blockingSources, blockingTimeoutError, blockingTypeError } from "./blocking_timeout.ts";
 
 const argv = (...words: string[]) => words.map((w) => new TextEncoder().encode(w));
 
@@ -31,4 +31,15 @@ Deno.test("blocking timeouts are judged as Redis 7.0 judges them", () => {
       words.join(" "),
     );
   }
+});
+
+Deno.test("a blocking command's sources: WRONGTYPE when a key of another type comes first", () => {
+  const wrong = "WRONGTYPE Operation against a key holding the wrong kind of value";
+  assert.equal(blockingTypeError("list", ["none", "string"]), wrong);
+  assert.equal(blockingTypeError("list", ["none", "list", "string"]), undefined, "it would serve");
+  assert.equal(blockingTypeError("list", ["none", "none"]), undefined, "it would block");
+  assert.equal(blockingTypeError("zset", ["list"]), wrong);
+  assert.deepEqual(blockingSources("blmove", argv("a", "b"))?.keys, argv("a"));
+  assert.deepEqual(blockingSources("blpop", argv("a", "b"))?.keys, argv("a", "b"));
+  assert.equal(blockingSources("xread", argv("s")), undefined);
 });

@@ -11,11 +11,16 @@ import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
 import { readSeconds, refused, since } from "../observe/metrics.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
-import { blockingTimeoutError } from "../command/blocking_timeout.ts";
+import {
+  blockingSources,
+  blockingTimeoutError,
+  blockingTypeError,
+} from "../command/blocking_timeout.ts";
 import { withoutSecrets } from "./config_rewrite.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import {
+  commandKeys,
   type CommandSpec,
   findCommand,
   queueableInTransaction,
@@ -103,6 +108,15 @@ export interface ConnectionHost {
 const READ_RETRY_DELAYS_MS = [50, 200, 500, 1_000];
 
 const utf8 = new TextDecoder();
+
+/** A command's key positions, or none when its arguments do not say (Redis refuses those). */
+function safeKeys(command: CommandSpec, argv: Argv): number[] {
+  try {
+    return commandKeys(command, argv);
+  } catch {
+    return [];
+  }
+}
 
 /** Whether `name` is `word` (lowercase ASCII) in any case. */
 function is(name: Uint8Array | undefined, word: string): boolean {
@@ -449,8 +463,15 @@ export class ClientConnection {
         this.lastCommand = r.command.name;
         // A blocking command's wrong timeout gets Redis's error before Pylon's refusal.
         const timeout = blockingTimeoutError(r.command.name, argv);
-        if (timeout === undefined) refused("not_served");
-        this.#replies.push(encodeError(timeout ?? r.message));
+        if (timeout !== undefined) {
+          this.#replies.push(encodeError(timeout));
+          return;
+        }
+        refused("not_served");
+        const keys = safeKeys(r.command, argv).map((i) => argv[i]!);
+        const sources = blockingSources(r.command.name, keys);
+        if (sources === undefined) this.#replies.push(encodeError(r.message));
+        else this.#refuseBlocking(sources, r.message);
         return;
       }
       case "error":
@@ -538,6 +559,34 @@ export class ClientConnection {
       });
     if (subscriber.busy) this.#subscriberWaiting = send;
     else send();
+  }
+
+  /**
+   * A blocking command's refusal, unless Redis would first answer WRONGTYPE
+   * for one of its sources: their types are read from the rack, in order.
+   */
+  #refuseBlocking(sources: { type: string; keys: readonly Uint8Array[] }, message: string): void {
+    const slot = this.#replies.reserve();
+    const db = this.db;
+    const typeOf = (key: Uint8Array) =>
+      new Promise<string>((resolve) =>
+        this.#host.forward(encodeCommand(["TYPE", key]), db, 2, (reply) => {
+          resolve(reply instanceof UpstreamError ? "unknown" : utf8.decode(reply).slice(1).trim());
+        }, this.#seen.size === 0 ? NO_NEED : new Map(this.#seen))
+      );
+    void (async () => {
+      const types: string[] = [];
+      for (const key of sources.keys) {
+        const type = await typeOf(key);
+        types.push(type);
+        if (type !== "none") break;
+      }
+      return blockingTypeError(sources.type, types) ?? message;
+    })().then((answer) => {
+      if (this.#closed) return;
+      this.#replies.fill(slot, encodeError(answer));
+      this.#scheduleFlush();
+    });
   }
 
   /** Answers a refusal of this connection's rights (NOAUTH, NOPERM, WRONGPASS). */

@@ -141,13 +141,20 @@ Deno.test("a declared but absurd bulk length is refused before anything is buffe
   assert.equal(await redisCli(pylon.port, ["PING"]), "PONG");
 });
 
-Deno.test("as Redis: PING with two messages, blocking timeouts, SAVE inside MULTI, and a protocol error that closes at once", async () => {
+Deno.test("as Redis: PING with two messages, blocking timeouts and wrong-type sources, SAVE inside MULTI, and a protocol error that closes at once", async () => {
   await using redis = await startRedis();
   await using pylon = await startPylon({ redis: { url: redis.url } });
   await using viaPylon = await RawClient.connect(pylon.port);
   await using direct = await RawClient.connect(redis.port);
+  // A wrong-type source: Redis answers WRONGTYPE before it would block.
+  await viaPylon.command("SET", "str", "x");
+  assert.deepEqual(await viaPylon.read(), { type: "simple", value: "OK" });
   for (
     const argv of [
+      ["BLPOP", "missing", "str", "0"],
+      ["BZPOPMIN", "str", "1"],
+      ["BLMOVE", "str", "l", "LEFT", "LEFT", "0"],
+      ["BLMPOP", "0", "2", "missing", "str", "LEFT"],
       ["PING", "hello", "redis"],
       ["BLPOP", "k", "-1"],
       ["BRPOP", "k", "abc"],
