@@ -325,8 +325,8 @@ async function runNode(
     peers?.start();
     await world.start();
     gateway = new Gateway({
-      forward: (request, db, protocol, sink, need) =>
-        router.read(request, db, protocol, sink, need),
+      forward: (request, db, protocol, sink, need, localOnly) =>
+        router.read(request, db, protocol, sink, need, localOnly),
       write: (request, reply) => router.write(request, reply),
       databases: () => upstream.databases,
       reservedDb: metaDb,

@@ -1,5 +1,6 @@
 /** What this node does for its peers: serve their reads from this rack, accept their writes, take hand-backs. */
 
+import { isRackAdminRequest } from "../auth/rack_admin.ts";
 import { queueableInTransaction, route } from "../command/mod.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
@@ -35,6 +36,9 @@ export function peerService(parts: {
     async read(db: number, protocol: Protocol, request: Uint8Array, need: Need) {
       // Served here or not at all: a forwarded read is never forwarded again.
       if (!health.servesReads()) return { error: `rack '${rack}' cannot serve reads now` };
+      if (isRackAdminRequest(request)) {
+        return { error: "administration of one rack's Redis is never run for another rack" };
+      }
       if (isScriptRead(request)) {
         if (need.size > 0) await progress.reached(need, NEED_WAIT_MS);
         const reply = await scripts.run(request, db, protocol);

@@ -38,6 +38,8 @@ const TRANSACTIONS =
   "answered by Pylon: the queued commands become one op, applied atomically on every rack";
 const SCRIPT_OP =
   "an op applied on every rack, as a restricted Redis user that cannot reach another db nor draw random values or the time";
+const RACK_ADMIN =
+  "the rack's own Redis only, for an authenticated user granted it; not the parameters Pylon depends on (src/auth/rack_admin.ts)";
 const ONE_REDIS = "it acts on one Redis's running script; run it on that Redis directly";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
@@ -434,6 +436,11 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     class: "read",
     reason: "the rack's Redis configuration, read-only; parameters holding passwords are left out",
   },
+  "config|set": { class: "read", reason: RACK_ADMIN },
+  "config|resetstat": { class: "read", reason: RACK_ADMIN },
+  "slowlog|get": { class: "read", reason: RACK_ADMIN },
+  "slowlog|len": { class: "read", reason: RACK_ADMIN },
+  "slowlog|reset": { class: "read", reason: RACK_ADMIN },
   "config|*": { class: "refused", reason: ADMIN },
   "memory|doctor": { class: "refused", reason: MEMORY_ADMIN },
   "memory|malloc-stats": { class: "refused", reason: MEMORY_ADMIN },
@@ -454,8 +461,8 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "client|pause": { class: "refused", reason: ADMIN },
   "client|unpause": { class: "refused", reason: ADMIN },
   "client|unblock": {
-    class: "refused",
-    reason: "no Pylon client is ever blocked; run it on the underlying Redis directly",
+    class: "local",
+    reason: "no Pylon client is ever blocked: it answers 0, as Redis does for a client not blocked",
   },
   "client|no-evict": { class: "refused", reason: ADMIN },
 };

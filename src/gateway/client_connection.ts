@@ -31,6 +31,7 @@ import type { AclCommand, AclUser } from "../auth/acl.ts";
 import type { Users } from "../auth/users.ts";
 import { isWorldChange, pylonCommand, WORLD_CHANGE_NEEDS_AUTH } from "../auth/pylon_commands.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
+import { RACK_ADMIN_COMMANDS, rackAdminRefusal } from "../auth/rack_admin.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
 import type { MemoryBudget } from "./memory_budget.ts";
@@ -66,6 +67,8 @@ export type ForwardRead = (
   protocol: Protocol,
   sink: (reply: Uint8Array | UpstreamError) => void,
   need: Need,
+  /** Only this rack's Redis may answer (rack administration): never another rack. */
+  localOnly?: boolean,
 ) => void;
 
 /** What a connection needs from the node around it. */
@@ -437,6 +440,15 @@ export class ClientConnection {
     switch (r.kind) {
       case "read": {
         this.lastCommand = r.command.name;
+        if (RACK_ADMIN_COMMANDS.has(r.command.name)) {
+          const refusal = rackAdminRefusal(r.command.name, argv, this.authenticated);
+          if (refusal !== undefined) {
+            refused("noperm");
+            this.#replies.push(encodeError(refusal));
+            return;
+          }
+          return this.#readInOrder(encodeCommand(argv), undefined, true);
+        }
         // The client's own bytes go upstream when they arrived in one piece.
         const request = this.#decoder.raw ?? encodeCommand(argv);
         if (r.command.name === "config|get") {
@@ -727,6 +739,14 @@ export class ClientConnection {
       return;
     }
     if (r.command.name === "select") argv = this.#selectInTransaction(argv);
+    if (RACK_ADMIN_COMMANDS.has(r.command.name)) {
+      // EXEC runs on every rack: administration of one rack's Redis has no place in it.
+      this.#transactionFailed = true;
+      this.#replies.push(encodeError(
+        `ERR command '${r.command.name}' is refused by Pylon inside MULTI: it acts on one rack's Redis`,
+      ));
+      return;
+    }
     if (queueableInTransaction(r)) {
       this.#transaction!.push({
         argv,
@@ -826,20 +846,21 @@ export class ClientConnection {
   #readInOrder(
     request: Uint8Array,
     rewrite: ((reply: Uint8Array) => Uint8Array) | undefined,
+    localOnly = false,
   ): void {
     const slot = this.#replies.reserve();
     const startedAt = performance.now();
     const db = this.db;
     const protocol = this.protocol;
     if (this.#writesInFlight === 0) {
-      this.#read(request, { slot, startedAt, db, protocol, rewrite }, 0, undefined);
+      this.#read(request, { slot, startedAt, db, protocol, rewrite, localOnly }, 0, undefined);
       return;
     }
     this.#readsHeld++;
     const answered = this.#writesSettled
       .then(() =>
         new Promise<void>((done) =>
-          this.#read(request, { slot, startedAt, db, protocol, rewrite }, 0, done)
+          this.#read(request, { slot, startedAt, db, protocol, rewrite, localOnly }, 0, done)
         )
       )
       .then(() => {
@@ -857,6 +878,7 @@ export class ClientConnection {
       db: number;
       protocol: Protocol;
       rewrite: ((reply: Uint8Array) => Uint8Array) | undefined;
+      localOnly: boolean;
     },
     attempt: number,
     done: (() => void) | undefined,
@@ -866,31 +888,38 @@ export class ClientConnection {
       done?.();
       return;
     }
-    this.#host.forward(request, db, protocol, (reply) => {
-      if (this.#closed) {
-        done?.();
-        return;
-      }
-      if (reply instanceof UpstreamError) {
-        const delay = READ_RETRY_DELAYS_MS[attempt];
-        if (delay === undefined) {
-          readSeconds.observe(since(place.startedAt));
-          this.#replies.fill(
-            slot,
-            encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`),
-          );
-          this.#scheduleFlush();
+    this.#host.forward(
+      request,
+      db,
+      protocol,
+      (reply) => {
+        if (this.#closed) {
           done?.();
-        } else {
-          setTimeout(() => this.#read(request, place, attempt + 1, done), delay);
+          return;
         }
-        return;
-      }
-      readSeconds.observe(since(place.startedAt));
-      this.#replies.fill(slot, place.rewrite === undefined ? reply : place.rewrite(reply));
-      this.#scheduleFlush();
-      done?.();
-    }, this.#seen.size === 0 ? NO_NEED : new Map(this.#seen));
+        if (reply instanceof UpstreamError) {
+          const delay = READ_RETRY_DELAYS_MS[attempt];
+          if (delay === undefined) {
+            readSeconds.observe(since(place.startedAt));
+            this.#replies.fill(
+              slot,
+              encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`),
+            );
+            this.#scheduleFlush();
+            done?.();
+          } else {
+            setTimeout(() => this.#read(request, place, attempt + 1, done), delay);
+          }
+          return;
+        }
+        readSeconds.observe(since(place.startedAt));
+        this.#replies.fill(slot, place.rewrite === undefined ? reply : place.rewrite(reply));
+        this.#scheduleFlush();
+        done?.();
+      },
+      this.#seen.size === 0 ? NO_NEED : new Map(this.#seen),
+      place.localOnly,
+    );
   }
 
   #scheduleFlush(): void {

@@ -299,6 +299,16 @@ function client(
       return clientList(context, argv);
     case "client|help":
       return array(CLIENT_HELP.map((line) => simple(line)));
+    case "client|unblock": {
+      if (parseInteger(argv[2]) === undefined) return error(NOT_INTEGER);
+      if (argv.length > 4) return error("ERR syntax error");
+      const reason = argv.length === 4 ? lower(argv[3]) : "timeout";
+      if (reason !== "timeout" && reason !== "error") {
+        return error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      }
+      // No Pylon client is ever blocked.
+      return integer(0);
+    }
     default:
       return error(`ERR command '${name}' is not answered by Pylon`);
   }

@@ -80,6 +80,7 @@ export class Router {
     protocol: Protocol,
     sink: (reply: Uint8Array | UpstreamError) => void,
     need: Need,
+    localOnly = false,
   ): void {
     const peers = this.#peers;
     const forward = () => {
@@ -88,7 +89,7 @@ export class Router {
         sink(new UpstreamError(`no rack could serve the read: ${(error as Error).message}`));
       });
     };
-    const canForward = peers !== undefined && peers.canForwardReads();
+    const canForward = !localOnly && peers !== undefined && peers.canForwardReads();
     if (!this.#health.servesReads() && canForward) return forward();
     if (isScriptRead(request)) {
       // Scripts run as a Redis user that cannot reach Pylon's metadata (see script_runner.ts).
