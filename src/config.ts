@@ -96,6 +96,8 @@ export interface Config {
   logFormat: "text" | "json";
   /** Client connections accepted at once. */
   clientsMax: number;
+  /** Subscribed clients at once (each holds a connection to the rack's Redis). */
+  subscribersMax: number;
   /** Where other nodes connect (peer links); undefined: this node has none. */
   peerListen: HostPort | undefined;
   /** Where `/metrics`, `/healthz` and `/readyz` are served (off when undefined). */
@@ -280,6 +282,12 @@ const OPTIONS = {
     kind: "integer",
     value: "n",
     help: "client connections accepted at once (default 10000)",
+  },
+  "max-subscribers": {
+    kind: "integer",
+    value: "n",
+    help:
+      "subscribed clients at once, each with its own connection to the rack's Redis (default 1000)",
   },
   "admin-listen": {
     kind: "text",
@@ -949,6 +957,7 @@ export function parseConfig(
       logLevel: logLevel as LogLevelName,
       logFormat,
       clientsMax: integer("max-clients", 10_000, 1, 1_000_000),
+      subscribersMax: integer("max-subscribers", 1_000, 0, 1_000_000),
       peerListen,
       adminListen,
       worldSecret,

@@ -356,6 +356,13 @@ const TABLE: {
     expected: 2000,
   },
   {
+    option: "max-subscribers",
+    text: "10",
+    json: 10,
+    field: "subscribersMax",
+    expected: 10,
+  },
+  {
     option: "publish-max-age-ms",
     text: "1000",
     json: 1000,

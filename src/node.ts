@@ -359,6 +359,7 @@ async function runNode(
         },
       }),
       clientsMax: config.clientsMax,
+      subscribersMax: config.subscribersMax,
       limits: { outputBytesMax: config.clientOutputBufferLimit },
       memoryBudgetBytes: config.clientMemoryBudget,
     });

@@ -103,6 +103,8 @@ export interface ConnectionHost {
   selectable(db: number): boolean;
   /** Where a subscribing client's own connection to the rack's Redis goes. */
   subscriberTarget: SubscriberTarget;
+  /** A place for one more subscribed client (its release), or undefined at the limit. */
+  subscriberSlot(): (() => void) | undefined;
   /** How `INFO <args>` from Redis is shown to clients (src/gateway/info_rewrite.ts). */
   info(args: string[]): { metaDb: number; pylonSection: string | undefined };
 }
@@ -210,6 +212,8 @@ export class ClientConnection {
   #subscriber: Subscriber | undefined;
   /** A subscribe command waiting for the subscriber to connect. */
   #subscriberWaiting: (() => void) | undefined;
+  /** Gives the subscriber's place back. */
+  #subscriberRelease: (() => void) | undefined;
 
   constructor(
     socket: net.Socket,
@@ -265,6 +269,8 @@ export class ClientConnection {
     this.#subscriber?.close();
     this.#subscriber = undefined;
     this.#subscriberWaiting = undefined;
+    this.#subscriberRelease?.();
+    this.#subscriberRelease = undefined;
   }
 
   /** Requests in flight. */
@@ -531,6 +537,16 @@ export class ClientConnection {
 
   /** A subscribe command: on the client's own subscribed connection, its reply in order. */
   #subscribeCommand(request: Uint8Array): void {
+    if (this.#subscriber === undefined) {
+      this.#subscriberRelease = this.#host.subscriberSlot();
+      if (this.#subscriberRelease === undefined) {
+        refused("max_subscribers");
+        this.#replies.push(encodeError(
+          "ERR Pylon serves its limit of subscribed clients (max-subscribers); each holds a connection to the rack's Redis",
+        ));
+        return;
+      }
+    }
     const slot = this.#replies.reserve();
     if (this.#subscriber === undefined) {
       const subscriber: Subscriber = new Subscriber(this.#host.subscriberTarget, this.protocol, {
@@ -554,7 +570,7 @@ export class ClientConnection {
             addr: this.remoteAddress,
             reason,
           });
-          this.#subscriber = undefined;
+          this.closeSubscriber();
           this.destroy();
         },
       });

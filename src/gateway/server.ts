@@ -44,6 +44,8 @@ export interface GatewayOptions {
   tls?: TlsListener;
   /** Connections accepted at once. */
   clientsMax?: number;
+  /** Subscribed clients at once (each holds a connection to the rack's Redis). */
+  subscribersMax?: number;
   /** Bounds of each connection. */
   limits?: Partial<ConnectionLimits>;
   /** Bytes all clients together may make the node hold (default 1 GiB). */
@@ -134,6 +136,8 @@ export class Gateway {
   #nextId = 1;
   #limits: ConnectionLimits;
   #clientsMax: number;
+  /** Clients subscribed now (see `subscribersMax`). */
+  #subscribers = 0;
   #stats = { totalConnections: 0, rejectedConnections: 0, totalCommands: 0 };
   #host: ConnectionHost;
   #local: LocalContext;
@@ -176,6 +180,16 @@ export class Gateway {
       },
       appliedPositions: () => backend.appliedPositions?.() ?? [],
       subscriberTarget: backend.subscriberTarget ?? { address: () => undefined, access: {} },
+      subscriberSlot: () => {
+        if (this.#subscribers >= (options.subscribersMax ?? 1_000)) return undefined;
+        this.#subscribers++;
+        let given = false;
+        return () => {
+          if (given) return;
+          given = true;
+          this.#subscribers--;
+        };
+      },
       selectable: (db) => db >= 0 && db < backend.databases() && db !== backend.reservedDb,
       info: (args) => ({
         metaDb: backend.reservedDb,

@@ -67,6 +67,7 @@ export type RefusalReason =
   | "reserved_db"
   | "writes_in_flight"
   | "max_clients"
+  | "max_subscribers"
   | "protected_mode"
   | "output_limit"
   | "memory_budget"
