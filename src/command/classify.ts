@@ -441,6 +441,7 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "slowlog|get": { class: "read", reason: RACK_ADMIN },
   "slowlog|len": { class: "read", reason: RACK_ADMIN },
   "slowlog|reset": { class: "read", reason: RACK_ADMIN },
+  "config|help": { class: "read", reason: HELP },
   "config|*": { class: "refused", reason: ADMIN },
   "memory|doctor": { class: "refused", reason: MEMORY_ADMIN },
   "memory|malloc-stats": { class: "refused", reason: MEMORY_ADMIN },
