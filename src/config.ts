@@ -116,6 +116,10 @@ export interface Config {
   applier: boolean;
   /** Commands acknowledged once logged (`ack=log`); only constant-reply commands qualify. */
   ackLog: string[];
+  /** Key patterns (Redis globs) whose commands are linearizable (see src/consistency/). */
+  contentious: string[];
+  /** Racks that must have applied a strong write before its reply: a majority, all, or a count. */
+  strongQuorum: "majority" | "all" | number;
   /** Redis db for Pylon's metadata; undefined: the one recorded, else the last db. */
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
@@ -344,6 +348,17 @@ const OPTIONS = {
     value: "CMD[,CMD..]",
     help: "answer these constant-reply writes (SET, MSET, ...) once logged",
   },
+  "contentious": {
+    kind: "list",
+    value: "GLOB[,GLOB..]",
+    help:
+      "key patterns whose reads and writes are linearizable: writes answered once a quorum of racks applied them, reads after the log's end (reloadable)",
+  },
+  "strong-quorum": {
+    kind: "text",
+    value: "majority|all|n",
+    help: "racks that must apply a strong write before its reply (default majority)",
+  },
   "meta-db": {
     kind: "integer",
     value: "n",
@@ -488,6 +503,16 @@ interface Raw {
 }
 
 /** Parses `host:port`; `what` names the option in errors. */
+/** `--strong-quorum`: majority (the default), all, or a number of racks. */
+function parseQuorum(text: string | undefined): Config["strongQuorum"] {
+  if (text === undefined || text === "majority") return "majority";
+  if (text === "all") return "all";
+  if (/^[1-9]\d{0,3}$/.test(text)) return Number(text);
+  throw new ConfigError(
+    `--strong-quorum must be majority, all or a number of racks, got '${text}'`,
+  );
+}
+
 export function parseHostPort(text: string, what: string): HostPort {
   const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
   if (match === null) throw new ConfigError(`${what} must be host:port, got '${text}'`);
@@ -967,6 +992,8 @@ export function parseConfig(
       partitions: integer("partitions", 1, 1, 16_384),
       applier: boolean("applier", true),
       ackLog: list("ack-log").map((c) => c.toLowerCase()),
+      contentious: list("contentious"),
+      strongQuorum: parseQuorum(text("strong-quorum")),
       metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
       writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
       writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),

@@ -15,6 +15,8 @@ export const LIVE_OPTIONS = [
   "writesInFlightMax",
   "drainTimeoutMs",
   "ackLog",
+  "contentious",
+  "strongQuorum",
   "clientOutputBufferLimit",
   "clientMemoryBudget",
 ] as const satisfies readonly (keyof Config)[];

@@ -356,6 +356,20 @@ const TABLE: {
     expected: 2000,
   },
   {
+    option: "contentious",
+    text: "lock:*,balance:*",
+    json: "lock:*,balance:*",
+    field: "contentious",
+    expected: ["lock:*", "balance:*"],
+  },
+  {
+    option: "strong-quorum",
+    text: "all",
+    json: "all",
+    field: "strongQuorum",
+    expected: "all",
+  },
+  {
     option: "max-subscribers",
     text: "10",
     json: 10,

@@ -43,6 +43,8 @@ import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
 import { ScriptOps } from "./applier/script_ops.ts";
+import { Contentious } from "./consistency/contentious.ts";
+import { StrongConsistency } from "./consistency/strong.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -152,6 +154,15 @@ async function runNode(
       },
       { peers: config.peers, timeouts: { readMs: 5_000, writeMs: config.writeTimeoutMs } },
     );
+
+  // Linearizable requests: contentious keys, PYLON CONSISTENCY strong, WAIT (src/consistency/).
+  const contentious = new Contentious(config.contentious);
+  const strong = new StrongConsistency({
+    log: opLog,
+    reached: (need, timeoutMs) => progress.reached(need, timeoutMs),
+    ...(peers === undefined ? {} : { racks: peers }),
+    quorum: () => current.strongQuorum,
+  });
 
   const replies = new HandBack(pending, {
     nodeId,
@@ -275,6 +286,7 @@ async function runNode(
     peers: peers?.status() ?? [],
     peerServer: peerServer?.stats(),
     raft: world.status(),
+    strong: { ...strong.stats, racks: strong.racks(), quorum: strong.quorum() },
   });
   const stopAll = async () => {
     // Not ready from here on; clients first, while the applier still runs: every write they
@@ -341,6 +353,7 @@ async function runNode(
       appliedPositions: () =>
         Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
       subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
+      strong: { service: strong, contentious, timeoutMs: () => current.writeTimeoutMs },
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {
@@ -385,6 +398,7 @@ async function runNode(
         }
         ackLog.clear();
         for (const command of next.ackLog) ackLog.add(command);
+        contentious.set(next.contentious);
         writes.configure({
           writeTimeoutMs: next.writeTimeoutMs,
           writesInFlightMax: next.writesInFlightMax,

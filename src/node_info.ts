@@ -1,5 +1,6 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
+import type { StrongStats } from "./consistency/strong.ts";
 import type { Config } from "./config.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
@@ -35,6 +36,8 @@ export interface NodeSnapshot {
   peers: PeerStatus[];
   peerServer: PeerServerStats | undefined;
   raft: GroupStatus[];
+  /** Strong requests (src/consistency/), with the racks known and the quorum. */
+  strong?: StrongStats & { racks: number; quorum: number };
 }
 
 /** Renders `PYLON INFO`. */
@@ -111,6 +114,23 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       ],
     },
   ];
+  if (s.strong !== undefined) {
+    const t = s.strong;
+    sections.push({
+      title: "Consistency",
+      fields: [
+        ["contentious", s.config.contentious.join(",")],
+        ["racks_known", t.racks],
+        ["strong_quorum", t.quorum],
+        ["strong_reads", t.reads],
+        ["strong_read_wait_ms_total", Math.round(t.readWaitMs)],
+        ["strong_writes", t.writes],
+        ["strong_write_wait_ms_total", Math.round(t.writeWaitMs)],
+        ["strong_quorum_failures", t.quorumFailures],
+        ["waits", t.waits],
+      ],
+    });
+  }
   sections.push({
     title: "Log",
     fields: [

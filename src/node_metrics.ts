@@ -41,6 +41,16 @@ const m = {
   logBatches: total("pylon_log_batches_total", "Writes to the log (group commits)"),
   forwarded: total("pylon_forwarded_total", "Requests served by a peer rack", ["kind"] as const),
   readsWaited: total("pylon_reads_waited_total", "Reads that waited for their writes to apply"),
+  strong: total("pylon_strong_total", "Strong (linearizable) requests", ["kind"] as const),
+  strongWait: total(
+    "pylon_strong_wait_seconds_total",
+    "Time strong requests waited: reads for the log's end, writes for their quorum",
+    ["kind"] as const,
+  ),
+  quorumFailures: total(
+    "pylon_strong_quorum_failures_total",
+    "Strong writes answered with an error: too few racks confirmed them in time",
+  ),
   position: gauge("pylon_applied_position", "Next offset to apply", ["partition"] as const),
   logEnd: gauge("pylon_log_end", "The log's end offset", ["partition"] as const),
   logStart: gauge(
@@ -102,6 +112,14 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
   m.forwarded(s.routing.readsForwarded, { kind: "read" });
   m.forwarded(s.routing.writesForwarded, { kind: "write" });
   m.readsWaited(s.routing.readsWaited);
+  if (s.strong !== undefined) {
+    m.strong(s.strong.reads, { kind: "read" });
+    m.strong(s.strong.writes, { kind: "write" });
+    m.strong(s.strong.waits, { kind: "wait" });
+    m.strongWait(s.strong.readWaitMs / 1000, { kind: "read" });
+    m.strongWait(s.strong.writeWaitMs / 1000, { kind: "write" });
+    m.quorumFailures(s.strong.quorumFailures);
+  }
   for (
     const g of [m.position, m.logEnd, m.lagOps, m.lagSeconds, m.paused, m.logStart, m.logBytes]
   ) {

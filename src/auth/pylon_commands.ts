@@ -12,6 +12,7 @@ const CATEGORIES: Record<string, readonly string[]> = {
   info: ["@slow"],
   help: ["@slow"],
   world: ["@slow"],
+  consistency: ["@fast", "@connection"],
   node: ADMIN,
   rack: ADMIN,
 };

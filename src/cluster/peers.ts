@@ -13,6 +13,8 @@ import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import { describe } from "../redis/client.ts";
 
+const PING = new TextEncoder().encode("*1\r\n$4\r\nPING\r\n");
+
 /** How long a forwarded request may take. */
 export interface ForwardTimeouts {
   readMs: number;
@@ -135,6 +137,32 @@ export class Peers {
     // A write's answer says where the log put it (partition u32, offset f64), when it knows.
     const placement = r.u8() === 1 ? { partition: r.u32(), offset: r.f64() } : undefined;
     return { bytes, placement };
+  }
+
+  /** The other racks of the world, as this node's peers name them (up or not). */
+  otherRacks(): string[] {
+    return [...new Set(this.#clients.map((c) => c.peer.rack))].filter((r) => r !== this.self.rack);
+  }
+
+  /**
+   * Whether `rack`'s Redis has applied `need`: a node of that rack reads its
+   * Redis's applied position (waiting for it a moment, as for a read that
+   * needs the asker's writes) and answers. False when no node of it is up or
+   * it has not got there.
+   */
+  async appliedOn(rack: string, need: Need, timeoutMs: number): Promise<boolean> {
+    const candidate = this.#clients
+      .filter((c) => c.up && c.peer.rack === rack && (c.flags & PeerFlags.servesReads) !== 0)
+      .sort((a, b) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity))[0];
+    if (candidate === undefined) return false;
+    const w = new PayloadWriter().u16(0).u8(2).bytes(PING).u32(need.size);
+    for (const [partition, position] of need) w.u32(partition).f64(position);
+    try {
+      const frame = await candidate.request(FrameType.Read, w.finish(), timeoutMs);
+      return new PayloadReader(frame.payload).u8() === 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Hands a reply to node `origin` of this rack; false if no link to it is up. */

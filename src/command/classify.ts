@@ -421,8 +421,9 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "restore-asking": { class: "refused", reason: CLUSTER },
   "role": { class: "refused", reason: REPLICATION },
   "wait": {
-    class: "refused",
-    reason: "it waits for the underlying Redis's replicas; Pylon acknowledges writes from the log",
+    class: "local",
+    reason:
+      "racks in place of replicas: how many racks applied the connection's writes (src/consistency/)",
   },
   "acl|whoami": { class: "local", reason: "the Pylon user of the connection" },
   "acl|list": { class: "local", reason: "Pylon's users, from its configuration" },

@@ -98,7 +98,6 @@ Deno.test("administration, cluster and replication commands are refused, pointin
     "readonly",
     "readwrite",
     "asking",
-    "wait",
     "role",
     "client|kill",
     "client|pause",
@@ -133,6 +132,7 @@ Deno.test("connection commands, COMMAND and some CLIENT subcommands are answered
     "client|list",
     "client|help",
     "client|unblock",
+    "wait",
   ];
   for (const name of local) assert.equal(spec(name).class, "local", name);
   for (const sub of spec("command").subcommands) assert.equal(sub.class, "local", sub.name);

@@ -39,6 +39,8 @@ import { concatBytes } from "../resp/bytes.ts";
 import type { Placement, WriteCommand, WriteRequest } from "../write/write_path.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import { Subscriber, type SubscriberTarget } from "../pubsub/subscriber.ts";
+import { quorumError, type StrongConsistency } from "../consistency/strong.ts";
+import type { Contentious } from "../consistency/contentious.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -99,6 +101,8 @@ export interface ConnectionHost {
   closed(connection: ClientConnection): void;
   /** Per partition, the position this rack has applied, as far as this node knows. */
   appliedPositions(): readonly (number | undefined)[];
+  /** Strong (linearizable) requests: contentious keys and `PYLON CONSISTENCY strong`. */
+  strong: { service: StrongConsistency; contentious: Contentious; timeoutMs(): number } | undefined;
   /** Whether clients may SELECT `db` (in range, not Pylon's metadata db). */
   selectable(db: number): boolean;
   /** Where a subscribing client's own connection to the rack's Redis goes. */
@@ -153,6 +157,21 @@ const SUBSCRIBE_CONTEXT = new Set([
   "reset",
 ]);
 
+/** Where a read's reply goes and how it is read. */
+interface ReadPlace {
+  slot: Slot;
+  startedAt: number;
+  db: number;
+  protocol: Protocol;
+  rewrite: ((reply: Uint8Array) => Uint8Array) | undefined;
+  localOnly: boolean;
+  /** The positions the serving rack must have applied (default: the connection's own writes). */
+  need?: Need;
+}
+
+/** How long `WAIT n 0` ("forever" in Redis) waits here. */
+const WAIT_FOREVER_MS = 60_000;
+
 /** A client's connection state (`SELECT`ed db, protocol, name) and its reply stream. */
 export class ClientConnection {
   readonly id: number;
@@ -166,6 +185,8 @@ export class ClientConnection {
   user: AclUser;
   /** Whether the connection proved a password (AUTH, HELLO .. AUTH). */
   authenticated = false;
+  /** `PYLON CONSISTENCY`: strong makes every request of the connection linearizable. */
+  consistency: "local" | "strong" = "local";
   lastActiveAt = Date.now();
   lastCommand = "NULL";
   #socket: net.Socket;
@@ -461,18 +482,24 @@ export class ClientConnection {
           const protocol = this.protocol;
           return this.#readInOrder(request, (reply) => withoutSecrets(reply, protocol));
         }
+        if (this.#isStrong([{ command: r.command, argv }])) {
+          return this.#readInOrder(request, undefined, false, true);
+        }
         if (r.command.name !== "info") return this.#readInOrder(request, undefined);
         const shown = this.#host.info(argv.slice(1).map((a) => utf8.decode(a)));
         return this.#readInOrder(request, (reply) => rewriteInfo(reply, shown));
       }
       case "local":
         this.lastCommand = r.command.name;
+        if (r.command.name === "wait") return this.#waitCommand(argv);
         this.#answer(this.#host.local(this, argv, r.command));
         return;
-      case "write":
+      case "write": {
         this.lastCommand = r.command.name;
-        this.#write([{ argv, command: r.command, reply: r.reply }], false);
+        const commands = [{ argv, command: r.command, reply: r.reply }];
+        this.#write(commands, false, undefined, this.#isStrong(commands));
         return;
+      }
       case "pubsub":
         this.lastCommand = r.command.name;
         this.#subscribeCommand(this.#decoder.raw ?? encodeCommand(argv));
@@ -734,6 +761,7 @@ export class ClientConnection {
         queued,
         true,
         watch === undefined ? undefined : { db: watch.db, keys: watch.keys, from: watch.from },
+        this.#isStrong(queued),
       );
       // A SELECT that EXEC runs moves the connection, for the commands after EXEC too.
       if (this.#transactionDb !== undefined) this.db = this.#transactionDb;
@@ -819,15 +847,23 @@ export class ClientConnection {
    * Submits a write. It waits for reads held before it (so they do not see
    * it), and later reads wait for it (so the connection sees its own writes).
    */
-  #write(commands: WriteCommand[], transaction: boolean, watch?: WriteRequest["watch"]): void {
+  #write(
+    commands: WriteCommand[],
+    transaction: boolean,
+    watch?: WriteRequest["watch"],
+    strong = false,
+  ): void {
     const slot = this.#replies.reserve();
     const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
     if (watch !== undefined) request.watch = watch;
-    const answer = (bytes: Uint8Array) => {
+    const deliver = (bytes: Uint8Array) => {
       if (slot.reply !== undefined) return;
       this.#replies.fill(slot, bytes);
       if (!this.#closed) this.#scheduleFlush();
     };
+    // A strong write's reply waits for a quorum of racks (src/consistency/strong.ts).
+    let held: Uint8Array | undefined;
+    const answer = strong ? (bytes: Uint8Array) => void (held ??= bytes) : deliver;
     const submit = () => {
       try {
         return this.#host.write(request, answer);
@@ -837,10 +873,12 @@ export class ClientConnection {
     };
     this.#writesInFlight++;
     const settled = (this.#readsHeld > 0 ? this.#readsSettled.then(submit) : submit()).then(
-      (placement) => {
-        if (placement === undefined) return;
-        const { partition, offset } = placement;
-        this.#seen.set(partition, Math.max(this.#seen.get(partition) ?? 0, offset + 1));
+      async (placement) => {
+        if (placement !== undefined) {
+          const { partition, offset } = placement;
+          this.#seen.set(partition, Math.max(this.#seen.get(partition) ?? 0, offset + 1));
+        }
+        if (strong) await this.#confirmStrong(placement, held, deliver);
       },
       (error: unknown) => {
         // The write path settles every write; this is the net under it, so the slot never hangs.
@@ -858,16 +896,100 @@ export class ClientConnection {
     this.#writesSettled = Promise.all([this.#writesSettled, settled]).then(() => {});
   }
 
+  /** Whether requests made of these commands are strong on this connection. */
+  #isStrong(commands: readonly { command: CommandSpec; argv: Argv }[]): boolean {
+    const strong = this.#host.strong;
+    if (strong === undefined) return false;
+    return this.consistency === "strong" || strong.contentious.touches(commands);
+  }
+
+  /** Delivers a strong write's reply once a quorum of racks applied it, else the error saying so. */
+  async #confirmStrong(
+    placement: Placement | undefined,
+    reply: Uint8Array | undefined,
+    deliver: (bytes: Uint8Array) => void,
+  ): Promise<void> {
+    const strong = this.#host.strong!;
+    strong.service.stats.writes++;
+    // Refused, failed or timed out: it is not (known to be) in the log; its error is the answer.
+    if (placement === undefined || reply === undefined) {
+      deliver(
+        reply ?? encodeError("ERR Pylon lost track of this write; it may or may not be applied"),
+      );
+      return;
+    }
+    const wanted = strong.service.quorum();
+    const timeoutMs = strong.timeoutMs();
+    const startedAt = performance.now();
+    const need = new Map([[placement.partition, placement.offset + 1]]);
+    const outcome = await strong.service.confirm(need, wanted, timeoutMs);
+    strong.service.stats.writeWaitMs += performance.now() - startedAt;
+    if (outcome.confirmed >= wanted) {
+      deliver(reply);
+      return;
+    }
+    strong.service.stats.quorumFailures++;
+    deliver(encodeError(quorumError(placement, outcome, wanted, timeoutMs)));
+  }
+
+  /**
+   * WAIT numracks timeout: once the connection's writes so far are settled,
+   * how many racks (this one included) have applied them, waiting up to
+   * `timeout` ms (0: up to a minute) for `numracks`.
+   */
+  #waitCommand(argv: Argv): void {
+    this.lastCommand = "wait";
+    const number = (arg: Uint8Array) => {
+      const text = utf8.decode(arg);
+      return /^-?\d{1,15}$/.test(text) ? Number(text) : undefined;
+    };
+    const numracks = number(argv[1]!);
+    const timeout = number(argv[2]!);
+    if (numracks === undefined || timeout === undefined) {
+      this.#replies.push(encodeError("ERR value is not an integer or out of range"));
+      return;
+    }
+    if (timeout < 0) {
+      this.#replies.push(encodeError("ERR timeout is negative"));
+      return;
+    }
+    const strong = this.#host.strong;
+    if (strong === undefined) {
+      this.#replies.push(encodeError("ERR WAIT needs the node's racks, which it does not know"));
+      return;
+    }
+    const slot = this.#replies.reserve();
+    void this.#writesSettled.then(async () => {
+      strong.service.stats.waits++;
+      const outcome = await strong.service.confirm(
+        new Map(this.#seen),
+        numracks,
+        timeout === 0 ? WAIT_FOREVER_MS : timeout,
+      );
+      if (this.#closed) return;
+      this.#replies.fill(
+        slot,
+        encode({ type: "integer", value: BigInt(outcome.confirmed) }, this.protocol),
+      );
+      this.#scheduleFlush();
+    });
+  }
+
   /** Forwards a read at once, or after the writes sent before it are applied. */
   #readInOrder(
     request: Uint8Array,
     rewrite: ((reply: Uint8Array) => Uint8Array) | undefined,
     localOnly = false,
+    strong = false,
   ): void {
     const slot = this.#replies.reserve();
     const startedAt = performance.now();
     const db = this.db;
     const protocol = this.protocol;
+    if (strong) {
+      this.#strongRead(request, { slot, startedAt, db, protocol, rewrite, localOnly });
+      return;
+    }
     if (this.#writesInFlight === 0) {
       this.#read(request, { slot, startedAt, db, protocol, rewrite, localOnly }, 0, undefined);
       return;
@@ -885,17 +1007,44 @@ export class ClientConnection {
     this.#readsSettled = Promise.all([this.#readsSettled, answered]).then(() => {});
   }
 
+  /**
+   * A linearizable read: the log's end is taken now, and the read is served
+   * by a rack that has applied up to it (and the connection's own writes).
+   */
+  #strongRead(request: Uint8Array, place: ReadPlace): void {
+    const strong = this.#host.strong!;
+    strong.service.stats.reads++;
+    const ends = strong.service.readNeed();
+    this.#readsHeld++;
+    const answered = Promise.all([ends, this.#writesSettled]).then(
+      ([need]) =>
+        new Promise<void>((done) => {
+          const merged = new Map(this.#seen);
+          for (const [p, end] of need) merged.set(p, Math.max(merged.get(p) ?? 0, end));
+          const waitStarted = performance.now();
+          this.#read(request, { ...place, need: merged }, 0, () => {
+            strong.service.stats.readWaitMs += performance.now() - waitStarted;
+            done();
+          });
+        }),
+      (error: unknown) => {
+        if (this.#closed) return;
+        this.#replies.fill(
+          place.slot,
+          encodeError(`ERR Pylon cannot read the log's end for a strong read: ${error}`),
+        );
+        this.#scheduleFlush();
+      },
+    ).then(() => {
+      this.#readsHeld--;
+    });
+    this.#readsSettled = Promise.all([this.#readsSettled, answered]).then(() => {});
+  }
+
   /** Forwards a read; if its Redis connection fails, retries on a fresh one a few times. */
   #read(
     request: Uint8Array,
-    place: {
-      slot: Slot;
-      startedAt: number;
-      db: number;
-      protocol: Protocol;
-      rewrite: ((reply: Uint8Array) => Uint8Array) | undefined;
-      localOnly: boolean;
-    },
+    place: ReadPlace,
     attempt: number,
     done: (() => void) | undefined,
   ): void {
@@ -933,7 +1082,7 @@ export class ClientConnection {
         this.#scheduleFlush();
         done?.();
       },
-      this.#seen.size === 0 ? NO_NEED : new Map(this.#seen),
+      place.need ?? (this.#seen.size === 0 ? NO_NEED : new Map(this.#seen)),
       place.localOnly,
     );
   }

@@ -61,7 +61,7 @@ export function answerLocal(
   argv: Argv,
   command: CommandSpec | undefined,
 ): RespValue | Uint8Array | Promise<RespValue> {
-  if (command === undefined) return pylon(context, argv);
+  if (command === undefined) return pylon(context, connection, argv);
   switch (command.name) {
     case "ping":
       // Redis's table says any arity; its implementation takes at most one message.
@@ -354,17 +354,32 @@ const PYLON_HELP = [
   "    Adds a node (started with --join) to the world and its rack.",
   "NODE REMOVE <id>",
   "    Removes a node from the world and its rack.",
+  "CONSISTENCY [strong|local]",
+  "    Shows or sets this connection's consistency: strong makes every request linearizable.",
   "RACK TRANSFER <id>",
   "    Hands this rack's leadership (the applier) to node <id>; run on the rack leader.",
   "HELP",
   "    Print this help.",
 ];
 
-function pylon(context: LocalContext, argv: Argv): RespValue | Promise<RespValue> {
+function pylon(
+  context: LocalContext,
+  connection: ClientConnection,
+  argv: Argv,
+): RespValue | Promise<RespValue> {
   if (argv.length < 2) return error("ERR wrong number of arguments for 'pylon' command");
   const admin = context.admin(argv);
   if (admin !== undefined) return admin;
   const sub = lower(argv[1]);
+  if (sub === "consistency") {
+    if (argv.length === 2) return bulk(connection.consistency);
+    const wanted = lower(argv[2]);
+    if (argv.length > 3 || (wanted !== "strong" && wanted !== "local")) {
+      return error("ERR PYLON CONSISTENCY takes strong or local");
+    }
+    connection.consistency = wanted;
+    return simple("OK");
+  }
   if (sub === "info") {
     const sections = argv.slice(2).map((a) => text(a));
     return {

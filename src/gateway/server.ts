@@ -70,6 +70,8 @@ export interface GatewayBackend {
   protectedMode?: boolean;
   /** Where subscribing clients' own connections go (the rack's Redis master). */
   subscriberTarget?: SubscriberTarget;
+  /** Strong requests (contentious keys, `PYLON CONSISTENCY strong`, `WAIT`). */
+  strong?: ConnectionHost["strong"];
 }
 
 /** Counters for `PYLON INFO`. */
@@ -180,6 +182,7 @@ export class Gateway {
       },
       appliedPositions: () => backend.appliedPositions?.() ?? [],
       subscriberTarget: backend.subscriberTarget ?? { address: () => undefined, access: {} },
+      strong: backend.strong,
       subscriberSlot: () => {
         if (this.#subscribers >= (options.subscribersMax ?? 1_000)) return undefined;
         this.#subscribers++;

@@ -45,6 +45,10 @@ export interface ChaosWorldOptions {
   brokers: 1 | 3;
   /** Answer SET once logged (`--ack-log set`) instead of after apply. */
   ackLog: boolean;
+  /** Racks and their node counts (default: r0 of three nodes, r1 of one). */
+  racks?: [string, number][];
+  /** More flags for every node. */
+  args?: string[];
 }
 
 const META_DB = 15;
@@ -72,7 +76,8 @@ export class ChaosWorld implements AsyncDisposable {
     const kafka = await startKafka({ nodes: options.brokers });
     const world = new ChaosWorld(kafka, options);
     try {
-      const plan = RACK_SIZES.flatMap(([rack, size]) =>
+      const sizes = options.racks ?? RACK_SIZES;
+      const plan = sizes.flatMap(([rack, size]) =>
         Array.from({ length: size }, (_, i) => ({ id: `${rack}n${i}`, rack, peerPort: freePort() }))
       );
       for (const from of plan) {
@@ -85,7 +90,7 @@ export class ChaosWorld implements AsyncDisposable {
           }
         }
       }
-      for (const [name] of RACK_SIZES) {
+      for (const [name] of sizes) {
         const redis = await startRack({ redis: { appendonly: "everysec" } });
         const rack: ChaosRack = { name, redis, nodes: [] };
         world.racks.push(rack);
@@ -113,6 +118,7 @@ export class ChaosWorld implements AsyncDisposable {
                 "--write-timeout-ms",
                 "10000",
                 ...(options.ackLog ? ["--ack-log", "set"] : []),
+                ...(options.args ?? []),
                 ...peers,
               ],
             });
