@@ -24,7 +24,85 @@ export async function benchWorld(): Promise<void> {
   await ensureRedis();
   await ensureKafka();
   await using kafka = await startKafka({ fullJit: true });
-  await using world = await startWorld({ brokers: kafka.brokers, racks: 2 });
+  await benchLag(kafka.brokers);
+  await benchStrong(kafka.brokers);
+}
+
+/** Strong (contentious) beside local reads and writes, three racks, clients on one. */
+async function benchStrong(brokers: string[]): Promise<void> {
+  await using world = await startWorld({
+    brokers,
+    racks: 3,
+    args: ["--contentious", "s:*"],
+  });
+  const port = world.racks[0]!.pylon.port;
+  const CLIENTS = 10;
+  const PER_CLIENT = Math.max(50, Math.round(SECONDS * 100));
+  const measure = async (argv: (i: number, c: number) => string[]) => {
+    const latencies: number[] = [];
+    const started = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+      await using client = await RawClient.connect(port);
+      for (let i = 0; i < PER_CLIENT; i++) {
+        const at = performance.now();
+        await client.command(...argv(i, c));
+        const reply = await client.read(30_000);
+        if (reply.type === "error") throw new Error(`${argv(i, c).join(" ")}: ${reply.value}`);
+        latencies.push(performance.now() - at);
+      }
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((x, y) => x - y);
+    return {
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      rate: latencies.length / seconds,
+    };
+  };
+  const rows: string[][] = [];
+  for (const kind of ["SET", "GET"] as const) {
+    const local = await measure((i, c) =>
+      kind === "SET" ? ["SET", `l:${c}:${i}`, "x"] : ["GET", `l:${c}:${i}`]
+    );
+    const strong = await measure((i, c) =>
+      kind === "SET" ? ["SET", `s:${c}:${i}`, "x"] : ["GET", `s:${c}:${i}`]
+    );
+    rows.push([
+      kind,
+      local.p50.toFixed(2),
+      local.p99.toFixed(2),
+      strong.p50.toFixed(2),
+      strong.p99.toFixed(2),
+      (strong.p50 / local.p50).toFixed(2),
+      Math.round(local.rate).toLocaleString("en-US"),
+      Math.round(strong.rate).toLocaleString("en-US"),
+    ]);
+    console.error(`bench: strong ${kind} done`);
+  }
+  console.log(
+    `\nworld: strong (contentious, quorum 2 of 3 racks) beside local requests, ${CLIENTS} clients on one rack, ${PER_CLIENT} requests each`,
+  );
+  printTable(
+    [
+      "request",
+      "local p50",
+      "local p99",
+      "strong p50",
+      "strong p99",
+      "strong ÷ local p50",
+      "local/s",
+      "strong/s",
+    ],
+    rows,
+  );
+  console.log(
+    "(milliseconds; a strong read waits for the log's end, a strong write for a quorum of racks)",
+  );
+}
+
+/** Replication lag between two racks at fixed write rates. */
+async function benchLag(brokers: string[]): Promise<void> {
+  await using world = await startWorld({ brokers, racks: 2 });
   const [a, b] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
   const redisB = b!.redis as RedisServer;
   await redisB.call("CONFIG", "SET", "notify-keyspace-events", "E$");

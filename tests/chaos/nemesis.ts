@@ -41,6 +41,8 @@ export interface NemesisOptions {
   durationMs: number;
   faults: readonly Fault[];
   log: (line: string) => void;
+  /** Take the faults in turn (each one early in a short run) instead of at random. */
+  inTurn?: boolean;
 }
 
 /** Runs the schedule until `durationMs` has passed; returns what it did. */
@@ -52,8 +54,11 @@ export async function runNemesis(
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random.next() * items.length)]!;
   const records: FaultRecord[] = [];
   const end = performance.now() + options.durationMs;
+  let turn = 0;
   while (performance.now() < end) {
-    const fault = pick(options.faults);
+    const fault = options.inTurn === true
+      ? options.faults[turn++ % options.faults.length]!
+      : pick(options.faults);
     const holdMs = 1_000 + Math.floor(random.next() * 3_000);
     const calmMs = 1_000 + Math.floor(random.next() * 2_000);
     const startMs = performance.now();

@@ -146,7 +146,7 @@ export function checkHistory<S, I, O>(
         e !== undefined && bestPending.length < 8;
         e = e.next
       ) {
-        if (e.kind === "call") bestPending.push(JSON.stringify(ops[e.op]));
+        if (e.kind === "call") bestPending.push(JSON.stringify(ops[e.op]).slice(0, 300));
       }
     }
     const top = stack.pop();

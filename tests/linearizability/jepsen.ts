@@ -103,8 +103,9 @@ export async function runJepsen(world: ChaosWorld, options: JepsenOptions): Prom
   const faults = await runNemesis(world, {
     seed: options.seed,
     durationMs: options.durationMs,
-    faults: ["node-kill", "redis-kill", "redis-empty", "peer-cut", "broker-kill"],
+    faults: ["redis-empty", "node-kill", "peer-cut", "redis-kill", "broker-kill"],
     log: options.log,
+    inTurn: true,
   });
   await Promise.all(workers);
   world.heal();

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { ChaosWorld } from "../chaos/world.ts";
 import { runJepsen } from "./jepsen.ts";
 
-const SECONDS = Number(Deno.env.get("PYLON_JEPSEN_SECONDS") ?? "30");
+const SECONDS = Number(Deno.env.get("PYLON_JEPSEN_SECONDS") ?? "40");
 const SEED = Number(Deno.env.get("PYLON_SEED") ?? "5101");
 
 Deno.test(`Jepsen-style: contentious keys linearizable under faults, local keys caught stale (seed ${SEED}, ${SECONDS} s)`, async () => {
