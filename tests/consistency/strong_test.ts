@@ -9,22 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, startWorld, useKafka, waitFor } from "../harness/mod.ts";
-import { encodeCommand } from "../../src/resp/encoder.ts";
-import type { RespValue } from "../../src/resp/value.ts";
-
-async function call(client: RawClient, ...argv: string[]): Promise<RespValue> {
-  await client.send(encodeCommand(argv));
-  return await client.read(30_000);
-}
-
-function shown(value: RespValue): string {
-  return JSON.stringify(
-    value,
-    (_, v) =>
-      v instanceof Uint8Array ? new TextDecoder().decode(v) : typeof v === "bigint" ? String(v) : v,
-  );
-}
+import { RawClient, shown, startWorld, useKafka, waitFor } from "../harness/mod.ts";
 
 Deno.test("contentious keys: linearizable reads through a lagging rack, quorum writes, WAIT", async () => {
   await using kafka = await useKafka();
@@ -41,16 +26,16 @@ Deno.test("contentious keys: linearizable reads through a lagging rack, quorum w
   await using onA = await RawClient.connect(a.pylon.port);
   await using onB = await RawClient.connect(b.pylon.port);
   assert.equal(
-    shown(await call(onA, "SET", "lock:k", "v1")),
+    shown(await onA.call("SET", "lock:k", "v1")),
     shown({ type: "simple", value: "OK" }),
   );
-  assert.equal(shown(await call(onA, "WAIT", "3", "5000")), shown({ type: "integer", value: 3n }));
+  assert.equal(shown(await onA.call("WAIT", "3", "5000")), shown({ type: "integer", value: 3n }));
 
   // Rack B's Redis stops taking writes (out of memory): its applier pauses there.
   const bRedis = await world.master(b);
   await bRedis.call("CONFIG", "SET", "maxmemory", "1");
-  await call(onA, "SET", "lock:k", "v2");
-  await call(onA, "SET", "plain", "new");
+  await onA.call("SET", "lock:k", "v2");
+  await onA.call("SET", "plain", "new");
   await waitFor(
     "rack B's applier to pause",
     async () => /partition_0:paused/.test(await b.pylon.call("PYLON", "INFO")) ? true : undefined,
@@ -58,37 +43,37 @@ Deno.test("contentious keys: linearizable reads through a lagging rack, quorum w
   assert.equal(await bRedis.call("GET", "lock:k"), "v1", "rack B's Redis is behind");
   // A strong read through B sees v2: served by a rack that applied the log's end, not B's Redis.
   assert.equal(
-    shown(await call(onB, "GET", "lock:k")),
+    shown(await onB.call("GET", "lock:k")),
     shown({ type: "bulk", value: new TextEncoder().encode("v2") }),
   );
   const strongReads = () =>
     b.pylon.call("PYLON", "INFO").then((info) => Number(/strong_reads:(\d+)/.exec(info)![1]));
   const before = await strongReads();
-  await call(onB, "GET", "plain");
+  await onB.call("GET", "plain");
   assert.equal(await strongReads(), before, "a local key is read locally");
   assert.equal(
-    shown(await call(onB, "PYLON", "CONSISTENCY", "strong")),
+    shown(await onB.call("PYLON", "CONSISTENCY", "strong")),
     shown({ type: "simple", value: "OK" }),
   );
   assert.equal(
-    shown(await call(onB, "GET", "plain")),
+    shown(await onB.call("GET", "plain")),
     shown({ type: "bulk", value: new TextEncoder().encode("new") }),
   );
   assert.equal(await strongReads(), before + 1, "every read of a strong connection is strong");
   assert.equal(
-    shown(await call(onB, "PYLON", "CONSISTENCY")),
+    shown(await onB.call("PYLON", "CONSISTENCY")),
     shown({ type: "bulk", value: new TextEncoder().encode("strong") }),
   );
   // WAIT counts racks: B cannot apply.
-  assert.equal(shown(await call(onA, "WAIT", "3", "1000")), shown({ type: "integer", value: 2n }));
+  assert.equal(shown(await onA.call("WAIT", "3", "1000")), shown({ type: "integer", value: 2n }));
 
   // Two racks of three still make a majority; one alone does not.
   await c.pylon.kill();
-  const refused = await call(onA, "SET", "lock:k", "v3");
+  const refused = await onA.call("SET", "lock:k", "v3");
   assert.equal(refused.type, "error", shown(refused));
   assert.match(shown(refused), /in the log \(partition 0, offset \d+\) but only 1 of 3 racks/);
   assert.deepEqual(
-    await call(onA, "SET", "free", "x"),
+    await onA.call("SET", "free", "x"),
     { type: "simple", value: "OK" },
     "local keys go on",
   );

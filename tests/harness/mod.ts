@@ -26,7 +26,7 @@ export {
   useKafka,
 } from "./kafka.ts";
 export { type PylonOptions, PylonProcess, startPylon } from "./pylon.ts";
-export { RawClient } from "./raw_client.ts";
+export { RawClient, shown } from "./raw_client.ts";
 export { startWorld, World, type WorldRack } from "./world.ts";
 export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";

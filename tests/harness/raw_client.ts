@@ -8,6 +8,15 @@ import { ReplyDecoder } from "../../src/resp/reply_decoder.ts";
 import { encodeCommand } from "../../src/resp/encoder.ts";
 import type { RespValue } from "../../src/resp/value.ts";
 
+/** A reply as comparable text: bytes decoded as UTF-8, bigints written out. */
+export function shown(value: RespValue): string {
+  return JSON.stringify(
+    value,
+    (_, v) =>
+      v instanceof Uint8Array ? new TextDecoder().decode(v) : typeof v === "bigint" ? String(v) : v,
+  );
+}
+
 /** One raw TCP connection to a Redis-speaking server. */
 export class RawClient implements AsyncDisposable {
   #conn: Deno.TcpConn;
@@ -33,6 +42,12 @@ export class RawClient implements AsyncDisposable {
       const n = await this.#conn.write(bytes);
       bytes = bytes.subarray(n);
     }
+  }
+
+  /** Sends a command and reads its reply (30 s deadline). */
+  async call(...argv: (string | Uint8Array)[]): Promise<RespValue> {
+    await this.command(...argv);
+    return await this.read(30_000);
   }
 
   /** Sends a command encoded as a RESP array. */

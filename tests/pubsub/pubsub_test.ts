@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { encodeCommand } from "../../src/resp/encoder.ts";
-import type { RespValue } from "../../src/resp/value.ts";
 import {
   RawClient,
+  shown,
   startPylon,
   startRedis,
   startWorld,
@@ -21,14 +21,6 @@ import {
 import { waitConverged } from "../world/world.ts";
 
 const utf8 = new TextDecoder();
-
-/** A reply as comparable text (bytes decoded, bigints written out). */
-function shown(value: RespValue): string {
-  return JSON.stringify(
-    value,
-    (_, v) => v instanceof Uint8Array ? utf8.decode(v) : typeof v === "bigint" ? String(v) : v,
-  );
-}
 
 /** Sends `argv` and reads `frames` replies. */
 async function exchange(client: RawClient, argv: string[], frames: number): Promise<string[]> {

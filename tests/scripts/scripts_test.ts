@@ -9,25 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeCommand } from "../../src/resp/encoder.ts";
-import type { RespValue } from "../../src/resp/value.ts";
 import { SeededRandom } from "../../src/random.ts";
-import { RawClient, startPylon, startRedis, startWorld, useKafka } from "../harness/mod.ts";
+import { RawClient, shown, startPylon, startRedis, startWorld, useKafka } from "../harness/mod.ts";
 import { digests, waitConverged } from "../world/world.ts";
-
-const utf8 = new TextDecoder();
-
-function shown(value: RespValue): string {
-  return JSON.stringify(
-    value,
-    (_, v) => v instanceof Uint8Array ? utf8.decode(v) : typeof v === "bigint" ? String(v) : v,
-  );
-}
-
-async function call(client: RawClient, argv: string[]): Promise<RespValue> {
-  await client.send(encodeCommand(argv));
-  return await client.read(30_000);
-}
 
 /** Script bodies the workload draws from: replies of every kind, errors, writes. */
 const SCRIPTS = [
@@ -101,13 +85,13 @@ Deno.test("generated scripts and functions on two racks reply as a twin Redis do
   let compared = 0;
   try {
     for (const protocol of ["2", "3"]) {
-      for (const client of [...clients, direct]) await call(client, ["HELLO", protocol]);
+      for (const client of [...clients, direct]) await client.call(...["HELLO", protocol]);
       const requests = workload(Number(protocol) * 1000 + 7, 150);
       for (const [i, request] of requests.entries()) {
         const argv = await resolve(request);
         // Alternate racks: each reply is the accepting rack's, after every earlier op.
         const via = clients[i % clients.length]!;
-        const [got, expected] = [await call(via, argv), await call(direct, argv)];
+        const [got, expected] = [await via.call(...argv), await direct.call(...argv)];
         assert.equal(shown(got), shown(expected), `RESP${protocol} #${i}: ${argv.join(" ")}`);
         compared++;
       }
@@ -130,7 +114,7 @@ Deno.test("scripts cannot make racks diverge: random commands and TIME refused a
   const [a, b] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
   await using onA = await RawClient.connect(a.pylon.port);
   await using onB = await RawClient.connect(b.pylon.port);
-  await call(onA, ["SADD", "set", "1", "2", "3", "4", "5", "6", "7", "8"]);
+  await onA.call(...["SADD", "set", "1", "2", "3", "4", "5", "6", "7", "8"]);
   for (
     const body of [
       "return redis.call('TIME')",
@@ -139,24 +123,21 @@ Deno.test("scripts cannot make racks diverge: random commands and TIME refused a
       "return redis.call('RANDOMKEY')",
     ]
   ) {
-    const reply = await call(onB, ["EVAL", body, "1", "set"]);
+    const reply = await onB.call(...["EVAL", body, "1", "set"]);
     assert.equal(reply.type, "error", `${body}: ${shown(reply)}`);
     assert.match(shown(reply), /can't run this command/, body);
   }
-  const drawn = await call(
-    onA,
-    [
-      "EVAL",
-      "local r = math.random(1000000000); redis.call('SET', KEYS[1], r); return r",
-      "1",
-      "drawn",
-    ],
-  );
+  const drawn = await onA.call(...[
+    "EVAL",
+    "local r = math.random(1000000000); redis.call('SET', KEYS[1], r); return r",
+    "1",
+    "drawn",
+  ]);
   assert.equal(drawn.type, "integer");
   // Metadata out of reach: SELECT is refused to scripts.
-  const select = await call(onA, ["EVAL", "redis.call('SELECT', 15); return 1", "0"]);
+  const select = await onA.call(...["EVAL", "redis.call('SELECT', 15); return 1", "0"]);
   assert.match(shown(select), /can't run this command/);
-  const refused = await call(onA, [
+  const refused = await onA.call(...[
     "FUNCTION",
     "LOAD",
     "#!lua name=r\nredis.register_function('r', function() return math.random(10) end)",
@@ -177,15 +158,15 @@ Deno.test("EVALSHA finds its script after the rack's Redis restarted (Redis itse
   await using pylon = await startPylon({ redis: { url: redis.url } });
   await using client = await RawClient.connect(pylon.port);
   const body = "return redis.call('INCR', KEYS[1])";
-  const sha = shown(await call(client, ["SCRIPT", "LOAD", body])).match(/[0-9a-f]{40}/)![0];
+  const sha = shown(await client.call(...["SCRIPT", "LOAD", body])).match(/[0-9a-f]{40}/)![0];
   assert.equal(
-    shown(await call(client, ["EVALSHA", sha, "1", "n"])),
+    shown(await client.call(...["EVALSHA", sha, "1", "n"])),
     shown({ type: "integer", value: 1n }),
   );
   await redis.restart();
   assert.match(await redis.call("EVALSHA", sha, "1", "n").catch((e) => String(e)), /NOSCRIPT/);
   await pylon.waitApplying();
-  const again = await call(client, ["EVALSHA", sha, "1", "n"]);
+  const again = await client.call(...["EVALSHA", sha, "1", "n"]);
   assert.equal(shown(again), shown({ type: "integer", value: 2n }), "run from the body Pylon kept");
   assert.equal(await redis.call("GET", "n"), "2");
 });

@@ -14,11 +14,6 @@ import type { RespValue } from "../../src/resp/value.ts";
 
 const SECRET = "admin-test-world-secret";
 
-async function send(client: RawClient, ...argv: string[]): Promise<RespValue> {
-  await client.command(...argv);
-  return await client.read(15_000);
-}
-
 const text = (v: RespValue) => ("value" in v ? String(v.value) : v.type);
 
 Deno.test("world changes need an authenticated admin; strangers cannot make a node dial out", async () => {
@@ -45,7 +40,7 @@ Deno.test("world changes need an authenticated admin; strangers cannot make a no
         ["PYLON", "RACK", "TRANSFER", "east-1"],
       ]
     ) {
-      assert.match(text(await send(anyone, ...argv)), /^NOPERM changing the world's membership/);
+      assert.match(text(await anyone.call(...argv)), /^NOPERM changing the world's membership/);
     }
     assert.match(await pylon.call("PYLON", "WORLD"), /east-1/, "reading the world is fine");
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -54,17 +49,17 @@ Deno.test("world changes need an authenticated admin; strangers cannot make a no
 
     // A configured user allowed +@all, and the world user, may.
     await using ops = await RawClient.connect(pylon.port);
-    assert.equal(text(await send(ops, "AUTH", "ops", "ops-pw")), "OK");
+    assert.equal(text(await ops.call("AUTH", "ops", "ops-pw")), "OK");
     assert.equal(
-      text(await send(ops, "PYLON", "NODE", "ADD", "west-1", "west", `127.0.0.1:${trapPort}`)),
+      text(await ops.call("PYLON", "NODE", "ADD", "west-1", "west", `127.0.0.1:${trapPort}`)),
       "OK",
     );
     await using world = await RawClient.connect(pylon.port);
-    assert.equal(text(await send(world, "AUTH", "pylon", SECRET)), "OK");
-    assert.equal(text(await send(world, "PYLON", "NODE", "REMOVE", "west-1")), "OK");
+    assert.equal(text(await world.call("AUTH", "pylon", SECRET)), "OK");
+    assert.equal(text(await world.call("PYLON", "NODE", "REMOVE", "west-1")), "OK");
     await waitFor(
       "west-1 to be gone",
-      async () => /west-1/.test(text(await send(world, "PYLON", "WORLD"))) ? undefined : true,
+      async () => /west-1/.test(text(await world.call("PYLON", "WORLD"))) ? undefined : true,
     );
   } finally {
     await new Promise<void>((resolve) => trap.close(() => resolve()));

@@ -11,11 +11,6 @@ import assert from "node:assert/strict";
 import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
 import type { RespValue } from "../../src/resp/value.ts";
 
-async function send(client: RawClient, ...argv: string[]): Promise<RespValue> {
-  await client.command(...argv);
-  return await client.read(10_000);
-}
-
 function errorText(reply: RespValue): string {
   assert.equal(reply.type, "error", JSON.stringify(reply));
   return (reply as { value: string }).value;
@@ -26,19 +21,19 @@ Deno.test("without a password nobody administers the rack's Redis; CLIENT UNBLOC
   await using pylon = await startPylon({ redis: { url: redis.url } });
   await using client = await RawClient.connect(pylon.port);
   for (const argv of [["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"], ["SLOWLOG", "LEN"]]) {
-    assert.match(errorText(await send(client, ...argv)), /needs a connection authenticated/);
+    assert.match(errorText(await client.call(...argv)), /needs a connection authenticated/);
   }
   assert.equal(
     await redis.call("CONFIG", "GET", "maxmemory-policy"),
     "maxmemory-policy\nnoeviction",
   );
-  assert.deepEqual(await send(client, "CLIENT", "UNBLOCK", "5"), { type: "integer", value: 0n });
+  assert.deepEqual(await client.call("CLIENT", "UNBLOCK", "5"), { type: "integer", value: 0n });
   assert.equal(
-    errorText(await send(client, "CLIENT", "UNBLOCK", "x")),
+    errorText(await client.call("CLIENT", "UNBLOCK", "x")),
     "ERR value is not an integer or out of range",
   );
   assert.equal(
-    errorText(await send(client, "CLIENT", "UNBLOCK", "5", "SOON")),
+    errorText(await client.call("CLIENT", "UNBLOCK", "5", "SOON")),
     "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
   );
   for (
@@ -48,7 +43,7 @@ Deno.test("without a password nobody administers the rack's Redis; CLIENT UNBLOC
       "0",
     ]]
   ) {
-    assert.match(errorText(await send(client, ...argv)), /refused by Pylon: .+/, argv.join(" "));
+    assert.match(errorText(await client.call(...argv)), /refused by Pylon: .+/, argv.join(" "));
   }
 });
 
@@ -61,36 +56,36 @@ Deno.test("an authenticated user granted it: CONFIG SET and SLOWLOG on this rack
   });
   await pylon.waitForLog(/pylon: ready on/);
   await using admin = await RawClient.connect(pylon.port);
-  assert.deepEqual(await send(admin, "AUTH", "pw"), { type: "simple", value: "OK" });
+  assert.deepEqual(await admin.call("AUTH", "pw"), { type: "simple", value: "OK" });
   assert.deepEqual(
-    await send(admin, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+    await admin.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
     { type: "simple", value: "OK" },
   );
   assert.equal(
     await redis.call("CONFIG", "GET", "maxmemory-policy"),
     "maxmemory-policy\nallkeys-lru",
   );
-  assert.deepEqual(await send(admin, "CONFIG", "RESETSTAT"), { type: "simple", value: "OK" });
-  assert.deepEqual(await send(admin, "SLOWLOG", "RESET"), { type: "simple", value: "OK" });
-  assert.deepEqual(await send(admin, "SLOWLOG", "LEN"), { type: "integer", value: 0n });
+  assert.deepEqual(await admin.call("CONFIG", "RESETSTAT"), { type: "simple", value: "OK" });
+  assert.deepEqual(await admin.call("SLOWLOG", "RESET"), { type: "simple", value: "OK" });
+  assert.deepEqual(await admin.call("SLOWLOG", "LEN"), { type: "integer", value: 0n });
   for (const parameter of ["requirepass", "dir", "tls-port", "REPLICAOF"]) {
     assert.match(
-      errorText(await send(admin, "CONFIG", "SET", "maxmemory", "0", parameter, "x")),
+      errorText(await admin.call("CONFIG", "SET", "maxmemory", "0", parameter, "x")),
       /Pylon depends on/,
       parameter,
     );
   }
   assert.equal(await redis.call("CONFIG", "GET", "requirepass"), "requirepass\n");
   // Inside MULTI it would run on every rack: refused, and the transaction fails.
-  await send(admin, "MULTI");
-  assert.match(errorText(await send(admin, "CONFIG", "SET", "maxmemory", "1")), /inside MULTI/);
-  assert.match(errorText(await send(admin, "EXEC")), /EXECABORT/);
+  await admin.call("MULTI");
+  assert.match(errorText(await admin.call("CONFIG", "SET", "maxmemory", "1")), /inside MULTI/);
+  assert.match(errorText(await admin.call("EXEC")), /EXECABORT/);
   assert.equal(await redis.call("CONFIG", "GET", "maxmemory"), "maxmemory\n0");
   // A user not granted it: Redis's NOPERM.
   await using reader = await RawClient.connect(pylon.port);
-  await send(reader, "AUTH", "reader", "rpw");
+  await reader.call("AUTH", "reader", "rpw");
   assert.match(
-    errorText(await send(reader, "CONFIG", "SET", "maxmemory", "1")),
+    errorText(await reader.call("CONFIG", "SET", "maxmemory", "1")),
     /^NOPERM .*config\|set/,
   );
 });

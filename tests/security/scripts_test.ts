@@ -7,12 +7,6 @@
 
 import assert from "node:assert/strict";
 import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
-import type { RespValue } from "../../src/resp/value.ts";
-
-async function send(client: RawClient, ...argv: string[]): Promise<RespValue> {
-  await client.command(...argv);
-  return await client.read(10_000);
-}
 
 Deno.test("scripts cannot select Pylon's metadata db; ordinary read-only scripts and functions work", async () => {
   await using redis = await startRedis();
@@ -29,34 +23,28 @@ Deno.test("scripts cannot select Pylon's metadata db; ordinary read-only scripts
     },
   });
   await using client = await RawClient.connect(pylon.port);
-  const stolen = await send(
-    client,
+  const stolen = await client.call(
     "EVAL_RO",
     "redis.call('SELECT', 15); return redis.call('KEYS', '*')",
     "0",
   );
   assert.equal(stolen.type, "error");
   assert.match(String((stolen as { value: string }).value), /can't run this command/);
-  const sneaky = await send(
-    client,
-    "EVAL_RO",
-    "return redis.call('GET', 'pylon:applied:0')",
-    "0",
-  );
+  const sneaky = await client.call("EVAL_RO", "return redis.call('GET', 'pylon:applied:0')", "0");
   assert.deepEqual(sneaky, { type: "bulk", value: null }, "db 0 holds no metadata");
 
-  assert.deepEqual(await send(client, "SELECT", "3"), { type: "simple", value: "OK" });
+  assert.deepEqual(await client.call("SELECT", "3"), { type: "simple", value: "OK" });
   assert.deepEqual(
-    await send(client, "EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k"),
+    await client.call("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k"),
     { type: "bulk", value: new TextEncoder().encode("three") },
   );
-  assert.deepEqual(await send(client, "FCALL_RO", "getk", "1", "k"), {
+  assert.deepEqual(await client.call("FCALL_RO", "getk", "1", "k"), {
     type: "bulk",
     value: new TextEncoder().encode("three"),
   });
-  await send(client, "HELLO", "3");
+  await client.call("HELLO", "3");
   assert.deepEqual(
-    await send(client, "EVAL_RO", "return {1, 'two', {3}}", "0"),
+    await client.call("EVAL_RO", "return {1, 'two', {3}}", "0"),
     {
       type: "array",
       value: [

@@ -6,23 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeCommand } from "../../src/resp/encoder.ts";
-import type { RespValue } from "../../src/resp/value.ts";
-import { RawClient, startPylon, startRedis } from "../harness/mod.ts";
-
-const utf8 = new TextDecoder();
-
-function shown(value: RespValue): string {
-  return JSON.stringify(
-    value,
-    (_, v) => v instanceof Uint8Array ? utf8.decode(v) : typeof v === "bigint" ? String(v) : v,
-  );
-}
-
-async function call(client: RawClient, argv: string[]): Promise<string> {
-  await client.send(encodeCommand(argv));
-  return shown(await client.read(15_000));
-}
+import { RawClient, shown, startPylon, startRedis } from "../harness/mod.ts";
 
 Deno.test("SELECT inside MULTI runs as on Redis; the metadata db stays out of reach", async () => {
   await using rack = await startRedis();
@@ -49,13 +33,17 @@ Deno.test("SELECT inside MULTI runs as on Redis; the metadata db stays out of re
     ["GET", "a"],
   ];
   for (const argv of script) {
-    assert.equal(await call(viaPylon, argv), await call(direct, argv), argv.join(" "));
+    assert.equal(
+      shown(await viaPylon.call(...argv)),
+      shown(await direct.call(...argv)),
+      argv.join(" "),
+    );
   }
   // Pylon's metadata db (the last one): refused inside EXEC, the rest runs.
-  assert.equal(await call(viaPylon, ["MULTI"]), shown({ type: "simple", value: "OK" }));
-  await call(viaPylon, ["SELECT", "15"]);
-  await call(viaPylon, ["SET", "stolen", "1"]);
-  const exec = await call(viaPylon, ["EXEC"]);
+  assert.equal(shown(await viaPylon.call(...["MULTI"])), shown({ type: "simple", value: "OK" }));
+  shown(await viaPylon.call(...["SELECT", "15"]));
+  shown(await viaPylon.call(...["SET", "stolen", "1"]));
+  const exec = shown(await viaPylon.call(...["EXEC"]));
   assert.match(exec, /DB index is out of range/);
   assert.equal(await rack.call("-n", "15", "EXISTS", "stolen"), "0");
   assert.equal(await rack.call("-n", "0", "GET", "stolen"), "1");
