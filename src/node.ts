@@ -286,7 +286,12 @@ async function runNode(
     peers: peers?.status() ?? [],
     peerServer: peerServer?.stats(),
     raft: world.status(),
-    strong: { ...strong.stats, racks: strong.racks(), quorum: strong.quorum() },
+    strong: {
+      ...strong.stats,
+      confirmedBy: { ...strong.stats.confirmedBy },
+      racks: strong.racks(),
+      quorum: strong.quorum(),
+    },
   });
   const stopAll = async () => {
     // Not ready from here on; clients first, while the applier still runs: every write they

@@ -128,6 +128,10 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["strong_write_wait_ms_total", Math.round(t.writeWaitMs)],
         ["strong_quorum_failures", t.quorumFailures],
         ["waits", t.waits],
+        [
+          "racks_confirmed_applied",
+          Object.entries(t.confirmedBy).map(([rack, at]) => `${rack}=${at}`).join(","),
+        ],
       ],
     });
   }

@@ -43,6 +43,8 @@ export interface StrongStats {
   readWaitMs: number;
   writeWaitMs: number;
   waits: number;
+  /** Per other rack, the highest position (partition 0) it confirmed having applied. */
+  confirmedBy: Record<string, number>;
 }
 
 /** How long one ask of another rack may take before it is asked again. */
@@ -58,6 +60,7 @@ export class StrongConsistency {
     readWaitMs: 0,
     writeWaitMs: 0,
     waits: 0,
+    confirmedBy: {},
   };
   #parts: StrongParts;
   #running: Promise<Need> | undefined;
@@ -150,7 +153,16 @@ export class StrongConsistency {
             const remaining = deadline - performance.now();
             if (remaining <= 0) return false;
             const ask = Math.min(remaining, ASK_MS);
-            if (await this.#parts.racks!.appliedOn(rack, need, ask)) return true;
+            if (await this.#parts.racks!.appliedOn(rack, need, ask)) {
+              const position = need.get(0);
+              if (position !== undefined) {
+                this.stats.confirmedBy[rack] = Math.max(
+                  this.stats.confirmedBy[rack] ?? 0,
+                  position,
+                );
+              }
+              return true;
+            }
             await new Promise((r) => setTimeout(r, Math.min(RETRY_MS, remaining)));
           }
           return false;
