@@ -4,6 +4,7 @@
  */
 
 import { allCommands, type CommandSpec } from "../src/command/mod.ts";
+import { RACK_ADMIN_COMMANDS } from "../src/auth/rack_admin.ts";
 
 const SERVED: Record<CommandSpec["class"], string> = {
   read: "read (the rack's Redis)",
@@ -21,7 +22,9 @@ export function commandLines(markdown: boolean): string[] {
   const lines = markdown ? ["| command | status | reason |", "| --- | --- | --- |"] : [];
   for (const spec of specs) {
     const name = spec.name.replace("|", " ").toUpperCase();
-    const status = SERVED[spec.class];
+    const status = RACK_ADMIN_COMMANDS.has(spec.name)
+      ? "rack administration (this rack's Redis, for an authenticated user granted it)"
+      : SERVED[spec.class];
     const rule = spec.argumentRule === undefined ? "" : ` (${spec.argumentRule.when})`;
     const reason = `${spec.reason ?? ""}${rule}`.trim();
     lines.push(markdown ? `| ${name} | ${status} | ${reason} |` : `${name}\t${status}\t${reason}`);
