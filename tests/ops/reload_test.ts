@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { startPylon, startRedis } from "../harness/mod.ts";
 
-Deno.test("SIGHUP changes the log level and ack modes without dropping a connection", async () => {
+Deno.test("SIGHUP changes the log level, ack modes and contentious keys without dropping a connection", async () => {
   await using redis = await startRedis();
   const dir = await Deno.makeTempDir({ prefix: "pylon-reload-" });
   try {
@@ -26,9 +26,15 @@ Deno.test("SIGHUP changes the log level and ack modes without dropping a connect
       const before = await Deno.readTextFile(pylon.service.logPath);
       assert.doesNotMatch(before, /\[INF\]|INFO/i, "warning level: no info lines yet");
 
+      assert.match(await pylon.call("PYLON", "INFO"), /contentious:\r\n/);
       await Deno.writeTextFile(
         file,
-        JSON.stringify({ "log-level": "info", "ack-log": ["set"], "max-clients": 5 }),
+        JSON.stringify({
+          "log-level": "info",
+          "ack-log": ["set"],
+          "max-clients": 5,
+          "contentious": ["lock:*"],
+        }),
       );
       pylon.service.signal("SIGHUP");
       await pylon.waitForLog(/reload: .*logLevel.*changed/);
@@ -39,6 +45,10 @@ Deno.test("SIGHUP changes the log level and ack modes without dropping a connect
       assert.equal(await client.ping(), "PONG");
       assert.equal(reconnects, 0, "the connection stayed up");
       assert.match(await pylon.call("PYLON", "INFO"), /node_id:/);
+      // Contentious keys changed live: a read of one is now strong.
+      assert.match(await pylon.call("PYLON", "INFO"), /contentious:lock:\*\r\n/);
+      assert.equal(await client.get("lock:x"), null);
+      assert.match(await pylon.call("PYLON", "INFO"), /strong_reads:1\r\n/);
     } finally {
       client.disconnect();
     }
