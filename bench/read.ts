@@ -9,6 +9,7 @@ import { ensureRedis } from "../tools/provision.ts";
 import { freePort, makeCerts, startPylon, startRedis } from "../tests/harness/mod.ts";
 import { type BenchResult, median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 import { startTwemproxy } from "./twemproxy.ts";
+import { cpuMs } from "./write.ts";
 
 const CLIENTS = 50;
 const KEYSPACE = 100_000;
@@ -26,6 +27,8 @@ export async function benchRead(): Promise<void> {
       "tls-key-file": certs.server.keyFile,
       "tls-ca-cert-file": certs.caFile,
       "tls-auth-clients": "no",
+      // Room for the idle-connection row's 10,000 clients beside the benchmark's own.
+      "maxclients": "11000",
     },
   });
   await using twemproxy = await startTwemproxy(redis.port);
@@ -35,6 +38,8 @@ export async function benchRead(): Promise<void> {
     args: [
       "--log-level",
       "warning",
+      "--max-clients",
+      "11000",
       "--tls-listen",
       `127.0.0.1:${pylonTlsPort}`,
       "--tls-cert",
@@ -54,14 +59,16 @@ export async function benchRead(): Promise<void> {
     keyspace: KEYSPACE,
     dataSize: DATA_SIZE,
   });
-  const targets: { name: string; port: number; tlsCaFile?: string }[] = [
-    { name: "redis", port: redis.port },
-    { name: "twemproxy", port: twemproxy.port },
-    { name: "pylon", port: pylon.port },
+  const targets: { name: string; port: number; pid: number; tlsCaFile?: string }[] = [
+    { name: "redis", port: redis.port, pid: redis.service.pid },
+    { name: "twemproxy", port: twemproxy.port, pid: twemproxy.pid },
+    { name: "pylon", port: pylon.port, pid: pylon.service.pid },
     // Client TLS on both: Redis's own TLS port, and Pylon's (Pylon to Redis stays plain here).
-    { name: "redis-tls", port: redisTlsPort, tlsCaFile: certs.caFile },
-    { name: "pylon-tls", port: pylonTlsPort, tlsCaFile: certs.caFile },
+    { name: "redis-tls", port: redisTlsPort, pid: redis.service.pid, tlsCaFile: certs.caFile },
+    { name: "pylon-tls", port: pylonTlsPort, pid: pylon.service.pid, tlsCaFile: certs.caFile },
   ];
+  // CPU per request, GET alone: the proxy's own process time (Redis behind it is not counted).
+  const cpu = new Map<string, number[]>();
 
   const samples = new Map<string, BenchResult[]>();
   for (const pipeline of [1, 16]) {
@@ -83,6 +90,23 @@ export async function benchRead(): Promise<void> {
           const key = `${target.name}|${r.test}|${pipeline}`;
           samples.set(key, [...(samples.get(key) ?? []), r]);
         }
+        if (target.tlsCaFile === undefined) {
+          const before = cpuMs(target.pid);
+          await redisBenchmark({
+            port: target.port,
+            tests: "get",
+            clients: CLIENTS,
+            requests: requests / 2,
+            pipeline,
+            keyspace: KEYSPACE,
+            dataSize: DATA_SIZE,
+          });
+          const key = `${target.name}|${pipeline}`;
+          cpu.set(key, [
+            ...(cpu.get(key) ?? []),
+            ((cpuMs(target.pid) - before) * 1000) / (requests / 2),
+          ]);
+        }
         console.error(`bench: ${target.name} -P ${pipeline} round ${round + 1}/${ROUNDS} done`);
       }
     }
@@ -102,6 +126,10 @@ export async function benchRead(): Promise<void> {
       const direct = summary("redis", test, pipeline);
       const twem = summary("twemproxy", test, pipeline);
       const directTls = summary("redis-tls", test, pipeline);
+      const cpuOf = (name: string) => {
+        const runs = cpu.get(`${name}|${pipeline}`);
+        return test === "GET" && runs !== undefined ? median(runs).toFixed(1) : "";
+      };
       for (const target of targets) {
         const s = summary(target.name, test, pipeline);
         if (s === undefined) continue;
@@ -114,6 +142,8 @@ export async function benchRead(): Promise<void> {
             s.p50.toFixed(3),
             s.p99.toFixed(3),
             directTls ? `${(s.ops / directTls.ops).toFixed(2)} (÷ redis-tls)` : "",
+            "",
+            "",
             "",
           ]);
           continue;
@@ -128,6 +158,8 @@ export async function benchRead(): Promise<void> {
           s.p99.toFixed(3),
           pylonRow && direct ? (s.ops / direct.ops).toFixed(2) : "",
           pylonRow && twem ? (s.ops / twem.ops).toFixed(2) : "",
+          pylonRow && twem ? (s.p99 / twem.p99).toFixed(2) : "",
+          cpuOf(target.name),
         ]);
       }
     }
@@ -135,5 +167,74 @@ export async function benchRead(): Promise<void> {
   console.log(
     `\nread path: redis-benchmark, ${CLIENTS} clients, ${KEYSPACE} keys of ${DATA_SIZE} bytes, median of ${ROUNDS}`,
   );
-  printTable(["test", "-P", "target", "ops/s", "p50 ms", "p99 ms", "÷ redis", "÷ twemproxy"], rows);
+  printTable(
+    [
+      "test",
+      "-P",
+      "target",
+      "ops/s",
+      "p50 ms",
+      "p99 ms",
+      "÷ redis",
+      "÷ twemproxy",
+      "p99 ÷ twemproxy",
+      "CPU µs/GET",
+    ],
+    rows,
+  );
+  console.log(
+    "(CPU: the serving process's own user+system time per GET, Redis behind a proxy not counted)",
+  );
+  await idleConnections([
+    { name: "redis", port: redis.port, pid: redis.service.pid },
+    { name: "twemproxy", port: twemproxy.port, pid: twemproxy.pid },
+    { name: "pylon", port: pylon.port, pid: pylon.service.pid },
+  ]);
+}
+
+/** A process's resident memory in bytes, from /proc. */
+function rss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+const IDLE_CONNECTIONS = Number(Deno.env.get("PYLON_BENCH_IDLE") ?? 10_000);
+
+/** Memory per idle client connection: RSS before and after opening many, each having sent one PING. */
+async function idleConnections(targets: { name: string; port: number; pid: number }[]) {
+  const rows: string[][] = [];
+  for (const target of targets) {
+    const before = rss(target.pid);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < IDLE_CONNECTIONS; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: target.port });
+        conns.push(conn);
+      }
+      // Every connection used once, so each side has set up what a client that spoke costs.
+      const ping = new TextEncoder().encode("PING\r\n");
+      const buf = new Uint8Array(64);
+      for (const conn of conns) {
+        await conn.write(ping);
+        await conn.read(buf);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const after = rss(target.pid);
+      rows.push([
+        target.name,
+        IDLE_CONNECTIONS.toLocaleString("en-US"),
+        (before / 1024 / 1024).toFixed(0),
+        (after / 1024 / 1024).toFixed(0),
+        ((after - before) / IDLE_CONNECTIONS / 1024).toFixed(1),
+      ]);
+    } finally {
+      for (const conn of conns) conn.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  console.log(`\nidle connections: RSS of the serving process with ${IDLE_CONNECTIONS} open`);
+  printTable(
+    ["target", "connections", "RSS before MiB", "RSS after MiB", "KiB per connection"],
+    rows,
+  );
 }

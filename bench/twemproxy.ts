@@ -7,6 +7,7 @@ import { freePort, redisCli, scratchDir, Service, waitFor } from "../tests/harne
 /** A running nutcracker. */
 export interface Twemproxy extends AsyncDisposable {
   port: number;
+  pid: number;
 }
 
 /** Starts nutcracker with one pool in front of `redisPort`. */
@@ -44,6 +45,7 @@ export async function startTwemproxy(redisPort: number): Promise<Twemproxy> {
   }, { context: () => service.logTail() });
   return {
     port,
+    pid: service.pid,
     async [Symbol.asyncDispose]() {
       await service.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -20,6 +20,17 @@ interface Sample {
   p50: number;
   p99: number;
   batch?: number;
+  /** Process CPU time per operation, microseconds (user + system). */
+  cpuUs?: number;
+}
+
+/** A process's CPU time so far in milliseconds (user + system), from /proc. */
+export function cpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 async function ceiling(brokers: string[], batch: number, records: number): Promise<Sample> {
@@ -57,15 +68,23 @@ export async function benchWrite(): Promise<void> {
       "warning",
     ],
   });
+  // The honest anchor for the embedded log: a Redis that also fsyncs before it answers.
+  await using fsyncRedis = await startRedis({ appendonly: "always" });
   await using localRedis = await startRedis();
   await using pylonLocal = await startPylon({
     redis: { url: localRedis.url },
     args: ["--log-level", "warning"],
   });
   const targets = [
-    { name: "redis", port: redis.port, pylon: undefined },
-    { name: "pylon-kafka", port: pylonKafka.port, pylon: pylonKafka },
-    { name: "pylon-local", port: pylonLocal.port, pylon: pylonLocal },
+    { name: "redis", port: redis.port, pylon: undefined, pid: redis.service.pid },
+    {
+      name: "redis-fsync",
+      port: fsyncRedis.port,
+      pylon: undefined,
+      pid: fsyncRedis.service.pid,
+    },
+    { name: "pylon-kafka", port: pylonKafka.port, pylon: pylonKafka, pid: pylonKafka.service.pid },
+    { name: "pylon-local", port: pylonLocal.port, pylon: pylonLocal, pid: pylonLocal.service.pid },
   ];
 
   const samples = new Map<string, Sample[]>();
@@ -76,6 +95,7 @@ export async function benchWrite(): Promise<void> {
       for (const target of targets) {
         for (const test of ["set", "incr"]) {
           const before = target.pylon === undefined ? undefined : await target.pylon.info();
+          const cpuBefore = cpuMs(target.pid);
           const [result] = await redisBenchmark({
             port: target.port,
             tests: test,
@@ -85,6 +105,7 @@ export async function benchWrite(): Promise<void> {
             keyspace: 100_000,
             dataSize: DATA_SIZE,
           });
+          const cpu = cpuMs(target.pid) - cpuBefore;
           const after = target.pylon === undefined ? undefined : await target.pylon.info();
           let batch: number | undefined;
           if (before !== undefined && after !== undefined) {
@@ -93,7 +114,12 @@ export async function benchWrite(): Promise<void> {
             const batches = Number(after.get("log_batches")) - Number(before.get("log_batches"));
             batch = batches > 0 ? writes / batches : undefined;
           }
-          const sample: Sample = { ops: result!.opsPerSec, p50: result!.p50Ms, p99: result!.p99Ms };
+          const sample: Sample = {
+            ops: result!.opsPerSec,
+            p50: result!.p50Ms,
+            p99: result!.p99Ms,
+            cpuUs: (cpu * 1000) / requests,
+          };
           if (batch !== undefined) sample.batch = batch;
           add(`${target.name}|${test.toUpperCase()}|${pipeline}`, sample);
           if (target.name === "pylon-kafka" && batch !== undefined) {
@@ -112,11 +138,13 @@ export async function benchWrite(): Promise<void> {
     const runs = samples.get(`${name}|${test}|${pipeline}`) ?? [];
     if (runs.length === 0) return undefined;
     const batches = runs.flatMap((r) => (r.batch === undefined ? [] : [r.batch]));
+    const cpus = runs.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
     return {
       ops: median(runs.map((r) => r.ops)),
       p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
       batch: batches.length === 0 ? undefined : median(batches),
+      cpuUs: cpus.length === 0 ? undefined : median(cpus),
     };
   };
   const rows: string[][] = [];
@@ -124,7 +152,8 @@ export async function benchWrite(): Promise<void> {
     for (const pipeline of [1, 16]) {
       const ceil = summary("kafka-ceiling", test, pipeline);
       const direct = summary("redis", test, pipeline);
-      for (const name of ["redis", "kafka-ceiling", "pylon-kafka", "pylon-local"]) {
+      const fsync = summary("redis-fsync", test, pipeline);
+      for (const name of ["redis", "redis-fsync", "kafka-ceiling", "pylon-kafka", "pylon-local"]) {
         const s = summary(name, test, pipeline);
         if (s === undefined) continue;
         const isPylon = name.startsWith("pylon");
@@ -137,8 +166,10 @@ export async function benchWrite(): Promise<void> {
           s.p99.toFixed(2),
           s.batch === undefined ? "" : s.batch.toFixed(1),
           isPylon && direct ? (s.ops / direct.ops).toFixed(2) : "",
+          name === "pylon-local" && fsync ? (s.ops / fsync.ops).toFixed(2) : "",
           name === "pylon-kafka" && ceil ? (s.ops / ceil.ops).toFixed(2) : "",
           name === "pylon-kafka" && ceil ? (s.p99 / ceil.p99).toFixed(2) : "",
+          s.cpuUs === undefined ? "" : s.cpuUs.toFixed(1),
         ]);
       }
     }
@@ -157,9 +188,15 @@ export async function benchWrite(): Promise<void> {
       "p99 ms",
       "batch",
       "÷ redis",
+      "÷ redis fsync",
       "÷ ceiling",
       "p99 ÷ ceiling",
+      "CPU µs/op",
     ],
     rows,
+  );
+  console.log(
+    "(redis-fsync: appendonly yes, appendfsync always — the anchor for the embedded log, which " +
+      "also fsyncs before it answers; CPU is the serving process's user+system time per request)",
   );
 }
