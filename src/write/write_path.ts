@@ -66,6 +66,10 @@ export interface WriteStats {
 
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 
+// Label lookups once, not per write.
+const answeredSeconds = writeSeconds.labels({ stage: "answered" });
+const loggedSeconds = writeSeconds.labels({ stage: "logged" });
+
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
 
@@ -166,7 +170,7 @@ export class WritePath implements WriteSubmitter {
     const answer = (bytes: Uint8Array) => {
       if (answered) return;
       answered = true;
-      writeSeconds.observe({ stage: "answered" }, since(startedAt));
+      answeredSeconds.observe(since(startedAt));
       reply(bytes);
     };
     const done = Promise.withResolvers<void>();
@@ -202,7 +206,7 @@ export class WritePath implements WriteSubmitter {
     let placement: Placement | undefined;
     const placed = this.#log.append(partition, encodeOp(op), deadlineMs).then(
       (offset) => {
-        writeSeconds.observe({ stage: "logged" }, since(startedAt));
+        loggedSeconds.observe(since(startedAt));
         placement = { partition, offset };
         this.#pending.placed(op.id, offset);
         if (ackOnLog) answer(REPLY.ok);

@@ -20,6 +20,8 @@ export interface PylonOptions {
   dataDir?: string;
   /** More environment variables (e.g. `PYLON_FAILPOINTS`). */
   env?: Record<string, string>;
+  /** More flags for `deno run` itself (e.g. `--inspect` for a profile). */
+  denoFlags?: string[];
   /** Wait until the node answers PING (default true). */
   waitReady?: boolean;
   /**
@@ -83,6 +85,7 @@ export class PylonProcess implements AsyncDisposable {
         "--allow-all",
         "--no-check",
         "--v8-flags=--expose-gc",
+        ...(options.denoFlags ?? []),
         MAIN,
         "--listen",
         `127.0.0.1:${port}`,
