@@ -1,6 +1,7 @@
 /**
- * `deno task profile [write|write-kafka|read] [seconds]`: V8's CPU profile of
- * a node under redis-benchmark load (50 clients, -P 16), taken over the
+ * `deno task profile [write|write-kafka|read] [seconds] [pipeline]`: V8's CPU
+ * profile of a node under redis-benchmark load (50 clients, -P 16 unless
+ * given), taken over the
  * inspector protocol, summed by function (self time) and by file. What the
  * README's performance section reports comes from here.
  */
@@ -45,6 +46,7 @@ async function inspector(port: number) {
 if (import.meta.main) {
   const mode = Deno.args[0] ?? "write";
   const seconds = Number(Deno.args[1] ?? 10);
+  const pipeline = Number(Deno.args[2] ?? 16);
   await ensureRedis();
   await using redis = await startRedis();
   await using kafka = mode === "write-kafka"
@@ -75,7 +77,7 @@ if (import.meta.main) {
     tests: test,
     clients: 50,
     requests: 50_000,
-    pipeline: 16,
+    pipeline,
     keyspace: 100_000,
     dataSize: 16,
   });
@@ -88,7 +90,7 @@ if (import.meta.main) {
       tests: test,
       clients: 50,
       requests: 100_000,
-      pipeline: 16,
+      pipeline,
       keyspace: 100_000,
       dataSize: 16,
     });
