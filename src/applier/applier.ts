@@ -210,6 +210,7 @@ class PartitionApplier {
   #verdicts = new Map<number, boolean>();
   /** Script bodies this applier knows are kept in the metadata db (sha1 → body), bounded. */
   #scriptBodies = new Map<string, Uint8Array>();
+  #scriptBodyBytes = 0;
   /** New bodies of the batch being built that Redis compiled. */
   #compiled = new Set<string>();
   /** Bodies the batch being built keeps: known once its EXEC has run. */
@@ -485,7 +486,10 @@ class PartitionApplier {
       const meta: Uint8Array[] = [];
       op.commands.forEach((argv, index) => {
         // FLUSHALL empties the metadata db too: bodies are kept again when next run.
-        if (equalsIgnoreCase(argv[0]!, "flushall")) this.#scriptBodies.clear();
+        if (equalsIgnoreCase(argv[0]!, "flushall")) {
+          this.#scriptBodies.clear();
+          this.#scriptBodyBytes = 0;
+        }
         const script = scripts === undefined ? undefined : scriptCommand(argv);
         if (script === undefined) {
           queue(encodeCommand(argv), { kind: "op", op, index });
@@ -674,15 +678,24 @@ class PartitionApplier {
         meta.length = 0;
         meta.push(encodeCommand(["DEL", SCRIPTS_KEY]));
         this.#scriptBodies.clear();
+        this.#scriptBodyBytes = 0;
         this.#keeping.clear();
         return;
     }
   }
 
   #rememberScript(sha: string, body: Uint8Array): void {
-    // Bounded: a forgotten body is kept again (HSET) or read again (HMGET) when next used.
-    if (this.#scriptBodies.size >= SCRIPT_BODIES_MAX) this.#scriptBodies.clear();
-    this.#scriptBodies.set(sha, body);
+    // Bounded in count and bytes: a forgotten body is kept again (HSET) or read again (HMGET)
+    // when next used. A copy: the body is a view into a batch of records it must not hold.
+    if (
+      this.#scriptBodies.size >= SCRIPT_BODIES_MAX ||
+      this.#scriptBodyBytes + body.length > SCRIPT_BODY_BYTES_MAX
+    ) {
+      this.#scriptBodies.clear();
+      this.#scriptBodyBytes = 0;
+    }
+    this.#scriptBodies.set(sha, body.slice());
+    this.#scriptBodyBytes += body.length;
   }
 
   /** Slow path after EXECABORT: each op in its own transaction. */
@@ -823,6 +836,7 @@ class PartitionApplier {
 
 /** Script bodies an applier keeps in memory. */
 const SCRIPT_BODIES_MAX = 1_000;
+const SCRIPT_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
 
