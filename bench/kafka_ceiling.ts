@@ -5,7 +5,11 @@
  * Pylon's group commit sends them). Prints JSON: records/s and the p50/p99
  * latency of a batch's acknowledgement.
  *
- * Usage: deno run -A bench/kafka_ceiling.ts <brokers> <topic> <batch size> <records> <record bytes>
+ * With `roundtrip` it is the fair anchor for Pylon on Kafka: the same process
+ * also consumes what it produced, and a batch counts as answered when its
+ * last record comes back — the least work any log-replicated write can do.
+ *
+ * Usage: deno run -A bench/kafka_ceiling.ts <brokers> <topic> <batch size> <records> <record bytes> [roundtrip]
  */
 
 import { Buffer } from "node:buffer";
@@ -20,6 +24,7 @@ if (brokers === undefined || topic === undefined) {
 const batchSize = Math.max(1, Math.round(Number(batchText ?? 1)));
 const total = Number(totalText ?? 100_000);
 const recordBytes = Number(bytesText ?? 100);
+const roundTrip = Deno.args[5] === "roundtrip";
 
 const kafka = createKafka(brokers.split(","), { clientId: "ceiling" });
 const admin = kafka.admin();
@@ -34,14 +39,72 @@ const messages = Array.from({ length: batchSize }, () => ({ partition: 0, value 
 // Warm up connections and the JIT like Pylon's earlier runs did.
 for (let i = 0; i < 20; i++) await producer.send({ topic, acks: -1, messages });
 
+/** Records of a batch still to come back, and when the batch was sent (round trip only). */
+const sentAt: number[] = [];
+const missing: number[] = [];
 const latencies: number[] = [];
+let answered = 0;
+let allBack: (() => void) | undefined;
+const consumer = roundTrip
+  ? kafka.consumer({ groupId: `ceiling-${crypto.randomUUID()}`, maxWaitTimeInMs: 20, minBytes: 1 })
+  : undefined;
+if (consumer !== undefined) {
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: false });
+  const joined = new Promise<void>((resolve) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+  });
+  await consumer.run({
+    eachBatchAutoResolve: true,
+    eachBatch: ({ batch }) => {
+      const now = performance.now();
+      for (const message of batch.messages) {
+        const v = message.value;
+        if (v === null || v.length < 4) continue;
+        const index = v.readUInt32BE(0);
+        if (index === 0xffffffff || missing[index] === undefined) continue;
+        if (--missing[index]! === 0) {
+          latencies.push(now - sentAt[index]!);
+          if (++answered === Math.ceil(total / batchSize)) allBack?.();
+        }
+      }
+      return Promise.resolve();
+    },
+  });
+  await joined;
+  // The consumer starts at the end: one marked batch proves it reads before timing starts.
+  const marker = Buffer.alloc(recordBytes, 7);
+  marker.writeUInt32BE(0xffffffff, 0);
+  await producer.send({ topic, acks: -1, messages: [{ partition: 0, value: marker }] });
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+}
+
 const started = performance.now();
-for (let sent = 0; sent < total; sent += batchSize) {
+const done = new Promise<void>((resolve) => {
+  allBack = resolve;
+});
+let index = 0;
+for (let sent = 0; sent < total; sent += batchSize, index++) {
   const t = performance.now();
-  await producer.send({ topic, acks: -1, messages });
-  latencies.push(performance.now() - t);
+  if (roundTrip) {
+    const batch = Array.from({ length: batchSize }, () => {
+      const own = Buffer.alloc(recordBytes, 7);
+      own.writeUInt32BE(index, 0);
+      return { partition: 0, value: own };
+    });
+    sentAt[index] = t;
+    missing[index] = batchSize;
+    await producer.send({ topic, acks: -1, messages: batch });
+  } else {
+    await producer.send({ topic, acks: -1, messages });
+    latencies.push(performance.now() - t);
+  }
+}
+if (roundTrip) {
+  await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 60_000))]);
 }
 const seconds = (performance.now() - started) / 1000;
+await consumer?.disconnect();
 await producer.disconnect();
 latencies.sort((a, b) => a - b);
 const at = (q: number) =>

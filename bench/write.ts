@@ -33,7 +33,12 @@ export function cpuMs(pid: number): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-async function ceiling(brokers: string[], batch: number, records: number): Promise<Sample> {
+async function ceiling(
+  brokers: string[],
+  batch: number,
+  records: number,
+  roundTrip = false,
+): Promise<Sample> {
   const { stdout, success, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -44,6 +49,7 @@ async function ceiling(brokers: string[], batch: number, records: number): Promi
       String(batch),
       String(records),
       "100",
+      ...(roundTrip ? ["roundtrip"] : []),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -127,6 +133,10 @@ export async function benchWrite(): Promise<void> {
               `kafka-ceiling|${test.toUpperCase()}|${pipeline}`,
               await ceiling(kafka.brokers, batch, requests),
             );
+            add(
+              `kafka-roundtrip|${test.toUpperCase()}|${pipeline}`,
+              await ceiling(kafka.brokers, batch, requests, true),
+            );
           }
         }
         console.error(`bench: ${target.name} -P ${pipeline} round ${round + 1}/${ROUNDS} done`);
@@ -150,10 +160,19 @@ export async function benchWrite(): Promise<void> {
   const rows: string[][] = [];
   for (const test of ["SET", "INCR"]) {
     for (const pipeline of [1, 16]) {
-      const ceil = summary("kafka-ceiling", test, pipeline);
       const direct = summary("redis", test, pipeline);
       const fsync = summary("redis-fsync", test, pipeline);
-      for (const name of ["redis", "redis-fsync", "kafka-ceiling", "pylon-kafka", "pylon-local"]) {
+      const roundTrip = summary("kafka-roundtrip", test, pipeline);
+      for (
+        const name of [
+          "redis",
+          "redis-fsync",
+          "kafka-ceiling",
+          "kafka-roundtrip",
+          "pylon-kafka",
+          "pylon-local",
+        ]
+      ) {
         const s = summary(name, test, pipeline);
         if (s === undefined) continue;
         const isPylon = name.startsWith("pylon");
@@ -167,8 +186,8 @@ export async function benchWrite(): Promise<void> {
           s.batch === undefined ? "" : s.batch.toFixed(1),
           isPylon && direct ? (s.ops / direct.ops).toFixed(2) : "",
           name === "pylon-local" && fsync ? (s.ops / fsync.ops).toFixed(2) : "",
-          name === "pylon-kafka" && ceil ? (s.ops / ceil.ops).toFixed(2) : "",
-          name === "pylon-kafka" && ceil ? (s.p99 / ceil.p99).toFixed(2) : "",
+          name === "pylon-kafka" && roundTrip ? (s.ops / roundTrip.ops).toFixed(2) : "",
+          name === "pylon-kafka" && roundTrip ? (s.p99 / roundTrip.p99).toFixed(2) : "",
           s.cpuUs === undefined ? "" : s.cpuUs.toFixed(1),
         ]);
       }
@@ -189,8 +208,8 @@ export async function benchWrite(): Promise<void> {
       "batch",
       "÷ redis",
       "÷ redis fsync",
-      "÷ ceiling",
-      "p99 ÷ ceiling",
+      "÷ round trip",
+      "p99 ÷ round trip",
       "CPU µs/op",
     ],
     rows,
@@ -199,4 +218,29 @@ export async function benchWrite(): Promise<void> {
     "(redis-fsync: appendonly yes, appendfsync always — the anchor for the embedded log, which " +
       "also fsyncs before it answers; CPU is the serving process's user+system time per request)",
   );
+
+  // One client, one write at a time: what a sequential program waits per write.
+  const single: string[][] = [];
+  let fsyncP50 = NaN;
+  for (const target of targets.filter((t) => t.name !== "redis")) {
+    const [r] = await redisBenchmark({
+      port: target.port,
+      tests: "set",
+      clients: 1,
+      requests: 3_000,
+      pipeline: 1,
+      keyspace: 100_000,
+      dataSize: DATA_SIZE,
+    });
+    if (target.name === "redis-fsync") fsyncP50 = r!.p50Ms;
+    single.push([
+      target.name,
+      Math.round(r!.opsPerSec).toLocaleString("en-US"),
+      r!.p50Ms.toFixed(3),
+      r!.p99Ms.toFixed(3),
+      target.name === "redis-fsync" ? "" : (r!.p50Ms / fsyncP50).toFixed(2),
+    ]);
+  }
+  console.log("\none client, one write at a time (-c 1 -P 1 SET, 3,000 requests)");
+  printTable(["target", "ops/s", "p50 ms", "p99 ms", "p50 ÷ redis fsync"], single);
 }
