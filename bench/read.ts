@@ -9,7 +9,7 @@ import { ensureRedis } from "../tools/provision.ts";
 import { freePort, makeCerts, startPylon, startRedis } from "../tests/harness/mod.ts";
 import { type BenchResult, median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 import { startTwemproxy } from "./twemproxy.ts";
-import { cpuMs } from "./write.ts";
+import { cpuMs, rss } from "../tests/harness/proc.ts";
 
 const CLIENTS = 50;
 const KEYSPACE = 100_000;
@@ -190,12 +190,6 @@ export async function benchRead(): Promise<void> {
     { name: "twemproxy", port: twemproxy.port, pid: twemproxy.pid },
     { name: "pylon", port: pylon.port, pid: pylon.service.pid },
   ]);
-}
-
-/** A process's resident memory in bytes, from /proc. */
-function rss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
 const IDLE_CONNECTIONS = Number(Deno.env.get("PYLON_BENCH_IDLE") ?? 10_000);

@@ -10,6 +10,7 @@
 import { ensureKafka, ensureRedis } from "../tools/provision.ts";
 import { startKafka, startPylon, startRedis, uniqueTopic } from "../tests/harness/mod.ts";
 import { median, printTable, redisBenchmark } from "./redis_benchmark.ts";
+import { cpuMs } from "../tests/harness/proc.ts";
 
 const CLIENTS = 50;
 const ROUNDS = Number(Deno.env.get("PYLON_BENCH_ROUNDS") ?? 3);
@@ -22,15 +23,6 @@ interface Sample {
   batch?: number;
   /** Process CPU time per operation, microseconds (user + system). */
   cpuUs?: number;
-}
-
-/** A process's CPU time so far in milliseconds (user + system), from /proc. */
-export function cpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 async function ceiling(

@@ -15,7 +15,7 @@
  * so the reply in EXEC's array is Redis's own bytes for that client.
  */
 
-import { commandKeys, dbArguments, findCommand } from "../command/mod.ts";
+import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
@@ -872,13 +872,9 @@ export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): b
     const dbs = dbArguments(command, argv);
     if (name === "swapdb" && dbs.includes(db)) return true;
     if (current !== db && !dbs.includes(db)) continue;
-    let positions: number[];
-    try {
-      positions = commandKeys(command, argv);
-    } catch {
-      // Keys that cannot be found: aborting the watcher is never wrong.
-      return true;
-    }
+    const positions = commandKeysIfKnown(command, argv);
+    // Keys that cannot be found: aborting the watcher is never wrong.
+    if (positions === undefined) return true;
     for (const position of positions) {
       if (keys.has(text.decode(argv[position]))) return true;
     }

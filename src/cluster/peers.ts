@@ -12,8 +12,16 @@ import type { Protocol } from "../resp/value.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import { describe } from "../redis/client.ts";
+import { encodeCommand } from "../resp/encoder.ts";
 
-const PING = new TextEncoder().encode("*1\r\n$4\r\nPING\r\n");
+const PING = encodeCommand(["PING"]);
+
+/** A Read frame's payload: the db, protocol, encoded request and the positions it needs. */
+function readPayload(db: number, protocol: Protocol, request: Uint8Array, need: Need): Uint8Array {
+  const w = new PayloadWriter().u16(db).u8(protocol).bytes(request).u32(need.size);
+  for (const [partition, position] of need) w.u32(partition).f64(position);
+  return w.finish();
+}
 
 /** How long a forwarded request may take. */
 export interface ForwardTimeouts {
@@ -85,12 +93,10 @@ export class Peers {
     request: Uint8Array,
     need: Need,
   ): Promise<Uint8Array> {
-    const w = new PayloadWriter().u16(db).u8(protocol).bytes(request).u32(need.size);
-    for (const [partition, position] of need) w.u32(partition).f64(position);
     const { bytes } = await this.#forward(
       PeerFlags.servesReads,
       FrameType.Read,
-      w.finish(),
+      readPayload(db, protocol, request, need),
       this.#timeouts.readMs,
     );
     return bytes;
@@ -151,14 +157,14 @@ export class Peers {
    * it has not got there.
    */
   async appliedOn(rack: string, need: Need, timeoutMs: number): Promise<boolean> {
-    const candidate = this.#clients
-      .filter((c) => c.up && c.peer.rack === rack && (c.flags & PeerFlags.servesReads) !== 0)
-      .sort((a, b) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity))[0];
+    const candidate = this.ranked(PeerFlags.servesReads).find((c) => c.peer.rack === rack);
     if (candidate === undefined) return false;
-    const w = new PayloadWriter().u16(0).u8(2).bytes(PING).u32(need.size);
-    for (const [partition, position] of need) w.u32(partition).f64(position);
     try {
-      const frame = await candidate.request(FrameType.Read, w.finish(), timeoutMs);
+      const frame = await candidate.request(
+        FrameType.Read,
+        readPayload(0, 2, PING, need),
+        timeoutMs,
+      );
       return new PayloadReader(frame.payload).u8() === 0;
     } catch {
       return false;

@@ -359,6 +359,21 @@ export function commandKeys(command: CommandSpec, argv: Uint8Array[]): number[] 
   return sink.positions;
 }
 
+/**
+ * The keys' positions, or undefined when the arguments do not say where they
+ * are (a request Redis refuses); for callers that must not throw.
+ */
+export function commandKeysIfKnown(
+  command: CommandSpec,
+  argv: Uint8Array[],
+): number[] | undefined {
+  try {
+    return commandKeys(command, argv);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Key positions with the access flags Redis reports for each (`COMMAND GETKEYSANDFLAGS`). */
 export function commandKeysAndFlags(
   command: CommandSpec,

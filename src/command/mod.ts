@@ -9,7 +9,7 @@
 export type { ArgumentRule, CommandClass, CommandSpec, ReplyKind, Route } from "./types.ts";
 export type { RawArgDoc, RawCommandDocs, RawKeySpec } from "./raw.ts";
 export { queueableInTransaction, route } from "./route.ts";
-export { commandKeys } from "./keys.ts";
+export { commandKeys, commandKeysIfKnown } from "./keys.ts";
 export { commandReply } from "./command_reply.ts";
 export { allCommands, findCommand, REDIS_VERSION } from "./table.ts";
 export { OVERRIDES } from "./classify.ts";

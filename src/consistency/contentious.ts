@@ -5,7 +5,7 @@
  * come from the configuration and change on reload.
  */
 
-import { commandKeys, type CommandSpec } from "../command/mod.ts";
+import { commandKeysIfKnown, type CommandSpec } from "../command/mod.ts";
 import { globMatch } from "../command/glob.ts";
 
 const utf8 = new TextDecoder();
@@ -31,13 +31,7 @@ export class Contentious {
   touches(commands: readonly { command: CommandSpec; argv: Uint8Array[] }[]): boolean {
     if (this.#patterns.length === 0) return false;
     for (const { command, argv } of commands) {
-      let positions: number[];
-      try {
-        positions = commandKeys(command, argv);
-      } catch {
-        continue;
-      }
-      for (const position of positions) {
+      for (const position of commandKeysIfKnown(command, argv) ?? []) {
         const key = utf8.decode(argv[position]);
         if (this.#patterns.some((pattern) => globMatch(pattern, key))) return true;
       }

@@ -20,7 +20,7 @@ import { withoutSecrets } from "./config_rewrite.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
 import {
-  commandKeys,
+  commandKeysIfKnown,
   type CommandSpec,
   findCommand,
   queueableInTransaction,
@@ -117,15 +117,6 @@ export interface ConnectionHost {
 const READ_RETRY_DELAYS_MS = [50, 200, 500, 1_000];
 
 const utf8 = new TextDecoder();
-
-/** A command's key positions, or none when its arguments do not say (Redis refuses those). */
-function safeKeys(command: CommandSpec, argv: Argv): number[] {
-  try {
-    return commandKeys(command, argv);
-  } catch {
-    return [];
-  }
-}
 
 /** Whether `name` is `word` (lowercase ASCII) in any case. */
 function is(name: Uint8Array | undefined, word: string): boolean {
@@ -513,7 +504,7 @@ export class ClientConnection {
           return;
         }
         refused("not_served");
-        const keys = safeKeys(r.command, argv).map((i) => argv[i]!);
+        const keys = (commandKeysIfKnown(r.command, argv) ?? []).map((i) => argv[i]!);
         const sources = blockingSources(r.command.name, keys);
         if (sources === undefined) this.#replies.push(encodeError(r.message));
         else this.#refuseBlocking(sources, r.message);

@@ -18,10 +18,8 @@ import { aclReply } from "../auth/acl_commands.ts";
 
 /** What local commands read from the node. */
 export interface LocalContext {
-  /** `SELECT` accepts 0 to this minus one. */
-  databases(): number;
-  /** Pylon's metadata db, which `SELECT` refuses as if it did not exist. */
-  reservedDb: number;
+  /** Whether `SELECT` takes `db`: in range, and not Pylon's metadata db (refused as if absent). */
+  selectable(db: number): boolean;
   /** Every open client connection (CLIENT LIST). */
   clients(): Iterable<ClientConnection>;
   /** The text of `PYLON INFO`. */
@@ -73,7 +71,7 @@ export function answerLocal(
     case "select": {
       const db = parseInteger(argv[1]);
       if (db === undefined) return error(NOT_INTEGER);
-      if (db < 0 || db >= context.databases() || db === context.reservedDb) {
+      if (!context.selectable(db)) {
         return error("ERR DB index is out of range");
       }
       connection.db = db;

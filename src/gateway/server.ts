@@ -158,11 +158,13 @@ export class Gateway {
       new Users({ requirepass: undefined, users: [], worldSecret: undefined });
     this.#users = users;
     this.#protectedMode = backend.protectedMode ?? false;
+    // One rule for SELECT, whether run at once or queued in MULTI.
+    const selectable = (db: number) =>
+      db >= 0 && db < backend.databases() && db !== backend.reservedDb;
     this.#local = {
       users,
       authLimiter: this.#authLimiter,
-      databases: () => backend.databases(),
-      reservedDb: backend.reservedDb,
+      selectable,
       admin: backend.admin ?? (() => undefined),
       clients: () => this.#clients.values(),
       pylonInfo: () => backend.pylonInfo(),
@@ -193,7 +195,7 @@ export class Gateway {
           this.#subscribers--;
         };
       },
-      selectable: (db) => db >= 0 && db < backend.databases() && db !== backend.reservedDb,
+      selectable,
       info: (args) => ({
         metaDb: backend.reservedDb,
         pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,

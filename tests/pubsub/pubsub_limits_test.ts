@@ -7,15 +7,11 @@
  */
 
 import assert from "node:assert/strict";
+import { rss } from "../harness/proc.ts";
 import { encodeCommand } from "../../src/resp/encoder.ts";
 import { RawClient, startPylon, startRedis, waitFor } from "../harness/mod.ts";
 
 const MiB = 1024 * 1024;
-
-function rss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
 
 /** Subscribed connections on the rack's Redis (Pylon's own, one per subscribed client). */
 async function subscribedOnRedis(redis: { call(...args: string[]): Promise<string> }) {

@@ -7,17 +7,13 @@
  */
 
 import assert from "node:assert/strict";
+import { rss } from "../harness/proc.ts";
 import { delay, RawClient, startPylon, startRedis, waitFor } from "../harness/mod.ts";
 import { encodeCommand } from "../../src/resp/encoder.ts";
 import { freePort } from "../harness/ports.ts";
 import type { PylonProcess } from "../harness/pylon.ts";
 
 const MiB = 1024 * 1024;
-
-function rss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
 
 /** Samples the node's RSS and a healthy client's worst round trip while `attack` runs. */
 async function underAttack(
