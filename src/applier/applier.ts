@@ -40,15 +40,7 @@ import { ignored } from "../observe/ignored.ts";
 import { applyBatchSeconds, since } from "../observe/metrics.ts";
 import { failpoint } from "../failpoints.ts";
 import { classifyRedisError } from "./redis_errors.ts";
-import {
-  randomSeed,
-  reseedCommand,
-  SCRIPT_OP_USER,
-  type ScriptCommand,
-  scriptCommand,
-  type ScriptOps,
-  SCRIPTS_KEY,
-} from "./script_ops.ts";
+import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 
 const log = getLogger(["pylon", "applier"]);
@@ -194,6 +186,8 @@ type Slot =
   | { kind: "setup" }
   | { kind: "op"; op: Op; index: number };
 
+const SETUP: Slot = { kind: "setup" };
+
 class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
@@ -208,13 +202,8 @@ class PartitionApplier {
   #markerCommand: Uint8Array;
   /** Whether the watched transaction at an offset was aborted (a fact of the log, kept a while). */
   #verdicts = new Map<number, boolean>();
-  /** Script bodies this applier knows are kept in the metadata db (sha1 → body), bounded. */
-  #scriptBodies = new Map<string, Uint8Array>();
-  #scriptBodyBytes = 0;
-  /** New bodies of the batch being built that Redis compiled. */
-  #compiled = new Set<string>();
-  /** Bodies the batch being built keeps: known once its EXEC has run. */
-  #keeping = new Map<string, Uint8Array>();
+  /** Scripts as ops (src/applier/script_ops.ts); undefined: applied as the ops say. */
+  #scripts: ScriptRegistry | undefined;
   /** Connection state: protocol and db after the last command sent. */
   #protocol: 2 | 3 = 2;
   #db = 0;
@@ -234,6 +223,10 @@ class PartitionApplier {
       ...rest,
     };
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
+    const scriptOps = this.#options.scriptOps;
+    this.#scripts = scriptOps === undefined
+      ? undefined
+      : new ScriptRegistry(scriptOps, options.metaDb);
     this.#status = {
       partition,
       state: "starting",
@@ -450,17 +443,18 @@ class PartitionApplier {
     next: number,
   ): Promise<Outcome> {
     const meta = this.#options.metaDb;
-    // Watched transactions that the log says were overtaken: aborted alike on every rack.
-    const aborted = new Set<Op>();
+    // Ops not run, each with its reply: watched transactions the log says were overtaken (nil, as
+    // Redis answers EXEC then), alike on every rack; messages too old to publish (no receiver).
+    const skipped = new Map<Op, Uint8Array>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
       if (op?.watch !== undefined && await this.#overtaken(op, next - ops.length + i)) {
-        aborted.add(op);
+        skipped.set(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
       }
     }
     const now = this.#options.wallNow();
     for (const op of ops) {
-      if (op !== undefined && this.#staleMessage(op, now)) aborted.add(op);
+      if (op !== undefined && this.#staleMessage(op, now)) skipped.set(op, NO_RECEIVERS);
     }
     const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
     const slots: Slot[] = [];
@@ -470,47 +464,57 @@ class PartitionApplier {
     };
     const selectDb = (db: number) => {
       if (db === this.#db) return;
-      queue(encodeCommand(["SELECT", String(db)]), { kind: "setup" });
+      queue(encodeCommand(["SELECT", String(db)]), SETUP);
       this.#db = db;
     };
-    const scripts = await this.#prepareScripts(connection, ops, aborted);
-    this.#keeping.clear();
+    const scripts = this.#scripts;
+    const plan = scripts?.plan(
+      ops.flatMap((op) => op === undefined || skipped.has(op) ? [] : op.commands),
+    );
+    if (plan !== undefined) {
+      const frames = await connection.run(plan.commands);
+      if (plan.wanted.length > 0) this.#db = meta;
+      const refusal = scripts!.prepared(plan, frames);
+      // Never run a script unrestricted: the rack waits until Redis lets Pylon make the user.
+      if (refusal !== undefined) throw new RackCondition(refusal);
+    }
     for (const op of ops) {
-      if (op === undefined || aborted.has(op)) continue;
+      if (op === undefined || skipped.has(op)) continue;
       if (op.protocol !== this.#protocol) {
-        queue(encodeCommand(["HELLO", String(op.protocol)]), { kind: "setup" });
+        queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
         this.#protocol = op.protocol;
       }
       selectDb(op.db);
       // Kept script bodies are written after the op's commands: a SELECT inside its MULTI moves it.
-      const meta: Uint8Array[] = [];
+      const metaCommands: Uint8Array[] = [];
       op.commands.forEach((argv, index) => {
         // FLUSHALL empties the metadata db too: bodies are kept again when next run.
-        if (equalsIgnoreCase(argv[0]!, "flushall")) {
-          this.#scriptBodies.clear();
-          this.#scriptBodyBytes = 0;
-        }
-        const script = scripts === undefined ? undefined : scriptCommand(argv);
-        if (script === undefined) {
-          queue(encodeCommand(argv), { kind: "op", op, index });
-          // SELECT inside a client's MULTI: where the connection is now is the reply's business.
-          if (equalsIgnoreCase(argv[0]!, "select")) this.#db = -1;
-          return;
-        }
-        this.#queueScript(script, argv, { op, index, queue, meta, ops: scripts! });
+        if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
+        const own: Slot = { kind: "op", op, index };
+        const asScript = plan !== undefined &&
+          scripts!.queue(
+            argv,
+            { opId: op.id, index },
+            (command, isOwn) => queue(command, isOwn ? own : SETUP),
+            metaCommands,
+          );
+        if (asScript) return;
+        queue(encodeCommand(argv), own);
+        // SELECT inside a client's MULTI: where the connection is now is the reply's business.
+        if (equalsIgnoreCase(argv[0]!, "select")) this.#db = -1;
       });
-      for (const command of meta) {
-        selectDb(this.#options.metaDb);
-        queue(command, { kind: "setup" });
+      for (const command of metaCommands) {
+        selectDb(meta);
+        queue(command, SETUP);
       }
     }
-    if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), { kind: "setup" });
+    if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), SETUP);
     this.#db = meta;
-    queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), { kind: "setup" });
+    queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), SETUP);
     const last = ops[ops.length - 1];
-    queue(encodeCommand(["SET", lastOpKey(this.partition), last?.id ?? ""]), { kind: "setup" });
+    queue(encodeCommand(["SET", lastOpKey(this.partition), last?.id ?? ""]), SETUP);
     // A FLUSHALL op in the batch wiped the marker with everything else: it is part of the state.
-    queue(this.#markerCommand, { kind: "setup" });
+    queue(this.#markerCommand, SETUP);
     commands.push(
       encodeCommand(["EXEC"]),
       encodeCommand(["WATCH", positionKey(this.partition)]),
@@ -555,147 +559,12 @@ class PartitionApplier {
     }
     if (stored !== next) {
       // Moved between this EXEC and the WATCH after it: this batch applied, then someone else wrote.
-      this.#deliver(slots, items, aborted);
+      this.#deliver(slots, items, skipped);
       if (stored === undefined) throw new MetadataVanished();
       return { kind: "moved", stored };
     }
-    this.#deliver(slots, items, aborted);
+    this.#deliver(slots, items, skipped);
     return { kind: "applied" };
-  }
-
-  /**
-   * Before a batch that runs scripts: the restricted user exists (else the
-   * rack cannot apply it: paused, never run unrestricted), and the bodies of
-   * the EVALSHAs are at hand. Undefined when scripts are applied as they are.
-   */
-  async #prepareScripts(
-    connection: CommandRunner,
-    ops: (Op | undefined)[],
-    aborted: ReadonlySet<Op>,
-  ): Promise<ScriptOps | undefined> {
-    const scriptOps = this.#options.scriptOps;
-    if (scriptOps === undefined) return undefined;
-    const wanted = new Set<string>();
-    // New bodies are compiled first: Redis keeps only scripts that compile, and so does Pylon.
-    const fresh = new Map<string, Uint8Array>();
-    let any = false;
-    for (const op of ops) {
-      if (op === undefined || aborted.has(op)) continue;
-      for (const argv of op.commands) {
-        const script = scriptCommand(argv);
-        if (script === undefined) continue;
-        any = true;
-        if (script.kind === "evalsha" && !this.#scriptBodies.has(script.sha)) {
-          wanted.add(script.sha);
-        }
-        if (
-          (script.kind === "eval" || script.kind === "load") && !this.#scriptBodies.has(script.sha)
-        ) fresh.set(script.sha, script.body);
-      }
-    }
-    if (!any) return scriptOps;
-    const meta = this.#options.metaDb;
-    const shas = [...wanted];
-    const compiling = [...fresh];
-    const frames = await connection.run([
-      scriptOps.setUser,
-      ...compiling.map(([, body]) => encodeCommand(["SCRIPT", "LOAD", body])),
-      ...(shas.length === 0 ? [] : [
-        encodeCommand(["SELECT", String(meta)]),
-        encodeCommand(["HMGET", SCRIPTS_KEY, ...shas]),
-      ]),
-    ]);
-    this.#compiled.clear();
-    compiling.forEach(([sha], i) => {
-      if (!isErrorFrame(frames[1 + i]!)) this.#compiled.add(sha);
-    });
-    if (shas.length > 0) this.#db = meta;
-    if (isErrorFrame(frames[0]!)) {
-      throw new RackCondition(
-        `it refuses to create the restricted user '${SCRIPT_OP_USER}' that scripts run as ` +
-          `(${frameText(frames[0]!)})`,
-      );
-    }
-    if (shas.length > 0) {
-      const bodies = arrayItems(frames[frames.length - 1]!) ?? [];
-      shas.forEach((sha, i) => {
-        const body = bodies[i] === undefined ? undefined : bulkPayload(bodies[i]!);
-        if (body !== undefined) this.#rememberScript(sha, body.slice());
-      });
-    }
-    return scriptOps;
-  }
-
-  /** Queues one script command of an op, as the restricted user, its body kept. */
-  #queueScript(
-    script: ScriptCommand,
-    argv: Uint8Array[],
-    at: {
-      op: Op;
-      index: number;
-      queue: (command: Uint8Array, slot: Slot) => void;
-      /** Commands for the metadata db, run once the op's commands are queued. */
-      meta: Uint8Array[];
-      ops: ScriptOps;
-    },
-  ): void {
-    const { op, index, queue, meta, ops } = at;
-    const slot: Slot = { kind: "op", op, index };
-    const keep = (sha: string, body: Uint8Array) => {
-      if (this.#scriptBodies.has(sha) || this.#keeping.has(sha) || !this.#compiled.has(sha)) return;
-      meta.push(encodeCommand(["HSET", SCRIPTS_KEY, sha, body]));
-      this.#keeping.set(sha, body);
-    };
-    switch (script.kind) {
-      case "eval":
-      case "evalsha": {
-        const body = script.kind === "eval"
-          ? script.body
-          : this.#scriptBodies.get(script.sha) ?? this.#keeping.get(script.sha);
-        // Unknown everywhere: Redis's own NOSCRIPT (or its cache) answers, alike on every rack.
-        const request = script.kind === "evalsha" && body !== undefined
-          ? encodeCommand(["EVAL", body, ...argv.slice(2)])
-          : encodeCommand(argv);
-        queue(reseedCommand(randomSeed(op.id, index)), { kind: "setup" });
-        queue(ops.authAsScripts, { kind: "setup" });
-        queue(request, slot);
-        queue(ops.authBack, { kind: "setup" });
-        if (script.kind === "eval") keep(script.sha, script.body);
-        return;
-      }
-      case "fcall":
-        queue(ops.authAsScripts, { kind: "setup" });
-        queue(encodeCommand(argv), slot);
-        queue(ops.authBack, { kind: "setup" });
-        return;
-      case "load":
-        queue(encodeCommand(argv), slot);
-        keep(script.sha, script.body);
-        return;
-      case "flush":
-        // Redis forgets every script: so does Pylon, bodies kept earlier in this op included.
-        queue(encodeCommand(argv), slot);
-        meta.length = 0;
-        meta.push(encodeCommand(["DEL", SCRIPTS_KEY]));
-        this.#scriptBodies.clear();
-        this.#scriptBodyBytes = 0;
-        this.#keeping.clear();
-        return;
-    }
-  }
-
-  #rememberScript(sha: string, body: Uint8Array): void {
-    // Bounded in count and bytes: a forgotten body is kept again (HSET) or read again (HMGET)
-    // when next used. A copy: the body is a view into a batch of records it must not hold.
-    if (
-      this.#scriptBodies.size >= SCRIPT_BODIES_MAX ||
-      this.#scriptBodyBytes + body.length > SCRIPT_BODY_BYTES_MAX
-    ) {
-      this.#scriptBodies.clear();
-      this.#scriptBodyBytes = 0;
-    }
-    this.#scriptBodies.set(sha, body.slice());
-    this.#scriptBodyBytes += body.length;
   }
 
   /** Slow path after EXECABORT: each op in its own transaction. */
@@ -731,15 +600,9 @@ class PartitionApplier {
   }
 
   /** Hands each op's reply to its waiting client, or stores it for its origin node. */
-  #deliver(slots: Slot[], items: Uint8Array[], aborted: ReadonlySet<Op>): void {
-    for (const [sha, body] of this.#keeping) this.#rememberScript(sha, body);
-    this.#keeping.clear();
-    for (const op of aborted) {
-      // A stale message reached no one here; else EXEC of a transaction whose watched keys
-      // changed: nil, as Redis answers it.
-      if (!op.transaction) this.#settle(op, NO_RECEIVERS);
-      else this.#settle(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
-    }
+  #deliver(slots: Slot[], items: Uint8Array[], skipped: ReadonlyMap<Op, Uint8Array>): void {
+    this.#scripts?.applied();
+    for (const [op, reply] of skipped) this.#settle(op, reply);
     const replies = new Map<Op, Uint8Array[]>();
     slots.forEach((slot, i) => {
       if (slot.kind !== "op") return;
@@ -833,10 +696,6 @@ class PartitionApplier {
     this.#options.replies.applied(op, reply);
   }
 }
-
-/** Script bodies an applier keeps in memory. */
-const SCRIPT_BODIES_MAX = 1_000;
-const SCRIPT_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
 

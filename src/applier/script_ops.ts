@@ -22,6 +22,7 @@
 
 import { createHash } from "node:crypto";
 import { encodeCommand } from "../resp/encoder.ts";
+import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import type { RedisAccess } from "../redis/access.ts";
 
@@ -133,4 +134,173 @@ export class ScriptOps {
  */
 export function reseedCommand(seed: string): Uint8Array {
   return encodeCommand(["EVAL", "math.randomseed(tonumber(ARGV[1]))", "0", seed]);
+}
+
+/** Script bodies a partition's applier keeps in memory, by count and bytes. */
+const BODIES_MAX = 1_000;
+const BODY_BYTES_MAX = 16 * 1024 * 1024;
+
+/** What runs before a batch that holds scripts; its replies go back to {@linkcode ScriptRegistry.prepared}. */
+export interface ScriptPlan {
+  commands: Uint8Array[];
+  /** New bodies sent to `SCRIPT LOAD` to learn whether they compile. */
+  fresh: string[];
+  /** EVALSHA shas whose bodies are read from the metadata db (which the plan SELECTs). */
+  wanted: string[];
+}
+
+/**
+ * The scripts side of one partition's applier: plans what runs before a
+ * batch, queues each script command as the restricted user, and remembers
+ * which bodies the metadata db keeps. Pure: the applier runs the commands.
+ */
+export class ScriptRegistry {
+  #ops: ScriptOps;
+  #metaDb: number;
+  /** Bodies known kept in the metadata db (sha1 → body, copies). */
+  #bodies = new Map<string, Uint8Array>();
+  #bytes = 0;
+  /** New bodies of the batch being built that Redis compiled. */
+  #compiled = new Set<string>();
+  /** Bodies the batch being built keeps: known once its EXEC has run. */
+  #keeping = new Map<string, Uint8Array>();
+
+  constructor(ops: ScriptOps, metaDb: number) {
+    this.#ops = ops;
+    this.#metaDb = metaDb;
+  }
+
+  /**
+   * Starts a batch of these commands: what must run before its MULTI (the
+   * restricted user made, new bodies compiled, EVALSHA bodies read), or
+   * undefined when none of them runs a script.
+   */
+  plan(commands: readonly Uint8Array[][]): ScriptPlan | undefined {
+    this.#compiled.clear();
+    this.#keeping.clear();
+    const wanted = new Set<string>();
+    const fresh = new Map<string, Uint8Array>();
+    let any = false;
+    for (const argv of commands) {
+      const script = scriptCommand(argv);
+      if (script === undefined) continue;
+      any = true;
+      if (script.kind === "evalsha" && !this.#bodies.has(script.sha)) wanted.add(script.sha);
+      if ((script.kind === "eval" || script.kind === "load") && !this.#bodies.has(script.sha)) {
+        fresh.set(script.sha, script.body);
+      }
+    }
+    if (!any) return undefined;
+    return {
+      commands: [
+        this.#ops.setUser,
+        // Redis keeps only scripts that compile, and so does Pylon.
+        ...[...fresh.values()].map((body) => encodeCommand(["SCRIPT", "LOAD", body])),
+        ...(wanted.size === 0 ? [] : [
+          encodeCommand(["SELECT", String(this.#metaDb)]),
+          encodeCommand(["HMGET", SCRIPTS_KEY, ...wanted]),
+        ]),
+      ],
+      fresh: [...fresh.keys()],
+      wanted: [...wanted],
+    };
+  }
+
+  /** Reads the plan's replies; the refusal when the restricted user cannot be made. */
+  prepared(plan: ScriptPlan, frames: readonly Uint8Array[]): string | undefined {
+    if (isErrorFrame(frames[0]!)) {
+      return `it refuses to create the restricted user '${SCRIPT_OP_USER}' that scripts run as ` +
+        `(${frameText(frames[0]!)})`;
+    }
+    plan.fresh.forEach((sha, i) => {
+      if (!isErrorFrame(frames[1 + i]!)) this.#compiled.add(sha);
+    });
+    if (plan.wanted.length > 0) {
+      const bodies = arrayItems(frames[frames.length - 1]!) ?? [];
+      plan.wanted.forEach((sha, i) => {
+        const body = bodies[i] === undefined ? undefined : bulkPayload(bodies[i]!);
+        if (body !== undefined) this.#remember(sha, body);
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * Queues `argv`, command `index` of op `opId`, if it runs or changes
+   * scripts (false otherwise): `queue` takes each command and whether it is
+   * the op's own (its reply is the op's) or Pylon's setup; `meta` collects
+   * commands for the metadata db, run after the op's own.
+   */
+  queue(
+    argv: readonly Uint8Array[],
+    at: { opId: string; index: number },
+    queue: (command: Uint8Array, own: boolean) => void,
+    meta: Uint8Array[],
+  ): boolean {
+    const script = scriptCommand(argv);
+    if (script === undefined) return false;
+    const keep = (sha: string, body: Uint8Array) => {
+      if (this.#bodies.has(sha) || this.#keeping.has(sha) || !this.#compiled.has(sha)) return;
+      meta.push(encodeCommand(["HSET", SCRIPTS_KEY, sha, body]));
+      this.#keeping.set(sha, body);
+    };
+    switch (script.kind) {
+      case "eval":
+      case "evalsha": {
+        const body = script.kind === "eval"
+          ? script.body
+          : this.#bodies.get(script.sha) ?? this.#keeping.get(script.sha);
+        // Unknown everywhere: Redis's own NOSCRIPT (or its cache) answers, alike on every rack.
+        const request = script.kind === "evalsha" && body !== undefined
+          ? encodeCommand(["EVAL", body, ...argv.slice(2)])
+          : encodeCommand(argv);
+        queue(reseedCommand(randomSeed(at.opId, at.index)), false);
+        queue(this.#ops.authAsScripts, false);
+        queue(request, true);
+        queue(this.#ops.authBack, false);
+        if (script.kind === "eval") keep(script.sha, script.body);
+        return true;
+      }
+      case "fcall":
+        queue(this.#ops.authAsScripts, false);
+        queue(encodeCommand(argv), true);
+        queue(this.#ops.authBack, false);
+        return true;
+      case "load":
+        queue(encodeCommand(argv), true);
+        keep(script.sha, script.body);
+        return true;
+      case "flush":
+        // Redis forgets every script: so does Pylon, bodies kept earlier in this op included.
+        queue(encodeCommand(argv), true);
+        meta.length = 0;
+        meta.push(encodeCommand(["DEL", SCRIPTS_KEY]));
+        this.forget();
+        return true;
+    }
+  }
+
+  /** The batch's EXEC ran: the bodies it kept are known from now on. */
+  applied(): void {
+    for (const [sha, body] of this.#keeping) this.#remember(sha, body);
+    this.#keeping.clear();
+  }
+
+  /** The metadata db was emptied (FLUSHALL) or the scripts flushed: nothing is known kept. */
+  forget(): void {
+    this.#bodies.clear();
+    this.#bytes = 0;
+    this.#keeping.clear();
+  }
+
+  #remember(sha: string, body: Uint8Array): void {
+    // Bounded: a forgotten body is kept again (HSET) or read again (HMGET) when next used.
+    // A copy: the body is a view into a batch of records it must not hold.
+    if (this.#bodies.size >= BODIES_MAX || this.#bytes + body.length > BODY_BYTES_MAX) {
+      this.#bodies.clear();
+      this.#bytes = 0;
+    }
+    this.#bodies.set(sha, body.slice());
+    this.#bytes += body.length;
+  }
 }
