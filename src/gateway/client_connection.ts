@@ -30,7 +30,7 @@ import {
 import type { AclCommand, AclUser } from "../auth/acl.ts";
 import type { Users } from "../auth/users.ts";
 import { isWorldChange, pylonCommand, WORLD_CHANGE_NEEDS_AUTH } from "../auth/pylon_commands.ts";
-import { equalsIgnoreCase } from "../command/bytes.ts";
+import { equalsIgnoreCase, parseStrictInteger } from "../command/bytes.ts";
 import { RACK_ADMIN_COMMANDS, rackAdminRefusal } from "../auth/rack_admin.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
@@ -577,8 +577,8 @@ export class ClientConnection {
           if (this.#closed || this.#subscriber !== subscriber) return;
           const waiting = this.#subscriberWaiting;
           this.#subscriberWaiting = undefined;
+          // A command waited for the connection; else the commands held behind the last one go on.
           if (waiting !== undefined) waiting();
-          else if (this.#paused) this.#maybeResume();
           else this.#drain();
         },
         lost: (reason) => {
@@ -806,8 +806,7 @@ export class ClientConnection {
    * db is named as an index Redis refuses with the same words.
    */
   #selectInTransaction(argv: Argv): Argv {
-    const text = utf8.decode(argv[1]);
-    const db = /^-?\d{1,10}$/.test(text) ? Number(text) : undefined;
+    const db = parseStrictInteger(argv[1]!);
     if (db === undefined) return argv;
     if (this.#host.selectable(db)) {
       this.#transactionDb = db;
@@ -930,12 +929,8 @@ export class ClientConnection {
    */
   #waitCommand(argv: Argv): void {
     this.lastCommand = "wait";
-    const number = (arg: Uint8Array) => {
-      const text = utf8.decode(arg);
-      return /^-?\d{1,15}$/.test(text) ? Number(text) : undefined;
-    };
-    const numracks = number(argv[1]!);
-    const timeout = number(argv[2]!);
+    const numracks = parseStrictInteger(argv[1]!);
+    const timeout = parseStrictInteger(argv[2]!);
     if (numracks === undefined || timeout === undefined) {
       this.#replies.push(encodeError("ERR value is not an integer or out of range"));
       return;
@@ -973,52 +968,36 @@ export class ClientConnection {
     localOnly = false,
     strong = false,
   ): void {
-    const slot = this.#replies.reserve();
-    const startedAt = performance.now();
-    const db = this.db;
-    const protocol = this.protocol;
-    if (strong) {
-      this.#strongRead(request, { slot, startedAt, db, protocol, rewrite, localOnly });
+    const place: ReadPlace = {
+      slot: this.#replies.reserve(),
+      startedAt: performance.now(),
+      db: this.db,
+      protocol: this.protocol,
+      rewrite,
+      localOnly,
+    };
+    // A linearizable read takes the log's end now and is served by a rack that applied it.
+    const service = strong ? this.#host.strong!.service : undefined;
+    const ends = service?.readNeed();
+    if (ends === undefined && this.#writesInFlight === 0) {
+      this.#read(request, place, 0, undefined);
       return;
     }
-    if (this.#writesInFlight === 0) {
-      this.#read(request, { slot, startedAt, db, protocol, rewrite, localOnly }, 0, undefined);
-      return;
-    }
-    this.#readsHeld++;
-    const answered = this.#writesSettled
-      .then(() =>
-        new Promise<void>((done) =>
-          this.#read(request, { slot, startedAt, db, protocol, rewrite, localOnly }, 0, done)
-        )
-      )
-      .then(() => {
-        this.#readsHeld--;
-      });
-    this.#readsSettled = Promise.all([this.#readsSettled, answered]).then(() => {});
-  }
-
-  /**
-   * A linearizable read: the log's end is taken now, and the read is served
-   * by a rack that has applied up to it (and the connection's own writes).
-   */
-  #strongRead(request: Uint8Array, place: ReadPlace): void {
-    const strong = this.#host.strong!;
-    strong.service.stats.reads++;
-    const ends = strong.service.readNeed();
+    if (service !== undefined) service.stats.reads++;
     this.#readsHeld++;
     const answered = Promise.all([ends, this.#writesSettled]).then(
-      ([need]) =>
+      ([ends]) =>
         new Promise<void>((done) => {
-          const merged = new Map(this.#seen);
-          for (const [p, end] of need) merged.set(p, Math.max(merged.get(p) ?? 0, end));
-          const waitStarted = performance.now();
-          this.#read(request, { ...place, need: merged }, 0, () => {
-            strong.service.stats.readWaitMs += performance.now() - waitStarted;
+          if (ends === undefined) return this.#read(request, place, 0, done);
+          const need = new Map(this.#seen);
+          for (const [p, end] of ends) need.set(p, Math.max(need.get(p) ?? 0, end));
+          this.#read(request, { ...place, need }, 0, () => {
+            service!.stats.readWaitMs += performance.now() - place.startedAt;
             done();
           });
         }),
       (error: unknown) => {
+        // Only the log's end can fail here.
         if (this.#closed) return;
         this.#replies.fill(
           place.slot,
