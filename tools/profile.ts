@@ -112,6 +112,25 @@ if (import.meta.main) {
     byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
     byFile.set(file, (byFile.get(file) ?? 0) + hits);
   }
+  // Each sample charged to the nearest function of Pylon's own on its stack (itself, or what it
+  // called in libraries and natives): where the project's code spends, writes included.
+  const parents = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parents.set(child, node);
+  }
+  const byOwnCaller = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (hits === 0) continue;
+    let at: ProfileNode | undefined = node;
+    while (at !== undefined && !at.callFrame.url.includes("/src/")) at = parents.get(at.id);
+    if (at === undefined) continue;
+    const { functionName, url, lineNumber } = at.callFrame;
+    const name = `${functionName || "(anonymous)"} ${url.replace(/^.*\/src\//, "src/")}:${
+      lineNumber + 1
+    }`;
+    byOwnCaller.set(name, (byOwnCaller.get(name) ?? 0) + hits);
+  }
   const top = (map: Map<string, number>, n: number) =>
     [...map].sort((a, b) => b[1] - a[1]).slice(0, n)
       .map(([name, hits]) => `${(100 * hits / total).toFixed(1).padStart(5)}%  ${name}`).join("\n");
@@ -121,4 +140,5 @@ if (import.meta.main) {
   );
   console.log(`\nby function (self time):\n${top(byFunction, 30)}`);
   console.log(`\nby file:\n${top(byFile, 20)}`);
+  console.log(`\nby Pylon's own function, with what it calls:\n${top(byOwnCaller, 25)}`);
 }

@@ -22,7 +22,7 @@ import type { HostPort } from "../config.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { concatBytes } from "../resp/bytes.ts";
-import { decodeOp, type Op, OpFormatError } from "../log/op.ts";
+import { decodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
 import { describe } from "../redis/client.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
@@ -358,7 +358,7 @@ class PartitionApplier {
       const next = records[records.length - 1]!.offset + 1;
       const ops: (Op | undefined)[] = records.map((r) => {
         try {
-          return decodeOp(r.value);
+          return opOf(r.value);
         } catch (error) {
           if (!(error instanceof OpFormatError)) throw error;
           // Every rack skips the same undecodable record, so they stay identical.

@@ -90,30 +90,31 @@ class NameCache {
 
 const names = new NameCache();
 
-/** The 26 ASCII bytes of a ULID, written without a TextEncoder. */
-function encodeId(id: string): Uint8Array {
-  const out = new Uint8Array(id.length);
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    if (c > 127) return utf8.encode(id);
-    out[i] = c;
-  }
-  return out;
-}
-
 /** A ULID's text from its 26 bytes (ASCII; anything else is refused). */
 function decodeId(bytes: Uint8Array): string {
   for (const b of bytes) if (b > 127) return fromUtf8.decode(bytes);
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
-/** The bytes of `op`. */
+/**
+ * Ops this process encoded, by their bytes: an op read back as the very array
+ * it was logged as (the embedded log hands its newest records over as they
+ * were appended) is taken as built instead of decoded again.
+ */
+const encoded = new WeakMap<Uint8Array, Op>();
+
+/** The op of a record read from the log: the one encoded here, or decoded. */
+export function opOf(record: Uint8Array): Op {
+  return encoded.get(record) ?? decodeOp(record);
+}
+
+/** The bytes of `op`; it must not change afterwards ({@linkcode opOf} may hand it back). */
 export function encodeOp(op: Op): Uint8Array {
-  const id = encodeId(op.id);
   const origin = names.encode(op.origin);
   const rack = names.encode(op.rack);
+  const id = op.id;
   if (id.length !== 26) {
-    throw new OpFormatError(`Op id must be a 26-character ULID, got '${op.id}'`);
+    throw new OpFormatError(`Op id must be a 26-character ULID, got '${id}'`);
   }
   if (origin.length > 255 || rack.length > 255) {
     throw new OpFormatError("Origin and rack must be under 256 bytes");
@@ -133,8 +134,12 @@ export function encodeOp(op: Op): Uint8Array {
   const view = new DataView(out.buffer);
   let at = 0;
   out[at++] = OP_VERSION;
-  out.set(id, at);
-  at += 26;
+  // ULIDs are ASCII: written char by char, without an encoder or a copy.
+  for (let i = 0; i < 26; i++) {
+    const c = id.charCodeAt(i);
+    if (c > 127) throw new OpFormatError(`Op id must be a 26-character ULID, got '${id}'`);
+    out[at++] = c;
+  }
   out[at++] = origin.length;
   out.set(origin, at);
   at += origin.length;
@@ -173,6 +178,7 @@ export function encodeOp(op: Op): Uint8Array {
       at += key.length;
     }
   }
+  encoded.set(out, op);
   return out;
 }
 

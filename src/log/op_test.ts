@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeOp, encodeOp, type Op, OpFormatError } from "./op.ts";
+import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "./op.ts";
 import { SeededRandom } from "../random.ts";
 
 function sample(random: SeededRandom): Op {
@@ -63,4 +63,17 @@ Deno.test("a transaction's watch block round-trips, and ops without one are unch
   assert.deepEqual(back.watch, watched.watch);
   assert.equal(decodeOp(encodeOp(base)).watch, undefined);
   assert.equal(encodeOp(base)[1 + 26 + 1 + 2 + 1 + 4 + 2 + 1], 1, "flags: transaction only");
+});
+
+Deno.test("opOf takes back the op encoded here and decodes any other array", () => {
+  const op = sample(new SeededRandom(9));
+  const bytes = encodeOp(op);
+  assert.equal(opOf(bytes), op);
+  const copy = opOf(bytes.slice());
+  assert.notEqual(copy, op);
+  assert.equal(copy.id, op.id);
+  assert.deepEqual(
+    copy.commands.map((argv) => argv.map((a) => [...a])),
+    op.commands.map((argv) => argv.map((a) => [...a])),
+  );
 });

@@ -47,6 +47,7 @@ import {
 } from "../storage/record.ts";
 import { cutTornTail, type TornTail } from "../storage/torn_tail.ts";
 import { GroupCommit } from "./group_commit.ts";
+import { RecentRecords } from "./recent_records.ts";
 import {
   type LogBounds,
   LogError,
@@ -75,6 +76,8 @@ const META_VERSION = 1;
 const SCAN_CHUNK_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
 const ARENA_CHUNK_BYTES_MAX = 64 * 1024;
+/** Newest records kept in memory per partition, for the applier that follows the end. */
+const RECENT_BYTES_MAX = 512 * 1024;
 
 /** How {@linkcode SegmentLog.open} lays out and batches the log. */
 export interface SegmentLogOptions {
@@ -125,10 +128,10 @@ interface Segment {
 
 /**
  * The embedded {@linkcode OpLog}: segment files per partition, group commit
- * with fdatasync. An appended array is encoded when its batch is written, so
- * leave it unchanged until the append settles. Values a reader returns are
- * copies the log never touches again; those of one `next()` may share an
- * ArrayBuffer. A `seek()` or `close()` during a pending `next()` makes that
+ * with fdatasync. An appended array is kept and handed to readers at the
+ * end of the log as it is, so leave it unchanged once appended. Values a
+ * reader returns are never touched by the log again; those of one `next()`
+ * may share an ArrayBuffer. A `seek()` or `close()` during a pending `next()` makes that
  * call resolve with no records.
  */
 export class SegmentLog implements OpLog {
@@ -324,6 +327,8 @@ class Partition {
   readonly settings: Settings;
   readonly segments: Segment[];
   readonly commit: GroupCommit;
+  /** The last records written, for readers at the end. */
+  readonly recent: RecentRecords;
   readonly readers = new Set<SegmentReader>();
   /** Wakes readers waiting at the end; called after every commit and on close. */
   readonly waiters = new Set<() => void>();
@@ -346,6 +351,7 @@ class Partition {
     this.#file = opened.file;
     this.settings = options.settings;
     this.commit = new GroupCommit((records) => this.#write(records), options.commitOptions);
+    this.recent = new RecentRecords(this.end, RECENT_BYTES_MAX);
   }
 
   get start(): number {
@@ -400,6 +406,7 @@ class Partition {
       }
       segment.records += records.length;
       segment.bytes = position;
+      this.recent.push(records);
       for (const wake of [...this.waiters]) wake();
       return first;
     } catch (error) {
@@ -548,6 +555,9 @@ class SegmentReader implements LogReader {
   /** Reads from the reader's offset, which is below the end, within `limits`. */
   async #read(limits: ReadLimits): Promise<LogRecord[]> {
     const part = this.#part;
+    if (this.#offset >= part.recent.base) {
+      return part.recent.take(this.#offset, limits.recordsMax, limits.bytesMax);
+    }
     let cursor = this.#cursor;
     if (cursor === null || cursor.offset !== this.#offset) {
       cursor = await this.#locate(this.#offset);

@@ -359,8 +359,9 @@ Deno.test("SegmentLog opens after a crash that left an empty new segment", async
 
 Deno.test("SegmentLog readers report bytes damaged after opening instead of returning them", async () => {
   await withDir(async (dir) => {
+    // Written by an earlier process: a reader of this one reads them from the file.
+    await withLog(dir, { partitions: 1 }, (log) => appendTexts(log, 0, names("value ", 5)));
     await withLog(dir, { partitions: 1 }, async (log) => {
-      await appendTexts(log, 0, names("value ", 5));
       const [segment] = await segmentFiles(dir, 0);
       const handle = await Deno.open(segment!, { write: true });
       await handle.seek(8 + 3, Deno.SeekMode.Start);
@@ -369,6 +370,24 @@ Deno.test("SegmentLog readers report bytes damaged after opening instead of retu
       const reader = log.reader(0, 0);
       try {
         await assert.rejects(reader.next(ALL), SegmentLogError, "checksum mismatch");
+      } finally {
+        await reader.close();
+      }
+    });
+  });
+});
+
+Deno.test("SegmentLog hands a reader at the end the appended arrays themselves", async () => {
+  await withDir(async (dir) => {
+    await withLog(dir, { partitions: 1 }, async (log) => {
+      const records = [text("a"), text("b")];
+      const reader = log.reader(0, 0);
+      try {
+        await Promise.all(records.map((r) => log.append(0, r)));
+        const read = await reader.next(ALL);
+        assert.deepEqual(read.map((r) => r.offset), [0, 1]);
+        assert.equal(read[0]!.value, records[0]);
+        assert.equal(read[1]!.value, records[1]);
       } finally {
         await reader.close();
       }
