@@ -9,7 +9,10 @@
  * also consumes what it produced, and a batch counts as answered when its
  * last record comes back — the least work any log-replicated write can do.
  *
- * Usage: deno run -A bench/kafka_ceiling.ts <brokers> <topic> <batch size> <records> <record bytes> [roundtrip]
+ * With a rate after `roundtrip`, batches are sent at that many per second
+ * (open loop), as `bench world` sends Pylon's writes.
+ *
+ * Usage: deno run -A bench/kafka_ceiling.ts <brokers> <topic> <batch size> <records> <record bytes> [roundtrip [rate]]
  */
 
 import { Buffer } from "node:buffer";
@@ -25,6 +28,7 @@ const batchSize = Math.max(1, Math.round(Number(batchText ?? 1)));
 const total = Number(totalText ?? 100_000);
 const recordBytes = Number(bytesText ?? 100);
 const roundTrip = Deno.args[5] === "roundtrip";
+const ratePerSec = Number(Deno.args[6] ?? 0);
 
 const kafka = createKafka(brokers.split(","), { clientId: "ceiling" });
 const admin = kafka.admin();
@@ -95,6 +99,10 @@ for (let sent = 0; sent < total; sent += batchSize, index++) {
     sentAt[index] = t;
     missing[index] = batchSize;
     await producer.send({ topic, acks: -1, messages: batch });
+    if (ratePerSec > 0) {
+      const wait = started + ((index + 1) * 1000) / ratePerSec - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   } else {
     await producer.send({ topic, acks: -1, messages });
     latencies.push(performance.now() - t);

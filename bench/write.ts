@@ -25,11 +25,13 @@ interface Sample {
   cpuUs?: number;
 }
 
-async function ceiling(
+/** Runs bench/kafka_ceiling.ts; `ratePerSec` paces a round trip's batches. */
+export async function ceiling(
   brokers: string[],
   batch: number,
   records: number,
   roundTrip = false,
+  ratePerSec?: number,
 ): Promise<Sample> {
   const { stdout, success, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -42,6 +44,7 @@ async function ceiling(
       String(records),
       "100",
       ...(roundTrip ? ["roundtrip"] : []),
+      ...(ratePerSec === undefined ? [] : [String(ratePerSec)]),
     ],
     stdout: "piped",
     stderr: "piped",
