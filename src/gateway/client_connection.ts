@@ -9,7 +9,7 @@ import type * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError, REPLY } from "../resp/encoder.ts";
-import { readSeconds, refused, since } from "../observe/metrics.ts";
+import { readSeconds, refused, sinceTurn, turnNow } from "../observe/metrics.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
 import {
   blockingSources,
@@ -970,7 +970,7 @@ export class ClientConnection {
   ): void {
     const place: ReadPlace = {
       slot: this.#replies.reserve(),
-      startedAt: performance.now(),
+      startedAt: turnNow(),
       db: this.db,
       protocol: this.protocol,
       rewrite,
@@ -1035,7 +1035,7 @@ export class ClientConnection {
         if (reply instanceof UpstreamError) {
           const delay = READ_RETRY_DELAYS_MS[attempt];
           if (delay === undefined) {
-            readSeconds.observe(since(place.startedAt));
+            readSeconds.observe(sinceTurn(place.startedAt));
             this.#replies.fill(
               slot,
               encodeError(`ERR Pylon cannot reach the rack's Redis: ${reply.message}`),
@@ -1047,7 +1047,7 @@ export class ClientConnection {
           }
           return;
         }
-        readSeconds.observe(since(place.startedAt));
+        readSeconds.observe(sinceTurn(place.startedAt));
         this.#replies.fill(slot, place.rewrite === undefined ? reply : place.rewrite(reply));
         this.#scheduleFlush();
         done?.();

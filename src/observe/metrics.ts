@@ -6,6 +6,9 @@
  */
 
 import client from "prom-client";
+import { LatencyHistogram, turnNow } from "./latency_histogram.ts";
+
+export { turnNow };
 
 /** Every series the node exposes on `/metrics`. */
 export const registry = new client.Registry();
@@ -31,29 +34,26 @@ const LATENCY_BUCKETS = [
 ];
 
 /** A read, from its request to its reply (served here or by a peer rack). */
-export const readSeconds = new client.Histogram({
+export const readSeconds = new LatencyHistogram({
   name: "pylon_read_duration_seconds",
   help: "Reads from request to reply",
   buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+}, registry);
 
 /** A write, from accepted to `logged` (the log holds it) and to `answered` (its reply sent). */
-export const writeSeconds = new client.Histogram({
+export const writeSeconds = new LatencyHistogram({
   name: "pylon_write_duration_seconds",
   help: "Writes from accepted to logged and to answered",
-  labelNames: ["stage"] as const,
+  label: "stage",
   buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+}, registry);
 
 /** One apply batch: its MULTI/EXEC round trip to the rack's Redis. */
-export const applyBatchSeconds = new client.Histogram({
+export const applyBatchSeconds = new LatencyHistogram({
   name: "pylon_apply_batch_duration_seconds",
   help: "Apply batches (one MULTI/EXEC on the rack's Redis)",
   buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+}, registry);
 
 /** Why Pylon itself refused a request or a connection. */
 export type RefusalReason =
@@ -88,4 +88,9 @@ export function refused(reason: RefusalReason): void {
 /** Seconds since `startMs` (on `performance.now()`'s clock). */
 export function since(startMs: number): number {
   return (performance.now() - startMs) / 1000;
+}
+
+/** Seconds since `startMs`, a {@linkcode turnNow} reading, on the same per-turn clock. */
+export function sinceTurn(startMs: number): number {
+  return (turnNow() - startMs) / 1000;
 }

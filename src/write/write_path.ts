@@ -27,7 +27,7 @@ import type { WriteRequest, WriteSubmitter } from "../log/write_request.ts";
 import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import { ignored } from "../observe/ignored.ts";
-import { refused, since, writeSeconds } from "../observe/metrics.ts";
+import { refused, sinceTurn, turnNow, writeSeconds } from "../observe/metrics.ts";
 import { type Clock, realClock } from "../clock.ts";
 
 /** Options of {@linkcode WritePath}. */
@@ -67,8 +67,8 @@ export interface WriteStats {
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 
 // Label lookups once, not per write.
-const answeredSeconds = writeSeconds.labels({ stage: "answered" });
-const loggedSeconds = writeSeconds.labels({ stage: "logged" });
+const answeredSeconds = writeSeconds.labels("answered");
+const loggedSeconds = writeSeconds.labels("logged");
 
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
@@ -166,11 +166,11 @@ export class WritePath implements WriteSubmitter {
 
     const deadlineMs = this.#clock.now() + this.#options.writeTimeoutMs;
     let answered = false;
-    const startedAt = performance.now();
+    const startedAt = turnNow();
     const answer = (bytes: Uint8Array) => {
       if (answered) return;
       answered = true;
-      answeredSeconds.observe(since(startedAt));
+      answeredSeconds.observe(sinceTurn(startedAt));
       reply(bytes);
     };
     const done = Promise.withResolvers<void>();
@@ -206,7 +206,7 @@ export class WritePath implements WriteSubmitter {
     let placement: Placement | undefined;
     const placed = this.#log.append(partition, encodeOp(op), deadlineMs).then(
       (offset) => {
-        loggedSeconds.observe(since(startedAt));
+        loggedSeconds.observe(sinceTurn(startedAt));
         placement = { partition, offset };
         this.#pending.placed(op.id, offset);
         if (ackOnLog) answer(REPLY.ok);
