@@ -96,17 +96,29 @@ function decodeId(bytes: Uint8Array): string {
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
-/**
- * Ops this process encoded, by their bytes: an op read back as the very array
- * it was logged as (the embedded log hands its newest records over as they
- * were appended) is taken as built instead of decoded again.
- */
-const encoded = new WeakMap<Uint8Array, Op>();
+/** Where {@linkcode encodeOp} leaves the op it encoded on the bytes it made. */
+const ENCODED = Symbol("op");
 
-/** The op of a record read from the log: the one encoded here, or decoded. */
+/** Bytes made by {@linkcode encodeOp}, carrying their op. */
+type Encoded = Uint8Array & { [ENCODED]?: Op };
+
+/**
+ * The op of a record read from the log: an array this process encoded is
+ * taken back as built (the embedded log hands its newest records over as
+ * they were appended), anything else is decoded.
+ */
 export function opOf(record: Uint8Array): Op {
-  return encoded.get(record) ?? decodeOp(record);
+  return (record as Encoded)[ENCODED] ?? decodeOp(record);
 }
+
+/**
+ * Ops are small: they are cut from shared 64 KiB slabs rather than each given
+ * its own ArrayBuffer (an allocation outside V8's heap per write).
+ */
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabView = new DataView(slab.buffer);
+let slabAt = 0;
 
 /** The bytes of `op`; it must not change afterwards ({@linkcode opOf} may hand it back). */
 export function encodeOp(op: Op): Uint8Array {
@@ -130,9 +142,35 @@ export function encodeOp(op: Op): Uint8Array {
     size += 2 + 8 + 4;
     for (const key of op.watch.keys) size += 4 + key.length;
   }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
+  if (size > SLAB_BYTES / 8) {
+    const own = new Uint8Array(size);
+    writeOp(op, own, new DataView(own.buffer), 0, origin, rack);
+    (own as Encoded)[ENCODED] = op;
+    return own;
+  }
+  if (slabAt + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabView = new DataView(slab.buffer);
+    slabAt = 0;
+  }
+  const base = slabAt;
+  writeOp(op, slab, slabView, base, origin, rack);
+  slabAt = base + size;
+  const out: Encoded = slab.subarray(base, slabAt);
+  out[ENCODED] = op;
+  return out;
+}
+
+/** Writes `op` (its size already counted) into `out` from `at`. */
+function writeOp(
+  op: Op,
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+  origin: Uint8Array,
+  rack: Uint8Array,
+): void {
+  const id = op.id;
   out[at++] = OP_VERSION;
   // ULIDs are ASCII: written char by char, without an encoder or a copy.
   for (let i = 0; i < 26; i++) {
@@ -178,8 +216,6 @@ export function encodeOp(op: Op): Uint8Array {
       at += key.length;
     }
   }
-  encoded.set(out, op);
-  return out;
 }
 
 /** Parses an op; arguments are views into `bytes`. Throws {@linkcode OpFormatError}. */
