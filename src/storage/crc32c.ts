@@ -37,13 +37,14 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables() as [
 ];
 
 /**
- * The CRC-32C of `bytes`; pass the CRC of what came before as `previous` to
- * checksum data that arrives in pieces.
+ * The CRC-32C of `bytes` (from `start` to `end`, without a subarray); pass
+ * the CRC of what came before as `previous` to checksum data that arrives in
+ * pieces.
  */
-export function crc32c(bytes: Uint8Array, previous = 0): number {
+export function crc32c(bytes: Uint8Array, previous = 0, start = 0, end = bytes.length): number {
   let crc = ~previous >>> 0;
-  let i = 0;
-  const end8 = bytes.length - (bytes.length % 8);
+  let i = start;
+  const end8 = end - ((end - start) % 8);
   while (i < end8) {
     const lo = (crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) |
       (bytes[i + 3]! << 24))) >>> 0;
@@ -52,7 +53,7 @@ export function crc32c(bytes: Uint8Array, previous = 0): number {
       T0[bytes[i + 7]!]!;
     i += 8;
   }
-  while (i < bytes.length) {
+  while (i < end) {
     crc = T0[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
     i++;
   }

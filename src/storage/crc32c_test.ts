@@ -30,6 +30,11 @@ Deno.test("crc32c() agrees with the bitwise definition at every length and align
     for (let length = 0; length + start <= data.length; length += 7) {
       const slice = data.subarray(start, start + length);
       assert.equal(crc32c(slice), crc32cBitwise(slice), `start ${start} length ${length}`);
+      assert.equal(
+        crc32c(data, 0, start, start + length),
+        crc32cBitwise(slice),
+        `range ${start}..${start + length}`,
+      );
     }
   }
 });

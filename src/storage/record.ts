@@ -27,11 +27,21 @@ export function checksumMatches(bytes: Uint8Array, position: number): boolean {
  * room followed by the payload.
  */
 export function sealRecord(record: Uint8Array): Uint8Array {
-  const length = record.length - RECORD_HEADER_BYTES;
-  const view = new DataView(record.buffer, record.byteOffset, RECORD_HEADER_BYTES);
-  view.setUint32(0, length);
-  view.setUint32(4, recordCrc(record, 0, length));
+  sealAt(record, 0, record.length - RECORD_HEADER_BYTES);
   return record;
+}
+
+/** Writes the header of the record of `length` payload bytes at `position`. */
+function sealAt(bytes: Uint8Array, position: number, length: number): void {
+  writeU32(bytes, position, length);
+  writeU32(bytes, position + 4, recordCrc(bytes, position, length));
+}
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
 }
 
 /** Frames `payloads` as consecutive records in one buffer (one write, one fsync). */
@@ -41,10 +51,9 @@ export function encodeRecords(payloads: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const payload of payloads) {
-    const end = at + RECORD_HEADER_BYTES + payload.length;
     out.set(payload, at + RECORD_HEADER_BYTES);
-    sealRecord(out.subarray(at, end));
-    at = end;
+    sealAt(out, at, payload.length);
+    at += RECORD_HEADER_BYTES + payload.length;
   }
   return out;
 }
@@ -83,7 +92,9 @@ export function tornPayload(length: number, bytesLeft: number): string {
 function recordCrc(bytes: Uint8Array, position: number, length: number): number {
   const payloadStart = position + RECORD_HEADER_BYTES;
   return crc32c(
-    bytes.subarray(payloadStart, payloadStart + length),
-    crc32c(bytes.subarray(position, position + 4)),
+    bytes,
+    crc32c(bytes, 0, position, position + 4),
+    payloadStart,
+    payloadStart + length,
   );
 }
