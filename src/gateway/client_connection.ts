@@ -35,7 +35,7 @@ import { RACK_ADMIN_COMMANDS, rackAdminRefusal } from "../auth/rack_admin.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import { ReplyQueue, type Slot } from "./reply_queue.ts";
 import type { MemoryBudget } from "./memory_budget.ts";
-import { concatBytes } from "../resp/bytes.ts";
+import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Placement, WriteCommand, WriteRequest } from "../write/write_path.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import { Subscriber, type SubscriberTarget } from "../pubsub/subscriber.ts";
@@ -242,7 +242,7 @@ export class ClientConnection {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.localAddress = `${socket.localAddress}:${socket.localPort}`;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("data", (chunk: Uint8Array) => this.#receive(plainBytes(chunk)));
     socket.on("drain", () => {
       this.#largestUnsent = 0;
       this.#maybeResume();

@@ -24,7 +24,7 @@ import type { HostPort } from "../config.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import { arrayItems, bulkPayload, isErrorFrame } from "../resp/frames.ts";
-import { concatBytes } from "../resp/bytes.ts";
+import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import { authArgs, openSocket, type RedisAccess } from "../redis/access.ts";
 import { describe } from "../redis/client.ts";
@@ -208,7 +208,7 @@ export class Subscriber {
       }
     });
     socket.on("data", (chunk: Uint8Array) => {
-      if (socket === this.#socket) this.#receive(chunk);
+      if (socket === this.#socket) this.#receive(plainBytes(chunk));
     });
     socket.on("error", () => {});
     socket.on("close", () => {

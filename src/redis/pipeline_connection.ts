@@ -11,7 +11,7 @@ import { ConnectionError, describe } from "./client.ts";
 import { connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { concatBytes } from "../resp/bytes.ts";
+import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { CommandRunner } from "./command_runner.ts";
 
 interface Group {
@@ -33,7 +33,7 @@ export class PipelineConnection implements CommandRunner {
   private constructor(address: HostPort, socket: net.Socket) {
     this.address = address;
     this.#socket = socket;
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("data", (chunk: Uint8Array) => this.#receive(plainBytes(chunk)));
     socket.on("error", (e: Error) => this.#fail(`${describe(address)}: ${e.message}`));
     socket.on("close", () => this.#fail(`${describe(address)}: connection closed`));
   }

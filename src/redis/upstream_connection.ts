@@ -9,7 +9,7 @@ import type * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
-import { concatBytes } from "../resp/bytes.ts";
+import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { HostPort } from "../config.ts";
 import { describe } from "./client.ts";
@@ -81,7 +81,7 @@ export class UpstreamConnection {
       this.#onConnect();
     });
     socket.on("timeout", () => this.fail(`no connection within ${options.connectTimeoutMs} ms`));
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("data", (chunk: Uint8Array) => this.#receive(plainBytes(chunk)));
     socket.on("error", (error: Error) => this.fail(error.message));
     socket.on("close", () => this.fail("connection closed"));
     // Queued first, so nothing else runs before Redis knows who is asking.
