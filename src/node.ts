@@ -236,7 +236,7 @@ async function runNode(
 
   const health = rackHealth({
     redisReachable: () => upstream.healthy,
-    applier: () => applier.status(),
+    applier: () => applier.liveStatus(),
     leaderFlags: () => {
       const leader = world.rackLeader;
       return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);

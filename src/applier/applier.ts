@@ -147,6 +147,8 @@ class ApplierInvariantError extends Error {
 export class Applier {
   #partitions: PartitionApplier[];
 
+  #live: readonly Readonly<PartitionStatus>[] | undefined;
+
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource }) {
     const master = options.master;
     this.#partitions = Array.from(
@@ -163,9 +165,14 @@ export class Applier {
     for (const p of this.#partitions) p.start();
   }
 
-  /** Progress of every partition. */
+  /** Progress of every partition (copies). */
   status(): PartitionStatus[] {
     return this.#partitions.map((p) => p.status());
+  }
+
+  /** Progress of every partition as it changes (not copied: rack health asks at every read). */
+  liveStatus(): readonly Readonly<PartitionStatus>[] {
+    return this.#live ??= this.#partitions.map((p) => p.liveStatus());
   }
 
   /** Stops after the batch in flight. */
@@ -241,6 +248,10 @@ class PartitionApplier {
 
   status(): PartitionStatus {
     return { ...this.#status };
+  }
+
+  liveStatus(): Readonly<PartitionStatus> {
+    return this.#status;
   }
 
   start(): void {

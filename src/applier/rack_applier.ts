@@ -31,6 +31,11 @@ export class RackApplier {
     return this.#current?.status();
   }
 
+  /** As {@linkcode status}, not copied. */
+  liveStatus(): readonly Readonly<PartitionStatus>[] | undefined {
+    return this.#current?.liveStatus();
+  }
+
   /** Stops applying (after the batch in flight). */
   async stop(): Promise<void> {
     const stopping = this.#current;

@@ -22,7 +22,7 @@ export interface HealthSources {
   /** Whether this node reaches the rack's Redis master. */
   redisReachable(): boolean;
   /** This node's applier's partitions, when it leads the rack; undefined otherwise. */
-  applier(): PartitionStatus[] | undefined;
+  applier(): readonly Readonly<PartitionStatus>[] | undefined;
   /** The flags the rack leader last sent (0 when unknown or when this node leads). */
   leaderFlags(): number;
 }
