@@ -4,11 +4,18 @@
  * embedded log, beside the raw ceiling of the same Kafka broker (one kafkajs
  * process producing batches of the size Pylon's group commit formed), in one
  * run. Pylon's write latency is the full acknowledgement: logged, read back,
- * applied, replied.
+ * applied, replied. Redis, Redis with fsync and the embedded log are measured
+ * before Kafka starts; each Pylon is warmed up first.
  */
 
 import { ensureKafka, ensureRedis } from "../tools/provision.ts";
-import { startKafka, startPylon, startRedis, uniqueTopic } from "../tests/harness/mod.ts";
+import {
+  type PylonProcess,
+  startKafka,
+  startPylon,
+  startRedis,
+  uniqueTopic,
+} from "../tests/harness/mod.ts";
 import { median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 import { cpuMs } from "../tests/harness/proc.ts";
 
@@ -55,41 +62,35 @@ export async function ceiling(
   return { ops: result.opsPerSec, p50: result.p50Ms, p99: result.p99Ms, batch };
 }
 
-export async function benchWrite(): Promise<void> {
-  await ensureRedis();
-  await ensureKafka();
-  await using kafka = await startKafka({ fullJit: true });
-  await using redis = await startRedis();
-  await using pylonKafka = await startPylon({
-    redis: { url: redis.url },
-    args: [
-      "--log",
-      `kafka://${kafka.brokers.join(",")}/${uniqueTopic("bench")}`,
-      "--log-level",
-      "warning",
-    ],
-  });
-  // The honest anchor for the embedded log: a Redis that also fsyncs before it answers.
-  await using fsyncRedis = await startRedis({ appendonly: "always" });
-  await using localRedis = await startRedis();
-  await using pylonLocal = await startPylon({
-    redis: { url: localRedis.url },
-    args: ["--log-level", "warning"],
-  });
-  const targets = [
-    { name: "redis", port: redis.port, pylon: undefined, pid: redis.service.pid },
-    {
-      name: "redis-fsync",
-      port: fsyncRedis.port,
-      pylon: undefined,
-      pid: fsyncRedis.service.pid,
-    },
-    { name: "pylon-kafka", port: pylonKafka.port, pylon: pylonKafka, pid: pylonKafka.service.pid },
-    { name: "pylon-local", port: pylonLocal.port, pylon: pylonLocal, pid: pylonLocal.service.pid },
-  ];
+interface Target {
+  name: string;
+  port: number;
+  pylon: PylonProcess | undefined;
+  pid: number;
+}
 
-  const samples = new Map<string, Sample[]>();
-  const add = (key: string, s: Sample) => samples.set(key, [...(samples.get(key) ?? []), s]);
+/** A JIT-compiled process runs warm in production: a Pylon gets a run before it is measured. */
+async function warmUp(port: number): Promise<void> {
+  await redisBenchmark({
+    port,
+    tests: "set",
+    clients: CLIENTS,
+    requests: 50_000,
+    pipeline: 16,
+    keyspace: 100_000,
+    dataSize: DATA_SIZE,
+  });
+}
+
+/**
+ * Rounds of SET and INCR at `-P 1` and `-P 16` against each target; after a
+ * Kafka-mode Pylon, the kafkajs ceilings with the batch size it formed.
+ */
+async function measureRounds(
+  targets: Target[],
+  add: (key: string, sample: Sample) => void,
+  brokers?: string[],
+): Promise<void> {
   for (const pipeline of [1, 16]) {
     const requests = pipeline === 1 ? 30_000 : 100_000;
     for (let round = 0; round < ROUNDS; round++) {
@@ -123,14 +124,14 @@ export async function benchWrite(): Promise<void> {
           };
           if (batch !== undefined) sample.batch = batch;
           add(`${target.name}|${test.toUpperCase()}|${pipeline}`, sample);
-          if (target.name === "pylon-kafka" && batch !== undefined) {
+          if (brokers !== undefined && batch !== undefined) {
             add(
               `kafka-ceiling|${test.toUpperCase()}|${pipeline}`,
-              await ceiling(kafka.brokers, batch, requests),
+              await ceiling(brokers, batch, requests),
             );
             add(
               `kafka-roundtrip|${test.toUpperCase()}|${pipeline}`,
-              await ceiling(kafka.brokers, batch, requests, true),
+              await ceiling(brokers, batch, requests, true),
             );
           }
         }
@@ -138,6 +139,91 @@ export async function benchWrite(): Promise<void> {
       }
     }
   }
+}
+
+export async function benchWrite(): Promise<void> {
+  await ensureRedis();
+  await ensureKafka();
+  const samples = new Map<string, Sample[]>();
+  const add = (key: string, s: Sample) => samples.set(key, [...(samples.get(key) ?? []), s]);
+  const single: string[][] = [];
+  let fsyncP50 = NaN;
+  /** One client, one write at a time: what a sequential program waits per write. */
+  const measureSingle = async (targets: Target[]) => {
+    for (const target of targets) {
+      const [r] = await redisBenchmark({
+        port: target.port,
+        tests: "set",
+        clients: 1,
+        requests: 3_000,
+        pipeline: 1,
+        keyspace: 100_000,
+        dataSize: DATA_SIZE,
+      });
+      if (target.name === "redis-fsync") fsyncP50 = r!.p50Ms;
+      single.push([
+        target.name,
+        Math.round(r!.opsPerSec).toLocaleString("en-US"),
+        r!.p50Ms.toFixed(3),
+        r!.p99Ms.toFixed(3),
+        target.name === "redis-fsync" ? "" : (r!.p50Ms / fsyncP50).toFixed(2),
+      ]);
+    }
+  };
+
+  // The embedded log and its anchors first, before Kafka runs: a broker writing the ceilings'
+  // records to the same disk slowed every fsync of the rounds after it.
+  await using redis = await startRedis();
+  // The honest anchor for the embedded log: a Redis that also fsyncs before it answers.
+  await using fsyncRedis = await startRedis({ appendonly: "always" });
+  await using localRedis = await startRedis();
+  await using pylonLocal = await startPylon({
+    redis: { url: localRedis.url },
+    args: ["--log-level", "warning"],
+  });
+  await warmUp(pylonLocal.port);
+  const fsyncTarget = {
+    name: "redis-fsync",
+    port: fsyncRedis.port,
+    pylon: undefined,
+    pid: fsyncRedis.service.pid,
+  };
+  const localTarget = {
+    name: "pylon-local",
+    port: pylonLocal.port,
+    pylon: pylonLocal,
+    pid: pylonLocal.service.pid,
+  };
+  await measureRounds(
+    [
+      { name: "redis", port: redis.port, pylon: undefined, pid: redis.service.pid },
+      fsyncTarget,
+      localTarget,
+    ],
+    add,
+  );
+  await measureSingle([fsyncTarget, localTarget]);
+
+  await using kafka = await startKafka({ fullJit: true });
+  await using kafkaRedis = await startRedis();
+  await using pylonKafka = await startPylon({
+    redis: { url: kafkaRedis.url },
+    args: [
+      "--log",
+      `kafka://${kafka.brokers.join(",")}/${uniqueTopic("bench")}`,
+      "--log-level",
+      "warning",
+    ],
+  });
+  await warmUp(pylonKafka.port);
+  const kafkaTarget = {
+    name: "pylon-kafka",
+    port: pylonKafka.port,
+    pylon: pylonKafka,
+    pid: pylonKafka.service.pid,
+  };
+  await measureRounds([kafkaTarget], add, kafka.brokers);
+  await measureSingle([kafkaTarget]);
 
   const summary = (name: string, test: string, pipeline: number) => {
     const runs = samples.get(`${name}|${test}|${pipeline}`) ?? [];
@@ -214,28 +300,6 @@ export async function benchWrite(): Promise<void> {
       "also fsyncs before it answers; CPU is the serving process's user+system time per request)",
   );
 
-  // One client, one write at a time: what a sequential program waits per write.
-  const single: string[][] = [];
-  let fsyncP50 = NaN;
-  for (const target of targets.filter((t) => t.name !== "redis")) {
-    const [r] = await redisBenchmark({
-      port: target.port,
-      tests: "set",
-      clients: 1,
-      requests: 3_000,
-      pipeline: 1,
-      keyspace: 100_000,
-      dataSize: DATA_SIZE,
-    });
-    if (target.name === "redis-fsync") fsyncP50 = r!.p50Ms;
-    single.push([
-      target.name,
-      Math.round(r!.opsPerSec).toLocaleString("en-US"),
-      r!.p50Ms.toFixed(3),
-      r!.p99Ms.toFixed(3),
-      target.name === "redis-fsync" ? "" : (r!.p50Ms / fsyncP50).toFixed(2),
-    ]);
-  }
   console.log("\none client, one write at a time (-c 1 -P 1 SET, 3,000 requests)");
   printTable(["target", "ops/s", "p50 ms", "p99 ms", "p50 ÷ redis fsync"], single);
 }
