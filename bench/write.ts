@@ -69,6 +69,15 @@ interface Target {
   pid: number;
 }
 
+/** A process to measure: its port and pid; a Pylon also reports its batches. */
+function target(
+  name: string,
+  server: { port: number; service: { pid: number } },
+  pylon?: PylonProcess,
+): Target {
+  return { name, port: server.port, pylon, pid: server.service.pid };
+}
+
 /** A JIT-compiled process runs warm in production: a Pylon gets a run before it is measured. */
 async function warmUp(port: number): Promise<void> {
   await redisBenchmark({
@@ -182,26 +191,9 @@ export async function benchWrite(): Promise<void> {
     args: ["--log-level", "warning"],
   });
   await warmUp(pylonLocal.port);
-  const fsyncTarget = {
-    name: "redis-fsync",
-    port: fsyncRedis.port,
-    pylon: undefined,
-    pid: fsyncRedis.service.pid,
-  };
-  const localTarget = {
-    name: "pylon-local",
-    port: pylonLocal.port,
-    pylon: pylonLocal,
-    pid: pylonLocal.service.pid,
-  };
-  await measureRounds(
-    [
-      { name: "redis", port: redis.port, pylon: undefined, pid: redis.service.pid },
-      fsyncTarget,
-      localTarget,
-    ],
-    add,
-  );
+  const fsyncTarget = target("redis-fsync", fsyncRedis);
+  const localTarget = target("pylon-local", pylonLocal, pylonLocal);
+  await measureRounds([target("redis", redis), fsyncTarget, localTarget], add);
   await measureSingle([fsyncTarget, localTarget]);
 
   await using kafka = await startKafka({ fullJit: true });
@@ -216,12 +208,7 @@ export async function benchWrite(): Promise<void> {
     ],
   });
   await warmUp(pylonKafka.port);
-  const kafkaTarget = {
-    name: "pylon-kafka",
-    port: pylonKafka.port,
-    pylon: pylonKafka,
-    pid: pylonKafka.service.pid,
-  };
+  const kafkaTarget = target("pylon-kafka", pylonKafka, pylonKafka);
   await measureRounds([kafkaTarget], add, kafka.brokers);
   await measureSingle([kafkaTarget]);
 
