@@ -8,21 +8,39 @@
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "./config.ts";
 import type { NodeSnapshot } from "./node_info.ts";
-import { METRICS_CONTENT_TYPE, ready, renderMetrics } from "./node_metrics.ts";
+import {
+  METRICS_CONTENT_TYPE,
+  ready,
+  renderMetrics,
+  renderStartingMetrics,
+} from "./node_metrics.ts";
 
 const log = getLogger(["pylon", "admin"]);
+
+/** What the endpoints show of a node that runs. */
+export interface AdminView {
+  snapshot: () => NodeSnapshot;
+  draining: () => boolean;
+}
 
 /** The running listener. */
 export interface AdminServer {
   address: HostPort;
+  /** The node from now on; until then the node is starting, alive and not ready. */
+  attach(view: AdminView): void;
   close(): Promise<void>;
 }
 
-/** Serves the admin endpoints on `listen`. */
+/**
+ * Serves the admin endpoints on `listen` from the first moment of a start, so
+ * a node still waiting for its Redis or its log is seen alive and not ready
+ * (`waiting` says for what) instead of not answering at all.
+ */
 export async function serveAdmin(
   listen: HostPort,
-  node: { snapshot: () => NodeSnapshot; draining: () => boolean },
+  waiting: () => string,
 ): Promise<AdminServer> {
+  let node: AdminView | undefined;
   const bound = Promise.withResolvers<HostPort>();
   const server = Deno.serve({
     hostname: listen.host,
@@ -41,6 +59,9 @@ export async function serveAdmin(
       case "/healthz":
         return new Response("ok\n");
       case "/readyz": {
+        if (node === undefined) {
+          return new Response(`not ready: starting, ${waiting()}\n`, { status: 503 });
+        }
         const s = node.snapshot();
         const draining = node.draining();
         if (ready(s, draining)) return new Response("ready\n");
@@ -52,9 +73,14 @@ export async function serveAdmin(
         return new Response(`not ready: ${why}\n`, { status: 503 });
       }
       case "/metrics":
-        return new Response(await renderMetrics(node.snapshot(), node.draining()), {
-          headers: { "content-type": METRICS_CONTENT_TYPE },
-        });
+        return new Response(
+          node === undefined
+            ? await renderStartingMetrics()
+            : await renderMetrics(node.snapshot(), node.draining()),
+          {
+            headers: { "content-type": METRICS_CONTENT_TYPE },
+          },
+        );
       default:
         return new Response("not found: try /metrics, /healthz or /readyz\n", { status: 404 });
     }
@@ -63,6 +89,9 @@ export async function serveAdmin(
   log.info("admin endpoints on http://{host}:{port}", { ...address });
   return {
     address,
+    attach: (view) => {
+      node = view;
+    },
     close: () => server.shutdown(),
   };
 }

@@ -97,10 +97,18 @@ export async function startNode(config: Config, options: StartOptions): Promise<
   const upstream = new Upstream(config.redis);
   let opLog: OpLog | undefined;
   let identity: NodeIdentity;
+  let admin: AdminServer | undefined;
+  // What a start waits for, as /readyz tells it.
+  let waitingFor = "connecting to the rack's Redis";
   try {
+    if (config.adminListen !== undefined) {
+      admin = await serveAdmin(config.adminListen, () => waitingFor);
+    }
     await upstream.start();
     const signal = options.signal ?? new AbortController().signal;
+    waitingFor = "waiting for the log";
     opLog = await whenReachable("the log", () => openLog(config, naming.nodeId), signal);
+    waitingFor = "settling this node's identity with the rack's Redis and the log";
     identity = await settleIdentity(
       config,
       naming,
@@ -109,15 +117,18 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       options.signal ?? new AbortController().signal,
     );
   } catch (error) {
+    await admin?.close();
     upstream.stop();
     await opLog?.close().catch((e) => ignored("log_close", e));
     naming.lock.close();
     throw error;
   }
-  const node = await runNode(config, identity, { upstream, opLog, startedAt }).catch((error) => {
-    naming.lock.close();
-    throw error;
-  });
+  const node = await runNode(config, identity, { upstream, opLog, admin, startedAt }).catch(
+    (error) => {
+      naming.lock.close();
+      throw error;
+    },
+  );
   return {
     ...node,
     stop: async () => {
@@ -131,9 +142,9 @@ export async function startNode(config: Config, options: StartOptions): Promise<
 async function runNode(
   config: Config,
   identity: NodeIdentity,
-  started: { upstream: Upstream; opLog: OpLog; startedAt: number },
+  started: { upstream: Upstream; opLog: OpLog; admin: AdminServer | undefined; startedAt: number },
 ): Promise<PylonNode> {
-  const { upstream, opLog, startedAt } = started;
+  const { upstream, opLog, admin, startedAt } = started;
   const { nodeId, rack, metaDb } = identity;
   const pending = new PendingWrites();
   // One set for the write path and the router, so a reload changes both.
@@ -259,7 +270,6 @@ async function runNode(
   let peerServer: PeerServer | undefined;
   let peerAddress: HostPort | undefined;
   let gateway: Gateway | undefined = undefined;
-  let admin: AdminServer | undefined;
   let draining = false;
   const snapshot = (): NodeSnapshot => ({
     config: current,
@@ -336,9 +346,7 @@ async function runNode(
       );
       peerAddress = await peerServer.listen();
     }
-    if (config.adminListen !== undefined) {
-      admin = await serveAdmin(config.adminListen, { snapshot, draining: () => draining });
-    }
+    admin?.attach({ snapshot, draining: () => draining });
     peers?.start();
     await world.start();
     gateway = new Gateway({

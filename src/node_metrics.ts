@@ -28,6 +28,7 @@ function gauge<L extends string>(name: string, help: string, labelNames: readonl
 
 const m = {
   ready: gauge("pylon_ready", "1 when the node serves reads and its rack applies"),
+  starting: gauge("pylon_starting", "1 while the node waits for its Redis or its log at start"),
   servesReads: gauge("pylon_serves_reads", "1 when this rack serves reads"),
   applies: gauge("pylon_applies", "1 when this rack applies the log"),
   draining: gauge("pylon_draining", "1 while the node drains before stopping"),
@@ -91,8 +92,16 @@ export function ready(s: NodeSnapshot, draining: boolean): boolean {
   return !draining && s.servesReads && s.applies;
 }
 
+/** The Prometheus text of `/metrics` while the node still waits for its services. */
+export async function renderStartingMetrics(): Promise<string> {
+  m.starting.set(1);
+  m.ready.set(0);
+  return await registry.metrics();
+}
+
 /** The Prometheus text of `/metrics`, with the snapshot's values set first. */
 export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise<string> {
+  m.starting.set(0);
   m.ready.set(ready(s, draining) ? 1 : 0);
   m.servesReads.set(s.servesReads ? 1 : 0);
   m.applies.set(s.applies ? 1 : 0);
