@@ -19,6 +19,7 @@ export const LIVE_OPTIONS = [
   "strongQuorum",
   "clientOutputBufferLimit",
   "clientMemoryBudget",
+  "peers",
 ] as const satisfies readonly (keyof Config)[];
 
 /** One of {@linkcode LIVE_OPTIONS}. */

@@ -405,6 +405,11 @@ async function runNode(
             names: restart.join(", "),
           });
         }
+        if (live.includes("peers") && peers === undefined) {
+          // No peer links to re-aim: a node started without a world takes peers at a restart.
+          log.warning("reload: peers change only at a restart for a node started without peers");
+          live.splice(live.indexOf("peers"), 1);
+        }
         if (live.length === 0) return;
         if (live.includes("logLevel") || live.includes("logFormat")) {
           await setupLogging(next.logLevel, next.logFormat);
@@ -412,6 +417,12 @@ async function runNode(
         ackLog.clear();
         for (const command of next.ackLog) ackLog.add(command);
         contentious.set(next.contentious);
+        if (live.includes("peers")) {
+          const moved = peers!.readdress(next.peers);
+          if (moved.length > 0) {
+            log.info("reload: peers {ids} dialled at their new address", { ids: moved.join(", ") });
+          }
+        }
         writes.configure({
           writeTimeoutMs: next.writeTimeoutMs,
           writesInFlightMax: next.writesInFlightMax,

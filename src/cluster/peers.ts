@@ -207,6 +207,29 @@ export class Peers {
     if (this.#started) client.start();
   }
 
+  /**
+   * Takes the configured peers again (a reload): a known peer at a new address
+   * is dialled there from now on, an unknown one is added. A peer no longer
+   * listed stays: world membership removes nodes, not the file. Returns the
+   * ids whose address changed or that were added.
+   */
+  readdress(peers: PeerAddress[]): string[] {
+    const changed: string[] = [];
+    for (const peer of peers) {
+      if (peer.id === this.self.id) continue;
+      const at = this.#clients.findIndex((c) => c.peer.id === peer.id);
+      const known = this.#clients[at]?.peer;
+      if (
+        known !== undefined && known.rack === peer.rack &&
+        known.address.host === peer.address.host && known.address.port === peer.address.port
+      ) continue;
+      if (known !== undefined) this.remove(peer.id);
+      this.add(peer);
+      changed.push(peer.id);
+    }
+    return changed;
+  }
+
   /** Drops a peer that left the world. */
   remove(id: string): void {
     const at = this.#clients.findIndex((c) => c.peer.id === id);

@@ -1,13 +1,21 @@
 /**
  * SIGHUP reloads the configuration file: the log level and other tuning
- * options change live, open connections keep working, options that need a
- * restart are named and kept.
+ * options change live, a peer that moved is dialled at its new address, open
+ * connections keep working, options that need a restart are named and kept.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { startPylon, startRedis } from "../harness/mod.ts";
+import {
+  freePort,
+  Relay,
+  startPylon,
+  startRedis,
+  uniqueTopic,
+  useKafka,
+  waitFor,
+} from "../harness/mod.ts";
 
 Deno.test("SIGHUP changes the log level, ack modes and contentious keys without dropping a connection", async () => {
   await using redis = await startRedis();
@@ -49,6 +57,73 @@ Deno.test("SIGHUP changes the log level, ack modes and contentious keys without 
       assert.match(await pylon.call("PYLON", "INFO"), /contentious:lock:\*\r\n/);
       assert.equal(await client.get("lock:x"), null);
       assert.match(await pylon.call("PYLON", "INFO"), /strong_reads:1\r\n/);
+    } finally {
+      client.disconnect();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGHUP dials a peer at its new address without dropping a connection", async () => {
+  await using kafka = await useKafka();
+  const log = `kafka://${kafka.brokers.join(",")}/${uniqueTopic("reload-peers")}`;
+  const secret = `secret-${crypto.randomUUID()}`;
+  const [peerPort0, peerPort1] = [freePort(), freePort()];
+  const world = (id: string, rack: string, peerPort: number) => [
+    ...["--node-id", id, "--rack", rack, "--log", log, "--world-secret", secret],
+    ...["--peer-listen", `127.0.0.1:${peerPort}`],
+  ];
+  // Node 0 first knows node 1 through a relay: its old address.
+  await using relay = await Relay.start({ host: "127.0.0.1", port: peerPort1 });
+  const dir = await Deno.makeTempDir({ prefix: "pylon-reload-peers-" });
+  try {
+    const file = join(dir, "pylon.json");
+    const configure = (address: string) =>
+      Deno.writeTextFile(file, JSON.stringify({ peer: [`node1@rack1@${address}`] }));
+    await configure(relay.address);
+    await using redis0 = await startRedis();
+    await using redis1 = await startRedis();
+    await using node1 = await startPylon({
+      redis: { url: redis1.url },
+      args: [...world("node1", "rack1", peerPort1), "--peer", `node0@rack0@127.0.0.1:${peerPort0}`],
+    });
+    await using node0 = await startPylon({
+      redis: { url: redis0.url },
+      args: [...world("node0", "rack0", peerPort0), "--config", file],
+    });
+    const peerLine = async () =>
+      (await node0.call("PYLON", "INFO") as string).match(/peer0:id=node1,[^\r\n]*/)?.[0] ?? "";
+    await waitFor(
+      "node1 up through the relay",
+      async () => (await peerLine()).includes(`address=${relay.address},state=up`) || undefined,
+    );
+
+    const client = new Redis({ port: node0.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    let reconnects = 0;
+    client.on("reconnecting", () => reconnects++);
+    await client.connect();
+    try {
+      assert.equal(await client.set("a", "1"), "OK");
+      // The old address goes dead: node1 is down for node0.
+      relay.cut();
+      await waitFor(
+        "node1 down at its old address",
+        async () => (await peerLine()).includes("state=down") || undefined,
+      );
+      await configure(`127.0.0.1:${peerPort1}`);
+      node0.service.signal("SIGHUP");
+      await node0.waitForLog(/reload: .*peers.* changed/);
+      await waitFor(
+        "node1 up at its new address",
+        async () =>
+          (await peerLine()).includes(`address=127.0.0.1:${peerPort1},state=up`) || undefined,
+      );
+      assert.equal(await client.get("a"), "1");
+      assert.equal(reconnects, 0, "the client's connection stayed up");
+      // The link works: a write through node0 reaches rack1.
+      assert.equal(await client.set("b", "2"), "OK");
+      await waitFor("b in rack1", async () => (await redis1.call("GET", "b")) === "2" || undefined);
     } finally {
       client.disconnect();
     }
