@@ -19,6 +19,7 @@ export const LIVE_OPTIONS = [
   "strongQuorum",
   "clientOutputBufferLimit",
   "clientMemoryBudget",
+  "clientsMax",
   "peers",
 ] as const satisfies readonly (keyof Config)[];
 

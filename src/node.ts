@@ -428,6 +428,7 @@ async function runNode(
           writesInFlightMax: next.writesInFlightMax,
         });
         gateway!.setClientLimits({
+          clientsMax: next.clientsMax,
           outputBytesMax: next.clientOutputBufferLimit,
           memoryBudgetBytes: next.clientMemoryBudget,
         });

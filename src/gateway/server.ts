@@ -267,8 +267,14 @@ export class Gateway {
     return at < 0 ? undefined : this.#bound[at];
   }
 
-  /** Changes the client limits of every connection, open or new (a reload). */
-  setClientLimits(limits: { outputBytesMax: number; memoryBudgetBytes: number }): void {
+  /**
+   * Changes the client limits of every connection, open or new (a reload). A
+   * lower `clientsMax` refuses new connections; open ones stay, as in Redis.
+   */
+  setClientLimits(
+    limits: { clientsMax: number; outputBytesMax: number; memoryBudgetBytes: number },
+  ): void {
+    this.#clientsMax = limits.clientsMax;
     this.#limits.outputBytesMax = limits.outputBytesMax;
     this.#budget.limitBytes = limits.memoryBudgetBytes;
   }

@@ -40,23 +40,37 @@ Deno.test("SIGHUP changes the log level, ack modes and contentious keys without 
         JSON.stringify({
           "log-level": "info",
           "ack-log": ["set"],
-          "max-clients": 5,
+          "max-clients": 1,
+          "log-segment-bytes": 1048576,
           "contentious": ["lock:*"],
         }),
       );
       pylon.service.signal("SIGHUP");
       await pylon.waitForLog(/reload: .*logLevel.*changed/);
-      await pylon.waitForLog(/reload: "?clientsMax"? change only at a restart/);
+      await pylon.waitForLog(/reload: "?logSegmentBytes"? change only at a restart/);
       // Info lines now appear: the level changed live.
       assert.equal(await client.set("b", "2"), "OK");
       assert.equal(await client.get("b"), "2");
       assert.equal(await client.ping(), "PONG");
       assert.equal(reconnects, 0, "the connection stayed up");
-      assert.match(await pylon.call("PYLON", "INFO"), /node_id:/);
+      // The client limit changed live: the open connection stays, a second one is refused.
+      const second = await Deno.connect({ hostname: "127.0.0.1", port: pylon.port });
+      try {
+        const buffer = new Uint8Array(256);
+        const n = await second.read(buffer);
+        assert.match(
+          new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
+          /^-ERR max number of clients reached\r\n/,
+        );
+      } finally {
+        second.close();
+      }
+      const info = async () => String(await client.call("PYLON", "INFO"));
+      assert.match(await info(), /node_id:/);
       // Contentious keys changed live: a read of one is now strong.
-      assert.match(await pylon.call("PYLON", "INFO"), /contentious:lock:\*\r\n/);
+      assert.match(await info(), /contentious:lock:\*\r\n/);
       assert.equal(await client.get("lock:x"), null);
-      assert.match(await pylon.call("PYLON", "INFO"), /strong_reads:1\r\n/);
+      assert.match(await info(), /strong_reads:1\r\n/);
     } finally {
       client.disconnect();
     }
