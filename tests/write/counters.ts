@@ -13,6 +13,8 @@ export interface Tally {
   appliedWithoutReply: number[];
   inDoubt: number[];
   refused: number[];
+  /** The longest an acknowledged increment waited for its reply, in ms. */
+  slowestAckMs: number;
 }
 
 /** Running counter clients. */
@@ -40,6 +42,7 @@ export function startCounters(
     appliedWithoutReply: new Array(counters).fill(0),
     inDoubt: new Array(counters).fill(0),
     refused: new Array(counters).fill(0),
+    slowestAckMs: 0,
   };
   let stopped = false;
   const run = async (id: number) => {
@@ -58,10 +61,13 @@ export function startCounters(
       }
       const k = (id + i++) % counters;
       try {
+        const sentAt = performance.now();
         await client.command("INCR", `counter:${k}`);
         const reply = await client.read(30_000);
-        if (reply.type === "integer") tally.acked[k]!++;
-        else if (reply.type === "error" && /was applied/.test(reply.value)) {
+        if (reply.type === "integer") {
+          tally.acked[k]!++;
+          tally.slowestAckMs = Math.max(tally.slowestAckMs, performance.now() - sentAt);
+        } else if (reply.type === "error" && /was applied/.test(reply.value)) {
           tally.appliedWithoutReply[k]!++;
         } else if (reply.type === "error" && /may or may not/.test(reply.value)) {
           tally.inDoubt[k]!++;
