@@ -130,3 +130,12 @@ export function sampleValue(
   );
   return sample?.value;
 }
+
+/** GETs `path` from an admin listener on loopback `port`. */
+export async function adminGet(
+  port: number,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, body: await response.text() };
+}

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { freePort, startPylon, startRedis, waitFor } from "../harness/mod.ts";
-import { type Family, parsePrometheusText, sampleValue } from "../harness/prometheus.ts";
+import { adminGet, type Family, parsePrometheusText, sampleValue } from "../harness/prometheus.ts";
 
 async function scrape(port: number): Promise<Map<string, Family>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -54,20 +54,15 @@ async function startWithAdmin() {
   };
 }
 
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: await response.text() };
-}
-
 Deno.test("/healthz, /readyz and /metrics: parsed by a Prometheus parser, series move under load", async () => {
   await using node = await startWithAdmin();
   const { pylon, adminPort } = node;
-  assert.deepEqual(await get(adminPort, "/healthz"), { status: 200, body: "ok\n" });
+  assert.deepEqual(await adminGet(adminPort, "/healthz"), { status: 200, body: "ok\n" });
   await waitFor(
     "/readyz",
-    async () => (await get(adminPort, "/readyz")).status === 200 || undefined,
+    async () => (await adminGet(adminPort, "/readyz")).status === 200 || undefined,
   );
-  assert.equal((await get(adminPort, "/nope")).status, 404);
+  assert.equal((await adminGet(adminPort, "/nope")).status, 404);
 
   const before = await scrape(adminPort);
   for (const family of before.values()) {
@@ -110,18 +105,21 @@ Deno.test("/healthz, /readyz and /metrics: parsed by a Prometheus parser, series
 Deno.test("/readyz is false while the rack's Redis is down and true again once it is back", async () => {
   await using node = await startWithAdmin();
   const { redis, adminPort } = node;
-  await waitFor("ready", async () => (await get(adminPort, "/readyz")).status === 200 || undefined);
+  await waitFor(
+    "ready",
+    async () => (await adminGet(adminPort, "/readyz")).status === 200 || undefined,
+  );
   await redis.stop();
   const down = await waitFor("not ready", async () => {
-    const r = await get(adminPort, "/readyz");
+    const r = await adminGet(adminPort, "/readyz");
     return r.status === 503 ? r.body : undefined;
   });
   assert.match(down, /does not serve reads/);
-  assert.equal((await get(adminPort, "/healthz")).status, 200, "alive all the same");
+  assert.equal((await adminGet(adminPort, "/healthz")).status, 200, "alive all the same");
   await redis.restart();
   await waitFor(
     "ready again",
-    async () => (await get(adminPort, "/readyz")).status === 200 || undefined,
+    async () => (await adminGet(adminPort, "/readyz")).status === 200 || undefined,
   );
   const families = await scrape(adminPort);
   assert.equal(value(families, "pylon_ready"), 1);

@@ -14,11 +14,7 @@ import {
   uniqueTopic,
   waitFor,
 } from "../harness/mod.ts";
-
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: await response.text() };
-}
+import { adminGet } from "../harness/prometheus.ts";
 
 Deno.test("a node started before Kafka waits, alive and not ready, then serves once Kafka is up", async () => {
   const brokerPort = freePort();
@@ -39,11 +35,11 @@ Deno.test("a node started before Kafka waits, alive and not ready, then serves o
   });
   await pylon.waitForLog(/waiting for "?the log/, 60_000);
   assert.ok(pylon.service.running, "still running while Kafka is away");
-  assert.equal((await get(adminPort, "/healthz")).status, 200, "alive while it waits");
-  const waiting = await get(adminPort, "/readyz");
+  assert.equal((await adminGet(adminPort, "/healthz")).status, 200, "alive while it waits");
+  const waiting = await adminGet(adminPort, "/readyz");
   assert.equal(waiting.status, 503, "not ready while it waits");
   assert.match(waiting.body, /starting, waiting for the log/);
-  const metrics = await get(adminPort, "/metrics");
+  const metrics = await adminGet(adminPort, "/metrics");
   assert.match(metrics.body, /^pylon_starting 1$/m);
   assert.match(metrics.body, /^pylon_ready 0$/m);
   // The relay passes connections again, to a port where no broker listens yet: still refused.
@@ -54,10 +50,10 @@ Deno.test("a node started before Kafka waits, alive and not ready, then serves o
   await pylon.waitReady(90_000);
   await waitFor(
     "/readyz once Kafka is up",
-    async () => (await get(adminPort, "/readyz")).status === 200 || undefined,
+    async () => (await adminGet(adminPort, "/readyz")).status === 200 || undefined,
     { timeoutMs: 30_000 },
   );
-  assert.match((await get(adminPort, "/metrics")).body, /^pylon_starting 0$/m);
+  assert.match((await adminGet(adminPort, "/metrics")).body, /^pylon_starting 0$/m);
   assert.equal(await pylon.call("SET", "k", "v"), "OK");
   assert.equal(await redis.call("GET", "k"), "v");
 });
