@@ -98,7 +98,7 @@ Deno.test("SIGHUP dials a peer at its new address without dropping a connection"
     await configure(relay.address);
     await using redis0 = await startRedis();
     await using redis1 = await startRedis();
-    await using node1 = await startPylon({
+    await using _node1 = await startPylon({
       redis: { url: redis1.url },
       args: [...world("node1", "rack1", peerPort1), "--peer", `node0@rack0@127.0.0.1:${peerPort0}`],
     });
