@@ -40,10 +40,14 @@ export const readSeconds = new LatencyHistogram({
   buckets: LATENCY_BUCKETS,
 }, registry);
 
-/** A write, from accepted to `logged` (the log holds it) and to `answered` (its reply sent). */
+/**
+ * A write, from accepted to `logged` (the log holds it), to `applied` (its
+ * rack applied it and its reply came back) and to `answered` (a reply sent:
+ * `+OK` once logged for `--ack-log` commands, else the applied reply).
+ */
 export const writeSeconds = new LatencyHistogram({
   name: "pylon_write_duration_seconds",
-  help: "Writes from accepted to logged and to answered",
+  help: "Writes from accepted to logged, to applied and to answered",
   label: "stage",
   buckets: LATENCY_BUCKETS,
 }, registry);

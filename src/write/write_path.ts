@@ -69,6 +69,7 @@ const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 // Label lookups once, not per write.
 const answeredSeconds = writeSeconds.labels("answered");
 const loggedSeconds = writeSeconds.labels("logged");
+const appliedSeconds = writeSeconds.labels("applied");
 
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
@@ -179,6 +180,8 @@ export class WritePath implements WriteSubmitter {
       partition,
       deadlineMs,
       (bytes) => {
+        // Its reply exists: the rack applied it (answered at once, unless answered when logged).
+        appliedSeconds.observe(sinceTurn(startedAt));
         this.#stats.acknowledged++;
         answer(bytes);
         done.resolve();

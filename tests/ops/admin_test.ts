@@ -82,6 +82,7 @@ Deno.test("/healthz, /readyz and /metrics: parsed by a Prometheus parser, series
       value(after, name, labels) - (lookup(before, name, labels) ?? 0);
     assert.ok(moved("pylon_read_duration_seconds") >= 100, "reads observed");
     assert.ok(moved("pylon_write_duration_seconds", { stage: "logged" }) >= 100);
+    assert.ok(moved("pylon_write_duration_seconds", { stage: "applied" }) >= 100);
     assert.ok(moved("pylon_write_duration_seconds", { stage: "answered" }) >= 100);
     assert.ok(moved("pylon_writes_total", { outcome: "accepted" }) >= 100);
     assert.ok(moved("pylon_apply_batch_duration_seconds") >= 1);
