@@ -211,6 +211,16 @@ export async function benchWrite(): Promise<void> {
   const kafkaTarget = target("pylon-kafka", pylonKafka, pylonKafka);
   await measureRounds([kafkaTarget], add, kafka.brokers);
   await measureSingle([kafkaTarget]);
+  // Kafka's own floor for one write at a time: one record produced and consumed back, paced far
+  // apart (200/s) so each goes alone, as a sequential client's writes do.
+  const alone = await ceiling(kafka.brokers, 1, 1_000, true, 200);
+  single.push([
+    "kafka-roundtrip",
+    "",
+    alone.p50.toFixed(3),
+    alone.p99.toFixed(3),
+    (alone.p50 / fsyncP50).toFixed(2),
+  ]);
 
   const summary = (name: string, test: string, pipeline: number) => {
     const runs = samples.get(`${name}|${test}|${pipeline}`) ?? [];
@@ -289,4 +299,8 @@ export async function benchWrite(): Promise<void> {
 
   console.log("\none client, one write at a time (-c 1 -P 1 SET, 3,000 requests)");
   printTable(["target", "ops/s", "p50 ms", "p99 ms", "p50 ÷ redis fsync"], single);
+  console.log(
+    "(kafka-roundtrip: kafkajs producing one record at a time, 200/s, and consuming it back — " +
+      "the least a write through Kafka waits)",
+  );
 }
