@@ -26,16 +26,23 @@ export const LIVE_OPTIONS = [
 /** One of {@linkcode LIVE_OPTIONS}. */
 export type LiveOption = (typeof LIVE_OPTIONS)[number];
 
-/** The options whose values differ between `current` and `next`, split by when they can apply. */
+/**
+ * The options whose values differ between `current` and `next`, split by when
+ * they can apply. Peers are re-aimed live only on a node that has peer links;
+ * one started without a world takes them at a restart.
+ */
 export function configChanges(
   current: Config,
   next: Config,
+  running: { peerLinks: boolean },
 ): { live: LiveOption[]; restart: (keyof Config)[] } {
   const live: LiveOption[] = [];
   const restart: (keyof Config)[] = [];
   for (const key of Object.keys(next) as (keyof Config)[]) {
     if (JSON.stringify(current[key]) === JSON.stringify(next[key])) continue;
-    if ((LIVE_OPTIONS as readonly string[]).includes(key)) live.push(key as LiveOption);
+    const takesLive = (LIVE_OPTIONS as readonly string[]).includes(key) &&
+      (key !== "peers" || running.peerLinks);
+    if (takesLive) live.push(key as LiveOption);
     else restart.push(key);
   }
   return { live, restart };

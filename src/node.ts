@@ -399,16 +399,11 @@ async function runNode(
       reload: async (next) => {
         gateway!.reloadTls();
         if (next === undefined) return;
-        const { live, restart } = configChanges(current, next);
+        const { live, restart } = configChanges(current, next, { peerLinks: peers !== undefined });
         if (restart.length > 0) {
           log.warning("reload: {names} change only at a restart; kept as they were", {
             names: restart.join(", "),
           });
-        }
-        if (live.includes("peers") && peers === undefined) {
-          // No peer links to re-aim: a node started without a world takes peers at a restart.
-          log.warning("reload: peers change only at a restart for a node started without peers");
-          live.splice(live.indexOf("peers"), 1);
         }
         if (live.length === 0) return;
         if (live.includes("logLevel") || live.includes("logFormat")) {
@@ -418,7 +413,7 @@ async function runNode(
         for (const command of next.ackLog) ackLog.add(command);
         contentious.set(next.contentious);
         if (live.includes("peers")) {
-          const moved = peers!.readdress(next.peers);
+          const moved = peers?.readdress(next.peers) ?? [];
           if (moved.length > 0) {
             log.info("reload: peers {ids} dialled at their new address", { ids: moved.join(", ") });
           }

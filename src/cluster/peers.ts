@@ -217,12 +217,10 @@ export class Peers {
     const changed: string[] = [];
     for (const peer of peers) {
       if (peer.id === this.self.id) continue;
-      const at = this.#clients.findIndex((c) => c.peer.id === peer.id);
-      const known = this.#clients[at]?.peer;
-      if (
-        known !== undefined && known.rack === peer.rack &&
-        known.address.host === peer.address.host && known.address.port === peer.address.port
-      ) continue;
+      const known = this.#clients.find((c) => c.peer.id === peer.id)?.peer;
+      const same = known !== undefined && known.rack === peer.rack &&
+        describe(known.address) === describe(peer.address);
+      if (same) continue;
       if (known !== undefined) this.remove(peer.id);
       this.add(peer);
       changed.push(peer.id);

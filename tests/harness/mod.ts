@@ -27,7 +27,7 @@ export {
 } from "./kafka.ts";
 export { type PylonOptions, PylonProcess, startPylon } from "./pylon.ts";
 export { RawClient, shown } from "./raw_client.ts";
-export { startWorld, World, type WorldRack } from "./world.ts";
+export { type RackSlot, startWorld, World, type WorldRack } from "./world.ts";
 export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";
 export { type CertPair, makeCerts, type TestCerts } from "./certs.ts";
