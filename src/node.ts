@@ -28,7 +28,8 @@ import { SegmentLog } from "./log/segment_log.ts";
 import { Peers } from "./cluster/peers.ts";
 import { PeerServer } from "./cluster/peer_server.ts";
 import { peerService } from "./cluster/peer_service.ts";
-import { Router } from "./gateway/routing.ts";
+import { WriteRouter } from "./write/write_router.ts";
+import { ReadService } from "./read/read_service.ts";
 import { rackHealth } from "./cluster/rack_health.ts";
 import { nodeInfo, type NodeSnapshot } from "./node_info.ts";
 import { type AdminServer, serveAdmin } from "./admin_http.ts";
@@ -45,6 +46,7 @@ import { ScriptRunner } from "./redis/script_runner.ts";
 import { ScriptOps } from "./applier/script_ops.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
+import { ConsistencyGate } from "./consistency/gate.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -174,6 +176,11 @@ async function runNode(
     ...(peers === undefined ? {} : { racks: peers }),
     quorum: () => current.strongQuorum,
   });
+  const gate = new ConsistencyGate({
+    service: strong,
+    contentious,
+    timeoutMs: () => current.writeTimeoutMs,
+  });
 
   const replies = new HandBack(pending, {
     nodeId,
@@ -257,15 +264,8 @@ async function runNode(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
     { access: config.redis.access, logId: opLog.id },
   );
-  const router = new Router(upstream, {
-    writes,
-    peers,
-    scripts,
-    health,
-    progress,
-    ackLog,
-    metaDb,
-  });
+  const reads = new ReadService({ rack, upstream, progress, metaDb, scripts, health, peers });
+  const router = new WriteRouter({ writes, peers, health, ackLog });
 
   let peerServer: PeerServer | undefined;
   let peerAddress: HostPort | undefined;
@@ -292,13 +292,13 @@ async function runNode(
     logFreedBytes: retention?.freedBytes,
     servesReads: health.servesReads(),
     applies: health.applies(),
-    routing: router.stats(),
+    routing: { ...reads.stats(), ...router.stats() },
     peers: peers?.status() ?? [],
     peerServer: peerServer?.stats(),
     raft: world.status(),
     strong: {
-      ...strong.stats,
-      confirmedBy: { ...strong.stats.confirmedBy },
+      ...gate.stats(),
+      confirmedBy: { ...strong.confirmedBy },
       racks: strong.racks(),
       quorum: strong.quorum(),
     },
@@ -326,14 +326,10 @@ async function runNode(
     if (config.peerListen !== undefined && config.worldSecret !== undefined) {
       peerServer = new PeerServer(
         peerService({
-          rack,
-          upstream,
+          reads,
           writes,
           replies,
           health,
-          progress,
-          metaDb,
-          scripts,
           raft: (from, batch) => world.receive(from, batch),
           propose: (group, data) => world.proposeForPeer(group, data),
         }),
@@ -350,9 +346,10 @@ async function runNode(
     peers?.start();
     await world.start();
     gateway = new Gateway({
-      forward: (request, db, protocol, sink, need, localOnly) =>
-        router.read(request, db, protocol, sink, need, localOnly),
-      write: (request, reply) => router.write(request, reply),
+      read: (read, sink) => reads.serve(read, sink),
+      // Strong writes wait for a quorum at the gate (src/write/answer_policy.ts decides).
+      write: (request, reply) =>
+        gate.write(request, reply, (request, reply) => router.write(request, reply)),
       databases: () => upstream.databases,
       reservedDb: metaDb,
       admin: (argv) => adminCommand(world, argv),
@@ -366,7 +363,7 @@ async function runNode(
       appliedPositions: () =>
         Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
       subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
-      strong: { service: strong, contentious, timeoutMs: () => current.writeTimeoutMs },
+      gate,
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {

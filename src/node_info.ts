@@ -1,6 +1,6 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
-import type { StrongStats } from "./consistency/strong.ts";
+import type { GateStats } from "./consistency/gate.ts";
 import type { Config } from "./config.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
@@ -10,7 +10,8 @@ import type { UpstreamStatus } from "./redis/upstream.ts";
 import type { PartitionStatus } from "./applier/applier.ts";
 import type { LogBounds } from "./log/op_log.ts";
 import type { PeerStatus } from "./cluster/peers.ts";
-import type { RoutingStats } from "./gateway/routing.ts";
+import type { ReadStats } from "./read/read_service.ts";
+import type { WriteRouterStats } from "./write/write_router.ts";
 import type { PeerServerStats } from "./cluster/peer_server.ts";
 import type { GroupStatus } from "./cluster/world.ts";
 import { type InfoSection, renderInfo } from "./observe/info.ts";
@@ -32,12 +33,12 @@ export interface NodeSnapshot {
   logFreedBytes: number | undefined;
   servesReads: boolean;
   applies: boolean;
-  routing: RoutingStats;
+  routing: ReadStats & WriteRouterStats;
   peers: PeerStatus[];
   peerServer: PeerServerStats | undefined;
   raft: GroupStatus[];
   /** Strong requests (src/consistency/), with the racks known and the quorum. */
-  strong?: StrongStats & { racks: number; quorum: number };
+  strong?: GateStats & { confirmedBy: Record<string, number>; racks: number; quorum: number };
 }
 
 /** Renders `PYLON INFO`. */

@@ -4,13 +4,15 @@
  */
 
 import { allCommands, type CommandSpec } from "../src/command/mod.ts";
-import { RACK_ADMIN_COMMANDS } from "../src/auth/rack_admin.ts";
 
 const SERVED: Record<CommandSpec["class"], string> = {
   read: "read (the rack's Redis)",
   write: "write (an op on every rack)",
   local: "answered by Pylon",
+  "rack-admin": "rack administration (this rack's Redis, as the user's ACL rules allow)",
+  "world-admin": "world administration (a proven password)",
   pubsub: "subscription (the rack's Redis)",
+  transaction: "transaction (answered by Pylon; EXEC is one op)",
   refused: "refused",
 };
 
@@ -22,9 +24,7 @@ export function commandLines(markdown: boolean): string[] {
   const lines = markdown ? ["| command | status | reason |", "| --- | --- | --- |"] : [];
   for (const spec of specs) {
     const name = spec.name.replace("|", " ").toUpperCase();
-    const status = RACK_ADMIN_COMMANDS.has(spec.name)
-      ? "rack administration (this rack's Redis, for an authenticated user granted it)"
-      : SERVED[spec.class];
+    const status = SERVED[spec.class];
     const rule = spec.argumentRule === undefined ? "" : ` (${spec.argumentRule.when})`;
     const reason = `${spec.reason ?? ""}${rule}`.trim();
     lines.push(markdown ? `| ${name} | ${status} | ${reason} |` : `${name}\t${status}\t${reason}`);

@@ -13,8 +13,7 @@ import type { OpLog } from "../log/op_log.ts";
 import { decodeOp } from "../log/op.ts";
 import { positionKey } from "./applier.ts";
 import { replyKey } from "./hand_back.ts";
-import type { Need, RackProgress, ReadPosition } from "./rack_progress.ts";
-import type { Protocol } from "../resp/value.ts";
+import type { ReadPosition } from "./rack_progress.ts";
 import type { FetchStored, VerifyOp } from "./reply_recovery.ts";
 
 function send(upstream: Upstream, db: number, argv: string[]): Promise<Uint8Array> {
@@ -70,56 +69,4 @@ export function verifyOpAt(opLog: OpLog): VerifyOp {
       await reader.close();
     }
   };
-}
-
-/** What {@linkcode readShowing} found. */
-export type ShowingRead =
-  | { kind: "reply"; reply: Uint8Array }
-  | { kind: "behind" }
-  | { kind: "error"; error: UpstreamError };
-
-/**
- * Reads from the rack's Redis only once it shows `need` (the reading
- * connection's own writes): each attempt checks the stored positions on the
- * same connection, right before the read, so both describe one state of one
- * Redis (a failover can roll a Redis back under an open connection). Waits
- * until `deadlineMs` (`performance.now()`), then says the rack is behind.
- */
-export function readShowing(
-  upstream: Upstream,
-  progress: RackProgress,
-  metaDb: number,
-  read: { request: Uint8Array; db: number; protocol: Protocol; need: Need },
-  deadlineMs: number,
-): Promise<ShowingRead> {
-  const checks = [...read.need.keys()].map((partition) => ({
-    request: encodeCommand(["GET", positionKey(partition)]),
-    db: metaDb,
-  }));
-  return new Promise((resolve) => {
-    const attempt = () => {
-      upstream.sendTogether(checks, read.request, read.db, read.protocol, (replies) => {
-        if (replies instanceof UpstreamError) return resolve({ kind: "error", error: replies });
-        if (shows(read.need, replies)) {
-          return resolve({ kind: "reply", reply: replies[replies.length - 1]! });
-        }
-        const left = deadlineMs - performance.now();
-        if (left <= 0) return resolve({ kind: "behind" });
-        progress.invalidate();
-        void progress.reached(read.need, left).then(attempt);
-      });
-    };
-    attempt();
-  });
-}
-
-/** Whether the positions read (one per needed partition, in order) reach `need`. */
-function shows(need: Need, positions: Uint8Array[]): boolean {
-  let i = 0;
-  for (const position of need.values()) {
-    const payload = bulkPayload(positions[i++]!);
-    const value = payload === undefined ? -1 : Number(new TextDecoder().decode(payload));
-    if (!(value >= position)) return false;
-  }
-  return true;
 }

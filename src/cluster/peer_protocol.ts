@@ -29,7 +29,7 @@ export const FrameType = {
   Ping: 10,
   /** probe answer: echoed time, the answering node's state flags */
   Pong: 11,
-  /** forwarded read: db (u16), protocol (u8), the encoded request */
+  /** forwarded read: db (u16), protocol (u8), the encoded request (empty: only the need), need */
   Read: 20,
   /** forwarded write: db (u16), protocol (u8), transaction (u8), commands */
   Write: 21,
@@ -46,7 +46,7 @@ export const FrameType = {
 export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
 
 /** Protocol version in the challenge; a node refuses another version. */
-export const PEER_PROTOCOL_VERSION = 2;
+export const PEER_PROTOCOL_VERSION = 3;
 
 /** Largest frame accepted from an authenticated peer (a forwarded reply may hold a 512 MiB value). */
 export const FRAME_BYTES_MAX = 600 * 1024 * 1024;

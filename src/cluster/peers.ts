@@ -12,9 +12,9 @@ import type { Protocol } from "../resp/value.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";
 import { describe } from "../redis/client.ts";
-import { encodeCommand } from "../resp/encoder.ts";
 
-const PING = encodeCommand(["PING"]);
+/** An empty read only asks whether the rack has applied its need (src/read/read_service.ts). */
+const POSITION_PROBE = new Uint8Array(0);
 
 /** A Read frame's payload: the db, protocol, encoded request and the positions it needs. */
 function readPayload(db: number, protocol: Protocol, request: Uint8Array, need: Need): Uint8Array {
@@ -162,7 +162,7 @@ export class Peers {
     try {
       const frame = await candidate.request(
         FrameType.Read,
-        readPayload(0, 2, PING, need),
+        readPayload(0, 2, POSITION_PROBE, need),
         timeoutMs,
       );
       return new PayloadReader(frame.payload).u8() === 0;

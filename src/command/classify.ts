@@ -6,7 +6,7 @@
 import { equalsIgnoreCase, parseStrictInteger } from "./bytes.ts";
 import { georadiusStoreIndex, sortStoreIndex, xreadBlocks } from "./keys.ts";
 import type { RawCommand } from "./raw.ts";
-import type { ArgumentRule, CommandClass, ReplyKind } from "./types.ts";
+import type { ArgumentRule, CommandClass, ReplyFilter, ReplyKind } from "./types.ts";
 
 /** Pylon's decision for one command or subcommand. */
 export interface Classification {
@@ -16,6 +16,10 @@ export interface Classification {
   /** For writes. */
   reply?: ReplyKind;
   argumentRule?: ArgumentRule;
+  replyFilter?: ReplyFilter;
+  scriptRead?: boolean;
+  /** A local command Redis runs inside a transaction, queued into its op. */
+  queuedInTransaction?: boolean;
 }
 
 /** One entry of the overrides table. */
@@ -25,6 +29,12 @@ export interface Override {
   reason: string;
   reply?: ReplyKind;
   argumentRule?: ArgumentRule;
+  /** How the reply is rewritten before a client sees it (src/gateway/reply_filters.ts). */
+  replyFilter?: ReplyFilter;
+  /** A read that runs a script: as the restricted script user. */
+  scriptRead?: boolean;
+  /** A local command Redis runs inside a transaction, queued into its op. */
+  queuedInTransaction?: boolean;
 }
 
 // Refusal reasons shared by several commands.
@@ -39,7 +49,11 @@ const TRANSACTIONS =
 const SCRIPT_OP =
   "an op applied on every rack, as a restricted Redis user that cannot reach another db nor draw random values or the time";
 const RACK_ADMIN =
-  "the rack's own Redis only, for an authenticated user granted it; not the parameters Pylon depends on (src/auth/rack_admin.ts)";
+  "the rack's own Redis only, never another rack's, as the user's ACL rules allow (as on Redis); not the parameters Pylon depends on (src/auth/rack_admin.ts)";
+const WORLD_ADMIN =
+  "changes the world's membership: a user allowed to run it, with a proven password (AUTH)";
+const SCRIPT_READ =
+  "a read-only script, run on a rack's Redis as a restricted user that cannot reach another db";
 const ONE_REDIS = "it acts on one Redis's running script; run it on that Redis directly";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
@@ -179,9 +193,13 @@ const BLOCK_RULE: ArgumentRule = {
  */
 export const OVERRIDES: Readonly<Record<string, Override>> = {
   // Answered by Pylon: connection state lives in Pylon, not in the rack's Redis.
-  "ping": { class: "local", reason: LOCAL },
-  "echo": { class: "local", reason: LOCAL },
-  "select": { class: "local", reason: "Pylon keeps the connection's db; ops carry it" },
+  "ping": { class: "local", reason: LOCAL, queuedInTransaction: true },
+  "echo": { class: "local", reason: LOCAL, queuedInTransaction: true },
+  "select": {
+    class: "local",
+    reason: "Pylon keeps the connection's db; ops carry it",
+    queuedInTransaction: true,
+  },
   "hello": { class: "local", reason: "Pylon speaks RESP2 and RESP3 itself" },
   "auth": { class: "local", reason: "Pylon has its own users and passwords" },
   "quit": { class: "local", reason: LOCAL },
@@ -194,13 +212,24 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "client|info": { class: "local", reason: "describes the connection to Pylon" },
   "client|list": { class: "local", reason: "lists Pylon's connections, not the Redis's" },
   "client|help": { class: "local", reason: "lists the CLIENT subcommands Pylon answers" },
-  "unwatch": { class: "local", reason: "forgets the connection's watched keys" },
+
+  // Pylon's own commands (src/command/pylon_commands.ts).
+  "pylon|info": { class: "local", reason: "this node's state, answered by Pylon" },
+  "pylon|help": { class: "local", reason: LOCAL },
+  "pylon|world": { class: "local", reason: "the world's membership as this node knows it" },
+  "pylon|consistency": { class: "local", reason: "this connection's consistency" },
+  "pylon|node": { class: "world-admin", reason: WORLD_ADMIN },
+  "pylon|rack": { class: "world-admin", reason: WORLD_ADMIN },
 
   // Reads Redis's flags do not call reads.
   "info": {
     class: "read",
     reason: "reports the rack's Redis; clients such as ioredis use it as a ready check",
+    replyFilter: "info",
   },
+  "eval_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },
+  "evalsha_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },
+  "fcall_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },
   "time": { class: "read", reason: "the rack's Redis clock, like TTL: a time-dependent read" },
   "lastsave": { class: "read", reason: "the rack's Redis last save time" },
   "*|help": { class: "read", reason: HELP },
@@ -365,11 +394,12 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   },
 
   // Transactions and scripting.
-  "multi": { class: "local", reason: TRANSACTIONS },
-  "exec": { class: "local", reason: TRANSACTIONS },
-  "discard": { class: "local", reason: TRANSACTIONS },
+  "multi": { class: "transaction", reason: TRANSACTIONS },
+  "exec": { class: "transaction", reason: TRANSACTIONS },
+  "discard": { class: "transaction", reason: TRANSACTIONS },
+  "unwatch": { class: "transaction", reason: "forgets the connection's watched keys" },
   "watch": {
-    class: "local",
+    class: "transaction",
     reason:
       "the connection remembers the keys and its rack's position; EXEC carries them, and every rack aborts it alike if the log shows a change in between",
   },
@@ -436,12 +466,13 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "config|get": {
     class: "read",
     reason: "the rack's Redis configuration, read-only; parameters holding passwords are left out",
+    replyFilter: "config-secrets",
   },
-  "config|set": { class: "read", reason: RACK_ADMIN },
-  "config|resetstat": { class: "read", reason: RACK_ADMIN },
-  "slowlog|get": { class: "read", reason: RACK_ADMIN },
-  "slowlog|len": { class: "read", reason: RACK_ADMIN },
-  "slowlog|reset": { class: "read", reason: RACK_ADMIN },
+  "config|set": { class: "rack-admin", reason: RACK_ADMIN },
+  "config|resetstat": { class: "rack-admin", reason: RACK_ADMIN },
+  "slowlog|get": { class: "rack-admin", reason: RACK_ADMIN },
+  "slowlog|len": { class: "rack-admin", reason: RACK_ADMIN },
+  "slowlog|reset": { class: "rack-admin", reason: RACK_ADMIN },
   "config|help": { class: "read", reason: HELP },
   "config|*": { class: "refused", reason: ADMIN },
   "memory|doctor": { class: "refused", reason: MEMORY_ADMIN },
@@ -468,6 +499,19 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   },
   "client|no-evict": { class: "refused", reason: ADMIN },
 };
+
+/** What Redis runs on a RESP2 connection in subscribe mode; it refuses every other command there. */
+export const SUBSCRIBE_MODE_COMMANDS: ReadonlySet<string> = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+  "ping",
+  "quit",
+  "reset",
+]);
 
 /** The override for a command's full name, if any (see {@linkcode OVERRIDES} for the order). */
 export function overrideFor(name: string): Override | undefined {

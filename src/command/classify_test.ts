@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { classify, overrideFor, OVERRIDES } from "./classify.ts";
 import type { RawCommand } from "./raw.ts";
-import { allCommands, findCommand } from "./table.ts";
+import { allCommands, findAnyCommand, findCommand } from "./table.ts";
 import type { CommandSpec } from "./types.ts";
 
 function spec(name: string): CommandSpec {
@@ -70,8 +70,12 @@ Deno.test("Redis's flags make GET a read, INCR a write, BLPOP refused and SUBSCR
 Deno.test("administration, cluster and replication commands are refused, pointing at the underlying Redis", () => {
   assert.equal(spec("config|get").class, "read", "read-only, secrets left out");
   for (const name of ["config|set", "config|resetstat", "slowlog|get", "slowlog|reset"]) {
-    assert.equal(spec(name).class, "read", name);
-    assert.match(spec(name).reason!, /authenticated user granted it/, name);
+    assert.equal(spec(name).class, "rack-admin", name);
+    assert.match(spec(name).reason!, /the user's ACL rules allow/, name);
+    assert.deepEqual(spec(name).inTransaction, {
+      refusal:
+        `ERR command '${name}' is refused by Pylon inside MULTI: it acts on one rack's Redis`,
+    });
   }
   const names = [
     "debug",
@@ -124,7 +128,6 @@ Deno.test("connection commands, COMMAND and some CLIENT subcommands are answered
     "quit",
     "reset",
     "command",
-    "unwatch",
     "client|setname",
     "client|getname",
     "client|id",
@@ -153,10 +156,11 @@ Deno.test("INFO, TIME, LASTSAVE, DBSIZE and PUBSUB introspection are reads", () 
 
 Deno.test("transactions and WATCH are Pylon's; scripts are ops; *_RO scripts and introspection are reads", () => {
   for (const name of ["multi", "exec", "discard"]) {
-    assert.equal(spec(name).class, "local");
+    assert.equal(spec(name).class, "transaction");
     assert.match(spec(name).reason!, /one op, applied atomically on every rack/);
   }
-  assert.equal(spec("watch").class, "local");
+  assert.equal(spec("unwatch").class, "transaction");
+  assert.equal(spec("watch").class, "transaction");
   assert.match(spec("watch").reason!, /every rack aborts it alike/);
   const ops = ["eval", "evalsha", "fcall", "script|load", "script|flush"];
   for (const name of [...ops, "function|load", "function|delete", "function|flush"]) {
@@ -207,7 +211,7 @@ Deno.test("every override names a real command, or a real container with '|*'", 
   for (const name of Object.keys(OVERRIDES)) {
     if (name === "*|help") continue;
     const container = name.endsWith("|*") ? name.slice(0, -2) : undefined;
-    const found = findCommand(container ?? name);
+    const found = findAnyCommand(container ?? name);
     assert.ok(found !== undefined, `override for unknown command '${name}'`);
     if (container !== undefined) assert.ok(found.subcommands.length > 0, name);
   }

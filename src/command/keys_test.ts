@@ -24,6 +24,7 @@ function synthetic(keySpecs: RawKeySpec[], arity = -2): CommandSpec {
     arity,
     flags: [],
     class: "read",
+    inTransaction: "queue",
     firstKey: 0,
     lastKey: 0,
     keyStep: 0,

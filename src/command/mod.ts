@@ -6,12 +6,25 @@
  * partition placement by hash slot, and the dbs a write names.
  */
 
-export type { ArgumentRule, CommandClass, CommandSpec, ReplyKind, Route } from "./types.ts";
+export type {
+  ArgumentRule,
+  CommandClass,
+  CommandSpec,
+  ReplyFilter,
+  ReplyKind,
+  Route,
+} from "./types.ts";
 export type { RawArgDoc, RawCommandDocs, RawKeySpec } from "./raw.ts";
-export { queueableInTransaction, route } from "./route.ts";
+export { route, transactionStep } from "./route.ts";
 export { commandKeys, commandKeysIfKnown } from "./keys.ts";
 export { commandReply } from "./command_reply.ts";
-export { allCommands, findCommand, REDIS_VERSION } from "./table.ts";
+export {
+  allCommands,
+  findAnyCommand,
+  findCommand,
+  isPylonCommand,
+  REDIS_VERSION,
+} from "./table.ts";
 export { OVERRIDES } from "./classify.ts";
 export { rewriteForLog } from "./rewrite.ts";
 export { keyHashSlot, SLOTS } from "./slot.ts";

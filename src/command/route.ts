@@ -77,15 +77,15 @@ export function route(argv: Uint8Array[]): Route {
   return entry.route;
 }
 
-/** Local commands Redis itself runs inside a transaction, so they may be queued. */
-const QUEUEABLE_LOCAL = new Set(["ping", "echo", "select"]);
-
 /**
- * Whether a command may be queued between MULTI and EXEC (and so be part of
- * the transaction's op): reads, writes, and the few local commands Redis runs
- * inside a transaction. Every place that builds a transaction asks here.
+ * Whether a request may be queued between MULTI and EXEC (and so become part
+ * of the transaction's op), or Redis's or Pylon's error refusing it there
+ * (which fails the transaction). Every place that builds a transaction asks
+ * here; the table decides (`CommandSpec.inTransaction`).
  */
-export function queueableInTransaction(r: Route): boolean {
-  return r.kind === "read" || r.kind === "write" ||
-    (r.kind === "local" && QUEUEABLE_LOCAL.has(r.command.name));
+export function transactionStep(r: Route): "queue" | { readonly refusal: string } {
+  if (r.kind === "error") return { refusal: r.message };
+  // Redis's own refusal of SAVE, SHUTDOWN, SYNC and PSYNC comes before Pylon's.
+  if (r.kind === "refused" && !r.command.flags.includes("no_multi")) return { refusal: r.message };
+  return r.command.inTransaction;
 }

@@ -5,8 +5,9 @@
  */
 
 import { lowerByte } from "./bytes.ts";
-import { classify } from "./classify.ts";
+import { classify, SUBSCRIBE_MODE_COMMANDS } from "./classify.ts";
 import { loadRawCommands, RAW_REDIS_VERSION, type RawCommand } from "./raw.ts";
+import { PYLON_COMMANDS } from "./pylon_commands.ts";
 import type { CommandSpec, Route } from "./types.ts";
 
 /** The Redis version whose commands the table describes. */
@@ -98,7 +99,10 @@ function routeFor(
   switch (klass) {
     case "read":
     case "local":
+    case "rack-admin":
+    case "world-admin":
     case "pubsub":
+    case "transaction":
       return Object.freeze({ kind: klass, command: spec });
     case "write":
       return Object.freeze({ kind: "write", command: spec, reply: reply ?? "data" });
@@ -114,8 +118,38 @@ function routeFor(
 
 type MutableSpec = { -readonly [K in keyof CommandSpec]: CommandSpec[K] };
 
+/** Why a command of class `klass` is refused between MULTI and EXEC (undefined: it is queued). */
+function transactionRefusal(
+  name: string,
+  klass: CommandSpec["class"],
+  flags: readonly string[],
+  decided: { reason?: string; queuedInTransaction?: boolean },
+): string | undefined {
+  // Redis's own refusal, which fails the transaction (SAVE, SHUTDOWN, SYNC, PSYNC).
+  if (flags.includes("no_multi")) return "ERR Command not allowed inside a transaction";
+  const refused = (why: string) => `ERR command '${name}' is refused by Pylon inside MULTI: ${why}`;
+  switch (klass) {
+    case "read":
+    case "write":
+      return undefined;
+    case "local":
+      return decided.queuedInTransaction ? undefined : refused("it is not a read or a write");
+    case "rack-admin":
+      // EXEC runs on every rack: administration of one rack's Redis has no place in it.
+      return refused("it acts on one rack's Redis");
+    case "refused":
+      return refusedMessage(name, decided.reason ?? "");
+    case "transaction":
+      return refused("transactions do not nest");
+    case "world-admin":
+    case "pubsub":
+      return refused("it is not a read or a write");
+  }
+}
+
 function buildSpec(raw: RawCommand): MutableSpec {
   const decided = classify(raw);
+  const refusal = transactionRefusal(raw.name, decided.class, raw.flags, decided);
   const spec: MutableSpec = {
     name: raw.name,
     arity: raw.arity,
@@ -129,8 +163,12 @@ function buildSpec(raw: RawCommand): MutableSpec {
     keySpecs: Object.freeze(raw.key_specs),
     subcommands: [],
     docs: raw.docs,
+    inTransaction: refusal === undefined ? "queue" : Object.freeze({ refusal }),
   };
   if (decided.reason !== undefined) spec.reason = decided.reason;
+  if (decided.replyFilter !== undefined) spec.replyFilter = decided.replyFilter;
+  if (decided.scriptRead === true) spec.scriptRead = true;
+  if (SUBSCRIBE_MODE_COMMANDS.has(raw.name)) spec.inSubscribeMode = true;
   if (decided.class === "write") spec.reply = decided.reply ?? "data";
   if (decided.argumentRule !== undefined) spec.argumentRule = decided.argumentRule;
   return spec;
@@ -155,7 +193,7 @@ function buildTable(): {
   commands: CommandSpec[];
   byName: Map<string, Entry>;
 } {
-  const raws = loadRawCommands();
+  const raws = [...loadRawCommands(), ...PYLON_COMMANDS];
   const specs = new Map<string, MutableSpec>();
   for (const raw of raws) specs.set(raw.name, buildSpec(raw));
   const byName = new Map<string, Entry>();
@@ -185,7 +223,8 @@ function buildTable(): {
     byName.set(raw.name, entry);
   }
   if (byName.size !== raws.length) throw new Error("Every subcommand must belong to a command");
-  return { index, commands: top.map((raw) => specs.get(raw.name)!), byName };
+  const redis = top.filter((raw) => !PYLON_COMMANDS.includes(raw));
+  return { index, commands: redis.map((raw) => specs.get(raw.name)!), byName };
 }
 
 const TABLE = buildTable();
@@ -201,10 +240,18 @@ export function entryByFullName(name: string): Entry | undefined {
 }
 
 /**
- * A command or subcommand by full name in any case (`GET`, `client|KILL`), as
- * `COMMAND INFO` and `COMMAND DOCS` accept names; `undefined` if unknown.
+ * A Redis command or subcommand by full name in any case (`GET`,
+ * `client|KILL`), as `COMMAND INFO` and `COMMAND DOCS` accept names;
+ * `undefined` if unknown. Pylon's own commands are not Redis's: see
+ * {@linkcode findAnyCommand}.
  */
 export function findCommand(name: string): CommandSpec | undefined {
+  const spec = findAnyCommand(name);
+  return spec === undefined || isPylonCommand(spec) ? undefined : spec;
+}
+
+/** A command or subcommand by full name in any case, Pylon's own (`pylon|info`) included. */
+export function findAnyCommand(name: string): CommandSpec | undefined {
   const parts = name.toLowerCase().split("|");
   if (parts.length > 2) return undefined;
   const entry = TABLE.byName.get(parts.length === 1 ? parts[0]! : `${parts[0]}|${parts[1]}`);
@@ -213,7 +260,12 @@ export function findCommand(name: string): CommandSpec | undefined {
   return entry.spec;
 }
 
-/** Every top-level command, sorted by name (their subcommands hang off them). */
+/** Whether `spec` is one of Pylon's own commands (`PYLON ...`), which Redis does not have. */
+export function isPylonCommand(spec: CommandSpec): boolean {
+  return (spec.container ?? spec).name === "pylon";
+}
+
+/** Every top-level Redis command, sorted by name (their subcommands hang off them); not Pylon's own. */
 export function allCommands(): readonly CommandSpec[] {
   return TABLE.commands;
 }

@@ -3,11 +3,30 @@
 import type { RawCommandDocs, RawKeySpec } from "./raw.ts";
 
 /**
- * How Pylon serves a command: forwarded to the rack's Redis (`read`), logged
- * as an op (`write`), answered by Pylon (`local`), served by the local Redis
- * on a subscribed connection (`pubsub`), or not at all (`refused`).
+ * How Pylon serves a command: forwarded to a rack's Redis (`read`), logged
+ * as an op (`write`), answered by Pylon (`local`), run on this rack's own
+ * Redis alone and never on another rack's (`rack-admin`), a change of the
+ * world's membership (`world-admin`), served by the local Redis on a
+ * subscribed connection (`pubsub`), a step of a transaction or its watch
+ * (`transaction`), or not at all (`refused`).
  */
-export type CommandClass = "read" | "write" | "local" | "pubsub" | "refused";
+export type CommandClass =
+  | "read"
+  | "write"
+  | "local"
+  | "rack-admin"
+  | "world-admin"
+  | "pubsub"
+  | "transaction"
+  | "refused";
+
+/**
+ * A rewrite of Redis's reply before a client sees it, wherever the reply
+ * comes from (alone, inside `EXEC`, from a peer rack): `config-secrets`
+ * leaves out the parameters holding passwords, `info` leaves out Pylon's
+ * metadata db and adds the Pylon section.
+ */
+export type ReplyFilter = "config-secrets" | "info";
 
 /** Whether a write's reply is always the same constant (`+OK`) or depends on the data. */
 export type ReplyKind = "constant" | "data";
@@ -40,6 +59,17 @@ export interface CommandSpec {
   readonly reply?: ReplyKind;
   /** Set when the arguments can change the class; `route()` applies it. */
   readonly argumentRule?: ArgumentRule;
+  /** How Redis's reply is rewritten before a client sees it. */
+  readonly replyFilter?: ReplyFilter;
+  /** A read that runs a script (`EVAL_RO` ...): as the restricted script user, never unrestricted. */
+  readonly scriptRead?: boolean;
+  /** Redis runs it on a RESP2 connection in subscribe mode (and refuses every other command). */
+  readonly inSubscribeMode?: boolean;
+  /**
+   * Whether the command may be queued between MULTI and EXEC (and become part
+   * of the transaction's op), or what refuses it there.
+   */
+  readonly inTransaction: "queue" | { readonly refusal: string };
   /** Legacy key positions of `COMMAND INFO`. */
   readonly firstKey: number;
   readonly lastKey: number;
@@ -62,7 +92,10 @@ export type Route =
   | { kind: "read"; command: CommandSpec }
   | { kind: "write"; command: CommandSpec; reply: ReplyKind }
   | { kind: "local"; command: CommandSpec }
+  | { kind: "rack-admin"; command: CommandSpec }
+  | { kind: "world-admin"; command: CommandSpec }
   | { kind: "pubsub"; command: CommandSpec }
+  | { kind: "transaction"; command: CommandSpec }
   /** `message` is the full error text without the leading `-`. */
   | { kind: "refused"; command: CommandSpec; message: string }
   /** Unknown command or subcommand, or wrong arity: Redis's exact text without the `-`. */

@@ -35,33 +35,15 @@ export interface StrongParts {
   quorum(): "majority" | "all" | number;
 }
 
-/** Counters for `PYLON INFO` and metrics. */
-export interface StrongStats {
-  reads: number;
-  writes: number;
-  quorumFailures: number;
-  readWaitMs: number;
-  writeWaitMs: number;
-  waits: number;
-  /** Per other rack, the highest position (partition 0) it confirmed having applied. */
-  confirmedBy: Record<string, number>;
-}
-
 /** How long one ask of another rack may take before it is asked again. */
 const ASK_MS = 2_000;
 /** Pause between asks of a rack that has not applied yet. */
 const RETRY_MS = 50;
 
+/** The log's end for strong reads, and other racks' confirmations for strong writes and WAIT. */
 export class StrongConsistency {
-  readonly stats: StrongStats = {
-    reads: 0,
-    writes: 0,
-    quorumFailures: 0,
-    readWaitMs: 0,
-    writeWaitMs: 0,
-    waits: 0,
-    confirmedBy: {},
-  };
+  /** Per other rack, the highest position (partition 0) it confirmed having applied. */
+  readonly confirmedBy: Record<string, number> = {};
   #parts: StrongParts;
   #running: Promise<Need> | undefined;
   #next: Promise<Need> | undefined;
@@ -156,8 +138,8 @@ export class StrongConsistency {
             if (await this.#parts.racks!.appliedOn(rack, need, ask)) {
               const position = need.get(0);
               if (position !== undefined) {
-                this.stats.confirmedBy[rack] = Math.max(
-                  this.stats.confirmedBy[rack] ?? 0,
+                this.confirmedBy[rack] = Math.max(
+                  this.confirmedBy[rack] ?? 0,
                   position,
                 );
               }

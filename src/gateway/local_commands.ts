@@ -57,9 +57,9 @@ export function answerLocal(
   context: LocalContext,
   connection: ClientConnection,
   argv: Argv,
-  command: CommandSpec | undefined,
+  command: CommandSpec,
 ): RespValue | Uint8Array | Promise<RespValue> {
-  if (command === undefined) return pylon(context, connection, argv);
+  if (command.container?.name === "pylon") return pylon(context, connection, argv, command.name);
   switch (command.name) {
     case "ping":
       // Redis's table says any arity; its implementation takes at most one message.
@@ -97,13 +97,7 @@ export function answerLocal(
       connection.closeAfterReplies();
       return REPLY.ok;
     case "reset":
-      connection.db = 0;
-      connection.protocol = 2;
-      connection.name = "";
-      connection.user = context.users.defaultUser;
-      connection.authenticated = false;
-      connection.resetTransaction();
-      connection.closeSubscriber();
+      connection.reset();
       return simple("RESET");
     default:
       if (command.name === "command" || command.name.startsWith("command|")) {
@@ -143,8 +137,7 @@ function authenticate(
     context.authLimiter.failed(address, now);
     return error("WRONGPASS invalid username-password pair or user is disabled.");
   }
-  connection.user = user;
-  connection.authenticated = true;
+  connection.authenticate(user);
   return undefined;
 }
 
@@ -364,31 +357,33 @@ function pylon(
   context: LocalContext,
   connection: ClientConnection,
   argv: Argv,
+  name: string,
 ): RespValue | Promise<RespValue> {
-  if (argv.length < 2) return error("ERR wrong number of arguments for 'pylon' command");
-  const admin = context.admin(argv);
-  if (admin !== undefined) return admin;
-  const sub = lower(argv[1]);
-  if (sub === "consistency") {
-    if (argv.length === 2) return bulk(connection.consistency);
-    const wanted = lower(argv[2]);
-    if (argv.length > 3 || (wanted !== "strong" && wanted !== "local")) {
-      return error("ERR PYLON CONSISTENCY takes strong or local");
+  switch (name) {
+    case "pylon|consistency": {
+      if (argv.length === 2) return bulk(connection.consistency);
+      const wanted = lower(argv[2]);
+      if (argv.length > 3 || (wanted !== "strong" && wanted !== "local")) {
+        return error("ERR PYLON CONSISTENCY takes strong or local");
+      }
+      connection.consistency = wanted;
+      return simple("OK");
     }
-    connection.consistency = wanted;
-    return simple("OK");
+    case "pylon|info": {
+      const sections = argv.slice(2).map((a) => text(a));
+      return {
+        type: "verbatim",
+        format: "txt",
+        value: new TextEncoder().encode(selectSections(context.pylonInfo(), sections)),
+      };
+    }
+    case "pylon|help":
+      return array(PYLON_HELP.map((line) => simple(line)));
+    default:
+      // WORLD, NODE, RACK: the world's membership (src/cluster/admin.ts).
+      return context.admin(argv) ??
+        error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
   }
-  if (sub === "info") {
-    const sections = argv.slice(2).map((a) => text(a));
-    return {
-      type: "verbatim",
-      format: "txt",
-      value: new TextEncoder().encode(selectSections(context.pylonInfo(), sections)),
-    };
-  }
-  if (sub === "help" && argv.length === 2) return array(PYLON_HELP.map((line) => simple(line)));
-  if (sub === "help") return error(`ERR wrong number of arguments for 'pylon|${sub}' command`);
-  return error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
 }
 
 function acl(

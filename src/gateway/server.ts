@@ -18,7 +18,6 @@ import {
   ClientConnection,
   type ConnectionHost,
   type ConnectionLimits,
-  type ForwardRead,
 } from "./client_connection.ts";
 import { answerLocal, type LocalContext } from "./local_commands.ts";
 import { Users } from "../auth/users.ts";
@@ -54,7 +53,7 @@ export interface GatewayOptions {
 
 /** Where reads go and what local commands read. */
 export interface GatewayBackend {
-  forward: ForwardRead;
+  read: ConnectionHost["read"];
   write: ConnectionHost["write"];
   databases(): number;
   /** Pylon's metadata db: clients cannot select or name it. */
@@ -71,7 +70,7 @@ export interface GatewayBackend {
   /** Where subscribing clients' own connections go (the rack's Redis master). */
   subscriberTarget?: SubscriberTarget;
   /** Strong requests (contentious keys, `PYLON CONSISTENCY strong`, `WAIT`). */
-  strong?: ConnectionHost["strong"];
+  gate?: ConnectionHost["gate"];
 }
 
 /** Counters for `PYLON INFO`. */
@@ -172,19 +171,16 @@ export class Gateway {
     this.#host = {
       users,
       budget: this.#budget,
-      forward: backend.forward,
+      read: backend.read,
       write: backend.write,
-      local: (
-        connection: ClientConnection,
-        argv: Argv,
-        command: CommandSpec | undefined,
-      ) => answerLocal(this.#local, connection, argv, command),
+      local: (connection: ClientConnection, argv: Argv, command: CommandSpec) =>
+        answerLocal(this.#local, connection, argv, command),
       served: () => {
         this.#stats.totalCommands++;
       },
       appliedPositions: () => backend.appliedPositions?.() ?? [],
       subscriberTarget: backend.subscriberTarget ?? { address: () => undefined, access: {} },
-      strong: backend.strong,
+      gate: backend.gate,
       subscriberSlot: () => {
         if (this.#subscribers >= (options.subscribersMax ?? 1_000)) return undefined;
         this.#subscribers++;
@@ -196,10 +192,12 @@ export class Gateway {
         };
       },
       selectable,
-      info: (args) => ({
-        metaDb: backend.reservedDb,
-        pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
-      }),
+      filters: {
+        info: (args) => ({
+          metaDb: backend.reservedDb,
+          pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
+        }),
+      },
       closed: (connection) => {
         this.#clients.delete(connection.id);
         if (this.#clients.size === 0) this.#whenEmpty?.();

@@ -28,6 +28,8 @@ export interface WriteRequest {
    * partition the position the client's rack had applied then.
    */
   watch?: { db: number; keys: Uint8Array[]; from: readonly (number | undefined)[] };
+  /** Linearizable: answered once a quorum of racks applied it (src/write/answer_policy.ts). */
+  strong?: boolean;
 }
 
 /** What accepts writes: the write path. */

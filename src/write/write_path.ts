@@ -28,6 +28,7 @@ import type { PendingWrites } from "../applier/pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import { ignored } from "../observe/ignored.ts";
 import { refused, sinceTurn, turnNow, writeSeconds } from "../observe/metrics.ts";
+import { answerWhen } from "./answer_policy.ts";
 import { type Clock, realClock } from "../clock.ts";
 
 /** Options of {@linkcode WritePath}. */
@@ -73,17 +74,6 @@ const appliedSeconds = writeSeconds.labels("applied");
 
 /** How long a settled write waits for the log's acknowledgement of where it put it. */
 const PLACEMENT_WAIT_MS = 1_000;
-
-/**
- * Whether a write is answered `+OK` as soon as the log holds it: a single
- * command whose reply is a constant, which the operator listed in `ackLog`.
- */
-export function acknowledgedOnLog(request: WriteRequest, ackLog: ReadonlySet<string>): boolean {
-  const single = request.commands.length === 1 && !request.transaction
-    ? request.commands[0]!
-    : undefined;
-  return single !== undefined && single.reply === "constant" && ackLog.has(single.command.name);
-}
 
 /** Checks, logs and answers writes. */
 export class WritePath implements WriteSubmitter {
@@ -162,7 +152,7 @@ export class WritePath implements WriteSubmitter {
         from: request.watch.from[partition] ?? 0,
       };
     }
-    const ackOnLog = acknowledgedOnLog(request, this.#options.ackLog);
+    const ackOnLog = answerWhen(request, this.#options.ackLog) === "logged";
     this.#stats.accepted++;
 
     const deadlineMs = this.#clock.now() + this.#options.writeTimeoutMs;

@@ -14,7 +14,7 @@ import type { RespValue } from "../../src/resp/value.ts";
 Deno.test("a write or an admin command that fails outside its path still gets a reply, in order", async () => {
   let writes = 0;
   const gateway = new Gateway({
-    forward: (_request, _db, _protocol, sink) => sink(new TextEncoder().encode("$1\r\nv\r\n")),
+    read: (_read, sink) => sink(new TextEncoder().encode("$1\r\nv\r\n")),
     write: () => {
       writes++;
       if (writes === 1) throw new Error("thrown while submitting");
