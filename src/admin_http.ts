@@ -67,9 +67,8 @@ export async function serveAdmin(
         if (ready(s, draining)) return new Response("ready\n");
         const why = draining
           ? "draining"
-          : !s.servesReads
-          ? "this rack does not serve reads (its Redis is down or catching up)"
-          : "this rack does not apply the log";
+          : "this node does not serve reads from its rack's Redis (it is down, or catching up " +
+            "while another rack serves them)";
         return new Response(`not ready: ${why}\n`, { status: 503 });
       }
       case "/metrics":

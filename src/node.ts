@@ -290,7 +290,7 @@ async function runNode(
       ? Array.from({ length: opLog.partitions }, (_, p) => opLog.sizeBytes(p))
       : undefined,
     logFreedBytes: retention?.freedBytes,
-    servesReads: health.servesReads(),
+    servesReads: reads.servesHere(),
     applies: health.applies(),
     routing: { ...reads.stats(), ...router.stats() },
     peers: peers?.status() ?? [],

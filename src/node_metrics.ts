@@ -89,7 +89,7 @@ const m = {
 
 /** Whether the node should receive traffic: it serves reads, its rack applies, it is not draining. */
 export function ready(s: NodeSnapshot, draining: boolean): boolean {
-  return !draining && s.servesReads && s.applies;
+  return !draining && s.servesReads;
 }
 
 /** The Prometheus text of `/metrics` while the node still waits for its services. */

@@ -45,6 +45,8 @@ const DENIED = [
   "-srandmember",
   "-hrandfield",
   "-zrandmember",
+  // Its reply reaches clients only rewritten (src/gateway/reply_filters.ts).
+  "-info",
 ];
 
 /** What a command does to scripts. */

@@ -89,6 +89,18 @@ export class ReadService {
   }
 
   /**
+   * Whether a client's read arriving now is served by this rack's Redis: it
+   * answers, and the rack serves reads (caught up) or no other rack can. The
+   * same decision {@linkcode serve} takes, and what `/readyz` and `PYLON
+   * INFO` report, so they say what reads do at the moment they are asked.
+   */
+  servesHere(): boolean {
+    const { health, peers, upstream } = this.#parts;
+    if (!upstream.healthy) return false;
+    return health.servesReads() || !(peers?.canForwardReads() ?? false);
+  }
+
+  /**
    * A client's read: served by this rack once it has applied `read.need`,
    * else by the fastest rack that has. `sink` gets Redis's raw reply, or the
    * error that lost it; a read whose Redis connection failed is retried on a
@@ -191,6 +203,7 @@ export class ReadService {
   /** One try; `final` marks an error a retry would not mend (no rack has applied what it needs). */
   #serveOnce(read: Read, sink: (reply: Uint8Array | UpstreamError, final?: boolean) => void): void {
     const { peers, health } = this.#parts;
+    // The same decision as servesHere(): another rack serves it when this one does not.
     const canForward = !read.localOnly && peers !== undefined && peers.canForwardReads();
     const forward = () => {
       this.#stats.readsForwarded++;
@@ -198,7 +211,7 @@ export class ReadService {
         sink(new UpstreamError(`no rack could serve the read: ${(error as Error).message}`));
       });
     };
-    if (!health.servesReads() && canForward) return forward();
+    if (canForward && !health.servesReads()) return forward();
     void this.here(read, performance.now() + READ_WAIT_MS).then((result) => {
       if (result.kind === "reply") return sink(result.reply);
       if (result.kind === "error") return sink(result.error);

@@ -24,8 +24,11 @@ import type { PipelineConnection } from "./pipeline_connection.ts";
 /** The restricted Redis user scripts run as. */
 export const SCRIPT_USER = "pylon-scripts";
 
-/** What the restricted user may not run: everything that reaches another db. */
-const DENIED = ["-select", "-swapdb", "-move", "-copy", "-@admin"];
+/**
+ * What the restricted user may not run: everything that reaches another db,
+ * and INFO, whose reply a client sees only rewritten (src/gateway/reply_filters.ts).
+ */
+const DENIED = ["-select", "-swapdb", "-move", "-copy", "-@admin", "-info"];
 
 /** Connections kept for scripts. */
 const POOL_SIZE = 4;

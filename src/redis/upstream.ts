@@ -256,15 +256,20 @@ export class Upstream {
   }
 
   #remove(connection: UpstreamConnection): void {
-    if (connection.neverConnected) {
-      this.#reachable = false;
-      this.#lastFailure = `cannot connect to ${describe(connection.address)}`;
-    } else {
-      for (const fn of this.#resetListeners) fn();
-    }
     const pool = this.#pools[connection.protocol];
     const at = pool.indexOf(connection);
     if (at >= 0) pool.splice(at, 1);
+    if (connection.neverConnected) {
+      this.#reachable = false;
+      this.#lastFailure = `cannot connect to ${describe(connection.address)}`;
+      return;
+    }
+    for (const fn of this.#resetListeners) fn();
+    // The last open connection went: reachable again only once one connects (the watchdog tries).
+    if (![...this.#pools[2], ...this.#pools[3]].some((c) => c.connected)) {
+      this.#reachable = false;
+      this.#lastFailure = `lost the connection to ${describe(connection.address)}`;
+    }
   }
 
   #switchTo(master: HostPort): void {

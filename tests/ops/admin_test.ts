@@ -125,3 +125,68 @@ Deno.test("/readyz is false while the rack's Redis is down and true again once i
   const families = await scrape(adminPort);
   assert.equal(value(families, "pylon_ready"), 1);
 });
+
+/**
+ * Starts a node and, from its first moment, sends it reads and asks /readyz
+ * right after each; returns the rounds (read served, /readyz status).
+ */
+async function readsAndReadiness(args: string[]): Promise<{ read: boolean; ready: number }[]> {
+  await using redis = await startRedis();
+  const adminPort = freePort();
+  await using pylon = await startPylon({
+    redis: { url: redis.url },
+    args: ["--admin-listen", `127.0.0.1:${adminPort}`, ...args],
+    waitReady: false,
+  });
+  const rounds: { read: boolean; ready: number }[] = [];
+  await waitFor("reads served by the node", async () => {
+    const read = await pylon.call("EXISTS", "k").then((v) => v === "0", () => false);
+    const ready = (await adminGet(adminPort, "/readyz").catch(() => ({ status: 0 }))).status;
+    rounds.push({ read, ready });
+    return rounds.filter((r) => r.read).length >= 20 ? true : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 5 });
+  return rounds;
+}
+
+function assertReadyWithFirstRead(rounds: { read: boolean; ready: number }[], what: string) {
+  const first = rounds.findIndex((r) => r.read);
+  assert.ok(first > 0, `${what}: the first rounds came before the node served reads`);
+  for (const [i, round] of rounds.entries()) {
+    if (i >= first) {
+      assert.equal(
+        round.ready,
+        200,
+        `${what}, round ${i}: a read was served, /readyz ${round.ready}`,
+      );
+    } else {
+      assert.notEqual(
+        round.ready,
+        200,
+        `${what}, round ${i}: /readyz 200 before any read was served`,
+      );
+    }
+  }
+}
+
+Deno.test("/readyz turns 200 in the same moment the node first serves a read from its own Redis", async () => {
+  assertReadyWithFirstRead(await readsAndReadiness([]), "one node");
+  // A node of a world whose other rack is not up: it serves reads itself before it leads its rack.
+  const peerPort = freePort();
+  assertReadyWithFirstRead(
+    await readsAndReadiness([
+      "--node-id",
+      "alone",
+      "--rack",
+      "east",
+      "--peer-listen",
+      `127.0.0.1:${freePort()}`,
+      "--world-secret",
+      "a-world-secret-for-readyz",
+      "--peer",
+      `absent@west@127.0.0.1:${peerPort}`,
+    ]),
+    "a world node whose peer is down",
+  );
+  // A node that does not apply (its rack's applier runs elsewhere, or is off) still serves reads.
+  assertReadyWithFirstRead(await readsAndReadiness(["--applier", "off"]), "a node not applying");
+});
