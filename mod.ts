@@ -8,8 +8,8 @@
 export {
   type Config,
   ConfigError,
-  type HostPort,
   type LogTarget,
   parseConfig,
   type RedisTarget,
 } from "./src/config.ts";
+export type { HostPort } from "./src/net/address.ts";

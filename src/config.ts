@@ -13,13 +13,13 @@
 
 import { Users } from "./auth/users.ts";
 import type { RedisAccess } from "./redis/access.ts";
-import type { TlsMaterial } from "./transport.ts";
-
-/** A `host:port` pair. */
-export interface HostPort {
-  host: string;
-  port: number;
-}
+import {
+  AddressError,
+  describe,
+  type HostPort,
+  parseHostPort as parseAddress,
+} from "./net/address.ts";
+import type { TlsMaterial } from "./net/tls.ts";
 
 /** Another node of the world. */
 export interface PeerConfig {
@@ -502,7 +502,6 @@ interface Raw {
   source: Source;
 }
 
-/** Parses `host:port`; `what` names the option in errors. */
 /** `--strong-quorum`: majority (the default), all, or a number of racks. */
 function parseQuorum(text: string | undefined): Config["strongQuorum"] {
   if (text === undefined || text === "majority") return "majority";
@@ -513,13 +512,14 @@ function parseQuorum(text: string | undefined): Config["strongQuorum"] {
   );
 }
 
-export function parseHostPort(text: string, what: string): HostPort {
-  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
-  if (match === null) throw new ConfigError(`${what} must be host:port, got '${text}'`);
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) throw new ConfigError(`${what} has port ${port} outside 1-65535`);
-  const host = match[1]!.startsWith("[") ? match[1]!.slice(1, -1) : match[1]!;
-  return { host, port };
+/** Parses `host:port`; `what` names the option in errors. */
+function parseHostPort(text: string, what: string): HostPort {
+  try {
+    return parseAddress(text, what);
+  } catch (error) {
+    if (error instanceof AddressError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 const TRUE_WORDS = new Set(["true", "1", "on", "yes"]);
@@ -1024,7 +1024,7 @@ export function describeRedis(target: RedisTarget): string {
       user(target.access)
     }${target.host}:${target.port}`
     : `sentinel ${target.sentinelAccess.tls === undefined ? "" : "(tls) "}${
-      target.sentinels.map((s) => `${s.host}:${s.port}`).join(",")
+      target.sentinels.map(describe).join(",")
     } master '${target.master}'`;
 }
 
@@ -1032,5 +1032,5 @@ export function describeRedis(target: RedisTarget): string {
 export function describeLog(target: LogTarget): string {
   return target.kind === "local"
     ? `local:${target.dir}`
-    : `kafka://${target.brokers.map((b) => `${b.host}:${b.port}`).join(",")}/${target.topic}`;
+    : `kafka://${target.brokers.map(describe).join(",")}/${target.topic}`;
 }

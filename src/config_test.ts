@@ -7,7 +7,6 @@ import {
   OPTION_NAMES,
   type OptionName,
   parseConfig,
-  parseHostPort,
   USAGE,
 } from "./config.ts";
 
@@ -541,10 +540,6 @@ Deno.test("parseConfig() refuses contradictory or malformed options with the opt
       args.join(" "),
     );
   }
-});
-
-Deno.test("parseHostPort() understands bracketed IPv6", () => {
-  assert.deepEqual(parseHostPort("[::1]:6380", "x"), { host: "::1", port: 6380 });
 });
 
 Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer links without a secret", () => {

@@ -2,6 +2,7 @@
 
 import type { StrongStats } from "./consistency/strong.ts";
 import type { Config } from "./config.ts";
+import { describe } from "./net/address.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
 import type { GatewayStats } from "./gateway/server.ts";
@@ -53,15 +54,11 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["process_id", Deno.pid],
         [
           "listen",
-          s.config.listen === undefined
-            ? "none"
-            : `${s.config.listen.host}:${s.config.listen.port}`,
+          s.config.listen === undefined ? "none" : describe(s.config.listen),
         ],
         [
           "tls_listen",
-          s.config.tls === undefined
-            ? "none"
-            : `${s.config.tls.listen.host}:${s.config.tls.listen.port}`,
+          s.config.tls === undefined ? "none" : describe(s.config.tls.listen),
         ],
         ["uptime_in_seconds", Math.floor((now - s.startedAt) / 1000)],
         ["serves_reads", s.servesReads ? 1 : 0],
@@ -199,7 +196,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
   if (s.peerServer !== undefined || s.peers.length > 0) {
     const fields: [string, string | number][] = [];
     if (s.config.peerListen !== undefined) {
-      fields.push(["peer_listen", `${s.config.peerListen.host}:${s.config.peerListen.port}`]);
+      fields.push(["peer_listen", describe(s.config.peerListen)]);
     }
     if (s.peerServer !== undefined) {
       fields.push(

@@ -10,8 +10,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { PeerTls } from "../config.ts";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
-import { describe } from "../redis/client.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import {
   encodeFrame,
   type Frame,

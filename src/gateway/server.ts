@@ -11,7 +11,7 @@ import { pylonSection } from "../observe/info.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import type { HostPort } from "../net/address.ts";
 import type { Argv } from "../resp/request_decoder.ts";
 import type { CommandSpec } from "../command/mod.ts";
 import {

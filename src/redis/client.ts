@@ -10,7 +10,7 @@ import { ReplyDecoder } from "../resp/reply_decoder.ts";
 import { connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import type { RespValue } from "../resp/value.ts";
-import type { HostPort } from "../config.ts";
+import { describe, type HostPort } from "../net/address.ts";
 
 /** A connection-level failure (refused, reset, timed out, closed). */
 export class ConnectionError extends Error {
@@ -215,11 +215,6 @@ export class RedisClient {
     for (const fn of this.#onClose) fn(error);
     this.#onClose = [];
   }
-}
-
-/** `host:port` for messages. */
-export function describe(address: HostPort): string {
-  return `${address.host}:${address.port}`;
 }
 
 /** The text of a bulk or simple string reply, or undefined for anything else. */

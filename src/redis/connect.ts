@@ -1,8 +1,8 @@
 /** Opening a connection to a Redis or Sentinel server, with a deadline, Nagle off, TLS if asked. */
 
 import type * as net from "node:net";
-import type { HostPort } from "../config.ts";
-import { ConnectionError, describe } from "./client.ts";
+import { describe, type HostPort } from "../net/address.ts";
+import { ConnectionError } from "./client.ts";
 import { openSocket, type RedisAccess } from "./access.ts";
 
 /** Connects to `address`, failing with {@linkcode ConnectionError} after `timeoutMs`. */
