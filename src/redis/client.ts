@@ -7,15 +7,10 @@
 import * as net from "node:net";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
-import { connectSocket } from "./connect.ts";
+import { ConnectionError, connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import type { RespValue } from "../resp/value.ts";
 import { describe, type HostPort } from "../net/address.ts";
-
-/** A connection-level failure (refused, reset, timed out, closed). */
-export class ConnectionError extends Error {
-  override name = "ConnectionError";
-}
 
 /** An error reply from Redis, raised by {@linkcode RedisClient.command}. */
 export class ReplyError extends Error {

@@ -2,8 +2,12 @@
 
 import type * as net from "node:net";
 import { describe, type HostPort } from "../net/address.ts";
-import { ConnectionError } from "./client.ts";
 import { openSocket, type RedisAccess } from "./access.ts";
+
+/** A connection-level failure (refused, reset, timed out, closed). */
+export class ConnectionError extends Error {
+  override name = "ConnectionError";
+}
 
 /** Connects to `address`, failing with {@linkcode ConnectionError} after `timeoutMs`. */
 export function connectSocket(

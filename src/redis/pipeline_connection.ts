@@ -7,7 +7,7 @@
 import type * as net from "node:net";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import { describe, type HostPort } from "../net/address.ts";
-import { ConnectionError } from "./client.ts";
+import { ConnectionError } from "./connect.ts";
 import { connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import { encodeCommand } from "../resp/encoder.ts";
