@@ -1,7 +1,7 @@
 /** Pylon's entry point: read the configuration, start the node, stop on signals. */
 
 import { getLogger } from "@logtape/logtape";
-import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config.ts";
+import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config/mod.ts";
 import { setupLogging } from "./src/observe/log.ts";
 import { describe } from "./src/net/address.ts";
 import { startNode } from "./src/node.ts";
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
   }
 
   // SIGHUP reads the flags, PYLON_* variables and the configuration file again and takes what
-  // can change live (src/config_changes.ts), instead of ending the node.
+  // can change live (src/config/changes.ts), instead of ending the node.
   Deno.addSignalListener("SIGHUP", async () => {
     log.info("SIGHUP: reloading");
     try {

@@ -11,5 +11,5 @@ export {
   type LogTarget,
   parseConfig,
   type RedisTarget,
-} from "./src/config.ts";
+} from "./src/config/mod.ts";
 export type { HostPort } from "./src/net/address.ts";

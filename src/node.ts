@@ -7,9 +7,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { configChanges } from "./config_changes.ts";
+import { type Config, configChanges } from "./config/mod.ts";
 import { setupLogging } from "./observe/log.ts";
-import type { Config } from "./config.ts";
 import { describe, type HostPort } from "./net/address.ts";
 import { EMPTY_GATEWAY_STATS, Gateway } from "./gateway/server.ts";
 import { WritePath } from "./write/write_path.ts";
@@ -60,7 +59,7 @@ export interface PylonNode {
   tlsAddress: HostPort | undefined;
   /**
    * Reads the TLS certificates again and takes from `next` (the configuration
-   * read again) what can change live (src/config_changes.ts); logs the rest.
+   * read again) what can change live (src/config/changes.ts); logs the rest.
    */
   reload(next?: Config): Promise<void>;
   /** Stops serving, finishes the writes in flight, closes everything. */

@@ -1,7 +1,7 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
 import type { StrongStats } from "./consistency/strong.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/types.ts";
 import { describe } from "./net/address.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";

@@ -8,7 +8,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { PeerTls } from "../config.ts";
+import type { PeerTls } from "../config/types.ts";
 import { getLogger } from "@logtape/logtape";
 import { describe, type HostPort } from "../net/address.ts";
 import {

@@ -9,7 +9,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type Config, describeLog } from "../config.ts";
+import type { Config } from "../config/types.ts";
+import { describeLog } from "../config/describe.ts";
 import type { OpLog } from "../log/op_log.ts";
 import { RedisClient, ReplyError, replyText } from "../redis/client.ts";
 import { describe } from "../net/address.ts";

@@ -17,7 +17,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { describe, type HostPort } from "../net/address.ts";
-import type { RedisTarget } from "../config.ts";
+import type { RedisTarget } from "../config/types.ts";
 import type { Protocol } from "../resp/value.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { type ClientOptions, RedisClient, replyText } from "./client.ts";

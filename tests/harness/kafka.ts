@@ -4,7 +4,7 @@
  */
 
 import { dirname, join } from "node:path";
-import type { KafkaSecurity } from "../../src/config.ts";
+import type { KafkaSecurity } from "../../src/config/types.ts";
 import { ensureKafka, type KafkaInstall } from "../../tools/provision.ts";
 import { createKafka } from "../../src/log/kafka_client.ts";
 import { freePorts } from "./ports.ts";

@@ -7,7 +7,7 @@
  */
 
 import { describe, type HostPort } from "../../net/address.ts";
-import type { KafkaSecurity } from "../../config.ts";
+import type { KafkaSecurity } from "../../config/types.ts";
 import { KafkaConnection, KafkaConnectionError } from "./connection.ts";
 import { authenticate } from "./sasl.ts";
 import { decodeBatches, type FetchedRecord } from "./record_batch.ts";

@@ -9,7 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../../net/address.ts";
-import type { KafkaSecurity } from "../../config.ts";
+import type { KafkaSecurity } from "../../config/types.ts";
 import { ignored } from "../../observe/ignored.ts";
 import {
   type LogBounds,

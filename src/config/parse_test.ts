@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  type Config,
-  ConfigError,
-  describeRedis,
-  envName,
-  OPTION_NAMES,
-  type OptionName,
-  parseConfig,
-  USAGE,
-} from "./config.ts";
+import { describeRedis } from "./describe.ts";
+import { envName } from "./sources.ts";
+import { OPTION_NAMES, type OptionName } from "./options.ts";
+import { parseConfig } from "./parse.ts";
+import { type Config, ConfigError } from "./types.ts";
 
 const SECRET = "0123456789abcdef";
 
@@ -443,34 +438,6 @@ Deno.test("every option is read alike from a flag, a PYLON_* variable and the fi
   }
 });
 
-Deno.test("booleans take true/false, 1/0, on/off and yes/no from every source", () => {
-  for (const [word, value] of [["true", true], ["1", true], ["on", true], ["yes", true]] as const) {
-    assert.equal(config([], { PYLON_JOIN: word }).join, value, `PYLON_JOIN=${word}`);
-    assert.equal(config(["--join", word]).join, value, `--join ${word}`);
-    assert.equal(config([`--join=${word}`]).join, value, `--join=${word}`);
-    assert.equal(config([], {}, { join: word }).join, value, `"join": "${word}"`);
-  }
-  for (const word of ["false", "0", "off", "no", "OFF"]) {
-    assert.equal(config([], { PYLON_APPLIER: word }).applier, false, `PYLON_APPLIER=${word}`);
-    assert.equal(config(["--applier", word]).applier, false);
-  }
-  assert.equal(config(["--join"]).join, true, "a bare boolean flag is true");
-  assert.equal(config(["--join", "--rack", "r"]).join, true, "a bare boolean before another flag");
-  assert.throws(() => config([], { PYLON_JOIN: "maybe" }), /--join must be true\/false/);
-});
-
-Deno.test("per option: a flag beats the environment, which beats the file", () => {
-  const file = { rack: "file-rack", "node-id": "file-id", "max-clients": 3 };
-  const c = config(
-    ["--rack", "flag-rack"],
-    { PYLON_RACK: "env-rack", PYLON_NODE_ID: "env-id" },
-    file,
-  );
-  assert.equal(c.rack, "flag-rack");
-  assert.equal(c.nodeId, "env-id");
-  assert.equal(c.clientsMax, 3);
-});
-
 Deno.test("--sentinel on the command line overrides PYLON_REDIS (and the other way round)", () => {
   const c = config(["--sentinel", "s:1", "--master", "m"], { PYLON_REDIS: "redis://r:1" });
   assert.equal(c.redis.kind, "sentinel");
@@ -503,15 +470,6 @@ Deno.test("a Redis URL carries credentials and TLS; descriptions never show the 
     () => config(["--redis", "redis://u:secret@"]),
     (e: unknown) => e instanceof ConfigError && !e.message.includes("secret"),
   );
-});
-
-Deno.test("a leading -- (deno task start -- ...) is skipped", () => {
-  assert.deepEqual(config(["--", "--listen", "127.0.0.1:7001"]).listen, {
-    host: "127.0.0.1",
-    port: 7001,
-  });
-  assert.equal(parseConfig(["--", "--help"], {}).kind, "help");
-  assert.equal(parseConfig(["--version"], {}).kind, "version");
 });
 
 Deno.test("parseConfig() refuses contradictory or malformed options with the option's name", () => {
@@ -566,9 +524,4 @@ Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer li
   assert.ok(ok.kind === "run" && ok.config.peers.length === 2);
   const fromEnv = parseConfig([], { PYLON_PEER: "a@b@h:1,c@d@h:2", PYLON_WORLD_SECRET: SECRET });
   assert.ok(fromEnv.kind === "run" && fromEnv.config.peers.length === 2, "PYLON_PEER is read");
-});
-
-Deno.test("--help lists every option", () => {
-  for (const option of OPTION_NAMES) assert.match(USAGE, new RegExp(`--${option}\\b`));
-  assert.match(USAGE, /--version/);
 });

@@ -1,0 +1,406 @@
+/**
+ * Turns the options' sources (sources.ts) into a {@linkcode Config}: each
+ * option's text read by its kind (options.ts), checked, and combined with the
+ * others it goes with. Pure, so it is unit-tested without touching the process.
+ *
+ * Identity options (`node-id`, `rack`, `meta-db`) may be left out: a node
+ * records them in its data folder at its first start and reads them back later
+ * (src/identity/node_identity.ts).
+ */
+
+import { Users } from "../auth/users.ts";
+import { AddressError, type HostPort, parseHostPort as parseAddress } from "../net/address.ts";
+import type { TlsMaterial } from "../net/tls.ts";
+import type { RedisAccess } from "../redis/access.ts";
+import { type OptionName, OPTIONS, parseBoolean } from "./options.ts";
+import { type Raw, type ReadFile, readSources, SOURCE_RANK } from "./sources.ts";
+import {
+  type Config,
+  ConfigError,
+  type KafkaSecurity,
+  type LogLevelName,
+  type LogTarget,
+  type PeerConfig,
+  type PeerTls,
+  type RedisTarget,
+  type TlsListenConfig,
+} from "./types.ts";
+
+/** Result of {@linkcode parseConfig}: run with a configuration, or print help or the version. */
+export type ParsedConfig =
+  | { kind: "run"; config: Config }
+  | { kind: "help" }
+  | { kind: "version" };
+
+/** `--strong-quorum`: majority (the default), all, or a number of racks. */
+function parseQuorum(text: string | undefined): Config["strongQuorum"] {
+  if (text === undefined || text === "majority") return "majority";
+  if (text === "all") return "all";
+  if (/^[1-9]\d{0,3}$/.test(text)) return Number(text);
+  throw new ConfigError(
+    `--strong-quorum must be majority, all or a number of racks, got '${text}'`,
+  );
+}
+
+/** Parses `host:port`; `what` names the option in errors. */
+function parseHostPort(text: string, what: string): HostPort {
+  try {
+    return parseAddress(text, what);
+  } catch (error) {
+    if (error instanceof AddressError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+/** `redis[s]://[user[:password]@]host:port[/]`. */
+function parseRedisUrl(
+  text: string,
+): { address: HostPort; tls: boolean; username?: string; password?: string } {
+  const match = /^(rediss?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@]+?)\/?$/.exec(text.trim());
+  if (match === null) {
+    throw new ConfigError(
+      `--redis must be redis[s]://[user[:password]@]host:port, got '${redact(text)}'`,
+    );
+  }
+  const out: { address: HostPort; tls: boolean; username?: string; password?: string } = {
+    address: parseHostPort(match[4]!, "--redis"),
+    tls: match[1] === "rediss",
+  };
+  // As redis-py reads them: `user@`, `:password@`, `user:password@`.
+  if (match[2] !== undefined && match[2] !== "") out.username = decodeURIComponent(match[2]);
+  if (match[3] !== undefined) out.password = decodeURIComponent(match[3]);
+  return out;
+}
+
+/** A Redis URL with its password hidden, for messages. */
+function redact(url: string): string {
+  return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, "$1***@").replace(/(\/\/)([^:@/]+)@/, "$1***@");
+}
+
+function parseLogTarget(text: string): LogTarget {
+  if (text.startsWith("local:")) {
+    const dir = text.slice("local:".length);
+    if (dir === "") {
+      throw new ConfigError("--log local: needs a folder, as in local:./pylon-data/log");
+    }
+    return { kind: "local", dir };
+  }
+  const match = /^kafka:\/\/([^/]+)\/([A-Za-z0-9._-]{1,249})$/.exec(text.trim());
+  if (match === null) {
+    throw new ConfigError(
+      `--log must be kafka://host:port[,host:port]/topic or local:<dir>, got '${text}'`,
+    );
+  }
+  const brokers = match[1]!.split(",").map((b) => parseHostPort(b, "--log broker"));
+  return { kind: "kafka", brokers, topic: match[2]!, security: {} };
+}
+
+/** `id@rack@host:port`. */
+function parsePeer(text: string): PeerConfig {
+  const [id, rack, address, ...rest] = text.trim().split("@");
+  if (
+    id === undefined || rack === undefined || address === undefined || rest.length > 0 ||
+    id === "" || rack === ""
+  ) {
+    throw new ConfigError(`--peer must be id@rack@host:port, got '${text}'`);
+  }
+  return { id, rack, address: parseHostPort(address, "--peer") };
+}
+
+/** A valid node id, or a refusal naming the option. */
+export function checkNodeId(nodeId: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id must be 1-64 letters, digits or . _ : -, got '${nodeId}'`);
+  }
+  return nodeId;
+}
+
+/** A valid rack name, or a refusal naming the option. */
+export function checkRack(rack: string): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) {
+    throw new ConfigError(`--rack must be 1-64 letters, digits or . _ -, got '${rack}'`);
+  }
+  return rack;
+}
+
+/** Parses flags over environment over the configuration file over defaults. */
+export function parseConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+  readFile: ReadFile = () => {
+    throw new ConfigError("No configuration file can be read here");
+  },
+): ParsedConfig {
+  const sources = readSources(args, env, readFile);
+  if (sources.kind !== "options") return sources;
+  const { raw } = sources;
+  const text = (option: OptionName): string | undefined => raw(option)?.texts[0];
+  const list = (option: OptionName): string[] => {
+    const separator = OPTIONS[option].kind === "lines" ? /[;\n]/ : ",";
+    return (raw(option)?.texts ?? []).flatMap((t) => t.split(separator)).map((t) => t.trim())
+      .filter((t) => t !== "");
+  };
+  /** A secret from its option, or from the file its `-file` option names (trailing newline dropped). */
+  const secret = (option: OptionName, fileOption: OptionName): string | undefined => {
+    const path = text(fileOption);
+    if (path === undefined) return text(option);
+    if (text(option) !== undefined) {
+      throw new ConfigError(`Give either --${option} or --${fileOption}, not both`);
+    }
+    try {
+      return readFile(path).replace(/\r?\n$/, "");
+    } catch (error) {
+      throw new ConfigError(`--${fileOption}: cannot read '${path}': ${(error as Error).message}`);
+    }
+  };
+  const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
+    const value = text(option) ?? String(fallback);
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+  /** A size in bytes: a number, or with Redis's units (`64mb`, `1gb`, `512kb`). */
+  const size = (option: OptionName, fallback: number): number => {
+    const value = text(option);
+    if (value === undefined) return fallback;
+    const match = /^(\d+)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
+    const unit = match?.[2]?.toLowerCase() ?? "b";
+    const scale = unit.startsWith("g")
+      ? 1024 ** 3
+      : unit.startsWith("m")
+      ? 1024 ** 2
+      : unit.startsWith("k")
+      ? 1024
+      : 1;
+    const bytes = match === null ? NaN : Number(match[1]) * scale;
+    if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+      throw new ConfigError(
+        `--${option} must be a size of at least 1kb (such as 64mb), got '${value}'`,
+      );
+    }
+    return bytes;
+  };
+  const boolean = (option: OptionName, fallback: boolean): boolean => {
+    const value = text(option);
+    return value === undefined ? fallback : parseBoolean(value, `--${option}`);
+  };
+
+  const listenText = text("listen") ?? "127.0.0.1:6380";
+  const listen = listenText === "none" ? undefined : parseHostPort(listenText, "--listen");
+  const tlsListenText = text("tls-listen");
+  let tlsConfig: TlsListenConfig | undefined;
+  if (tlsListenText !== undefined) {
+    const certFile = text("tls-cert");
+    const keyFile = text("tls-key");
+    if (certFile === undefined || keyFile === undefined) {
+      throw new ConfigError("--tls-listen needs --tls-cert and --tls-key");
+    }
+    const caFile = text("tls-ca");
+    const authClients = text("tls-auth-clients") ?? (caFile === undefined ? "no" : "yes");
+    if (authClients !== "yes" && authClients !== "no" && authClients !== "optional") {
+      throw new ConfigError(`--tls-auth-clients must be yes, no or optional, got '${authClients}'`);
+    }
+    if (authClients !== "no" && caFile === undefined) {
+      throw new ConfigError("--tls-auth-clients yes|optional needs --tls-ca");
+    }
+    tlsConfig = {
+      listen: parseHostPort(tlsListenText, "--tls-listen"),
+      certFile,
+      keyFile,
+      caFile,
+      authClients,
+    };
+  }
+  if (listen === undefined && tlsConfig === undefined) {
+    throw new ConfigError("--listen none needs --tls-listen: clients must connect somewhere");
+  }
+  const dataDir = text("data-dir") ?? "./pylon-data";
+
+  // --redis and --sentinel name the same thing: the higher source decides which one counts.
+  const redisRaw = raw("redis");
+  const sentinelRaw = raw("sentinel");
+  const rank = (r: Raw | undefined) => r === undefined ? 0 : SOURCE_RANK[r.source];
+  if (redisRaw !== undefined && sentinelRaw !== undefined && rank(redisRaw) === rank(sentinelRaw)) {
+    throw new ConfigError(
+      `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
+    );
+  }
+  const pem = (option: OptionName): string | undefined => {
+    const path = text(option);
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      throw new ConfigError(`--${option}: cannot read '${path}': ${(error as Error).message}`);
+    }
+  };
+  const tlsMaterial = (): TlsMaterial => {
+    const material: TlsMaterial = {};
+    const ca = pem("redis-tls-ca");
+    const cert = pem("redis-tls-cert");
+    const key = pem("redis-tls-key");
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new ConfigError("--redis-tls-cert and --redis-tls-key go together");
+    }
+    if (ca !== undefined) material.ca = ca;
+    if (cert !== undefined) material.cert = cert;
+    if (key !== undefined) material.key = key;
+    return material;
+  };
+  const accessOf = (
+    prefix: "redis" | "sentinel",
+    url?: { tls: boolean; username?: string; password?: string },
+  ): RedisAccess => {
+    const access: RedisAccess = {};
+    const username = text(`${prefix}-user`) ?? url?.username;
+    const password = secret(`${prefix}-password`, `${prefix}-password-file`) ?? url?.password;
+    if (username !== undefined) access.username = username;
+    if (password !== undefined) access.password = password;
+    if (boolean(`${prefix}-tls`, url?.tls ?? false)) access.tls = tlsMaterial();
+    return access;
+  };
+  let redis: RedisTarget;
+  const master = text("master");
+  if (rank(sentinelRaw) > rank(redisRaw)) {
+    if (master === undefined) throw new ConfigError("--sentinel needs --master <name>");
+    const sentinels = list("sentinel").map((s) => parseHostPort(s, "--sentinel"));
+    redis = {
+      kind: "sentinel",
+      sentinels,
+      master,
+      access: accessOf("redis"),
+      sentinelAccess: accessOf("sentinel"),
+    };
+  } else {
+    if (master !== undefined && rank(raw("master")) > rank(redisRaw)) {
+      throw new ConfigError("--master only makes sense with --sentinel");
+    }
+    const url = parseRedisUrl(redisRaw?.texts[0] ?? "redis://127.0.0.1:6379");
+    redis = { kind: "direct", ...url.address, access: accessOf("redis", url) };
+  }
+
+  let log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
+  if (log.kind === "kafka") {
+    const security: KafkaSecurity = {};
+    if (boolean("kafka-tls", false)) {
+      const material: TlsMaterial = {};
+      const ca = pem("kafka-tls-ca");
+      const cert = pem("kafka-tls-cert");
+      const key = pem("kafka-tls-key");
+      if ((cert === undefined) !== (key === undefined)) {
+        throw new ConfigError("--kafka-tls-cert and --kafka-tls-key go together");
+      }
+      if (ca !== undefined) material.ca = ca;
+      if (cert !== undefined) material.cert = cert;
+      if (key !== undefined) material.key = key;
+      security.tls = material;
+    }
+    const mechanism = text("kafka-sasl");
+    if (mechanism !== undefined) {
+      if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+        throw new ConfigError(
+          `--kafka-sasl must be plain, scram-sha-256 or scram-sha-512, got '${mechanism}'`,
+        );
+      }
+      const username = text("kafka-user");
+      const password = secret("kafka-password", "kafka-password-file");
+      if (username === undefined || password === undefined) {
+        throw new ConfigError("--kafka-sasl needs --kafka-user and a password");
+      }
+      security.sasl = { mechanism, username, password };
+    }
+    log = { ...log, security };
+  }
+
+  const logLevel = text("log-level") ?? "info";
+  if (!["debug", "info", "warning", "error"].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
+  }
+  const logFormat = text("log-format") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
+  }
+
+  const nodeIdText = text("node-id");
+  const rackText = text("rack");
+  const peerListenText = text("peer-listen");
+  const peerListen = peerListenText === undefined
+    ? undefined
+    : parseHostPort(peerListenText, "--peer-listen");
+  const adminListenText = text("admin-listen");
+  const adminListen = adminListenText === undefined
+    ? undefined
+    : parseHostPort(adminListenText, "--admin-listen");
+  const peers = list("peer").map(parsePeer);
+  const peerTlsParts = [pem("peer-tls-cert"), pem("peer-tls-key"), pem("peer-tls-ca")];
+  let peerTls: PeerTls | undefined;
+  if (peerTlsParts.some((p) => p !== undefined)) {
+    const [cert, key, ca] = peerTlsParts;
+    if (cert === undefined || key === undefined || ca === undefined) {
+      throw new ConfigError("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together");
+    }
+    peerTls = { cert, key, ca };
+  }
+  const worldSecret = secret("world-secret", "world-secret-file");
+  if (
+    (peers.length > 0 || peerListen !== undefined) &&
+    (worldSecret === undefined || worldSecret.length < 16)
+  ) {
+    throw new ConfigError(
+      "Peer links need --world-secret (or PYLON_WORLD_SECRET) of at least 16 characters, the same on every node",
+    );
+  }
+
+  const users = list("user");
+  for (const line of users) {
+    try {
+      new Users({ requirepass: undefined, users: [line], worldSecret: undefined });
+    } catch (error) {
+      throw new ConfigError(`--user '${line}': ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    kind: "run",
+    config: {
+      nodeId: nodeIdText === undefined ? undefined : checkNodeId(nodeIdText),
+      rack: rackText === undefined ? undefined : checkRack(rackText),
+      listen,
+      tls: tlsConfig,
+      peerTls,
+      redis,
+      log,
+      dataDir,
+      logLevel: logLevel as LogLevelName,
+      logFormat,
+      clientsMax: integer("max-clients", 10_000, 1, 1_000_000),
+      subscribersMax: integer("max-subscribers", 1_000, 0, 1_000_000),
+      peerListen,
+      adminListen,
+      worldSecret,
+      peers,
+      join: boolean("join", false),
+      raftTickMs: integer("raft-tick-ms", 100, 5, 10_000),
+      partitions: integer("partitions", 1, 1, 16_384),
+      applier: boolean("applier", true),
+      ackLog: list("ack-log").map((c) => c.toLowerCase()),
+      contentious: list("contentious"),
+      strongQuorum: parseQuorum(text("strong-quorum")),
+      metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
+      writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
+      writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
+      drainTimeoutMs: integer("drain-timeout-ms", 15_000, 0, 3_600_000),
+      publishMaxAgeMs: integer("publish-max-age-ms", 30_000, 0, 86_400_000),
+      logSegmentBytes: size("log-segment-bytes", 64 * 1024 ** 2),
+      logRetentionBytes: size("log-retention-bytes", 1024 ** 3),
+      logRetentionMs: integer("log-retention-ms", 7 * 24 * 3_600_000, 1, Number.MAX_SAFE_INTEGER),
+      clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
+      clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
+      requirepass: secret("requirepass", "requirepass-file"),
+      users,
+      protectedMode: boolean("protected-mode", true),
+    },
+  };
+}
