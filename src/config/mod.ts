@@ -17,7 +17,7 @@ export type {
   TlsListenConfig,
 } from "./types.ts";
 export { ConfigError } from "./types.ts";
-export { OPTION_NAMES, type OptionName, USAGE } from "./options.ts";
+export { OPTION_NAMES, optionDefault, type OptionName, USAGE } from "./options.ts";
 export { envName, type ReadFile } from "./sources.ts";
 export { checkNodeId, checkRack, parseConfig, type ParsedConfig } from "./parse.ts";
 export { describeLog, describeRedis } from "./describe.ts";

@@ -1,7 +1,10 @@
 /**
  * Every option a node takes, in one table: its name (the flag `--name`, the
  * variable `PYLON_NAME`, the configuration file's key `"name"`), how its text
- * is read, and its line in `--help`, which is generated from the table.
+ * is read, its bounds, its default and its line in `--help`, which is
+ * generated from the table. The only place a default is stated: the parser,
+ * `--help` and the parts that need a default when built without a
+ * configuration ({@linkcode optionDefault}) all read it here.
  */
 
 import { ConfigError } from "./types.ts";
@@ -9,12 +12,31 @@ import { ConfigError } from "./types.ts";
 /** How an option's text becomes a value (`lines`: a list split on `;` or newlines, not commas). */
 export type Kind = "text" | "integer" | "bytes" | "boolean" | "list" | "lines";
 
-export interface OptionSpec {
-  kind: Kind;
-  /** `--name <value>` in the usage text. */
-  value?: string;
-  help: string;
-}
+/**
+ * One option. `default` is the value when no source gives one (text as a flag
+ * would give it; bytes as a number), shown in `--help` as `(default ...)`. A
+ * default that depends on other options or on the data folder is decided in
+ * parse.ts (or src/identity/) and described in `help`; a boolean without one
+ * is off.
+ */
+export type OptionSpec =
+  & {
+    /** `--name <value>` in the usage text. */
+    value?: string;
+    help: string;
+  }
+  & (
+    | { kind: "text"; default?: string }
+    | { kind: "integer"; default?: number; min: number; max: number }
+    | { kind: "bytes"; default?: number }
+    | { kind: "boolean"; default?: boolean }
+    | { kind: "list" | "lines" }
+  );
+
+const KB = 1024;
+const MB = 1024 * KB;
+const GB = 1024 * MB;
+const DAY_MS = 24 * 3_600_000;
 
 /**
  * Every option, in the order `--help` lists them. Flags only: `config`,
@@ -24,7 +46,8 @@ export const OPTIONS = {
   "listen": {
     kind: "text",
     value: "host:port|none",
-    help: "client address (default 127.0.0.1:6380; none: TLS clients only)",
+    help: "client address; none: TLS clients only",
+    default: "127.0.0.1:6380",
   },
   "tls-listen": { kind: "text", value: "host:port", help: "a TLS client address" },
   "tls-cert": { kind: "text", value: "file", help: "the TLS client port's certificate (PEM)" },
@@ -42,7 +65,8 @@ export const OPTIONS = {
   "redis": {
     kind: "text",
     value: "redis://host:port",
-    help: "the rack's Redis at a fixed address (default redis://127.0.0.1:6379)",
+    help: "the rack's Redis at a fixed address",
+    default: "redis://127.0.0.1:6379",
   },
   "sentinel": {
     kind: "list",
@@ -125,7 +149,8 @@ export const OPTIONS = {
   "data-dir": {
     kind: "text",
     value: "dir",
-    help: "the node's own files: identity, embedded log, Raft state (default ./pylon-data)",
+    help: "the node's own files: identity, embedded log, Raft state",
+    default: "./pylon-data",
   },
   "node-id": {
     kind: "text",
@@ -140,13 +165,18 @@ export const OPTIONS = {
   "max-clients": {
     kind: "integer",
     value: "n",
-    help: "client connections accepted at once (default 10000)",
+    help: "client connections accepted at once",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
   },
   "max-subscribers": {
     kind: "integer",
     value: "n",
-    help:
-      "subscribed clients at once, each with its own connection to the rack's Redis (default 1000)",
+    help: "subscribed clients at once, each with its own connection to the rack's Redis",
+    default: 1_000,
+    min: 0,
+    max: 1_000_000,
   },
   "admin-listen": {
     kind: "text",
@@ -186,17 +216,24 @@ export const OPTIONS = {
   "raft-tick-ms": {
     kind: "integer",
     value: "n",
-    help: "Raft heartbeat interval; elections after 10-20 ticks (default 100)",
+    help: "Raft heartbeat interval; elections after 10-20 ticks",
+    default: 100,
+    min: 5,
+    max: 10_000,
   },
   "partitions": {
     kind: "integer",
     value: "n",
-    help: "log partitions; keys map to them by hash slot (default 1)",
+    help: "log partitions; keys map to them by hash slot",
+    default: 1,
+    min: 1,
+    max: 16_384,
   },
   "applier": {
     kind: "boolean",
     value: "on|off",
-    help: "apply the log to this rack's Redis (default on)",
+    help: "apply the log to this rack's Redis",
+    default: true,
   },
   "ack-log": {
     kind: "list",
@@ -212,59 +249,81 @@ export const OPTIONS = {
   "strong-quorum": {
     kind: "text",
     value: "majority|all|n",
-    help: "racks that must apply a strong write before its reply (default majority)",
+    help: "racks that must apply a strong write before its reply",
+    default: "majority",
   },
   "meta-db": {
     kind: "integer",
     value: "n",
     help:
       "Redis db for Pylon's metadata, hidden from clients (default: as recorded, else the last)",
+    min: 0,
+    max: 65_535,
   },
   "write-timeout-ms": {
     kind: "integer",
     value: "n",
-    help: "how long a write waits for its reply (default 10000)",
+    help: "how long a write waits for its reply",
+    default: 10_000,
+    min: 1,
+    max: 3_600_000,
   },
   "log-segment-bytes": {
     kind: "bytes",
     value: "size",
-    help: "embedded log: start a new segment file past this size (default 64mb)",
+    help: "embedded log: start a new segment file past this size",
+    default: 64 * MB,
   },
   "log-retention-bytes": {
     kind: "bytes",
     value: "size",
-    help: "embedded log: per partition, remove the oldest applied segments past this (default 1gb)",
+    help: "embedded log: per partition, remove the oldest applied segments past this",
+    default: GB,
   },
   "log-retention-ms": {
     kind: "integer",
     value: "n",
-    help: "embedded log: remove applied segments last written longer ago (default 7 days)",
+    help: "embedded log: remove applied segments last written longer ago",
+    default: 7 * DAY_MS,
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
   },
   "drain-timeout-ms": {
     kind: "integer",
     value: "n",
-    help: "on SIGTERM, how long connections may finish what they took (default 15000)",
+    help: "on SIGTERM, how long connections may finish what they took",
+    default: 15_000,
+    min: 0,
+    max: 3_600_000,
   },
   "publish-max-age-ms": {
     kind: "integer",
     value: "n",
     help:
-      "a PUBLISH older than this when a rack applies it (a rack catching up) is not published there (default 30000)",
+      "a PUBLISH older than this when a rack applies it (a rack catching up) is not published there",
+    default: 30_000,
+    min: 0,
+    max: 86_400_000,
   },
   "writes-in-flight-max": {
     kind: "integer",
     value: "n",
-    help: "writes the node may have awaiting their replies, over all clients (default 100000)",
+    help: "writes the node may have awaiting their replies, over all clients",
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
   },
   "client-output-buffer-limit": {
     kind: "bytes",
     value: "size",
-    help: "reply bytes a client may leave unread before it is closed (default 64mb)",
+    help: "reply bytes a client may leave unread before it is closed",
+    default: 64 * MB,
   },
   "client-memory-budget": {
     kind: "bytes",
     value: "size",
-    help: "request and reply bytes all clients together may make the node hold (default 1gb)",
+    help: "request and reply bytes all clients together may make the node hold",
+    default: GB,
   },
   "requirepass": {
     kind: "text",
@@ -286,7 +345,8 @@ export const OPTIONS = {
   "protected-mode": {
     kind: "boolean",
     value: "yes|no",
-    help: "refuse non-loopback clients while the default user has no password (default yes)",
+    help: "refuse non-loopback clients while the default user has no password",
+    default: true,
   },
   "world-secret-file": {
     kind: "text",
@@ -296,22 +356,71 @@ export const OPTIONS = {
   "log-level": {
     kind: "text",
     value: "level",
-    help: "debug, info, warning or error (default info)",
+    help: "debug, info, warning or error",
+    default: "info",
   },
-  "log-format": { kind: "text", value: "format", help: "text or json (default text)" },
+  "log-format": { kind: "text", value: "format", help: "text or json", default: "text" },
 } as const satisfies Record<string, OptionSpec>;
 
+type Options = typeof OPTIONS;
+
 /** An option that can come from a flag, the environment or the file. */
-export type OptionName = keyof typeof OPTIONS;
+export type OptionName = keyof Options;
 
 /** Every option's name, for tests and documentation. */
 export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+/** The options read as `kind`. */
+export type OptionOfKind<K extends Kind> = {
+  [N in OptionName]: Options[N]["kind"] extends K ? N : never;
+}[OptionName];
+
+/** The options the table gives a default. */
+export type DefaultedOption = {
+  [N in OptionName]: Options[N] extends { default: unknown } ? N : never;
+}[OptionName];
+
+/** The type of an option's default: a number, a string or a boolean. */
+export type DefaultOf<N extends DefaultedOption> = Options[N] extends { default: infer D }
+  ? D extends number ? number : D extends string ? string : D extends boolean ? boolean : never
+  : never;
+
+/** An option's default, for the parts that need one when built without a configuration. */
+export function optionDefault<N extends DefaultedOption>(option: N): DefaultOf<N> {
+  const spec: OptionSpec = OPTIONS[option];
+  if (!("default" in spec) || spec.default === undefined) {
+    throw new Error(`Option '${option}' has no default`);
+  }
+  return spec.default as DefaultOf<N>;
+}
+
+/** A default as `--help` shows it: sizes in units, whole days of milliseconds in days, booleans in the option's own words. */
+function shownDefault(name: string, spec: OptionSpec): string | undefined {
+  if (!("default" in spec) || spec.default === undefined) return undefined;
+  const value = spec.default;
+  if (typeof value === "boolean") return spec.value?.split("|")[value ? 0 : 1] ?? String(value);
+  if (spec.kind === "bytes" && typeof value === "number") {
+    for (const [unit, bytes] of [["gb", GB], ["mb", MB], ["kb", KB]] as const) {
+      if (value % bytes === 0) return `${value / bytes}${unit}`;
+    }
+  }
+  if (name.endsWith("-ms") && typeof value === "number" && value % DAY_MS === 0) {
+    return `${value / DAY_MS} days`;
+  }
+  return String(value);
+}
+
+/** An option's line in `--help`: its help, and its default when the table has one. */
+function helpLine(name: string, spec: OptionSpec): string {
+  const shown = shownDefault(name, spec);
+  return shown === undefined ? spec.help : `${spec.help} (default ${shown})`;
+}
 
 /** Usage text for `--help`. */
 export const USAGE = (() => {
   const rows: [string, string][] = Object.entries(OPTIONS).map(([name, spec]) => [
     `--${name}${"value" in spec ? ` ${spec.value}` : ""}`,
-    spec.help,
+    helpLine(name, spec),
   ]);
   rows.push(
     ["--config file.json", "options from a JSON file (PYLON_CONFIG); its keys are the names above"],

@@ -12,7 +12,14 @@ import { Users } from "../auth/users.ts";
 import { AddressError, type HostPort, parseHostPort as parseAddress } from "../net/address.ts";
 import type { TlsMaterial } from "../net/tls.ts";
 import type { RedisAccess } from "../redis/access.ts";
-import { type OptionName, OPTIONS, parseBoolean } from "./options.ts";
+import {
+  type DefaultedOption,
+  type OptionName,
+  type OptionOfKind,
+  OPTIONS,
+  type OptionSpec,
+  parseBoolean,
+} from "./options.ts";
 import { type Raw, type ReadFile, readSources, SOURCE_RANK } from "./sources.ts";
 import {
   type Config,
@@ -32,9 +39,18 @@ export type ParsedConfig =
   | { kind: "help" }
   | { kind: "version" };
 
-/** `--strong-quorum`: majority (the default), all, or a number of racks. */
-function parseQuorum(text: string | undefined): Config["strongQuorum"] {
-  if (text === undefined || text === "majority") return "majority";
+/** What reading an option gives: `T`, or `T | undefined` when the table has no default for it. */
+type Read<N extends OptionName, T> = N extends DefaultedOption ? T : T | undefined;
+
+/** An option's default in the table, if it has one. */
+function tableDefault(option: OptionName): string | number | boolean | undefined {
+  const spec: OptionSpec = OPTIONS[option];
+  return "default" in spec ? spec.default : undefined;
+}
+
+/** `--strong-quorum`: majority, all, or a number of racks. */
+function parseQuorum(text: string): Config["strongQuorum"] {
+  if (text === "majority") return "majority";
   if (text === "all") return "all";
   if (/^[1-9]\d{0,3}$/.test(text)) return Number(text);
   throw new ConfigError(
@@ -134,14 +150,19 @@ export function parseConfig(
   const sources = readSources(args, env, readFile);
   if (sources.kind !== "options") return sources;
   const { raw } = sources;
-  const text = (option: OptionName): string | undefined => raw(option)?.texts[0];
-  const list = (option: OptionName): string[] => {
+  /** The option's text from its sources, else its default in the table. */
+  const text = <N extends OptionOfKind<"text">>(option: N): Read<N, string> =>
+    (raw(option)?.texts[0] ?? tableDefault(option)) as Read<N, string>;
+  const list = (option: OptionOfKind<"list" | "lines">): string[] => {
     const separator = OPTIONS[option].kind === "lines" ? /[;\n]/ : ",";
     return (raw(option)?.texts ?? []).flatMap((t) => t.split(separator)).map((t) => t.trim())
       .filter((t) => t !== "");
   };
   /** A secret from its option, or from the file its `-file` option names (trailing newline dropped). */
-  const secret = (option: OptionName, fileOption: OptionName): string | undefined => {
+  const secret = (
+    option: OptionOfKind<"text">,
+    fileOption: OptionOfKind<"text">,
+  ): string | undefined => {
     const path = text(fileOption);
     if (path === undefined) return text(option);
     if (text(option) !== undefined) {
@@ -153,18 +174,21 @@ export function parseConfig(
       throw new ConfigError(`--${fileOption}: cannot read '${path}': ${(error as Error).message}`);
     }
   };
-  const integer = (option: OptionName, fallback: number, min: number, max: number): number => {
-    const value = text(option) ?? String(fallback);
+  /** An integer within the table's bounds (its default is checked like any value). */
+  const integer = <N extends OptionOfKind<"integer">>(option: N): Read<N, number> => {
+    const { min, max } = OPTIONS[option];
+    const value = raw(option)?.texts[0] ?? tableDefault(option)?.toString();
+    if (value === undefined) return undefined as Read<N, number>;
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
       throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${value}'`);
     }
-    return n;
+    return n as Read<N, number>;
   };
   /** A size in bytes: a number, or with Redis's units (`64mb`, `1gb`, `512kb`). */
-  const size = (option: OptionName, fallback: number): number => {
-    const value = text(option);
-    if (value === undefined) return fallback;
+  const size = <N extends OptionOfKind<"bytes">>(option: N): Read<N, number> => {
+    const value = raw(option)?.texts[0];
+    if (value === undefined) return tableDefault(option) as Read<N, number>;
     const match = /^(\d+)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
     const unit = match?.[2]?.toLowerCase() ?? "b";
     const scale = unit.startsWith("g")
@@ -180,14 +204,16 @@ export function parseConfig(
         `--${option} must be a size of at least 1kb (such as 64mb), got '${value}'`,
       );
     }
-    return bytes;
+    return bytes as Read<N, number>;
   };
-  const boolean = (option: OptionName, fallback: boolean): boolean => {
-    const value = text(option);
-    return value === undefined ? fallback : parseBoolean(value, `--${option}`);
+  /** A boolean; unset, `derived` (from another option), else the table's default, else off. */
+  const boolean = (option: OptionOfKind<"boolean">, derived?: boolean): boolean => {
+    const value = raw(option)?.texts[0];
+    if (value !== undefined) return parseBoolean(value, `--${option}`);
+    return derived ?? (tableDefault(option) as boolean | undefined) ?? false;
   };
 
-  const listenText = text("listen") ?? "127.0.0.1:6380";
+  const listenText = text("listen");
   const listen = listenText === "none" ? undefined : parseHostPort(listenText, "--listen");
   const tlsListenText = text("tls-listen");
   let tlsConfig: TlsListenConfig | undefined;
@@ -216,7 +242,7 @@ export function parseConfig(
   if (listen === undefined && tlsConfig === undefined) {
     throw new ConfigError("--listen none needs --tls-listen: clients must connect somewhere");
   }
-  const dataDir = text("data-dir") ?? "./pylon-data";
+  const dataDir = text("data-dir");
 
   // --redis and --sentinel name the same thing: the higher source decides which one counts.
   const redisRaw = raw("redis");
@@ -227,7 +253,7 @@ export function parseConfig(
       `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
     );
   }
-  const pem = (option: OptionName): string | undefined => {
+  const pem = (option: OptionOfKind<"text">): string | undefined => {
     const path = text(option);
     if (path === undefined) return undefined;
     try {
@@ -258,7 +284,7 @@ export function parseConfig(
     const password = secret(`${prefix}-password`, `${prefix}-password-file`) ?? url?.password;
     if (username !== undefined) access.username = username;
     if (password !== undefined) access.password = password;
-    if (boolean(`${prefix}-tls`, url?.tls ?? false)) access.tls = tlsMaterial();
+    if (boolean(`${prefix}-tls`, url?.tls)) access.tls = tlsMaterial();
     return access;
   };
   let redis: RedisTarget;
@@ -277,14 +303,14 @@ export function parseConfig(
     if (master !== undefined && rank(raw("master")) > rank(redisRaw)) {
       throw new ConfigError("--master only makes sense with --sentinel");
     }
-    const url = parseRedisUrl(redisRaw?.texts[0] ?? "redis://127.0.0.1:6379");
+    const url = parseRedisUrl(text("redis"));
     redis = { kind: "direct", ...url.address, access: accessOf("redis", url) };
   }
 
   let log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
   if (log.kind === "kafka") {
     const security: KafkaSecurity = {};
-    if (boolean("kafka-tls", false)) {
+    if (boolean("kafka-tls")) {
       const material: TlsMaterial = {};
       const ca = pem("kafka-tls-ca");
       const cert = pem("kafka-tls-cert");
@@ -314,11 +340,11 @@ export function parseConfig(
     log = { ...log, security };
   }
 
-  const logLevel = text("log-level") ?? "info";
+  const logLevel = text("log-level");
   if (!["debug", "info", "warning", "error"].includes(logLevel)) {
     throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
   }
-  const logFormat = text("log-format") ?? "text";
+  const logFormat = text("log-format");
   if (logFormat !== "text" && logFormat !== "json") {
     throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
   }
@@ -375,32 +401,32 @@ export function parseConfig(
       dataDir,
       logLevel: logLevel as LogLevelName,
       logFormat,
-      clientsMax: integer("max-clients", 10_000, 1, 1_000_000),
-      subscribersMax: integer("max-subscribers", 1_000, 0, 1_000_000),
+      clientsMax: integer("max-clients"),
+      subscribersMax: integer("max-subscribers"),
       peerListen,
       adminListen,
       worldSecret,
       peers,
-      join: boolean("join", false),
-      raftTickMs: integer("raft-tick-ms", 100, 5, 10_000),
-      partitions: integer("partitions", 1, 1, 16_384),
-      applier: boolean("applier", true),
+      join: boolean("join"),
+      raftTickMs: integer("raft-tick-ms"),
+      partitions: integer("partitions"),
+      applier: boolean("applier"),
       ackLog: list("ack-log").map((c) => c.toLowerCase()),
       contentious: list("contentious"),
       strongQuorum: parseQuorum(text("strong-quorum")),
-      metaDb: text("meta-db") === undefined ? undefined : integer("meta-db", 0, 0, 65_535),
-      writeTimeoutMs: integer("write-timeout-ms", 10_000, 1, 3_600_000),
-      writesInFlightMax: integer("writes-in-flight-max", 100_000, 1, 10_000_000),
-      drainTimeoutMs: integer("drain-timeout-ms", 15_000, 0, 3_600_000),
-      publishMaxAgeMs: integer("publish-max-age-ms", 30_000, 0, 86_400_000),
-      logSegmentBytes: size("log-segment-bytes", 64 * 1024 ** 2),
-      logRetentionBytes: size("log-retention-bytes", 1024 ** 3),
-      logRetentionMs: integer("log-retention-ms", 7 * 24 * 3_600_000, 1, Number.MAX_SAFE_INTEGER),
-      clientOutputBufferLimit: size("client-output-buffer-limit", 64 * 1024 ** 2),
-      clientMemoryBudget: size("client-memory-budget", 1024 ** 3),
+      metaDb: integer("meta-db"),
+      writeTimeoutMs: integer("write-timeout-ms"),
+      writesInFlightMax: integer("writes-in-flight-max"),
+      drainTimeoutMs: integer("drain-timeout-ms"),
+      publishMaxAgeMs: integer("publish-max-age-ms"),
+      logSegmentBytes: size("log-segment-bytes"),
+      logRetentionBytes: size("log-retention-bytes"),
+      logRetentionMs: integer("log-retention-ms"),
+      clientOutputBufferLimit: size("client-output-buffer-limit"),
+      clientMemoryBudget: size("client-memory-budget"),
       requirepass: secret("requirepass", "requirepass-file"),
       users,
-      protectedMode: boolean("protected-mode", true),
+      protectedMode: boolean("protected-mode"),
     },
   };
 }

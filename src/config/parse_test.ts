@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describeRedis } from "./describe.ts";
 import { envName } from "./sources.ts";
-import { OPTION_NAMES, type OptionName } from "./options.ts";
+import { OPTION_NAMES, optionDefault, type OptionName } from "./options.ts";
 import { parseConfig } from "./parse.ts";
 import { type Config, ConfigError } from "./types.ts";
 
@@ -35,6 +35,36 @@ Deno.test("parseConfig() gives a single-machine node with no arguments", () => {
   assert.equal(c.metaDb, undefined);
   assert.equal(c.applier, true);
   assert.equal(c.join, false);
+});
+
+Deno.test("parseConfig() with no sources holds every default of the option table", () => {
+  const c = config([]);
+  const expected: Partial<Record<keyof Config, unknown>> = {
+    dataDir: optionDefault("data-dir"),
+    logLevel: optionDefault("log-level"),
+    logFormat: optionDefault("log-format"),
+    clientsMax: optionDefault("max-clients"),
+    subscribersMax: optionDefault("max-subscribers"),
+    raftTickMs: optionDefault("raft-tick-ms"),
+    partitions: optionDefault("partitions"),
+    applier: optionDefault("applier"),
+    strongQuorum: optionDefault("strong-quorum"),
+    writeTimeoutMs: optionDefault("write-timeout-ms"),
+    writesInFlightMax: optionDefault("writes-in-flight-max"),
+    drainTimeoutMs: optionDefault("drain-timeout-ms"),
+    publishMaxAgeMs: optionDefault("publish-max-age-ms"),
+    logSegmentBytes: optionDefault("log-segment-bytes"),
+    logRetentionBytes: optionDefault("log-retention-bytes"),
+    logRetentionMs: optionDefault("log-retention-ms"),
+    clientOutputBufferLimit: optionDefault("client-output-buffer-limit"),
+    clientMemoryBudget: optionDefault("client-memory-budget"),
+    protectedMode: optionDefault("protected-mode"),
+  };
+  for (const [field, value] of Object.entries(expected)) {
+    assert.deepEqual(c[field as keyof Config], value, field);
+  }
+  assert.equal(c.logRetentionMs, 7 * 24 * 3_600_000);
+  assert.equal(c.clientOutputBufferLimit, 64 * 1024 ** 2);
 });
 
 /**
