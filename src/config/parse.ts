@@ -262,13 +262,14 @@ export function parseConfig(
       throw new ConfigError(`--${option}: cannot read '${path}': ${(error as Error).message}`);
     }
   };
-  const tlsMaterial = (): TlsMaterial => {
+  /** A client's TLS material: `--<server>-tls-ca`, and `-cert` with `-key` for mutual TLS. */
+  const tlsMaterial = (server: "redis" | "kafka"): TlsMaterial => {
     const material: TlsMaterial = {};
-    const ca = pem("redis-tls-ca");
-    const cert = pem("redis-tls-cert");
-    const key = pem("redis-tls-key");
+    const ca = pem(`${server}-tls-ca`);
+    const cert = pem(`${server}-tls-cert`);
+    const key = pem(`${server}-tls-key`);
     if ((cert === undefined) !== (key === undefined)) {
-      throw new ConfigError("--redis-tls-cert and --redis-tls-key go together");
+      throw new ConfigError(`--${server}-tls-cert and --${server}-tls-key go together`);
     }
     if (ca !== undefined) material.ca = ca;
     if (cert !== undefined) material.cert = cert;
@@ -284,7 +285,8 @@ export function parseConfig(
     const password = secret(`${prefix}-password`, `${prefix}-password-file`) ?? url?.password;
     if (username !== undefined) access.username = username;
     if (password !== undefined) access.password = password;
-    if (boolean(`${prefix}-tls`, url?.tls)) access.tls = tlsMaterial();
+    // Sentinels are reached with Redis's TLS material (--redis-tls-*).
+    if (boolean(`${prefix}-tls`, url?.tls)) access.tls = tlsMaterial("redis");
     return access;
   };
   let redis: RedisTarget;
@@ -310,19 +312,7 @@ export function parseConfig(
   let log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
   if (log.kind === "kafka") {
     const security: KafkaSecurity = {};
-    if (boolean("kafka-tls")) {
-      const material: TlsMaterial = {};
-      const ca = pem("kafka-tls-ca");
-      const cert = pem("kafka-tls-cert");
-      const key = pem("kafka-tls-key");
-      if ((cert === undefined) !== (key === undefined)) {
-        throw new ConfigError("--kafka-tls-cert and --kafka-tls-key go together");
-      }
-      if (ca !== undefined) material.ca = ca;
-      if (cert !== undefined) material.cert = cert;
-      if (key !== undefined) material.key = key;
-      security.tls = material;
-    }
+    if (boolean("kafka-tls")) security.tls = tlsMaterial("kafka");
     const mechanism = text("kafka-sasl");
     if (mechanism !== undefined) {
       if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {

@@ -555,3 +555,53 @@ Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer li
   const fromEnv = parseConfig([], { PYLON_PEER: "a@b@h:1,c@d@h:2", PYLON_WORLD_SECRET: SECRET });
   assert.ok(fromEnv.kind === "run" && fromEnv.config.peers.length === 2, "PYLON_PEER is read");
 });
+
+Deno.test("TLS material is read alike for Redis, its Sentinels and Kafka, with the same refusals", () => {
+  const pems: Record<string, string> = { "/ca": "CA", "/cert": "CERT", "/key": "KEY" };
+  const read = (path: string) => {
+    const text = pems[path];
+    if (text === undefined) throw new Error("No such file");
+    return text;
+  };
+  const parse = (args: string[]) => {
+    const parsed = parseConfig(args, {}, read);
+    if (parsed.kind !== "run") throw new Error("not a run");
+    return parsed.config;
+  };
+  const material = { ca: "CA", cert: "CERT", key: "KEY" };
+  const files = (server: string) => [
+    `--${server}-tls-ca`,
+    "/ca",
+    `--${server}-tls-cert`,
+    "/cert",
+    `--${server}-tls-key`,
+    "/key",
+  ];
+  const sentinel = parse([
+    "--sentinel",
+    "s:1",
+    "--master",
+    "m",
+    "--sentinel-tls",
+    ...files("redis"),
+  ]);
+  assert.ok(sentinel.redis.kind === "sentinel");
+  assert.deepEqual(sentinel.redis.sentinelAccess.tls, material);
+  assert.equal(sentinel.redis.access.tls, undefined, "the master without --redis-tls: plain");
+  const kafka = parse(["--log", "kafka://k:9092/t", "--kafka-tls", ...files("kafka")]);
+  assert.ok(kafka.log.kind === "kafka");
+  assert.deepEqual(kafka.log.security.tls, material);
+  for (const server of ["redis", "kafka"]) {
+    const target = server === "redis"
+      ? ["--redis", "rediss://r:1"]
+      : ["--log", "kafka://k:9092/t", "--kafka-tls"];
+    assert.throws(
+      () => parse([...target, `--${server}-tls-cert`, "/cert"]),
+      new RegExp(`--${server}-tls-cert and --${server}-tls-key go together`),
+    );
+    assert.throws(
+      () => parse([...target, `--${server}-tls-ca`, "/missing"]),
+      new RegExp(`--${server}-tls-ca: cannot read '/missing'`),
+    );
+  }
+});
