@@ -39,9 +39,6 @@ export type ParsedConfig =
   | { kind: "help" }
   | { kind: "version" };
 
-/** What reading an option gives: `T`, or `T | undefined` when the table has no default for it. */
-type Read<N extends OptionName, T> = N extends DefaultedOption ? T : T | undefined;
-
 /** An option's default in the table, if it has one. */
 function tableDefault(option: OptionName): string | number | boolean | undefined {
   const spec: OptionSpec = OPTIONS[option];
@@ -149,45 +146,129 @@ export function parseConfig(
 ): ParsedConfig {
   const sources = readSources(args, env, readFile);
   if (sources.kind !== "options") return sources;
-  const { raw } = sources;
-  /** The option's text from its sources, else its default in the table. */
-  const text = <N extends OptionOfKind<"text">>(option: N): Read<N, string> =>
-    (raw(option)?.texts[0] ?? tableDefault(option)) as Read<N, string>;
-  const list = (option: OptionOfKind<"list" | "lines">): string[] => {
-    const separator = OPTIONS[option].kind === "lines" ? /[;\n]/ : ",";
-    return (raw(option)?.texts ?? []).flatMap((t) => t.split(separator)).map((t) => t.trim())
-      .filter((t) => t !== "");
+  const read = new OptionReader(sources.raw, readFile);
+  // The parts in this order, so that of several mistakes the same one is reported first.
+  const { listen, tls } = clientListeners(read);
+  const dataDir = read.text("data-dir");
+  const redis = redisTarget(read);
+  const log = logTarget(read, dataDir);
+  const logLevel = read.text("log-level");
+  if (!["debug", "info", "warning", "error"].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
+  }
+  const logFormat = read.text("log-format");
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
+  }
+  const nodeIdText = read.text("node-id");
+  const rackText = read.text("rack");
+  const { peerListen, adminListen, peers, peerTls, worldSecret } = links(read);
+  const users = read.list("user");
+  for (const line of users) {
+    try {
+      new Users({ requirepass: undefined, users: [line], worldSecret: undefined });
+    } catch (error) {
+      throw new ConfigError(`--user '${line}': ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    kind: "run",
+    config: {
+      nodeId: nodeIdText === undefined ? undefined : checkNodeId(nodeIdText),
+      rack: rackText === undefined ? undefined : checkRack(rackText),
+      listen,
+      tls,
+      peerTls,
+      redis,
+      log,
+      dataDir,
+      logLevel: logLevel as LogLevelName,
+      logFormat,
+      clientsMax: read.integer("max-clients"),
+      subscribersMax: read.integer("max-subscribers"),
+      peerListen,
+      adminListen,
+      worldSecret,
+      peers,
+      join: read.boolean("join"),
+      raftTickMs: read.integer("raft-tick-ms"),
+      partitions: read.integer("partitions"),
+      applier: read.boolean("applier"),
+      ackLog: read.list("ack-log").map((c) => c.toLowerCase()),
+      contentious: read.list("contentious"),
+      strongQuorum: parseQuorum(read.text("strong-quorum")),
+      metaDb: read.integer("meta-db"),
+      writeTimeoutMs: read.integer("write-timeout-ms"),
+      writesInFlightMax: read.integer("writes-in-flight-max"),
+      drainTimeoutMs: read.integer("drain-timeout-ms"),
+      publishMaxAgeMs: read.integer("publish-max-age-ms"),
+      logSegmentBytes: read.size("log-segment-bytes"),
+      logRetentionBytes: read.size("log-retention-bytes"),
+      logRetentionMs: read.integer("log-retention-ms"),
+      clientOutputBufferLimit: read.size("client-output-buffer-limit"),
+      clientMemoryBudget: read.size("client-memory-budget"),
+      requirepass: read.secret("requirepass", "requirepass-file"),
+      users,
+      protectedMode: read.boolean("protected-mode"),
+    },
   };
+}
+
+/** What reading an option gives: `T`, or `T | undefined` when the table has no default for it. */
+type Read<N extends OptionName, T> = N extends DefaultedOption ? T : T | undefined;
+
+/** Reads each option by its kind from the highest source that gives it, else the table's default. */
+class OptionReader {
+  readonly raw: (option: OptionName) => Raw | undefined;
+  #readFile: ReadFile;
+
+  constructor(raw: (option: OptionName) => Raw | undefined, readFile: ReadFile) {
+    this.raw = raw;
+    this.#readFile = readFile;
+  }
+
+  /** The option's text. */
+  text<N extends OptionOfKind<"text">>(option: N): Read<N, string> {
+    return (this.raw(option)?.texts[0] ?? tableDefault(option)) as Read<N, string>;
+  }
+
+  /** The items of a list: split on commas (`lines`: on `;` or newlines), trimmed, none empty. */
+  list(option: OptionOfKind<"list" | "lines">): string[] {
+    const separator = OPTIONS[option].kind === "lines" ? /[;\n]/ : ",";
+    return (this.raw(option)?.texts ?? []).flatMap((t) => t.split(separator)).map((t) => t.trim())
+      .filter((t) => t !== "");
+  }
+
   /** A secret from its option, or from the file its `-file` option names (trailing newline dropped). */
-  const secret = (
-    option: OptionOfKind<"text">,
-    fileOption: OptionOfKind<"text">,
-  ): string | undefined => {
-    const path = text(fileOption);
-    if (path === undefined) return text(option);
-    if (text(option) !== undefined) {
+  secret(option: OptionOfKind<"text">, fileOption: OptionOfKind<"text">): string | undefined {
+    const path = this.text(fileOption);
+    if (path === undefined) return this.text(option);
+    if (this.text(option) !== undefined) {
       throw new ConfigError(`Give either --${option} or --${fileOption}, not both`);
     }
     try {
-      return readFile(path).replace(/\r?\n$/, "");
+      return this.#readFile(path).replace(/\r?\n$/, "");
     } catch (error) {
       throw new ConfigError(`--${fileOption}: cannot read '${path}': ${(error as Error).message}`);
     }
-  };
+  }
+
   /** An integer within the table's bounds (its default is checked like any value). */
-  const integer = <N extends OptionOfKind<"integer">>(option: N): Read<N, number> => {
+  integer<N extends OptionOfKind<"integer">>(option: N): Read<N, number> {
     const { min, max } = OPTIONS[option];
-    const value = raw(option)?.texts[0] ?? tableDefault(option)?.toString();
+    const value = this.raw(option)?.texts[0] ?? tableDefault(option)?.toString();
     if (value === undefined) return undefined as Read<N, number>;
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
       throw new ConfigError(`--${option} must be an integer from ${min} to ${max}, got '${value}'`);
     }
     return n as Read<N, number>;
-  };
+  }
+
   /** A size in bytes: a number, or with Redis's units (`64mb`, `1gb`, `512kb`). */
-  const size = <N extends OptionOfKind<"bytes">>(option: N): Read<N, number> => {
-    const value = raw(option)?.texts[0];
+  size<N extends OptionOfKind<"bytes">>(option: N): Read<N, number> {
+    const value = this.raw(option)?.texts[0];
     if (value === undefined) return tableDefault(option) as Read<N, number>;
     const match = /^(\d+)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
     const unit = match?.[2]?.toLowerCase() ?? "b";
@@ -205,69 +286,38 @@ export function parseConfig(
       );
     }
     return bytes as Read<N, number>;
-  };
+  }
+
   /** A boolean; unset, `derived` (from another option), else the table's default, else off. */
-  const boolean = (option: OptionOfKind<"boolean">, derived?: boolean): boolean => {
-    const value = raw(option)?.texts[0];
+  boolean(option: OptionOfKind<"boolean">, derived?: boolean): boolean {
+    const value = this.raw(option)?.texts[0];
     if (value !== undefined) return parseBoolean(value, `--${option}`);
     return derived ?? (tableDefault(option) as boolean | undefined) ?? false;
-  };
+  }
 
-  const listenText = text("listen");
-  const listen = listenText === "none" ? undefined : parseHostPort(listenText, "--listen");
-  const tlsListenText = text("tls-listen");
-  let tlsConfig: TlsListenConfig | undefined;
-  if (tlsListenText !== undefined) {
-    const certFile = text("tls-cert");
-    const keyFile = text("tls-key");
-    if (certFile === undefined || keyFile === undefined) {
-      throw new ConfigError("--tls-listen needs --tls-cert and --tls-key");
-    }
-    const caFile = text("tls-ca");
-    const authClients = text("tls-auth-clients") ?? (caFile === undefined ? "no" : "yes");
-    if (authClients !== "yes" && authClients !== "no" && authClients !== "optional") {
-      throw new ConfigError(`--tls-auth-clients must be yes, no or optional, got '${authClients}'`);
-    }
-    if (authClients !== "no" && caFile === undefined) {
-      throw new ConfigError("--tls-auth-clients yes|optional needs --tls-ca");
-    }
-    tlsConfig = {
-      listen: parseHostPort(tlsListenText, "--tls-listen"),
-      certFile,
-      keyFile,
-      caFile,
-      authClients,
-    };
+  /** An address, if given (`--listen none` is handled by its caller). */
+  hostPort(option: OptionOfKind<"text">): HostPort | undefined {
+    const text = this.text(option);
+    return text === undefined ? undefined : parseHostPort(text, `--${option}`);
   }
-  if (listen === undefined && tlsConfig === undefined) {
-    throw new ConfigError("--listen none needs --tls-listen: clients must connect somewhere");
-  }
-  const dataDir = text("data-dir");
 
-  // --redis and --sentinel name the same thing: the higher source decides which one counts.
-  const redisRaw = raw("redis");
-  const sentinelRaw = raw("sentinel");
-  const rank = (r: Raw | undefined) => r === undefined ? 0 : SOURCE_RANK[r.source];
-  if (redisRaw !== undefined && sentinelRaw !== undefined && rank(redisRaw) === rank(sentinelRaw)) {
-    throw new ConfigError(
-      `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
-    );
-  }
-  const pem = (option: OptionOfKind<"text">): string | undefined => {
-    const path = text(option);
+  /** The text of the PEM file the option names, if given. */
+  pem(option: OptionOfKind<"text">): string | undefined {
+    const path = this.text(option);
     if (path === undefined) return undefined;
     try {
-      return readFile(path);
+      return this.#readFile(path);
     } catch (error) {
       throw new ConfigError(`--${option}: cannot read '${path}': ${(error as Error).message}`);
     }
-  };
+  }
+
   /** A client's TLS material: `--<server>-tls-ca`, and `-cert` with `-key` for mutual TLS. */
-  const tlsMaterial = (server: "redis" | "kafka"): TlsMaterial => {
+  tlsMaterial(server: "redis" | "kafka"): TlsMaterial {
     const material: TlsMaterial = {};
-    const ca = pem(`${server}-tls-ca`);
-    const cert = pem(`${server}-tls-cert`);
-    const key = pem(`${server}-tls-key`);
+    const ca = this.pem(`${server}-tls-ca`);
+    const cert = this.pem(`${server}-tls-cert`);
+    const key = this.pem(`${server}-tls-key`);
     if ((cert === undefined) !== (key === undefined)) {
       throw new ConfigError(`--${server}-tls-cert and --${server}-tls-key go together`);
     }
@@ -275,82 +325,131 @@ export function parseConfig(
     if (cert !== undefined) material.cert = cert;
     if (key !== undefined) material.key = key;
     return material;
-  };
+  }
+}
+
+/** The plain client port and the TLS one: at least one of them. */
+function clientListeners(
+  read: OptionReader,
+): { listen: HostPort | undefined; tls: TlsListenConfig | undefined } {
+  const listenText = read.text("listen");
+  const listen = listenText === "none" ? undefined : parseHostPort(listenText, "--listen");
+  const tlsListenText = read.text("tls-listen");
+  let tls: TlsListenConfig | undefined;
+  if (tlsListenText !== undefined) {
+    const certFile = read.text("tls-cert");
+    const keyFile = read.text("tls-key");
+    if (certFile === undefined || keyFile === undefined) {
+      throw new ConfigError("--tls-listen needs --tls-cert and --tls-key");
+    }
+    const caFile = read.text("tls-ca");
+    const authClients = read.text("tls-auth-clients") ?? (caFile === undefined ? "no" : "yes");
+    if (authClients !== "yes" && authClients !== "no" && authClients !== "optional") {
+      throw new ConfigError(`--tls-auth-clients must be yes, no or optional, got '${authClients}'`);
+    }
+    if (authClients !== "no" && caFile === undefined) {
+      throw new ConfigError("--tls-auth-clients yes|optional needs --tls-ca");
+    }
+    tls = {
+      listen: parseHostPort(tlsListenText, "--tls-listen"),
+      certFile,
+      keyFile,
+      caFile,
+      authClients,
+    };
+  }
+  if (listen === undefined && tls === undefined) {
+    throw new ConfigError("--listen none needs --tls-listen: clients must connect somewhere");
+  }
+  return { listen, tls };
+}
+
+/**
+ * The rack's Redis: `--redis` (a URL, the default) or `--sentinel` with
+ * `--master`. Both name the same thing, so the higher source decides which
+ * one counts.
+ */
+function redisTarget(read: OptionReader): RedisTarget {
+  const redisRaw = read.raw("redis");
+  const sentinelRaw = read.raw("sentinel");
+  const rank = (r: Raw | undefined) => r === undefined ? 0 : SOURCE_RANK[r.source];
+  if (redisRaw !== undefined && sentinelRaw !== undefined && rank(redisRaw) === rank(sentinelRaw)) {
+    throw new ConfigError(
+      `Give either --redis or --sentinel, not both (both from the ${redisRaw.source})`,
+    );
+  }
   const accessOf = (
     prefix: "redis" | "sentinel",
     url?: { tls: boolean; username?: string; password?: string },
   ): RedisAccess => {
     const access: RedisAccess = {};
-    const username = text(`${prefix}-user`) ?? url?.username;
-    const password = secret(`${prefix}-password`, `${prefix}-password-file`) ?? url?.password;
+    const username = read.text(`${prefix}-user`) ?? url?.username;
+    const password = read.secret(`${prefix}-password`, `${prefix}-password-file`) ??
+      url?.password;
     if (username !== undefined) access.username = username;
     if (password !== undefined) access.password = password;
     // Sentinels are reached with Redis's TLS material (--redis-tls-*).
-    if (boolean(`${prefix}-tls`, url?.tls)) access.tls = tlsMaterial("redis");
+    if (read.boolean(`${prefix}-tls`, url?.tls)) access.tls = read.tlsMaterial("redis");
     return access;
   };
-  let redis: RedisTarget;
-  const master = text("master");
+  const master = read.text("master");
   if (rank(sentinelRaw) > rank(redisRaw)) {
     if (master === undefined) throw new ConfigError("--sentinel needs --master <name>");
-    const sentinels = list("sentinel").map((s) => parseHostPort(s, "--sentinel"));
-    redis = {
+    const sentinels = read.list("sentinel").map((s) => parseHostPort(s, "--sentinel"));
+    return {
       kind: "sentinel",
       sentinels,
       master,
       access: accessOf("redis"),
       sentinelAccess: accessOf("sentinel"),
     };
-  } else {
-    if (master !== undefined && rank(raw("master")) > rank(redisRaw)) {
-      throw new ConfigError("--master only makes sense with --sentinel");
+  }
+  if (master !== undefined && rank(read.raw("master")) > rank(redisRaw)) {
+    throw new ConfigError("--master only makes sense with --sentinel");
+  }
+  const url = parseRedisUrl(read.text("redis"));
+  return { kind: "direct", ...url.address, access: accessOf("redis", url) };
+}
+
+/** The op log: the embedded one in the data folder unless `--log` says otherwise; Kafka's TLS and SASL. */
+function logTarget(read: OptionReader, dataDir: string): LogTarget {
+  const log = parseLogTarget(read.text("log") ?? `local:${dataDir}/log`);
+  if (log.kind !== "kafka") return log;
+  const security: KafkaSecurity = {};
+  if (read.boolean("kafka-tls")) security.tls = read.tlsMaterial("kafka");
+  const mechanism = read.text("kafka-sasl");
+  if (mechanism !== undefined) {
+    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+      throw new ConfigError(
+        `--kafka-sasl must be plain, scram-sha-256 or scram-sha-512, got '${mechanism}'`,
+      );
     }
-    const url = parseRedisUrl(text("redis"));
-    redis = { kind: "direct", ...url.address, access: accessOf("redis", url) };
-  }
-
-  let log = parseLogTarget(text("log") ?? `local:${dataDir}/log`);
-  if (log.kind === "kafka") {
-    const security: KafkaSecurity = {};
-    if (boolean("kafka-tls")) security.tls = tlsMaterial("kafka");
-    const mechanism = text("kafka-sasl");
-    if (mechanism !== undefined) {
-      if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
-        throw new ConfigError(
-          `--kafka-sasl must be plain, scram-sha-256 or scram-sha-512, got '${mechanism}'`,
-        );
-      }
-      const username = text("kafka-user");
-      const password = secret("kafka-password", "kafka-password-file");
-      if (username === undefined || password === undefined) {
-        throw new ConfigError("--kafka-sasl needs --kafka-user and a password");
-      }
-      security.sasl = { mechanism, username, password };
+    const username = read.text("kafka-user");
+    const password = read.secret("kafka-password", "kafka-password-file");
+    if (username === undefined || password === undefined) {
+      throw new ConfigError("--kafka-sasl needs --kafka-user and a password");
     }
-    log = { ...log, security };
+    security.sasl = { mechanism, username, password };
   }
+  return { ...log, security };
+}
 
-  const logLevel = text("log-level");
-  if (!["debug", "info", "warning", "error"].includes(logLevel)) {
-    throw new ConfigError(`--log-level must be debug, info, warning or error, got '${logLevel}'`);
-  }
-  const logFormat = text("log-format");
-  if (logFormat !== "text" && logFormat !== "json") {
-    throw new ConfigError(`--log-format must be text or json, got '${logFormat}'`);
-  }
-
-  const nodeIdText = text("node-id");
-  const rackText = text("rack");
-  const peerListenText = text("peer-listen");
-  const peerListen = peerListenText === undefined
-    ? undefined
-    : parseHostPort(peerListenText, "--peer-listen");
-  const adminListenText = text("admin-listen");
-  const adminListen = adminListenText === undefined
-    ? undefined
-    : parseHostPort(adminListenText, "--admin-listen");
-  const peers = list("peer").map(parsePeer);
-  const peerTlsParts = [pem("peer-tls-cert"), pem("peer-tls-key"), pem("peer-tls-ca")];
+/** Peer links (their address, the other nodes, mutual TLS, the world's secret) and the admin listener. */
+function links(read: OptionReader): {
+  peerListen: HostPort | undefined;
+  adminListen: HostPort | undefined;
+  peers: PeerConfig[];
+  peerTls: PeerTls | undefined;
+  worldSecret: string | undefined;
+} {
+  const peerListen = read.hostPort("peer-listen");
+  const adminListen = read.hostPort("admin-listen");
+  const peers = read.list("peer").map(parsePeer);
+  const peerTlsParts = [
+    read.pem("peer-tls-cert"),
+    read.pem("peer-tls-key"),
+    read.pem("peer-tls-ca"),
+  ];
   let peerTls: PeerTls | undefined;
   if (peerTlsParts.some((p) => p !== undefined)) {
     const [cert, key, ca] = peerTlsParts;
@@ -359,7 +458,7 @@ export function parseConfig(
     }
     peerTls = { cert, key, ca };
   }
-  const worldSecret = secret("world-secret", "world-secret-file");
+  const worldSecret = read.secret("world-secret", "world-secret-file");
   if (
     (peers.length > 0 || peerListen !== undefined) &&
     (worldSecret === undefined || worldSecret.length < 16)
@@ -368,55 +467,5 @@ export function parseConfig(
       "Peer links need --world-secret (or PYLON_WORLD_SECRET) of at least 16 characters, the same on every node",
     );
   }
-
-  const users = list("user");
-  for (const line of users) {
-    try {
-      new Users({ requirepass: undefined, users: [line], worldSecret: undefined });
-    } catch (error) {
-      throw new ConfigError(`--user '${line}': ${(error as Error).message}`);
-    }
-  }
-
-  return {
-    kind: "run",
-    config: {
-      nodeId: nodeIdText === undefined ? undefined : checkNodeId(nodeIdText),
-      rack: rackText === undefined ? undefined : checkRack(rackText),
-      listen,
-      tls: tlsConfig,
-      peerTls,
-      redis,
-      log,
-      dataDir,
-      logLevel: logLevel as LogLevelName,
-      logFormat,
-      clientsMax: integer("max-clients"),
-      subscribersMax: integer("max-subscribers"),
-      peerListen,
-      adminListen,
-      worldSecret,
-      peers,
-      join: boolean("join"),
-      raftTickMs: integer("raft-tick-ms"),
-      partitions: integer("partitions"),
-      applier: boolean("applier"),
-      ackLog: list("ack-log").map((c) => c.toLowerCase()),
-      contentious: list("contentious"),
-      strongQuorum: parseQuorum(text("strong-quorum")),
-      metaDb: integer("meta-db"),
-      writeTimeoutMs: integer("write-timeout-ms"),
-      writesInFlightMax: integer("writes-in-flight-max"),
-      drainTimeoutMs: integer("drain-timeout-ms"),
-      publishMaxAgeMs: integer("publish-max-age-ms"),
-      logSegmentBytes: size("log-segment-bytes"),
-      logRetentionBytes: size("log-retention-bytes"),
-      logRetentionMs: integer("log-retention-ms"),
-      clientOutputBufferLimit: size("client-output-buffer-limit"),
-      clientMemoryBudget: size("client-memory-budget"),
-      requirepass: secret("requirepass", "requirepass-file"),
-      users,
-      protectedMode: boolean("protected-mode"),
-    },
-  };
+  return { peerListen, adminListen, peers, peerTls, worldSecret };
 }
