@@ -17,8 +17,8 @@ export type {
   TlsListenConfig,
 } from "./types.ts";
 export { ConfigError } from "./types.ts";
-export { OPTION_NAMES, optionDefault, type OptionName, USAGE } from "./options.ts";
-export { envName, type ReadFile } from "./sources.ts";
+export { envName, OPTION_NAMES, optionDefault, type OptionName, USAGE } from "./options.ts";
+export type { ReadFile } from "./sources.ts";
 export { checkNodeId, checkRack, parseConfig, type ParsedConfig } from "./parse.ts";
 export { describeLog, describeRedis } from "./describe.ts";
 export { configChanges, LIVE_OPTIONS, type LiveOption } from "./changes.ts";

@@ -387,11 +387,20 @@ export type DefaultOf<N extends DefaultedOption> = Options[N] extends { default:
 
 /** An option's default, for the parts that need one when built without a configuration. */
 export function optionDefault<N extends DefaultedOption>(option: N): DefaultOf<N> {
+  const value = tableDefault(option);
+  if (value === undefined) throw new Error(`Option '${option}' has no default`);
+  return value as DefaultOf<N>;
+}
+
+/** An option's default in the table, if it has one. */
+export function tableDefault(option: OptionName): string | number | boolean | undefined {
   const spec: OptionSpec = OPTIONS[option];
-  if (!("default" in spec) || spec.default === undefined) {
-    throw new Error(`Option '${option}' has no default`);
-  }
-  return spec.default as DefaultOf<N>;
+  return "default" in spec ? spec.default : undefined;
+}
+
+/** The `PYLON_*` variable of an option (its key in the configuration file is its name). */
+export function envName(option: OptionName): string {
+  return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
 }
 
 /** A default as `--help` shows it: sizes in units, whole days of milliseconds in days, booleans in the option's own words. */

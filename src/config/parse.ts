@@ -17,8 +17,8 @@ import {
   type OptionName,
   type OptionOfKind,
   OPTIONS,
-  type OptionSpec,
   parseBoolean,
+  tableDefault,
 } from "./options.ts";
 import { type Raw, type ReadFile, readSources, SOURCE_RANK } from "./sources.ts";
 import {
@@ -38,12 +38,6 @@ export type ParsedConfig =
   | { kind: "run"; config: Config }
   | { kind: "help" }
   | { kind: "version" };
-
-/** An option's default in the table, if it has one. */
-function tableDefault(option: OptionName): string | number | boolean | undefined {
-  const spec: OptionSpec = OPTIONS[option];
-  return "default" in spec ? spec.default : undefined;
-}
 
 /** `--strong-quorum`: majority, all, or a number of racks. */
 function parseQuorum(text: string): Config["strongQuorum"] {

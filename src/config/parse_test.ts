@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describeRedis } from "./describe.ts";
-import { envName } from "./sources.ts";
-import { OPTION_NAMES, optionDefault, type OptionName } from "./options.ts";
+import { envName, OPTION_NAMES, optionDefault, type OptionName } from "./options.ts";
 import { parseConfig } from "./parse.ts";
 import { type Config, ConfigError } from "./types.ts";
 

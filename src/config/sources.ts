@@ -6,13 +6,15 @@
  * environment and a file reader come in.
  */
 
-import { isBooleanWord, type Kind, type OptionName, OPTIONS, type OptionSpec } from "./options.ts";
+import {
+  envName,
+  isBooleanWord,
+  type Kind,
+  type OptionName,
+  OPTIONS,
+  type OptionSpec,
+} from "./options.ts";
 import { ConfigError } from "./types.ts";
-
-/** The `PYLON_*` variable of an option. */
-export function envName(option: OptionName): string {
-  return `PYLON_${option.toUpperCase().replaceAll("-", "_")}`;
-}
 
 /** Reads a configuration file (injected so parsing stays pure). */
 export type ReadFile = (path: string) => string;
