@@ -1,8 +1,9 @@
 /** Pylon's entry point: read the configuration, start the node, stop on signals. */
 
 import { getLogger } from "@logtape/logtape";
-import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config.ts";
+import { ConfigError, describeLog, describeRedis, parseConfig, USAGE } from "./src/config/mod.ts";
 import { setupLogging } from "./src/observe/log.ts";
+import { describe } from "./src/net/address.ts";
 import { startNode } from "./src/node.ts";
 import { IdentityError } from "./src/identity/node_identity.ts";
 import { armFailpoints } from "./src/failpoints.ts";
@@ -79,16 +80,16 @@ async function main(): Promise<number> {
   log.info("node {nodeId} of rack {rack} serves clients on {address}", {
     nodeId: node.identity.nodeId,
     rack: node.identity.rack,
-    address: `${node.address.host}:${node.address.port}`,
+    address: describe(node.address),
   });
   // Stdout line tests and scripts wait for: the address clients can use now.
-  console.log(`pylon: ready on ${node.address.host}:${node.address.port}`);
+  console.log(`pylon: ready on ${describe(node.address)}`);
   if (node.tlsAddress !== undefined) {
-    console.log(`pylon: TLS clients on ${node.tlsAddress.host}:${node.tlsAddress.port}`);
+    console.log(`pylon: TLS clients on ${describe(node.tlsAddress)}`);
   }
 
   // SIGHUP reads the flags, PYLON_* variables and the configuration file again and takes what
-  // can change live (src/config_changes.ts), instead of ending the node.
+  // can change live (src/config/changes.ts), instead of ending the node.
   Deno.addSignalListener("SIGHUP", async () => {
     log.info("SIGHUP: reloading");
     try {

@@ -8,8 +8,8 @@
 export {
   type Config,
   ConfigError,
-  type HostPort,
   type LogTarget,
   parseConfig,
   type RedisTarget,
-} from "./src/config.ts";
+} from "./src/config/mod.ts";
+export type { HostPort } from "./src/net/address.ts";

@@ -5,8 +5,7 @@
  * the median is reported, so a noisy moment does not favour one target.
  */
 
-import { ensureRedis } from "../tools/provision.ts";
-import { freePort, makeCerts, startPylon, startRedis } from "../tests/harness/mod.ts";
+import { ensureRedis, freePort, makeCerts, startPylon, startRedis } from "../tests/harness/mod.ts";
 import { type BenchResult, median, printTable, redisBenchmark } from "./redis_benchmark.ts";
 import { startTwemproxy } from "./twemproxy.ts";
 import { cpuMs, rss } from "../tests/harness/proc.ts";

@@ -1,8 +1,14 @@
 /** twemproxy (`nutcracker`) in front of one Redis, as the benchmark's reference proxy. */
 
 import { join } from "node:path";
-import { ensureNutcracker } from "../tools/provision.ts";
-import { freePort, redisCli, scratchDir, Service, waitFor } from "../tests/harness/mod.ts";
+import {
+  ensureNutcracker,
+  freePort,
+  redisCli,
+  scratchDir,
+  Service,
+  waitFor,
+} from "../tests/harness/mod.ts";
 
 /** A running nutcracker. */
 export interface Twemproxy extends AsyncDisposable {

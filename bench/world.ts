@@ -8,9 +8,15 @@
  * the same run.
  */
 
-import { ensureKafka, ensureRedis } from "../tools/provision.ts";
 import { RedisClient } from "../src/redis/client.ts";
-import { RawClient, type RedisServer, startKafka, startWorld } from "../tests/harness/mod.ts";
+import {
+  ensureKafka,
+  ensureRedis,
+  RawClient,
+  type RedisServer,
+  startKafka,
+  startWorld,
+} from "../tests/harness/mod.ts";
 import { printTable } from "./redis_benchmark.ts";
 import { ceiling } from "./write.ts";
 

@@ -8,8 +8,9 @@
  * before Kafka starts; each Pylon is warmed up first.
  */
 
-import { ensureKafka, ensureRedis } from "../tools/provision.ts";
 import {
+  ensureKafka,
+  ensureRedis,
   type PylonProcess,
   startKafka,
   startPylon,

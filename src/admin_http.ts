@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "./config.ts";
+import type { HostPort } from "./net/address.ts";
 import type { NodeSnapshot } from "./node_info.ts";
 import {
   METRICS_CONTENT_TYPE,

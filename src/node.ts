@@ -7,9 +7,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { configChanges } from "./config_changes.ts";
+import { type Config, configChanges } from "./config/mod.ts";
 import { setupLogging } from "./observe/log.ts";
-import type { Config, HostPort } from "./config.ts";
+import { describe, type HostPort } from "./net/address.ts";
 import { EMPTY_GATEWAY_STATS, Gateway } from "./gateway/server.ts";
 import { WritePath } from "./write/write_path.ts";
 import { Upstream } from "./redis/upstream.ts";
@@ -36,7 +36,6 @@ import { type AdminServer, serveAdmin } from "./admin_http.ts";
 import { World } from "./cluster/world.ts";
 import { adminCommand } from "./cluster/admin.ts";
 import { join } from "node:path";
-import { describe } from "./redis/client.ts";
 import { markerFor, settleIdentity, settleNaming } from "./identity/establish.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { whenReachable } from "./identity/when_reachable.ts";
@@ -62,7 +61,7 @@ export interface PylonNode {
   tlsAddress: HostPort | undefined;
   /**
    * Reads the TLS certificates again and takes from `next` (the configuration
-   * read again) what can change live (src/config_changes.ts); logs the rest.
+   * read again) what can change live (src/config/changes.ts); logs the rest.
    */
   reload(next?: Config): Promise<void>;
   /** Stops serving, finishes the writes in flight, closes everything. */

@@ -1,7 +1,8 @@
 /** The sections of `PYLON INFO`, from the parts of a running node. */
 
 import type { GateStats } from "./consistency/gate.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/types.ts";
+import { describe } from "./net/address.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
 import type { GatewayStats } from "./gateway/server.ts";
@@ -54,15 +55,11 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
         ["process_id", Deno.pid],
         [
           "listen",
-          s.config.listen === undefined
-            ? "none"
-            : `${s.config.listen.host}:${s.config.listen.port}`,
+          s.config.listen === undefined ? "none" : describe(s.config.listen),
         ],
         [
           "tls_listen",
-          s.config.tls === undefined
-            ? "none"
-            : `${s.config.tls.listen.host}:${s.config.tls.listen.port}`,
+          s.config.tls === undefined ? "none" : describe(s.config.tls.listen),
         ],
         ["uptime_in_seconds", Math.floor((now - s.startedAt) / 1000)],
         ["serves_reads", s.servesReads ? 1 : 0],
@@ -200,7 +197,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
   if (s.peerServer !== undefined || s.peers.length > 0) {
     const fields: [string, string | number][] = [];
     if (s.config.peerListen !== undefined) {
-      fields.push(["peer_listen", `${s.config.peerListen.host}:${s.config.peerListen.port}`]);
+      fields.push(["peer_listen", describe(s.config.peerListen)]);
     }
     if (s.peerServer !== undefined) {
       fields.push(

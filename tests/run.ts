@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { provision, ProvisionError } from "../tools/provision.ts";
+import { provision, ProvisionError } from "./harness/provision.ts";
 import { SHARED_KAFKA_ENV, startKafka } from "./harness/kafka.ts";
 import { TEST_ROOT_ENV } from "./harness/service.ts";
 

@@ -6,8 +6,15 @@
  * README's performance section reports comes from here.
  */
 
-import { ensureKafka, ensureRedis } from "./provision.ts";
-import { freePort, startKafka, startPylon, startRedis, uniqueTopic } from "../tests/harness/mod.ts";
+import {
+  ensureKafka,
+  ensureRedis,
+  freePort,
+  startKafka,
+  startPylon,
+  startRedis,
+  uniqueTopic,
+} from "../tests/harness/mod.ts";
 import { redisBenchmark } from "../bench/redis_benchmark.ts";
 
 interface ProfileNode {

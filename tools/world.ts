@@ -6,8 +6,15 @@
  * everything.
  */
 
-import { ensureKafka, ensureRedis, ProvisionError } from "./provision.ts";
-import { freePort, startKafka, startPylon, startRack } from "../tests/harness/mod.ts";
+import {
+  ensureKafka,
+  ensureRedis,
+  freePort,
+  ProvisionError,
+  startKafka,
+  startPylon,
+  startRack,
+} from "../tests/harness/mod.ts";
 
 /** A port that is free now: `preferred` if possible. */
 function portNear(preferred: number): number {

@@ -18,13 +18,12 @@
 import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { concatBytes } from "../resp/bytes.ts";
 import { decodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
-import { describe } from "../redis/client.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { type Clock, realClock } from "../clock.ts";
 import type { HandBack } from "./hand_back.ts";

@@ -8,10 +8,9 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { PeerTls } from "../config.ts";
+import type { PeerTls } from "../config/types.ts";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
-import { describe } from "../redis/client.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import {
   encodeFrame,
   type Frame,

@@ -8,7 +8,8 @@
 
 import * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort, PeerTls } from "../config.ts";
+import type { HostPort } from "../net/address.ts";
+import type { PeerTls } from "../config/types.ts";
 import * as tls from "node:tls";
 import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";

@@ -11,7 +11,7 @@ import { PeerFlags } from "./peer_server.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { Placement } from "../log/op_log.ts";
 import type { Need } from "../applier/rack_progress.ts";
-import { describe } from "../redis/client.ts";
+import { describe } from "../net/address.ts";
 
 /** An empty read only asks whether the rack has applied its need (src/read/read_service.ts). */
 const POSITION_PROBE = new Uint8Array(0);

@@ -25,7 +25,7 @@ import type { ConfState, RaftStatus } from "../raft/types.ts";
 import { SeededRandom } from "../random.ts";
 import { failpoint } from "../failpoints.ts";
 import { ignored } from "../observe/ignored.ts";
-import { parseHostPort } from "../config.ts";
+import { parseHostPort } from "../net/address.ts";
 import type { PeerAddress } from "./peer_client.ts";
 import {
   applyWorldCommand,

@@ -11,7 +11,8 @@ import { pylonSection } from "../observe/info.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import type { HostPort } from "../net/address.ts";
+import { optionDefault } from "../config/options.ts";
 import type { Argv } from "../resp/request_decoder.ts";
 import type { CommandSpec } from "../command/mod.ts";
 import {
@@ -121,7 +122,7 @@ function isLoopback(address: string | undefined): boolean {
 
 const DEFAULT_LIMITS: ConnectionLimits = {
   pendingRequestsMax: 1024,
-  outputBytesMax: 64 * 1024 * 1024,
+  outputBytesMax: optionDefault("client-output-buffer-limit"),
   resp: {},
 };
 
@@ -151,7 +152,7 @@ export class Gateway {
     this.options = options;
     this.#backend = backend;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.#clientsMax = options.clientsMax ?? 10_000;
+    this.#clientsMax = options.clientsMax ?? optionDefault("max-clients");
     this.#budget = new MemoryBudget(options.memoryBudgetBytes ?? 1024 ** 3);
     const users = backend.users ??
       new Users({ requirepass: undefined, users: [], worldSecret: undefined });

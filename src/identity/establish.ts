@@ -9,9 +9,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type Config, describeLog } from "../config.ts";
+import type { Config } from "../config/types.ts";
+import { describeLog } from "../config/describe.ts";
 import type { OpLog } from "../log/op_log.ts";
-import { describe, RedisClient, ReplyError, replyText } from "../redis/client.ts";
+import { RedisClient, ReplyError, replyText } from "../redis/client.ts";
+import { describe } from "../net/address.ts";
 import type { Upstream } from "../redis/upstream.ts";
 import { PipelineConnection } from "../redis/pipeline_connection.ts";
 import {

@@ -12,7 +12,7 @@ import {
   logLevel,
   type SASLOptions,
 } from "kafkajs";
-import type { KafkaSecurity } from "../config.ts";
+import type { KafkaSecurity } from "../config/types.ts";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import process from "node:process";

@@ -18,7 +18,8 @@
 import { Buffer } from "node:buffer";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort, KafkaSecurity } from "../config.ts";
+import type { HostPort } from "../net/address.ts";
+import type { KafkaSecurity } from "../config/types.ts";
 import { createKafka } from "./kafka_client.ts";
 import { ensureTopic } from "./kafka_topic.ts";
 import { ignored } from "../observe/ignored.ts";

@@ -48,6 +48,7 @@ import {
 import { cutTornTail, type TornTail } from "../storage/torn_tail.ts";
 import { GroupCommit } from "./group_commit.ts";
 import { RecentRecords } from "./recent_records.ts";
+import { optionDefault } from "../config/options.ts";
 import {
   type LogBounds,
   LogError,
@@ -59,8 +60,8 @@ import {
 
 const log = getLogger(["pylon", "log", "segment"]);
 
-/** Size at which the active segment is sealed and the next batch starts a new one. */
-export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Size at which the active segment is sealed and the next batch starts a new one (--log-segment-bytes). */
+export const SEGMENT_BYTES_DEFAULT = optionDefault("log-segment-bytes");
 /** Largest payload accepted by default; a stored length above the bound is corruption. */
 export const RECORD_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 const BATCH_RECORDS_MAX_DEFAULT = 1024;

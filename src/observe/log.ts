@@ -6,7 +6,7 @@ import { configure, getConsoleSink, getJsonLinesFormatter, type LogLevel } from 
 export type LogFormat = "text" | "json";
 
 /** Configures logging for the whole process; call once, early. */
-export async function setupLogging(level: LogLevel, format: LogFormat = "text"): Promise<void> {
+export async function setupLogging(level: LogLevel, format: LogFormat): Promise<void> {
   await configure({
     reset: true,
     sinks: {

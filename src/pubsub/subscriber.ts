@@ -20,14 +20,13 @@
 
 import type * as net from "node:net";
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import { arrayItems, bulkPayload, isErrorFrame } from "../resp/frames.ts";
 import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import { authArgs, openSocket, type RedisAccess } from "../redis/access.ts";
-import { describe } from "../redis/client.ts";
 
 const log = getLogger(["pylon", "pubsub"]);
 

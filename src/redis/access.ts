@@ -6,9 +6,9 @@
  * here, so none of them can forget either.
  */
 
-import type { TlsMaterial } from "../transport.ts";
+import type { TlsMaterial } from "../net/tls.ts";
 
-export { openSocket } from "../transport.ts";
+export { openSocket } from "../net/transport.ts";
 
 /** How to reach one kind of server. */
 export interface RedisAccess {

@@ -7,15 +7,10 @@
 import * as net from "node:net";
 import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
-import { connectSocket } from "./connect.ts";
+import { ConnectionError, connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import type { RespValue } from "../resp/value.ts";
-import type { HostPort } from "../config.ts";
-
-/** A connection-level failure (refused, reset, timed out, closed). */
-export class ConnectionError extends Error {
-  override name = "ConnectionError";
-}
+import { describe, type HostPort } from "../net/address.ts";
 
 /** An error reply from Redis, raised by {@linkcode RedisClient.command}. */
 export class ReplyError extends Error {
@@ -215,11 +210,6 @@ export class RedisClient {
     for (const fn of this.#onClose) fn(error);
     this.#onClose = [];
   }
-}
-
-/** `host:port` for messages. */
-export function describe(address: HostPort): string {
-  return `${address.host}:${address.port}`;
 }
 
 /** The text of a bulk or simple string reply, or undefined for anything else. */

@@ -1,9 +1,13 @@
 /** Opening a connection to a Redis or Sentinel server, with a deadline, Nagle off, TLS if asked. */
 
 import type * as net from "node:net";
-import type { HostPort } from "../config.ts";
-import { ConnectionError, describe } from "./client.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import { openSocket, type RedisAccess } from "./access.ts";
+
+/** A connection-level failure (refused, reset, timed out, closed). */
+export class ConnectionError extends Error {
+  override name = "ConnectionError";
+}
 
 /** Connects to `address`, failing with {@linkcode ConnectionError} after `timeoutMs`. */
 export function connectSocket(

@@ -6,8 +6,8 @@
 
 import type * as net from "node:net";
 import { ReplyFramer } from "../resp/reply_framer.ts";
-import type { HostPort } from "../config.ts";
-import { ConnectionError, describe } from "./client.ts";
+import { describe, type HostPort } from "../net/address.ts";
+import { ConnectionError } from "./connect.ts";
 import { connectSocket } from "./connect.ts";
 import { authArgs, type RedisAccess } from "./access.ts";
 import { encodeCommand } from "../resp/encoder.ts";

@@ -13,7 +13,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { HostPort } from "../config.ts";
+import type { HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { frameText, isErrorFrame } from "../resp/frames.ts";

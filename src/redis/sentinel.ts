@@ -5,9 +5,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HostPort } from "../config.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import type { RedisAccess } from "./access.ts";
-import { describe, RedisClient, replyText } from "./client.ts";
+import { RedisClient, replyText } from "./client.ts";
 
 const log = getLogger(["pylon", "redis", "sentinel"]);
 

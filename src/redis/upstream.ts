@@ -16,10 +16,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HostPort, RedisTarget } from "../config.ts";
+import { describe, type HostPort } from "../net/address.ts";
+import type { RedisTarget } from "../config/types.ts";
 import type { Protocol } from "../resp/value.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { type ClientOptions, describe, RedisClient, replyText } from "./client.ts";
+import { type ClientOptions, RedisClient, replyText } from "./client.ts";
 import { PipelineConnection } from "./pipeline_connection.ts";
 import { SentinelWatcher } from "./sentinel.ts";
 import { type ReplySink, UpstreamConnection, UpstreamError } from "./upstream_connection.ts";

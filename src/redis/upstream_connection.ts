@@ -11,8 +11,7 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
-import type { HostPort } from "../config.ts";
-import { describe } from "./client.ts";
+import { describe, type HostPort } from "../net/address.ts";
 import { authArgs, openSocket, type RedisAccess } from "./access.ts";
 
 /** Receives one request's raw reply, or the error that lost it. */

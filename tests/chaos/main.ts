@@ -11,7 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { provision } from "../../tools/provision.ts";
+import { provision } from "../harness/provision.ts";
 import { type Fault, FAULTS } from "./nemesis.ts";
 import { runChaos } from "./run.ts";
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { RawClient, startWorld, useKafka } from "../harness/mod.ts";
 import { encodeCommand } from "../../src/resp/encoder.ts";
-import { ensureRedisPy } from "../../tools/provision.ts";
+import { ensureRedisPy } from "../harness/provision.ts";
 
 const PUBSUB_SCRIPT = fileURLToPath(new URL("./redis_py_pubsub.py", import.meta.url));
 const COUNT = 20;

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startWorld, useKafka } from "../harness/mod.ts";
 import { waitConverged } from "../world/world.ts";
-import { ensureRedisPy } from "../../tools/provision.ts";
+import { ensureRedisPy } from "../harness/provision.ts";
 
 const SCRIPT = fileURLToPath(new URL("./redis_py_check.py", import.meta.url));
 

@@ -1,11 +1,11 @@
 /**
- * Apache Kafka in KRaft mode, started from the jars that tools/provision.ts
+ * Apache Kafka in KRaft mode, started from the jars that provision.ts
  * assembled: one combined broker+controller, or three of them for fault tests.
  */
 
 import { dirname, join } from "node:path";
-import type { KafkaSecurity } from "../../src/config.ts";
-import { ensureKafka, type KafkaInstall } from "../../tools/provision.ts";
+import type { KafkaSecurity } from "../../src/config/types.ts";
+import { ensureKafka, type KafkaInstall } from "./provision.ts";
 import { createKafka } from "../../src/log/kafka_client.ts";
 import { freePorts } from "./ports.ts";
 import { scratchDir, Service } from "./service.ts";

@@ -1,7 +1,8 @@
 /**
  * Test harness: one-call helpers that start real Redis, Sentinel racks and
  * Kafka on free loopback ports, in scratch folders, and always stop them
- * (use them with `await using`).
+ * (use them with `await using`); and the provisioning that installs them
+ * (tests, benches and tools all take it from here).
  */
 
 export { delay, waitFor, WaitTimeout } from "./wait.ts";
@@ -31,3 +32,11 @@ export { type RackSlot, startWorld, World, type WorldRack } from "./world.ts";
 export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";
 export { type CertPair, makeCerts, type TestCerts } from "./certs.ts";
+export {
+  ensureKafka,
+  ensureNutcracker,
+  ensureRedis,
+  ensureRedisPy,
+  provision,
+  ProvisionError,
+} from "./provision.ts";

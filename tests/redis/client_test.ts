@@ -1,7 +1,8 @@
 /** Pylon's own Redis client against a real Redis. */
 
 import assert from "node:assert/strict";
-import { ConnectionError, RedisClient, ReplyError } from "../../src/redis/client.ts";
+import { RedisClient, ReplyError } from "../../src/redis/client.ts";
+import { ConnectionError } from "../../src/redis/connect.ts";
 import { startRedis } from "../harness/mod.ts";
 
 Deno.test("RedisClient pipelines calls, reads replies that span many reads, and returns error replies", async () => {

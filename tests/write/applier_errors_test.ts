@@ -19,7 +19,7 @@ import { encodeOp } from "../../src/log/op.ts";
 import { newOpId } from "../../src/log/op_id.ts";
 import { LAYOUT_VERSION } from "../../src/identity/rack_marker.ts";
 import { Upstream } from "../../src/redis/upstream.ts";
-import type { HostPort } from "../../src/config.ts";
+import type { HostPort } from "../../src/net/address.ts";
 import { armFailpoints, disarmFailpoints } from "../../src/failpoints.ts";
 import { ignoredCounts } from "../../src/observe/ignored.ts";
 import { startRedis, waitFor } from "../harness/mod.ts";

@@ -6,8 +6,9 @@
  */
 
 import type * as net from "node:net";
-import { openSocket, type TlsMaterial } from "../../transport.ts";
-import type { HostPort } from "../../config.ts";
+import { openSocket } from "../../net/transport.ts";
+import type { TlsMaterial } from "../../net/tls.ts";
+import { describe, type HostPort } from "../../net/address.ts";
 import { KafkaReader, KafkaWriter } from "./wire.ts";
 
 /** A broker that could not be reached, or a connection that broke. */
@@ -186,8 +187,4 @@ export class KafkaConnection {
     this.#chunks = [];
     this.#buffered = 0;
   }
-}
-
-function describe(address: HostPort): string {
-  return `${address.host}:${address.port}`;
 }

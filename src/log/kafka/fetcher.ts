@@ -6,7 +6,8 @@
  * join after a broker restart, and no rebalance to wait for.
  */
 
-import type { HostPort, KafkaSecurity } from "../../config.ts";
+import { describe, type HostPort } from "../../net/address.ts";
+import type { KafkaSecurity } from "../../config/types.ts";
 import { KafkaConnection, KafkaConnectionError } from "./connection.ts";
 import { authenticate } from "./sasl.ts";
 import { decodeBatches, type FetchedRecord } from "./record_batch.ts";
@@ -210,7 +211,7 @@ export class PartitionFetcher {
         const found = leader === undefined ? undefined : brokers.get(leader);
         if (found !== undefined) return found;
         errors.push(
-          `${address.host}:${address.port} knows no leader of partition ${this.partition}`,
+          `${describe(address)} knows no leader of partition ${this.partition}`,
         );
       } catch (error) {
         errors.push((error as Error).message);

@@ -8,7 +8,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HostPort, KafkaSecurity } from "../../config.ts";
+import type { HostPort } from "../../net/address.ts";
+import type { KafkaSecurity } from "../../config/types.ts";
 import { ignored } from "../../observe/ignored.ts";
 import {
   type LogBounds,

@@ -7,7 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
-import type { KafkaSecurity } from "../../config.ts";
+import type { KafkaSecurity } from "../../config/types.ts";
 import type { KafkaConnection } from "./connection.ts";
 import { KafkaWriter } from "./wire.ts";
 

@@ -6,16 +6,8 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { HostPort } from "./config.ts";
-
-/** TLS material, PEM text (read from files at start). */
-export interface TlsMaterial {
-  /** CA certificates to trust (undefined: the system's). */
-  ca?: string;
-  /** A client certificate and its key, for servers that verify clients. */
-  cert?: string;
-  key?: string;
-}
+import type { HostPort } from "./address.ts";
+import type { TlsMaterial } from "./tls.ts";
 
 /** Opens a socket to `address`; `ready` is the event that says it can carry commands. */
 export function openSocket(

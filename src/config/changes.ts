@@ -5,7 +5,7 @@
  * name and kept as they were.
  */
 
-import type { Config } from "./config.ts";
+import type { Config } from "./types.ts";
 
 /** Options a running node takes on a reload. */
 export const LIVE_OPTIONS = [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "./config.ts";
-import { configChanges } from "./config_changes.ts";
+import { parseConfig } from "./parse.ts";
+import { configChanges } from "./changes.ts";
 
 function config(args: string[]) {
   const parsed = parseConfig(args, {});

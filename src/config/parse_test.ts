@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  type Config,
-  ConfigError,
-  describeRedis,
-  envName,
-  OPTION_NAMES,
-  type OptionName,
-  parseConfig,
-  parseHostPort,
-  USAGE,
-} from "./config.ts";
+import { describeRedis } from "./describe.ts";
+import { envName, OPTION_NAMES, optionDefault, type OptionName } from "./options.ts";
+import { parseConfig } from "./parse.ts";
+import { type Config, ConfigError } from "./types.ts";
 
 const SECRET = "0123456789abcdef";
 
@@ -41,6 +34,36 @@ Deno.test("parseConfig() gives a single-machine node with no arguments", () => {
   assert.equal(c.metaDb, undefined);
   assert.equal(c.applier, true);
   assert.equal(c.join, false);
+});
+
+Deno.test("parseConfig() with no sources holds every default of the option table", () => {
+  const c = config([]);
+  const expected: Partial<Record<keyof Config, unknown>> = {
+    dataDir: optionDefault("data-dir"),
+    logLevel: optionDefault("log-level"),
+    logFormat: optionDefault("log-format"),
+    clientsMax: optionDefault("max-clients"),
+    subscribersMax: optionDefault("max-subscribers"),
+    raftTickMs: optionDefault("raft-tick-ms"),
+    partitions: optionDefault("partitions"),
+    applier: optionDefault("applier"),
+    strongQuorum: optionDefault("strong-quorum"),
+    writeTimeoutMs: optionDefault("write-timeout-ms"),
+    writesInFlightMax: optionDefault("writes-in-flight-max"),
+    drainTimeoutMs: optionDefault("drain-timeout-ms"),
+    publishMaxAgeMs: optionDefault("publish-max-age-ms"),
+    logSegmentBytes: optionDefault("log-segment-bytes"),
+    logRetentionBytes: optionDefault("log-retention-bytes"),
+    logRetentionMs: optionDefault("log-retention-ms"),
+    clientOutputBufferLimit: optionDefault("client-output-buffer-limit"),
+    clientMemoryBudget: optionDefault("client-memory-budget"),
+    protectedMode: optionDefault("protected-mode"),
+  };
+  for (const [field, value] of Object.entries(expected)) {
+    assert.deepEqual(c[field as keyof Config], value, field);
+  }
+  assert.equal(c.logRetentionMs, 7 * 24 * 3_600_000);
+  assert.equal(c.clientOutputBufferLimit, 64 * 1024 ** 2);
 });
 
 /**
@@ -444,34 +467,6 @@ Deno.test("every option is read alike from a flag, a PYLON_* variable and the fi
   }
 });
 
-Deno.test("booleans take true/false, 1/0, on/off and yes/no from every source", () => {
-  for (const [word, value] of [["true", true], ["1", true], ["on", true], ["yes", true]] as const) {
-    assert.equal(config([], { PYLON_JOIN: word }).join, value, `PYLON_JOIN=${word}`);
-    assert.equal(config(["--join", word]).join, value, `--join ${word}`);
-    assert.equal(config([`--join=${word}`]).join, value, `--join=${word}`);
-    assert.equal(config([], {}, { join: word }).join, value, `"join": "${word}"`);
-  }
-  for (const word of ["false", "0", "off", "no", "OFF"]) {
-    assert.equal(config([], { PYLON_APPLIER: word }).applier, false, `PYLON_APPLIER=${word}`);
-    assert.equal(config(["--applier", word]).applier, false);
-  }
-  assert.equal(config(["--join"]).join, true, "a bare boolean flag is true");
-  assert.equal(config(["--join", "--rack", "r"]).join, true, "a bare boolean before another flag");
-  assert.throws(() => config([], { PYLON_JOIN: "maybe" }), /--join must be true\/false/);
-});
-
-Deno.test("per option: a flag beats the environment, which beats the file", () => {
-  const file = { rack: "file-rack", "node-id": "file-id", "max-clients": 3 };
-  const c = config(
-    ["--rack", "flag-rack"],
-    { PYLON_RACK: "env-rack", PYLON_NODE_ID: "env-id" },
-    file,
-  );
-  assert.equal(c.rack, "flag-rack");
-  assert.equal(c.nodeId, "env-id");
-  assert.equal(c.clientsMax, 3);
-});
-
 Deno.test("--sentinel on the command line overrides PYLON_REDIS (and the other way round)", () => {
   const c = config(["--sentinel", "s:1", "--master", "m"], { PYLON_REDIS: "redis://r:1" });
   assert.equal(c.redis.kind, "sentinel");
@@ -506,15 +501,6 @@ Deno.test("a Redis URL carries credentials and TLS; descriptions never show the 
   );
 });
 
-Deno.test("a leading -- (deno task start -- ...) is skipped", () => {
-  assert.deepEqual(config(["--", "--listen", "127.0.0.1:7001"]).listen, {
-    host: "127.0.0.1",
-    port: 7001,
-  });
-  assert.equal(parseConfig(["--", "--help"], {}).kind, "help");
-  assert.equal(parseConfig(["--version"], {}).kind, "version");
-});
-
 Deno.test("parseConfig() refuses contradictory or malformed options with the option's name", () => {
   const cases: [string[], RegExp][] = [
     [["--sentinel", "a:1"], /--sentinel needs --master/],
@@ -543,10 +529,6 @@ Deno.test("parseConfig() refuses contradictory or malformed options with the opt
   }
 });
 
-Deno.test("parseHostPort() understands bracketed IPv6", () => {
-  assert.deepEqual(parseHostPort("[::1]:6380", "x"), { host: "::1", port: 6380 });
-});
-
 Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer links without a secret", () => {
   const read = (text: string) => () => text;
   assert.throws(
@@ -573,7 +555,52 @@ Deno.test("parseConfig() refuses unknown keys, bad values, bad peers and peer li
   assert.ok(fromEnv.kind === "run" && fromEnv.config.peers.length === 2, "PYLON_PEER is read");
 });
 
-Deno.test("--help lists every option", () => {
-  for (const option of OPTION_NAMES) assert.match(USAGE, new RegExp(`--${option}\\b`));
-  assert.match(USAGE, /--version/);
+Deno.test("TLS material is read alike for Redis, its Sentinels and Kafka, with the same refusals", () => {
+  const pems: Record<string, string> = { "/ca": "CA", "/cert": "CERT", "/key": "KEY" };
+  const read = (path: string) => {
+    const text = pems[path];
+    if (text === undefined) throw new Error("No such file");
+    return text;
+  };
+  const parse = (args: string[]) => {
+    const parsed = parseConfig(args, {}, read);
+    if (parsed.kind !== "run") throw new Error("not a run");
+    return parsed.config;
+  };
+  const material = { ca: "CA", cert: "CERT", key: "KEY" };
+  const files = (server: string) => [
+    `--${server}-tls-ca`,
+    "/ca",
+    `--${server}-tls-cert`,
+    "/cert",
+    `--${server}-tls-key`,
+    "/key",
+  ];
+  const sentinel = parse([
+    "--sentinel",
+    "s:1",
+    "--master",
+    "m",
+    "--sentinel-tls",
+    ...files("redis"),
+  ]);
+  assert.ok(sentinel.redis.kind === "sentinel");
+  assert.deepEqual(sentinel.redis.sentinelAccess.tls, material);
+  assert.equal(sentinel.redis.access.tls, undefined, "the master without --redis-tls: plain");
+  const kafka = parse(["--log", "kafka://k:9092/t", "--kafka-tls", ...files("kafka")]);
+  assert.ok(kafka.log.kind === "kafka");
+  assert.deepEqual(kafka.log.security.tls, material);
+  for (const server of ["redis", "kafka"]) {
+    const target = server === "redis"
+      ? ["--redis", "rediss://r:1"]
+      : ["--log", "kafka://k:9092/t", "--kafka-tls"];
+    assert.throws(
+      () => parse([...target, `--${server}-tls-cert`, "/cert"]),
+      new RegExp(`--${server}-tls-cert and --${server}-tls-key go together`),
+    );
+    assert.throws(
+      () => parse([...target, `--${server}-tls-ca`, "/missing"]),
+      new RegExp(`--${server}-tls-ca: cannot read '/missing'`),
+    );
+  }
 });
