@@ -13,6 +13,7 @@ const SERVED: Record<CommandSpec["class"], string> = {
   "world-admin": "world administration (a proven password)",
   pubsub: "subscription (the rack's Redis)",
   transaction: "transaction (answered by Pylon; EXEC is one op)",
+  wait: "answered by Pylon once racks applied the connection's writes",
   refused: "refused",
 };
 

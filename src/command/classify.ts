@@ -451,7 +451,7 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "restore-asking": { class: "refused", reason: CLUSTER },
   "role": { class: "refused", reason: REPLICATION },
   "wait": {
-    class: "local",
+    class: "wait",
     reason:
       "racks in place of replicas: how many racks applied the connection's writes (src/consistency/)",
   },
@@ -500,18 +500,22 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "client|no-evict": { class: "refused", reason: ADMIN },
 };
 
-/** What Redis runs on a RESP2 connection in subscribe mode; it refuses every other command there. */
-export const SUBSCRIBE_MODE_COMMANDS: ReadonlySet<string> = new Set([
-  "subscribe",
-  "psubscribe",
-  "ssubscribe",
-  "unsubscribe",
-  "punsubscribe",
-  "sunsubscribe",
-  "ping",
-  "quit",
-  "reset",
-]);
+/**
+ * What Redis runs on a RESP2 connection in subscribe mode (it refuses every
+ * other command there), and who answers: the client's subscribed connection
+ * (PING answers in subscribe mode's shape there), or Pylon.
+ */
+export const SUBSCRIBE_MODE_COMMANDS: Readonly<Record<string, "subscriber" | "local">> = {
+  subscribe: "subscriber",
+  psubscribe: "subscriber",
+  ssubscribe: "subscriber",
+  unsubscribe: "subscriber",
+  punsubscribe: "subscriber",
+  sunsubscribe: "subscriber",
+  ping: "subscriber",
+  quit: "local",
+  reset: "local",
+};
 
 /** The override for a command's full name, if any (see {@linkcode OVERRIDES} for the order). */
 export function overrideFor(name: string): Override | undefined {

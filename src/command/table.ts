@@ -103,6 +103,7 @@ function routeFor(
     case "world-admin":
     case "pubsub":
     case "transaction":
+    case "wait":
       return Object.freeze({ kind: klass, command: spec });
     case "write":
       return Object.freeze({ kind: "write", command: spec, reply: reply ?? "data" });
@@ -143,6 +144,7 @@ function transactionRefusal(
       return refused("transactions do not nest");
     case "world-admin":
     case "pubsub":
+    case "wait":
       return refused("it is not a read or a write");
   }
 }
@@ -168,7 +170,11 @@ function buildSpec(raw: RawCommand): MutableSpec {
   if (decided.reason !== undefined) spec.reason = decided.reason;
   if (decided.replyFilter !== undefined) spec.replyFilter = decided.replyFilter;
   if (decided.scriptRead === true) spec.scriptRead = true;
-  if (SUBSCRIBE_MODE_COMMANDS.has(raw.name)) spec.inSubscribeMode = true;
+  const inSubscribeMode = SUBSCRIBE_MODE_COMMANDS[raw.name];
+  if (Object.hasOwn(SUBSCRIBE_MODE_COMMANDS, raw.name) && inSubscribeMode !== undefined) {
+    spec.inSubscribeMode = inSubscribeMode;
+  }
+  if (raw.name === "select") spec.changesDb = true;
   if (decided.class === "write") spec.reply = decided.reply ?? "data";
   if (decided.argumentRule !== undefined) spec.argumentRule = decided.argumentRule;
   return spec;

@@ -8,7 +8,8 @@ import type { RawCommandDocs, RawKeySpec } from "./raw.ts";
  * Redis alone and never on another rack's (`rack-admin`), a change of the
  * world's membership (`world-admin`), served by the local Redis on a
  * subscribed connection (`pubsub`), a step of a transaction or its watch
- * (`transaction`), or not at all (`refused`).
+ * (`transaction`), a wait for racks to apply the connection's writes
+ * (`wait`), or not at all (`refused`).
  */
 export type CommandClass =
   | "read"
@@ -18,6 +19,7 @@ export type CommandClass =
   | "world-admin"
   | "pubsub"
   | "transaction"
+  | "wait"
   | "refused";
 
 /**
@@ -63,8 +65,14 @@ export interface CommandSpec {
   readonly replyFilter?: ReplyFilter;
   /** A read that runs a script (`EVAL_RO` ...): as the restricted script user, never unrestricted. */
   readonly scriptRead?: boolean;
-  /** Redis runs it on a RESP2 connection in subscribe mode (and refuses every other command). */
-  readonly inSubscribeMode?: boolean;
+  /**
+   * Redis runs it on a RESP2 connection in subscribe mode (and refuses every
+   * other command there): on the client's subscribed connection, whose reply
+   * has subscribe mode's shape, or answered by Pylon.
+   */
+  readonly inSubscribeMode?: "subscriber" | "local";
+  /** It moves the connection to another db (SELECT), also when EXEC runs it. */
+  readonly changesDb?: boolean;
   /**
    * Whether the command may be queued between MULTI and EXEC (and become part
    * of the transaction's op), or what refuses it there.
@@ -96,6 +104,7 @@ export type Route =
   | { kind: "world-admin"; command: CommandSpec }
   | { kind: "pubsub"; command: CommandSpec }
   | { kind: "transaction"; command: CommandSpec }
+  | { kind: "wait"; command: CommandSpec }
   /** `message` is the full error text without the leading `-`. */
   | { kind: "refused"; command: CommandSpec; message: string }
   /** Unknown command or subcommand, or wrong arity: Redis's exact text without the `-`. */

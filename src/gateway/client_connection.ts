@@ -159,10 +159,8 @@ export class ClientConnection {
   } = {
     read: (argv, r) => this.#readCommand(argv, r.command, false),
     write: (argv, r) => this.#writeCommand([{ argv, command: r.command, reply: r.reply }], false),
-    local: (argv, r) => {
-      if (r.command.name === "wait") this.#waitCommand(argv);
-      else this.#answer(this.#host.local(this, argv, r.command));
-    },
+    local: (argv, r) => this.#answer(this.#host.local(this, argv, r.command)),
+    wait: (argv) => this.#waitCommand(argv),
     "rack-admin": (argv, r) => {
       const refusal = rackAdminRefusal(r.command.name, argv);
       if (refusal === undefined) return this.#readCommand(argv, r.command, true);

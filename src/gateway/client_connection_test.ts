@@ -157,7 +157,9 @@ function expected(argv: string[]): Went {
     case "rack-admin":
       return "rack-admin";
     case "local":
-      return r.command.name === "wait" ? "wait" : "local";
+      return "local";
+    case "wait":
+      return "wait";
     case "world-admin":
       return "local";
     case "pubsub":

@@ -24,12 +24,11 @@ export function inSubscribeMode(protocol: number, subscriptions: number): boolea
 export function subscribedStep(route: Route): SubscribedStep {
   if (route.kind === "error") return { error: route.message };
   const command = route.command;
-  if (command.inSubscribeMode !== true) {
+  if (command.inSubscribeMode === undefined) {
     return {
       error:
         `ERR Can't execute '${command.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
     };
   }
-  // PING answers in subscribe mode's shape, which the subscribed connection gives.
-  return route.kind === "pubsub" || command.name === "ping" ? "subscriber" : "local";
+  return command.inSubscribeMode;
 }

@@ -98,7 +98,7 @@ export class Transaction {
       return encodeError(step.refusal);
     }
     const command = (route as { command: CommandSpec }).command;
-    if (command.name === "select") argv = this.#select(argv, context);
+    if (command.changesDb === true) argv = this.#select(argv, context);
     queued.push({ argv, command, reply: route.kind === "write" ? route.reply : "data" });
     return REPLY.queued;
   }

@@ -15,7 +15,6 @@
 import { createHash } from "node:crypto";
 import type { HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { equalsIgnoreCase } from "../command/bytes.ts";
 import { frameText, isErrorFrame } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { RedisAccess } from "./access.ts";
@@ -139,29 +138,4 @@ export class ScriptRunner {
     if (this.#idle.length < POOL_SIZE && !connection.closed) this.#idle.push(connection);
     else connection.close();
   }
-}
-
-const SCRIPT_READS = ["eval_ro", "evalsha_ro", "fcall_ro"];
-
-/**
- * Whether an encoded request (`*n\r\n$len\r\nNAME...`) is a read-only script or function call.
- * Every read is asked, so the bytes are read in place: a `TextDecoder` and `Buffer.indexOf` per
- * GET cost a seventh of the read path's CPU time.
- */
-export function isScriptRead(request: Uint8Array): boolean {
-  // The name is the first bulk: skip "*<n>\r\n", then read "$<len>\r\n".
-  let at = 0;
-  while (at < request.length && request[at] !== 10 /* \n */) at++;
-  at++;
-  if (request[at] !== 36 /* $ */) return false;
-  let length = 0;
-  for (at++; at < request.length && request[at] !== 13 /* \r */; at++) {
-    const digit = request[at]! - 48;
-    if (digit < 0 || digit > 9) return false;
-    length = length * 10 + digit;
-  }
-  // Every other command (GET's 3 bytes) stops here, before anything is allocated.
-  if (length < 7 || length > 10) return false;
-  const name = request.subarray(at + 2, at + 2 + length);
-  return SCRIPT_READS.some((word) => equalsIgnoreCase(name, word));
 }
