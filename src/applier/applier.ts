@@ -15,7 +15,6 @@
  * so the reply in EXEC's array is Redis's own bytes for that client.
  */
 
-import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { getLogger } from "@logtape/logtape";
 import type { HostPort } from "../config.ts";
@@ -42,6 +41,7 @@ import { failpoint } from "../failpoints.ts";
 import { classifyRedisError } from "./redis_errors.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
+import { WatchVerdicts } from "./watch.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -207,8 +207,8 @@ class PartitionApplier {
   #status: PartitionStatus;
   /** Re-asserts the rack's marker in every batch. */
   #markerCommand: Uint8Array;
-  /** Whether the watched transaction at an offset was aborted (a fact of the log, kept a while). */
-  #verdicts = new Map<number, boolean>();
+  /** Whether watched transactions were overtaken (facts of the log, kept a while). */
+  #watches: WatchVerdicts;
   /** Scripts as ops (src/applier/script_ops.ts); undefined: applied as the ops say. */
   #scripts: ScriptRegistry | undefined;
   /** Connection state: protocol and db after the last command sent. */
@@ -229,6 +229,7 @@ class PartitionApplier {
       scriptOps: undefined,
       ...rest,
     };
+    this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
     this.#scripts = scriptOps === undefined
@@ -459,7 +460,7 @@ class PartitionApplier {
     const skipped = new Map<Op, Uint8Array>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (op?.watch !== undefined && await this.#overtaken(op, next - ops.length + i)) {
+      if (op?.watch !== undefined && await this.#watches.overtaken(op, next - ops.length + i)) {
         skipped.set(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
       }
     }
@@ -637,69 +638,6 @@ class PartitionApplier {
     }
   }
 
-  /**
-   * Whether an op in the log at or after the watch's position and before
-   * `offset` (this op's own) touched a watched key: decided from the log
-   * alone, so every rack decides alike. A watch older than
-   * {@linkcode WATCH_SCAN_OPS_MAX} ops is overtaken by definition.
-   */
-  async #overtaken(op: Op, offset: number): Promise<boolean> {
-    const known = this.#verdicts.get(offset);
-    if (known !== undefined) return known;
-    const verdict = await this.#decideOvertaken(op, offset);
-    this.#verdicts.set(offset, verdict);
-    // Verdicts are facts of the log; only recent ones can be asked for again.
-    if (this.#verdicts.size > VERDICTS_KEPT) {
-      for (const at of this.#verdicts.keys()) {
-        if (this.#verdicts.size <= VERDICTS_KEPT / 2) break;
-        this.#verdicts.delete(at);
-      }
-    }
-    return verdict;
-  }
-
-  async #decideOvertaken(op: Op, offset: number): Promise<boolean> {
-    const watch = op.watch!;
-    const from = Math.max(0, watch.from);
-    if (offset - from > WATCH_SCAN_OPS_MAX) return true;
-    if (from >= offset) return false;
-    const bounds = await this.#log.bounds(this.partition);
-    // Ops the log no longer holds cannot be checked: abort rather than guess.
-    if (from < bounds.start) return true;
-    const keys = new Set(watch.keys.map((k) => UTF8.decode(k)));
-    const reader = this.#log.reader(this.partition, from);
-    try {
-      let at = from;
-      while (at < offset) {
-        const records = await reader.next({
-          recordsMax: Math.min(512, offset - at),
-          bytesMax: 4 * 1024 * 1024,
-          waitMs: 1_000,
-        });
-        if (records.length === 0) throw new Error(`the log did not return offset ${at}`);
-        for (const record of records) {
-          if (record.offset >= offset) return false;
-          at = record.offset + 1;
-          let earlier: Op;
-          try {
-            earlier = decodeOp(record.value);
-          } catch {
-            continue; // skipped by every rack alike
-          }
-          if (!touchesWatched(earlier, watch.db, keys)) continue;
-          // A watched transaction that was itself aborted changed nothing.
-          if (earlier.watch !== undefined && await this.#overtaken(earlier, record.offset)) {
-            continue;
-          }
-          return true;
-        }
-      }
-      return false;
-    } finally {
-      await reader.close();
-    }
-  }
-
   /** One op applied: its reply goes where {@linkcode HandBack} says. */
   #settle(op: Op, reply: Uint8Array): void {
     this.#status.appliedOps++;
@@ -716,41 +654,8 @@ function isPublish(name: Uint8Array | undefined): boolean {
     (equalsIgnoreCase(name, "publish") || equalsIgnoreCase(name, "spublish"));
 }
 
-/** The most ops between a WATCH and its EXEC that are checked; past it the EXEC aborts. */
-const WATCH_SCAN_OPS_MAX = 100_000;
-/** Verdicts on watched transactions kept for the ones after them. */
-const VERDICTS_KEPT = 10_000;
-
-const UTF8 = new TextDecoder();
 const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
 const NULL_RESP3 = new TextEncoder().encode("_\r\n");
-
-/** Whether `op` wrote one of `keys` in `db`, or flushed or swapped that db. */
-export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): boolean {
-  const text = UTF8;
-  let current = op.db;
-  for (const argv of op.commands) {
-    const name = text.decode(argv[0]).toLowerCase();
-    if (name === "select") {
-      current = Number(text.decode(argv[1]));
-      continue;
-    }
-    if (name === "flushall") return true;
-    if (name === "flushdb" && current === db) return true;
-    const command = findCommand(name);
-    if (command === undefined) continue;
-    const dbs = dbArguments(command, argv);
-    if (name === "swapdb" && dbs.includes(db)) return true;
-    if (current !== db && !dbs.includes(db)) continue;
-    const positions = commandKeysIfKnown(command, argv);
-    // Keys that cannot be found: aborting the watcher is never wrong.
-    if (positions === undefined) return true;
-    for (const position of positions) {
-      if (keys.has(text.decode(argv[position]))) return true;
-    }
-  }
-  return false;
-}
 
 function parsePosition(frame: Uint8Array): number | undefined {
   if (frame[0] !== 36 || frame[1] === 45) return undefined;
