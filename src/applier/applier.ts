@@ -45,6 +45,7 @@ import { applyBatchSeconds, since } from "../observe/metrics.ts";
 import { failpoint } from "../failpoints.ts";
 import {
   type Batch,
+  connectionAfter,
   type ConnectionState,
   type Fence,
   lastOpKey,
@@ -483,12 +484,12 @@ class PartitionApplier {
       scripts,
       connection: this.#state,
     });
-    this.#state = plan.after;
 
     const startedAt = performance.now();
     const frames = await connection.run(plan.commands);
     applyBatchSeconds.observe(since(startedAt));
     const settled = settleBatch(plan, frames);
+    this.#state = connectionAfter(plan, settled);
     switch (settled.kind) {
       case "applied":
         this.#deliver(settled.replies);

@@ -332,6 +332,15 @@ export function settleBatch(plan: BatchPlan, frames: readonly Uint8Array[]): Set
   return { kind: "applied", replies: opReplies(plan, items), fence };
 }
 
+/**
+ * Where the connection is once Redis answered `plan`: moved by the
+ * transaction's HELLO and SELECT only if EXEC ran it. A fenced or refused
+ * transaction ran nothing, so the connection is where it was before MULTI.
+ */
+export function connectionAfter(plan: BatchPlan, settlement: Settlement): ConnectionState {
+  return { ...(settlement.kind === "applied" ? plan.after : plan.before) };
+}
+
 /** Each op's reply from EXEC's items: a client transaction's as one array, as EXEC answers it. */
 function opReplies(plan: BatchPlan, items: readonly Uint8Array[]): OpReply[] {
   const replies: OpReply[] = [...plan.batch.skipped].map(([op, reply]) => ({ op, reply }));

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   type Batch,
   type BatchPlan,
+  connectionAfter,
   type ConnectionState,
   planBatch,
   type PlanOptions,
@@ -558,4 +559,25 @@ Deno.test("settleBatch: the WATCH fired (nil EXEC) or the position moved after E
     replies: [["a", ":1\r\n"]],
     fence: { kind: "vanished" },
   });
+});
+
+Deno.test("a transaction EXEC did not run leaves the connection as it was: the next RESP3 op says HELLO 3 again", () => {
+  const a = op({ protocol: 3, commands: [["SET", "a", "1"]] });
+  const planned = plan(batchOf([a]));
+  assert.deepEqual(planned.after, { protocol: 3, db: META });
+  const ran = settleBatch(planned, answers(planned, () => "+OK"));
+  assert.deepEqual(connectionAfter(planned, ran), { protocol: 3, db: META });
+  const fenced = settleBatch(planned, answers(planned, () => "+OK", { exec: "*-1\r\n" }));
+  assert.deepEqual(connectionAfter(planned, fenced), { protocol: 2, db: META });
+  const refused = settleBatch(
+    planned,
+    answers(planned, () => "+OK", { exec: EXECABORT, queued: (i) => i === 1 ? ARITY : "+QUEUED" }),
+  );
+  assert.equal(refused.kind, "refused");
+  assert.deepEqual(connectionAfter(planned, refused), { protocol: 2, db: META });
+  const b = op({ protocol: 3, commands: [["HSET", "h", "f", "v"]] });
+  assert.deepEqual(
+    words(plan(batchOf([b]), connectionAfter(planned, fenced)).commands).slice(0, 4),
+    ["MULTI", "HELLO 3", "SELECT 0", "HSET h f v"],
+  );
 });
