@@ -521,7 +521,7 @@ class PartitionApplier {
     ops: (Op | undefined)[],
     first: number,
   ): Promise<Outcome> {
-    // The aborted transaction left the connection unchanged: reset what we track.
+    // From a known state: RESP2, the metadata db, and the position WATCHed again (EXEC unwatched it).
     this.#state.protocol = 2;
     const reset = await connection.run([
       encodeCommand(["HELLO", "2"]),
