@@ -13,15 +13,19 @@
  *
  * Inside the transaction `HELLO 2|3` switches to each op's client protocol,
  * so the reply in EXEC's array is Redis's own bytes for that client.
+ *
+ * This file does the I/O and the sequencing: the connection, the reader,
+ * retries, pausing. What a batch sends (the transaction drawn in
+ * batch_plan.ts's header), whose reply each command gives, and what Redis's
+ * answer means (applied, fenced, a rack condition, a refusal) are decided
+ * without I/O by `planBatch` and `settleBatch` there; whether a watched
+ * transaction was overtaken is decided from the log by watch.ts.
  */
 
-import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts";
-import { equalsIgnoreCase } from "../command/bytes.ts";
 import { getLogger } from "@logtape/logtape";
 import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
-import { concatBytes } from "../resp/bytes.ts";
+import { bulkPayload } from "../resp/frames.ts";
 import { decodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
@@ -38,21 +42,27 @@ import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
 import { applyBatchSeconds, since } from "../observe/metrics.ts";
 import { failpoint } from "../failpoints.ts";
-import { classifyRedisError } from "./redis_errors.ts";
+import {
+  type Batch,
+  connectionAfter,
+  type ConnectionState,
+  type Fence,
+  lastOpKey,
+  type OpReply,
+  parsePosition,
+  planBatch,
+  planScriptSteps,
+  positionKey,
+  settleBatch,
+  skippedOps,
+} from "./batch_plan.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
+import { WatchVerdicts } from "./watch.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
-/** Key holding a partition's next offset to apply, in the metadata db. */
-export function positionKey(partition: number): string {
-  return `pylon:applied:${partition}`;
-}
-
-/** Key holding the id of the op at the partition's position minus one (the last one applied). */
-export function lastOpKey(partition: number): string {
-  return `pylon:applied-op:${partition}`;
-}
+export { lastOpKey, positionKey } from "./batch_plan.ts";
 
 /** Options of {@linkcode Applier}. */
 export interface ApplierOptions {
@@ -183,16 +193,7 @@ export class Applier {
 /** How a batch ended: applied, or not applied because another applier moved the position. */
 type Outcome = { kind: "applied" } | { kind: "moved"; stored: number };
 
-const EXECABORT = new TextEncoder().encode(
-  "-EXECABORT Transaction discarded because of previous errors.\r\n",
-);
-
-/** What one command in a batch's transaction is, so its reply goes to the right place. */
-type Slot =
-  | { kind: "setup" }
-  | { kind: "op"; op: Op; index: number };
-
-const SETUP: Slot = { kind: "setup" };
+const APPLIED: Outcome = { kind: "applied" };
 
 class PartitionApplier {
   readonly partition: number;
@@ -206,13 +207,12 @@ class PartitionApplier {
   #status: PartitionStatus;
   /** Re-asserts the rack's marker in every batch. */
   #markerCommand: Uint8Array;
-  /** Whether the watched transaction at an offset was aborted (a fact of the log, kept a while). */
-  #verdicts = new Map<number, boolean>();
+  /** Whether watched transactions were overtaken (facts of the log, kept a while). */
+  #watches: WatchVerdicts;
   /** Scripts as ops (src/applier/script_ops.ts); undefined: applied as the ops say. */
   #scripts: ScriptRegistry | undefined;
-  /** Connection state: protocol and db after the last command sent. */
-  #protocol: 2 | 3 = 2;
-  #db = 0;
+  /** Protocol and db after the last command sent on the connection. */
+  #state: ConnectionState = { protocol: 2, db: 0 };
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
     const { partition, master, ...rest } = options;
@@ -228,6 +228,7 @@ class PartitionApplier {
       scriptOps: undefined,
       ...rest,
     };
+    this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
     this.#scripts = scriptOps === undefined
@@ -312,8 +313,7 @@ class PartitionApplier {
     if (address === undefined) throw new Error("no Redis master known");
     const connection = await this.#master.connect(address);
     this.#connection = connection;
-    this.#protocol = 2;
-    this.#db = 0;
+    this.#state = { protocol: 2, db: 0 };
     const meta = this.#options.metaDb;
     await checkRackRedis(connection, this.#options.marker, meta, describe(address));
     const [, stored, lastOp] = await connection.run([
@@ -321,7 +321,7 @@ class PartitionApplier {
       encodeCommand(["GET", positionKey(this.partition)]),
       encodeCommand(["GET", lastOpKey(this.partition)]),
     ]);
-    this.#db = meta;
+    this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
     let position = parsePosition(stored!) ?? bounds.start;
@@ -444,137 +444,74 @@ class PartitionApplier {
   }
 
   /**
-   * Applies one batch. Returns "applied", or "moved" with the stored position
-   * when another applier advanced it (this batch was then not applied).
+   * Applies one batch (planned and settled in batch_plan.ts). Returns
+   * "applied", or "moved" with the stored position when another applier
+   * advanced it (this batch was then not applied).
    */
   async #applyBatch(
     connection: CommandRunner,
     ops: (Op | undefined)[],
     next: number,
   ): Promise<Outcome> {
-    const meta = this.#options.metaDb;
-    // Ops not run, each with its reply: watched transactions the log says were overtaken (nil, as
-    // Redis answers EXEC then), alike on every rack; messages too old to publish (no receiver).
-    const skipped = new Map<Op, Uint8Array>();
+    const overtaken = new Set<Op>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (op?.watch !== undefined && await this.#overtaken(op, next - ops.length + i)) {
-        skipped.set(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
+      if (op?.watch !== undefined && await this.#watches.overtaken(op, next - ops.length + i)) {
+        overtaken.add(op);
       }
     }
-    const now = this.#options.wallNow();
-    for (const op of ops) {
-      if (op !== undefined && this.#staleMessage(op, now)) skipped.set(op, NO_RECEIVERS);
-    }
-    const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
-    const slots: Slot[] = [];
-    const queue = (command: Uint8Array, slot: Slot) => {
-      commands.push(command);
-      slots.push(slot);
-    };
-    const selectDb = (db: number) => {
-      if (db === this.#db) return;
-      queue(encodeCommand(["SELECT", String(db)]), SETUP);
-      this.#db = db;
-    };
+    const skipped = skippedOps(ops, {
+      overtaken,
+      nowMs: this.#options.wallNow(),
+      publishMaxAgeMs: this.#options.publishMaxAgeMs,
+    });
+    const batch: Batch = { ops, skipped, next };
     const scripts = this.#scripts;
-    const plan = scripts?.plan(
-      ops.flatMap((op) => op === undefined || skipped.has(op) ? [] : op.commands),
-    );
-    if (plan !== undefined) {
-      const frames = await connection.run(plan.commands);
-      if (plan.wanted.length > 0) this.#db = meta;
-      const refusal = scripts!.prepared(plan, frames);
+    const metaDb = this.#options.metaDb;
+    const steps = planScriptSteps(batch, { scripts, metaDb, connection: this.#state });
+    if (steps !== undefined) {
+      const frames = await connection.run(steps.plan.commands);
+      this.#state = steps.after;
+      const refusal = scripts!.prepared(steps.plan, frames);
       // Never run a script unrestricted: the rack waits until Redis lets Pylon make the user.
       if (refusal !== undefined) throw new RackCondition(refusal);
     }
-    for (const op of ops) {
-      if (op === undefined || skipped.has(op)) continue;
-      if (op.protocol !== this.#protocol) {
-        queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
-        this.#protocol = op.protocol;
-      }
-      selectDb(op.db);
-      // Kept script bodies are written after the op's commands: a SELECT inside its MULTI moves it.
-      const metaCommands: Uint8Array[] = [];
-      op.commands.forEach((argv, index) => {
-        // FLUSHALL empties the metadata db too: bodies are kept again when next run.
-        if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
-        const own: Slot = { kind: "op", op, index };
-        const asScript = plan !== undefined &&
-          scripts!.queue(
-            argv,
-            { opId: op.id, index },
-            (command, isOwn) => queue(command, isOwn ? own : SETUP),
-            metaCommands,
-          );
-        if (asScript) return;
-        queue(encodeCommand(argv), own);
-        // SELECT inside a client's MULTI: where the connection is now is the reply's business.
-        if (equalsIgnoreCase(argv[0]!, "select")) this.#db = -1;
-      });
-      for (const command of metaCommands) {
-        selectDb(meta);
-        queue(command, SETUP);
-      }
-    }
-    if (this.#db !== meta) queue(encodeCommand(["SELECT", String(meta)]), SETUP);
-    this.#db = meta;
-    queue(encodeCommand(["SET", positionKey(this.partition), String(next)]), SETUP);
-    const last = ops[ops.length - 1];
-    queue(encodeCommand(["SET", lastOpKey(this.partition), last?.id ?? ""]), SETUP);
-    // A FLUSHALL op in the batch wiped the marker with everything else: it is part of the state.
-    queue(this.#markerCommand, SETUP);
-    commands.push(
-      encodeCommand(["EXEC"]),
-      encodeCommand(["WATCH", positionKey(this.partition)]),
-      encodeCommand(["GET", positionKey(this.partition)]),
-    );
+    const plan = planBatch(batch, {
+      partition: this.partition,
+      metaDb,
+      markerCommand: this.#markerCommand,
+      scripts,
+      connection: this.#state,
+    });
 
     const startedAt = performance.now();
-    const frames = await connection.run(commands);
+    const frames = await connection.run(plan.commands);
     applyBatchSeconds.observe(since(startedAt));
-    const exec = frames[frames.length - 3]!;
-    const stored = parsePosition(frames[frames.length - 1]!);
-    const queued = frames.slice(1, 1 + slots.length);
-
-    if (isErrorFrame(exec)) {
-      // A condition of this rack (out of memory, read-only, loading, ...) is not the ops' outcome:
-      // nothing was applied; pause and apply the same ops again once Redis takes writes.
-      const condition = [exec, ...queued].filter(isErrorFrame).map(frameText)
-        .find((text) => classifyRedisError(text) === "rack");
-      if (condition !== undefined) throw new RackCondition(condition);
-      // EXECABORT: a command was refused when queued (it should have been caught before logging).
-      const refusal = queued.find(isErrorFrame);
-      log.warning("partition {partition}: transaction refused ({error})", {
-        partition: this.partition,
-        error: refusal === undefined ? frameText(exec) : frameText(refusal),
-      });
-      if (ops.length > 1) return await this.#applyOneByOne(connection, ops, next - ops.length);
-      // One op, refused by Redis itself: that is its reply on every rack; only the position moves.
-      const op = ops[0];
-      if (op !== undefined) this.#settle(op, op.transaction ? EXECABORT : (refusal ?? exec));
-      return await this.#applyBatch(connection, [undefined], next);
+    const settled = settleBatch(plan, frames);
+    this.#state = connectionAfter(plan, settled);
+    switch (settled.kind) {
+      case "applied":
+        this.#deliver(settled.replies);
+        return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
+      case "fenced":
+        return fenced(settled.fence);
+      case "rackCondition":
+        throw new RackCondition(settled.condition);
+      case "broken":
+        throw new ApplierInvariantError(settled.message);
+      case "oneByOne":
+      case "refused":
+        log.warning("partition {partition}: transaction refused ({error})", {
+          partition: this.partition,
+          error: settled.refusal,
+        });
+        if (settled.kind === "oneByOne") {
+          return await this.#applyOneByOne(connection, ops, next - ops.length);
+        }
+        // Refused by Redis itself: that is the op's reply on every rack; only the position moves.
+        for (const { op, reply } of settled.replies) this.#settle(op, reply);
+        return await this.#applyBatch(connection, [undefined], next);
     }
-    const items = arrayItems(exec);
-    if (items !== null && items.length !== slots.length) {
-      throw new ApplierInvariantError(
-        `EXEC returned ${items.length} replies for ${slots.length} queued commands`,
-      );
-    }
-    if (items === null) {
-      // WATCH fired: another applier moved the position before this EXEC.
-      if (stored === undefined) throw new MetadataVanished();
-      return { kind: "moved", stored };
-    }
-    if (stored !== next) {
-      // Moved between this EXEC and the WATCH after it: this batch applied, then someone else wrote.
-      this.#deliver(slots, items, skipped);
-      if (stored === undefined) throw new MetadataVanished();
-      return { kind: "moved", stored };
-    }
-    this.#deliver(slots, items, skipped);
-    return { kind: "applied" };
   }
 
   /** Slow path after EXECABORT: each op in its own transaction. */
@@ -583,15 +520,15 @@ class PartitionApplier {
     ops: (Op | undefined)[],
     first: number,
   ): Promise<Outcome> {
-    // The aborted transaction left the connection unchanged: reset what we track.
-    this.#protocol = 2;
+    // From a known state: RESP2, the metadata db, and the position WATCHed again (EXEC unwatched it).
+    this.#state.protocol = 2;
     const reset = await connection.run([
       encodeCommand(["HELLO", "2"]),
       encodeCommand(["SELECT", String(this.#options.metaDb)]),
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
     ]);
-    this.#db = this.#options.metaDb;
+    this.#state.db = this.#options.metaDb;
     const stored = parsePosition(reset[3]!);
     if (stored === undefined) throw new MetadataVanished();
     if (stored !== first) return { kind: "moved", stored };
@@ -599,30 +536,13 @@ class PartitionApplier {
       const outcome = await this.#applyBatch(connection, [ops[i]], first + i + 1);
       if (outcome.kind === "moved") return outcome;
     }
-    return { kind: "applied" };
-  }
-
-  /** Whether `op` only publishes, and too long ago to be published now. */
-  #staleMessage(op: Op, now: number): boolean {
-    const maxAge = this.#options.publishMaxAgeMs;
-    if (op.transaction || now - op.acceptedAtMs <= maxAge) return false;
-    return op.commands.every((argv) => isPublish(argv[0]));
+    return APPLIED;
   }
 
   /** Hands each op's reply to its waiting client, or stores it for its origin node. */
-  #deliver(slots: Slot[], items: Uint8Array[], skipped: ReadonlyMap<Op, Uint8Array>): void {
+  #deliver(replies: readonly OpReply[]): void {
     this.#scripts?.applied();
-    for (const [op, reply] of skipped) this.#settle(op, reply);
-    const replies = new Map<Op, Uint8Array[]>();
-    slots.forEach((slot, i) => {
-      if (slot.kind !== "op") return;
-      const list = replies.get(slot.op) ?? [];
-      list[slot.index] = items[i]!;
-      replies.set(slot.op, list);
-    });
-    for (const [op, parts] of replies) {
-      this.#settle(op, op.transaction ? wrapArray(parts) : parts[0]!);
-    }
+    for (const { op, reply } of replies) this.#settle(op, reply);
     this.#status.batches++;
     const stores = this.#options.replies.takeStores();
     if (stores.length > 0) {
@@ -636,69 +556,6 @@ class PartitionApplier {
     }
   }
 
-  /**
-   * Whether an op in the log at or after the watch's position and before
-   * `offset` (this op's own) touched a watched key: decided from the log
-   * alone, so every rack decides alike. A watch older than
-   * {@linkcode WATCH_SCAN_OPS_MAX} ops is overtaken by definition.
-   */
-  async #overtaken(op: Op, offset: number): Promise<boolean> {
-    const known = this.#verdicts.get(offset);
-    if (known !== undefined) return known;
-    const verdict = await this.#decideOvertaken(op, offset);
-    this.#verdicts.set(offset, verdict);
-    // Verdicts are facts of the log; only recent ones can be asked for again.
-    if (this.#verdicts.size > VERDICTS_KEPT) {
-      for (const at of this.#verdicts.keys()) {
-        if (this.#verdicts.size <= VERDICTS_KEPT / 2) break;
-        this.#verdicts.delete(at);
-      }
-    }
-    return verdict;
-  }
-
-  async #decideOvertaken(op: Op, offset: number): Promise<boolean> {
-    const watch = op.watch!;
-    const from = Math.max(0, watch.from);
-    if (offset - from > WATCH_SCAN_OPS_MAX) return true;
-    if (from >= offset) return false;
-    const bounds = await this.#log.bounds(this.partition);
-    // Ops the log no longer holds cannot be checked: abort rather than guess.
-    if (from < bounds.start) return true;
-    const keys = new Set(watch.keys.map((k) => UTF8.decode(k)));
-    const reader = this.#log.reader(this.partition, from);
-    try {
-      let at = from;
-      while (at < offset) {
-        const records = await reader.next({
-          recordsMax: Math.min(512, offset - at),
-          bytesMax: 4 * 1024 * 1024,
-          waitMs: 1_000,
-        });
-        if (records.length === 0) throw new Error(`the log did not return offset ${at}`);
-        for (const record of records) {
-          if (record.offset >= offset) return false;
-          at = record.offset + 1;
-          let earlier: Op;
-          try {
-            earlier = decodeOp(record.value);
-          } catch {
-            continue; // skipped by every rack alike
-          }
-          if (!touchesWatched(earlier, watch.db, keys)) continue;
-          // A watched transaction that was itself aborted changed nothing.
-          if (earlier.watch !== undefined && await this.#overtaken(earlier, record.offset)) {
-            continue;
-          }
-          return true;
-        }
-      }
-      return false;
-    } finally {
-      await reader.close();
-    }
-  }
-
   /** One op applied: its reply goes where {@linkcode HandBack} says. */
   #settle(op: Op, reply: Uint8Array): void {
     this.#status.appliedOps++;
@@ -707,57 +564,8 @@ class PartitionApplier {
   }
 }
 
-const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
-
-/** PUBLISH or SPUBLISH, in any case. */
-function isPublish(name: Uint8Array | undefined): boolean {
-  return name !== undefined &&
-    (equalsIgnoreCase(name, "publish") || equalsIgnoreCase(name, "spublish"));
-}
-
-/** The most ops between a WATCH and its EXEC that are checked; past it the EXEC aborts. */
-const WATCH_SCAN_OPS_MAX = 100_000;
-/** Verdicts on watched transactions kept for the ones after them. */
-const VERDICTS_KEPT = 10_000;
-
-const UTF8 = new TextDecoder();
-const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
-const NULL_RESP3 = new TextEncoder().encode("_\r\n");
-
-/** Whether `op` wrote one of `keys` in `db`, or flushed or swapped that db. */
-export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): boolean {
-  const text = UTF8;
-  let current = op.db;
-  for (const argv of op.commands) {
-    const name = text.decode(argv[0]).toLowerCase();
-    if (name === "select") {
-      current = Number(text.decode(argv[1]));
-      continue;
-    }
-    if (name === "flushall") return true;
-    if (name === "flushdb" && current === db) return true;
-    const command = findCommand(name);
-    if (command === undefined) continue;
-    const dbs = dbArguments(command, argv);
-    if (name === "swapdb" && dbs.includes(db)) return true;
-    if (current !== db && !dbs.includes(db)) continue;
-    const positions = commandKeysIfKnown(command, argv);
-    // Keys that cannot be found: aborting the watcher is never wrong.
-    if (positions === undefined) return true;
-    for (const position of positions) {
-      if (keys.has(text.decode(argv[position]))) return true;
-    }
-  }
-  return false;
-}
-
-function parsePosition(frame: Uint8Array): number | undefined {
-  if (frame[0] !== 36 || frame[1] === 45) return undefined;
-  const value = Number(frameText(frame));
-  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-}
-
-/** `*n` followed by the replies: EXEC's reply to a client transaction. */
-function wrapArray(parts: Uint8Array[]): Uint8Array {
-  return concatBytes([new TextEncoder().encode(`*${parts.length}\r\n`), ...parts]);
+/** The outcome of a batch whose position someone else moved. */
+function fenced(fence: Exclude<Fence, { kind: "held" }>): Outcome {
+  if (fence.kind === "vanished") throw new MetadataVanished();
+  return { kind: "moved", stored: fence.stored };
 }

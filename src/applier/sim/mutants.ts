@@ -20,11 +20,9 @@ export const MUTANTS: Mutant[] = [
   {
     // The position fence: without it a racing or deposed applier applies a batch again.
     name: "unfenced-applier",
-    file: "applier/applier.ts",
-    find: `encodeCommand(["EXEC"]),
-      encodeCommand(["WATCH", positionKey(this.partition)]),`,
-    replace: `encodeCommand(["EXEC"]),
-      encodeCommand(["WATCH", "pylon:unfenced"]),`,
+    file: "applier/batch_plan.ts",
+    find: `encodeCommand(["WATCH", positionKey(options.partition)]),`,
+    replace: `encodeCommand(["WATCH", "pylon:unfenced"]),`,
   },
   {
     // A reply made up: every write answered +OK as soon as the log holds it.

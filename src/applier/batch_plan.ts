@@ -1,0 +1,363 @@
+/**
+ * One batch of the applier, planned and settled without I/O: which commands
+ * make its transaction, whose reply each of them gives, and what Redis's
+ * answer means. The applier (applier.ts) sends what {@linkcode planBatch}
+ * plans and acts on what {@linkcode settleBatch} decides; the exactly-once
+ * argument in its header rests on the shape built here:
+ *
+ * ```
+ * [script steps]      before MULTI, only when the batch runs scripts (planScriptSteps)
+ * MULTI
+ *   per op that runs, in log order:
+ *     HELLO 2|3, SELECT db     when the op's protocol or db differs from the connection's
+ *     the op's commands        scripts as the restricted user, EVALSHA as EVAL of the kept body
+ *     HSET pylon:scripts ...   bodies the op keeps, in the metadata db, after the op's own
+ *   SELECT metaDb
+ *   SET pylon:applied:<p> next            the position, in the same transaction as the data
+ *   SET pylon:applied-op:<p> <last id>    catches a log re-created under the same name
+ *   SET pylon:identity <marker>           a FLUSHALL op in the batch wiped it
+ * EXEC
+ * WATCH pylon:applied:<p>; GET pylon:applied:<p>   the fence of the next batch
+ * ```
+ *
+ * - Data and position change together or not at all: the position is
+ *   written inside the ops' own MULTI .. EXEC.
+ * - The WATCH after EXEC fences the next batch: if anyone else (a racing or
+ *   deposed applier) writes the position before it, its EXEC runs nothing
+ *   and answers nil ({@linkcode Settlement} `fenced`), and the applier
+ *   resumes from the stored position.
+ * - Ops skipped by decision of the log (an overtaken watch, a message too old
+ *   to publish) run nothing but are still answered, with the reply Redis
+ *   would give; a record that is not an op runs nothing and answers no one.
+ *   Every rack skips the same ops.
+ * - Each op's replies are EXEC's items at its slots, in its client's
+ *   protocol (the HELLO before it): Redis's own bytes, never made up.
+ */
+
+import { equalsIgnoreCase } from "../command/bytes.ts";
+import type { Op } from "../log/op.ts";
+import { concatBytes } from "../resp/bytes.ts";
+import { encodeCommand } from "../resp/encoder.ts";
+import { arrayItems, frameText, isErrorFrame } from "../resp/frames.ts";
+import type { Protocol } from "../resp/value.ts";
+import { classifyRedisError } from "./redis_errors.ts";
+import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
+
+/** Key holding a partition's next offset to apply, in the metadata db. */
+export function positionKey(partition: number): string {
+  return `pylon:applied:${partition}`;
+}
+
+/** Key holding the id of the op at the partition's position minus one (the last one applied). */
+export function lastOpKey(partition: number): string {
+  return `pylon:applied-op:${partition}`;
+}
+
+/** A stored position from a GET's reply; undefined when there is none (nil, not a number). */
+export function parsePosition(frame: Uint8Array): number | undefined {
+  if (frame[0] !== 36 || frame[1] === 45) return undefined;
+  const value = Number(frameText(frame));
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** The applier's connection as planning tracks it: protocol and db after the last command sent. */
+export interface ConnectionState {
+  protocol: Protocol;
+  /** -1: unknown (a client's SELECT inside its transaction moved it). */
+  db: number;
+}
+
+/** What one command of a batch's transaction is, so its reply goes to the right place. */
+export type Slot =
+  | { kind: "setup" }
+  | { kind: "op"; op: Op; index: number };
+
+/** One op's reply, as its client gets it. */
+export interface OpReply {
+  op: Op;
+  reply: Uint8Array;
+}
+
+/** The records of one batch. */
+export interface Batch {
+  /** The records' ops in log order; undefined for a record that is not an op. */
+  ops: readonly (Op | undefined)[];
+  /** Ops that do not run, each with its reply ({@linkcode skippedOps}). */
+  skipped: ReadonlyMap<Op, Uint8Array>;
+  /** The offset after the batch's last record: the position stored with it. */
+  next: number;
+}
+
+/** What a plan needs of its applier besides the batch. */
+export interface PlanOptions {
+  partition: number;
+  /** The db holding Pylon's metadata. */
+  metaDb: number;
+  /** `SET pylon:identity <marker>`, re-asserted by every batch. */
+  markerCommand: Uint8Array;
+  /**
+   * Scripts as ops, the registry this batch was prepared with
+   * ({@linkcode planScriptSteps}, then `prepared`); planning continues its
+   * batch (`queue`, `forget`). Undefined: scripts run as the ops say.
+   */
+  scripts: ScriptRegistry | undefined;
+  /** The connection before the batch's MULTI. */
+  connection: ConnectionState;
+}
+
+/** The commands of one batch and whose reply each is. */
+export interface BatchPlan {
+  batch: Batch;
+  /** MULTI .. EXEC, then the WATCH and GET of the position: sent as one group. */
+  commands: Uint8Array[];
+  /** One per command between MULTI and EXEC, in order. */
+  slots: Slot[];
+  /** The connection before MULTI (where it stays if EXEC runs nothing). */
+  before: ConnectionState;
+  /** The connection once EXEC ran the transaction. */
+  after: ConnectionState;
+}
+
+const SETUP: Slot = { kind: "setup" };
+
+const EXECABORT = new TextEncoder().encode(
+  "-EXECABORT Transaction discarded because of previous errors.\r\n",
+);
+const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
+const NULL_RESP3 = new TextEncoder().encode("_\r\n");
+const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
+
+/**
+ * The ops of a batch that do not run, each with its reply, alike on every
+ * rack: watched transactions the log says were `overtaken` (nil, as Redis
+ * answers EXEC then, in the op's protocol), then messages accepted more than
+ * `publishMaxAgeMs` before `nowMs` (no receiver).
+ */
+export function skippedOps(
+  ops: readonly (Op | undefined)[],
+  options: { overtaken: ReadonlySet<Op>; nowMs: number; publishMaxAgeMs: number },
+): Map<Op, Uint8Array> {
+  const skipped = new Map<Op, Uint8Array>();
+  for (const op of ops) {
+    if (op !== undefined && options.overtaken.has(op)) {
+      skipped.set(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
+    }
+  }
+  for (const op of ops) {
+    if (op !== undefined && isStaleMessage(op, options.nowMs, options.publishMaxAgeMs)) {
+      skipped.set(op, NO_RECEIVERS);
+    }
+  }
+  return skipped;
+}
+
+/** Whether `op` only publishes, and too long ago to be published now. */
+function isStaleMessage(op: Op, nowMs: number, maxAgeMs: number): boolean {
+  if (op.transaction || nowMs - op.acceptedAtMs <= maxAgeMs) return false;
+  return op.commands.every((argv) => isPublish(argv[0]));
+}
+
+/** PUBLISH or SPUBLISH, in any case. */
+function isPublish(name: Uint8Array | undefined): boolean {
+  return name !== undefined &&
+    (equalsIgnoreCase(name, "publish") || equalsIgnoreCase(name, "spublish"));
+}
+
+/**
+ * What runs before the batch's MULTI when an op that runs holds a script
+ * (the registry's plan: the restricted user, new bodies compiled, EVALSHA
+ * bodies read from the metadata db), and where it leaves the connection;
+ * undefined when none does or scripts run as the ops say. Starts the
+ * registry's batch: its replies go to `scripts.prepared` before
+ * {@linkcode planBatch}.
+ */
+export function planScriptSteps(
+  batch: Batch,
+  options: Pick<PlanOptions, "scripts" | "metaDb" | "connection">,
+): { plan: ScriptPlan; after: ConnectionState } | undefined {
+  const plan = options.scripts?.plan(
+    batch.ops.flatMap((op) => op === undefined || batch.skipped.has(op) ? [] : op.commands),
+  );
+  if (plan === undefined) return undefined;
+  const after = plan.wanted.length > 0
+    ? { ...options.connection, db: options.metaDb }
+    : { ...options.connection };
+  return { plan, after };
+}
+
+/** The transaction that applies `batch` and stores its position, and whose reply each command is. */
+export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
+  const { metaDb, scripts } = options;
+  const state: ConnectionState = { ...options.connection };
+  const commands: Uint8Array[] = [encodeCommand(["MULTI"])];
+  const slots: Slot[] = [];
+  const queue = (command: Uint8Array, slot: Slot) => {
+    commands.push(command);
+    slots.push(slot);
+  };
+  const selectDb = (db: number) => {
+    if (db === state.db) return;
+    queue(encodeCommand(["SELECT", String(db)]), SETUP);
+    state.db = db;
+  };
+  for (const op of batch.ops) {
+    if (op === undefined || batch.skipped.has(op)) continue;
+    if (op.protocol !== state.protocol) {
+      queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
+      state.protocol = op.protocol;
+    }
+    selectDb(op.db);
+    // Kept script bodies are written after the op's commands: a SELECT inside its MULTI moves it.
+    const metaCommands: Uint8Array[] = [];
+    op.commands.forEach((argv, index) => {
+      // FLUSHALL empties the metadata db too: bodies are kept again when next run.
+      if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
+      const own: Slot = { kind: "op", op, index };
+      const asScript = scripts?.queue(
+        argv,
+        { opId: op.id, index },
+        (command, isOwn) => queue(command, isOwn ? own : SETUP),
+        metaCommands,
+      );
+      if (asScript === true) return;
+      queue(encodeCommand(argv), own);
+      // SELECT inside a client's MULTI: where the connection is now is the reply's business.
+      if (equalsIgnoreCase(argv[0]!, "select")) state.db = -1;
+    });
+    for (const command of metaCommands) {
+      selectDb(metaDb);
+      queue(command, SETUP);
+    }
+  }
+  selectDb(metaDb);
+  queue(encodeCommand(["SET", positionKey(options.partition), String(batch.next)]), SETUP);
+  const last = batch.ops[batch.ops.length - 1];
+  queue(encodeCommand(["SET", lastOpKey(options.partition), last?.id ?? ""]), SETUP);
+  // A FLUSHALL op in the batch wiped the marker with everything else: it is part of the state.
+  queue(options.markerCommand, SETUP);
+  commands.push(
+    encodeCommand(["EXEC"]),
+    // The fence: the next batch's EXEC runs nothing if anyone writes the position before it.
+    encodeCommand(["WATCH", positionKey(options.partition)]),
+    encodeCommand(["GET", positionKey(options.partition)]),
+  );
+  return { batch, commands, slots, before: { ...options.connection }, after: state };
+}
+
+/** What the WATCH and GET right after EXEC found of the position. */
+export type Fence =
+  /** `next`: the position is still this applier's. */
+  | { kind: "held" }
+  /** Another applier (racing or deposed) moved it; apply on from `stored`. */
+  | { kind: "moved"; stored: number }
+  /** It is gone (the metadata db was emptied): check the Redis again before applying on. */
+  | { kind: "vanished" };
+
+/** What Redis's replies to a {@linkcode BatchPlan} mean. */
+export type Settlement =
+  /**
+   * EXEC ran the transaction: every op's reply, skipped ones first, then
+   * the ones that ran, each in log order; `fence` says whether the position
+   * is still this applier's.
+   */
+  | { kind: "applied"; replies: OpReply[]; fence: Fence }
+  /** The WATCH fired: the position moved before EXEC, which ran nothing. */
+  | { kind: "fenced"; fence: Exclude<Fence, { kind: "held" }> }
+  /** A condition of this rack's Redis (out of memory, read-only, ...): nothing ran; pause and retry. */
+  | { kind: "rackCondition"; condition: string }
+  /** A command was refused when queued (EXECABORT): nothing ran; apply each op alone. */
+  | { kind: "oneByOne"; refusal: string }
+  /**
+   * The batch's only record was refused by Redis itself: nothing ran, and
+   * that refusal is its op's reply on every rack (none for a record that is
+   * not an op); only the position moves past it.
+   */
+  | { kind: "refused"; refusal: string; replies: OpReply[] }
+  /** Redis answered something the applier's rules exclude: the node must stop. */
+  | { kind: "broken"; message: string };
+
+const HELD: Fence = { kind: "held" };
+const VANISHED = { kind: "vanished" } as const;
+
+/**
+ * What Redis's `frames` (one per command of `plan`) say of the batch.
+ * Throws when EXEC's reply is neither an error nor an array.
+ */
+export function settleBatch(plan: BatchPlan, frames: readonly Uint8Array[]): Settlement {
+  const { slots, batch } = plan;
+  if (frames.length !== plan.commands.length) {
+    return {
+      kind: "broken",
+      message: `Redis returned ${frames.length} replies for ${plan.commands.length} commands`,
+    };
+  }
+  const exec = frames[frames.length - 3]!;
+  const stored = parsePosition(frames[frames.length - 1]!);
+  const queued = frames.slice(1, 1 + slots.length);
+  if (isErrorFrame(exec)) {
+    // A condition of this rack (out of memory, read-only, loading, ...) is not the ops' outcome:
+    // nothing was applied; pause and apply the same ops again once Redis takes writes.
+    const condition = [exec, ...queued].filter(isErrorFrame).map(frameText)
+      .find((text) => classifyRedisError(text) === "rack");
+    if (condition !== undefined) return { kind: "rackCondition", condition };
+    // EXECABORT: a command was refused when queued (it should have been caught before logging).
+    const refusal = queued.find(isErrorFrame);
+    const text = frameText(refusal ?? exec);
+    if (batch.ops.length > 1) return { kind: "oneByOne", refusal: text };
+    // One op, refused by Redis itself: that is its reply on every rack.
+    const op = batch.ops[0];
+    const replies = op === undefined
+      ? []
+      : [{ op, reply: op.transaction ? EXECABORT : (refusal ?? exec) }];
+    return { kind: "refused", refusal: text, replies };
+  }
+  const items = arrayItems(exec);
+  if (items !== null && items.length !== slots.length) {
+    return {
+      kind: "broken",
+      message: `EXEC returned ${items.length} replies for ${slots.length} queued commands`,
+    };
+  }
+  if (items === null) {
+    // WATCH fired: another applier moved the position before this EXEC.
+    return { kind: "fenced", fence: stored === undefined ? VANISHED : { kind: "moved", stored } };
+  }
+  // A position other than `next`: moved between this EXEC and the WATCH after it (this batch
+  // applied, then someone else wrote).
+  const fence: Fence = stored === batch.next
+    ? HELD
+    : stored === undefined
+    ? VANISHED
+    : { kind: "moved", stored };
+  return { kind: "applied", replies: opReplies(plan, items), fence };
+}
+
+/**
+ * Where the connection is once Redis answered `plan`: moved by the
+ * transaction's HELLO and SELECT only if EXEC ran it. A fenced or refused
+ * transaction ran nothing, so the connection is where it was before MULTI.
+ */
+export function connectionAfter(plan: BatchPlan, settlement: Settlement): ConnectionState {
+  return { ...(settlement.kind === "applied" ? plan.after : plan.before) };
+}
+
+/** Each op's reply from EXEC's items: a client transaction's as one array, as EXEC answers it. */
+function opReplies(plan: BatchPlan, items: readonly Uint8Array[]): OpReply[] {
+  const replies: OpReply[] = [...plan.batch.skipped].map(([op, reply]) => ({ op, reply }));
+  const parts = new Map<Op, Uint8Array[]>();
+  plan.slots.forEach((slot, i) => {
+    if (slot.kind !== "op") return;
+    const list = parts.get(slot.op) ?? [];
+    list[slot.index] = items[i]!;
+    parts.set(slot.op, list);
+  });
+  for (const [op, list] of parts) {
+    replies.push({ op, reply: op.transaction ? wrapArray(list) : list[0]! });
+  }
+  return replies;
+}
+
+/** `*n` followed by the replies: EXEC's reply to a client transaction. */
+function wrapArray(parts: Uint8Array[]): Uint8Array {
+  return concatBytes([new TextEncoder().encode(`*${parts.length}\r\n`), ...parts]);
+}
