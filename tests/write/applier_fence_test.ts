@@ -18,7 +18,7 @@ import { newOpId } from "../../src/log/op_id.ts";
 import type { Protocol } from "../../src/resp/value.ts";
 import { LAYOUT_VERSION } from "../../src/identity/rack_marker.ts";
 import { Upstream } from "../../src/redis/upstream.ts";
-import type { HostPort } from "../../src/config.ts";
+import type { HostPort } from "../../src/net/address.ts";
 import { startRedis, waitFor } from "../harness/mod.ts";
 
 const META_DB = 15;
