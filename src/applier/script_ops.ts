@@ -52,7 +52,7 @@ const DENIED = [
 /** What a command does to scripts. */
 export type ScriptCommand =
   | { kind: "eval"; body: Uint8Array; sha: string }
-  | { kind: "evalsha"; sha: string }
+  | { kind: "evalsha"; sha: string; readOnly: boolean }
   | { kind: "fcall" }
   | { kind: "load"; body: Uint8Array; sha: string }
   | { kind: "flush" };
@@ -64,17 +64,29 @@ export function scriptSha(body: Uint8Array): string {
   return createHash("sha1").update(body).digest("hex");
 }
 
-/** Whether `argv` runs or changes scripts, and how. */
+/**
+ * Whether `argv` runs or changes scripts, and how. The read-only forms
+ * (`EVAL_RO`, `EVALSHA_RO`, `FCALL_RO`, queued in a transaction) run as the
+ * restricted user like the others: a script is never run unrestricted.
+ */
 export function scriptCommand(argv: readonly Uint8Array[]): ScriptCommand | undefined {
   const name = argv[0];
-  if (name === undefined || name.length < 4 || name.length > 7) return undefined;
-  if (equalsIgnoreCase(name, "eval") && argv[1] !== undefined) {
+  if (name === undefined || name.length < 4 || name.length > 10) return undefined;
+  if (
+    (equalsIgnoreCase(name, "eval") || equalsIgnoreCase(name, "eval_ro")) && argv[1] !== undefined
+  ) {
     return { kind: "eval", body: argv[1], sha: scriptSha(argv[1]) };
   }
-  if (equalsIgnoreCase(name, "evalsha") && argv[1] !== undefined) {
-    return { kind: "evalsha", sha: utf8.decode(argv[1]).toLowerCase() };
+  if (
+    (equalsIgnoreCase(name, "evalsha") || equalsIgnoreCase(name, "evalsha_ro")) &&
+    argv[1] !== undefined
+  ) {
+    const readOnly = name.length === 10;
+    return { kind: "evalsha", sha: utf8.decode(argv[1]).toLowerCase(), readOnly };
   }
-  if (equalsIgnoreCase(name, "fcall")) return { kind: "fcall" };
+  if (equalsIgnoreCase(name, "fcall") || equalsIgnoreCase(name, "fcall_ro")) {
+    return { kind: "fcall" };
+  }
   if (equalsIgnoreCase(name, "script") && argv[1] !== undefined) {
     if (equalsIgnoreCase(argv[1], "load") && argv.length === 3) {
       return { kind: "load", body: argv[2]!, sha: scriptSha(argv[2]!) };
@@ -254,7 +266,7 @@ export class ScriptRegistry {
           : this.#bodies.get(script.sha) ?? this.#keeping.get(script.sha);
         // Unknown everywhere: Redis's own NOSCRIPT (or its cache) answers, alike on every rack.
         const request = script.kind === "evalsha" && body !== undefined
-          ? encodeCommand(["EVAL", body, ...argv.slice(2)])
+          ? encodeCommand([script.readOnly ? "EVAL_RO" : "EVAL", body, ...argv.slice(2)])
           : encodeCommand(argv);
         queue(reseedCommand(randomSeed(at.opId, at.index)), false);
         queue(this.#ops.authAsScripts, false);
