@@ -18,6 +18,7 @@ import {
   type ReadLimits,
 } from "../op_log.ts";
 import { OffsetOutOfRange, PartitionFetcher } from "./fetcher.ts";
+import { Backoff, backoffSchedule } from "../../backoff.ts";
 
 const log = getLogger(["pylon", "log", "kafka"]);
 
@@ -28,7 +29,8 @@ const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 const FETCH_BYTES = 1024 * 1024;
 /** How long the broker may hold a fetch that finds nothing new. */
 const FETCH_WAIT_MS = 500;
-const RETRY_DELAYS_MS = [50, 100, 200, 500, 1_000];
+/** Delays between failed fetches (each looks the partition's leader up again). */
+const FETCH_RETRY = backoffSchedule("Kafka fetch", [50, 100, 200, 500, 1_000]);
 
 const EMPTY = new Uint8Array(0);
 
@@ -141,14 +143,14 @@ export class KafkaPartitionReader implements LogReader {
   }
 
   async #fetchAhead(): Promise<void> {
-    let attempt = 0;
+    const backoff = new Backoff(FETCH_RETRY);
     while (!this.#closed && !this.#full() && this.#failure === undefined) {
       const generation = this.#generation;
       const at = this.#fetchAt;
       let result;
       try {
         result = await this.#fetcher.fetch(at, FETCH_BYTES, FETCH_WAIT_MS);
-        attempt = 0;
+        backoff.reset();
       } catch (error) {
         if (this.#closed) return;
         if (generation !== this.#generation) continue;
@@ -159,7 +161,7 @@ export class KafkaPartitionReader implements LogReader {
         }
         ignored("kafka_fetch", error);
         log.debug("fetch from offset {at} failed: {error}", { at, error: String(error) });
-        const delay = RETRY_DELAYS_MS[Math.min(attempt++, RETRY_DELAYS_MS.length - 1)]!;
+        const delay = backoff.next()!;
         await new Promise((resolve) => setTimeout(resolve, delay));
         continue;
       }
