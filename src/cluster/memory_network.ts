@@ -19,12 +19,14 @@ export interface NetworkEvent {
   /**
    * `sent`: on its way; `delivered`: handed to the receiver; `dropped`: lost
    * at random; `cut`: no link when sent; `lost`: the link was cut while it was
-   * on its way; `proposal`: a forwarded proposal handed to the receiver.
+   * on its way. Proposals are handed over at once, or cut.
    */
-  kind: "sent" | "delivered" | "dropped" | "cut" | "lost" | "proposal";
+  kind: "sent" | "delivered" | "dropped" | "cut" | "lost";
+  /** A batch of Raft messages, or a proposal forwarded to a group's leader. */
+  carries: "raft" | "proposal";
   from: string;
   to: string;
-  /** The Raft batch (or the proposal's data). */
+  /** The Raft batch, or the proposal's data. */
   batch: Uint8Array;
 }
 
@@ -62,8 +64,12 @@ export class MemoryNetwork {
 
   /** Node `id`'s side of the links. */
   transport(id: string): WorldTransport {
-    const event = (kind: NetworkEvent["kind"], to: string, batch: Uint8Array) =>
-      this.#trace({ atMs: this.#clock.now(), kind, from: id, to, batch });
+    const event = (
+      kind: NetworkEvent["kind"],
+      to: string,
+      batch: Uint8Array,
+      carries: NetworkEvent["carries"] = "raft",
+    ) => this.#trace({ atMs: this.#clock.now(), kind, carries, from: id, to, batch });
     return {
       sendRaft: (to, batch) => {
         const target = this.#worlds.get(to);
@@ -89,10 +95,10 @@ export class MemoryNetwork {
       propose: async (to, group, data) => {
         const target = this.#worlds.get(to);
         if (target === undefined || !this.linked(id, to)) {
-          event("cut", to, data);
+          event("cut", to, data, "proposal");
           throw new PeerUnavailable(`no link to ${to}`);
         }
-        event("proposal", to, data);
+        event("delivered", to, data, "proposal");
         const refusal = await target.proposeForPeer(group, data);
         if (refusal !== undefined) throw new Error(`${to} did not take the proposal: ${refusal}`);
       },
@@ -109,6 +115,11 @@ export class MemoryNetwork {
   /** Cuts the link between `a` and `b`. */
   cut(a: string, b: string): void {
     this.#cut.add(pair(a, b));
+  }
+
+  /** Restores the link between `a` and `b`. */
+  mend(a: string, b: string): void {
+    this.#cut.delete(pair(a, b));
   }
 
   /** Cuts `id` off from every other node. */
