@@ -127,7 +127,11 @@ const PROPOSE_TIMEOUT_MS = 10_000;
 const RECONCILE_MS = 500;
 /** How often a forwarded proposal whose answer was lost looks for its effect here. */
 const APPLIED_POLL_MS = 50;
-/** A new rack leader reports itself to the world up to 5 times, 500 ms apart. */
+/**
+ * A new rack leader reports itself to the world up to 5 times, 500 ms apart;
+ * after that, reconciliation starts the reports again while the world does
+ * not record it (the world group may have no leader for a while).
+ */
 const RACK_LEADER_REPORT = backoffSchedule("rack leader report", [500], { retriesMax: 4 });
 
 /** The world and rack Raft groups of this node. */
@@ -143,6 +147,12 @@ export class World {
   #stopping = new AbortController();
   #reconciling = false;
   #leadingRack = false;
+  /** The rack group's term when this node last became its leader. */
+  #rackTerm = 0;
+  /** A report of this node as its rack's leader is under way. */
+  #reporting = false;
+  /** The rack term the world group committed this node's report for. */
+  #reportedTerm = -1;
 
   constructor(options: WorldOptions) {
     this.options = options;
@@ -196,7 +206,10 @@ export class World {
           term,
         });
         this.options.onRackLeader(leading, term);
-        if (leading) void this.#reportRackLeader(term);
+        if (leading) {
+          this.#rackTerm = term;
+          void this.#reportRackLeader();
+        }
       },
     });
     this.#world = new RaftGroup({
@@ -334,27 +347,49 @@ export class World {
     });
   }
 
-  async #reportRackLeader(term: number): Promise<void> {
-    const backoff = new Backoff(RACK_LEADER_REPORT);
-    while (this.#leadingRack && !this.#stopping.signal.aborted) {
-      try {
-        await this.propose({
-          op: "rackLeader",
-          rack: this.options.rack,
-          node: this.options.nodeId,
-          term,
-        });
-        return;
-      } catch (error) {
-        const delay = backoff.next();
-        if (delay === undefined) return ignored("rack_leader_report", error);
-        await sleep(this.#clock, delay, this.#stopping.signal);
+  /**
+   * Whether the world records (or has committed) this node as its rack's
+   * leader in its present term, or a later leader.
+   */
+  #rackLeaderRecorded(): boolean {
+    if (this.#reportedTerm === this.#rackTerm) return true;
+    const known = this.state.rackLeaders.get(this.options.rack);
+    return known !== undefined &&
+      (known.term > this.#rackTerm ||
+        (known.term === this.#rackTerm && known.node === this.options.nodeId));
+  }
+
+  async #reportRackLeader(): Promise<void> {
+    if (this.#reporting) return;
+    this.#reporting = true;
+    try {
+      const backoff = new Backoff(RACK_LEADER_REPORT);
+      while (this.#leadingRack && !this.#stopping.signal.aborted && !this.#rackLeaderRecorded()) {
+        const term = this.#rackTerm;
+        try {
+          await this.propose({
+            op: "rackLeader",
+            rack: this.options.rack,
+            node: this.options.nodeId,
+            term,
+          });
+          this.#reportedTerm = term;
+          return;
+        } catch (error) {
+          const delay = backoff.next();
+          if (delay === undefined) return ignored("rack_leader_report", error);
+          await sleep(this.#clock, delay, this.#stopping.signal);
+        }
       }
+    } finally {
+      this.#reporting = false;
     }
   }
 
   /** Leaders bring their group's membership in line with the world state, one change at a time. */
   async #reconcile(): Promise<void> {
+    // A rack leader the world does not record yet (its reports found no world leader) reports again.
+    if (this.#leadingRack && !this.#rackLeaderRecorded()) void this.#reportRackLeader();
     if (this.#reconciling) return;
     this.#reconciling = true;
     try {

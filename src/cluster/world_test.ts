@@ -440,3 +440,34 @@ Deno.test("a seeded five-node world replays exactly on the manual clock, and ano
     assert.ok(first.some((line) => pattern.test(line)), `no line matches ${pattern}`);
   }
 });
+
+Deno.test("a rack leader elected while the world has no leader is recorded once it has one", async () => {
+  // East's leader is cut off, and east from west: east elects a new rack leader, but no side
+  // holds a majority of the world group (2 + 1 + 2 of 5) until east and west meet again, long
+  // after the new leader's first reports gave up.
+  await onManualClock(3, async (sim) => {
+    const { network, worlds, note, until } = sim;
+    const { east } = await settled(sim);
+    const eastIds = FOUNDERS.filter((n) => n.rack === "east").map((n) => n.id);
+    const westIds = FOUNDERS.filter((n) => n.rack === "west").map((n) => n.id);
+    note(`isolate ${east}, cut east from west`);
+    network.isolate(east);
+    for (const e of eastIds) for (const w of westIds) network.cut(e, w);
+    const rest = eastIds.filter((id) => id !== east);
+    const next = await until("a new east leader", () => rackLeader(worlds, "east", rest));
+    await sim.clock.advance(10_000);
+    for (const world of worlds.values()) {
+      const group = world.status().find((g) => g.group === "world")!;
+      assert.equal(group.leader, "", `${world.options.nodeId} sees a world leader`);
+      assert.notEqual(world.state.rackLeaders.get("east")?.node, next);
+    }
+    note("east meets west again");
+    for (const e of rest) for (const w of westIds) network.mend(e, w);
+    await until(
+      "the world to record the new east leader",
+      () =>
+        sim.knowsAll([...rest, ...westIds], (w) => w.state.rackLeaders.get("east")?.node === next),
+      10_000,
+    );
+  });
+});
