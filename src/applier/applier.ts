@@ -42,19 +42,10 @@ import { failpoint } from "../failpoints.ts";
 import { classifyRedisError } from "./redis_errors.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
+import { lastOpKey, positionKey } from "../meta_keys.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
 
 const log = getLogger(["pylon", "applier"]);
-
-/** Key holding a partition's next offset to apply, in the metadata db. */
-export function positionKey(partition: number): string {
-  return `pylon:applied:${partition}`;
-}
-
-/** Key holding the id of the op at the partition's position minus one (the last one applied). */
-export function lastOpKey(partition: number): string {
-  return `pylon:applied-op:${partition}`;
-}
 
 /** Options of {@linkcode Applier}. */
 export interface ApplierOptions {

@@ -19,8 +19,9 @@
  * the same data, and every write got exactly one reply.
  */
 
-import { Applier, lastOpKey, type MasterSource, positionKey } from "../applier.ts";
-import { PendingWrites } from "../pending_writes.ts";
+import { Applier, type MasterSource } from "../applier.ts";
+import { lastOpKey, positionKey, replyKey } from "../../meta_keys.ts";
+import { PendingWrites } from "../../write/pending_writes.ts";
 import { HandBack } from "../hand_back.ts";
 import { RackApplier } from "../rack_applier.ts";
 import { RackProgress } from "../rack_progress.ts";
@@ -166,7 +167,7 @@ export async function runApplierSim(
           try {
             const [, reply] = await connection.run([
               encodeCommand(["SELECT", String(META_DB)]),
-              encodeCommand(["GET", `pylon:reply:${opId}`]),
+              encodeCommand(["GET", replyKey(opId)]),
             ]);
             return reply === undefined || reply[1] === 45 /* $-1 */ ? undefined : bulkOf(reply);
           } finally {
