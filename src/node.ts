@@ -18,7 +18,7 @@ import { HandBack } from "./applier/hand_back.ts";
 import { LogEnds } from "./log/log_ends.ts";
 import { Retention } from "./log/retention.ts";
 import { RackApplier } from "./applier/rack_applier.ts";
-import { PendingWrites } from "./applier/pending_writes.ts";
+import { PendingWrites } from "./write/pending_writes.ts";
 import { RackProgress } from "./applier/rack_progress.ts";
 import { ReplyRecovery } from "./applier/reply_recovery.ts";
 import { fetchStoredReplies, readPosition, verifyOpAt } from "./applier/rack_reads.ts";

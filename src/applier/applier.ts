@@ -47,22 +47,20 @@ import {
   connectionAfter,
   type ConnectionState,
   type Fence,
-  lastOpKey,
   type OpReply,
   parsePosition,
   planBatch,
   planScriptSteps,
-  positionKey,
   settleBatch,
   skippedOps,
 } from "./batch_plan.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 import { WatchVerdicts } from "./watch.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
+import { lastOpKey, positionKey } from "../meta_keys.ts";
 
 const log = getLogger(["pylon", "applier"]);
-
-export { lastOpKey, positionKey } from "./batch_plan.ts";
 
 /** Options of {@linkcode Applier}. */
 export interface ApplierOptions {
@@ -120,7 +118,8 @@ export interface PartitionStatus {
   catchingUp: boolean;
 }
 
-const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1_000, 2_000];
+/** Delays between the applier's sessions with Redis after one broke. */
+const RECONNECT = backoffSchedule("applier session", [50, 100, 250, 500, 1_000, 2_000]);
 
 /** How long the applier waits for the log to return the last applied op when it checks it. */
 const VERIFY_WAIT_MS = 10_000;
@@ -271,11 +270,11 @@ class PartitionApplier {
   }
 
   async #run(): Promise<void> {
-    let attempt = 0;
+    const backoff = new Backoff(RECONNECT);
     while (!this.#stopped) {
       try {
         await this.#session();
-        attempt = 0;
+        backoff.reset();
       } catch (error) {
         if (this.#stopped) break;
         if (error instanceof IdentityError) {
@@ -301,7 +300,7 @@ class PartitionApplier {
         this.#status.lastError = message;
         this.#status.catchingUp = true;
         this.#connection?.close();
-        const delay = RECONNECT_DELAYS_MS[Math.min(attempt++, RECONNECT_DELAYS_MS.length - 1)]!;
+        const delay = backoff.next()!;
         await new Promise<void>((resolve) => this.#options.clock.after(delay, resolve));
       }
     }

@@ -41,17 +41,8 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, frameText, isErrorFrame } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { classifyRedisError } from "./redis_errors.ts";
+import { lastOpKey, positionKey } from "../meta_keys.ts";
 import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
-
-/** Key holding a partition's next offset to apply, in the metadata db. */
-export function positionKey(partition: number): string {
-  return `pylon:applied:${partition}`;
-}
-
-/** Key holding the id of the op at the partition's position minus one (the last one applied). */
-export function lastOpKey(partition: number): string {
-  return `pylon:applied-op:${partition}`;
-}
 
 /** A stored position from a GET's reply; undefined when there is none (nil, not a number). */
 export function parsePosition(frame: Uint8Array): number | undefined {

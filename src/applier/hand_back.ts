@@ -18,12 +18,8 @@
  */
 
 import { encodeCommand } from "../resp/encoder.ts";
-import type { PendingWrites } from "./pending_writes.ts";
-
-/** Key holding an op's reply for its origin node, when another node applied it. */
-export function replyKey(opId: string): string {
-  return `pylon:reply:${opId}`;
-}
+import type { PendingWrites } from "../write/pending_writes.ts";
+import { replyKey } from "../meta_keys.ts";
 
 /** Options of {@linkcode HandBack}. */
 export interface HandBackOptions {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { HandBack, replyKey } from "./hand_back.ts";
-import { PendingWrites } from "./pending_writes.ts";
+import { HandBack } from "./hand_back.ts";
+import { replyKey } from "../meta_keys.ts";
+import { PendingWrites } from "../write/pending_writes.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -11,8 +11,7 @@ import type { Upstream } from "../redis/upstream.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 import type { OpLog } from "../log/op_log.ts";
 import { decodeOp } from "../log/op.ts";
-import { positionKey } from "./applier.ts";
-import { replyKey } from "./hand_back.ts";
+import { positionKey, replyKey } from "../meta_keys.ts";
 import type { ReadPosition } from "./rack_progress.ts";
 import type { FetchStored, VerifyOp } from "./reply_recovery.ts";
 

@@ -16,7 +16,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ignored } from "../observe/ignored.ts";
 import { failpoint } from "../failpoints.ts";
-import type { PendingWrite, PendingWrites } from "./pending_writes.ts";
+import type { PendingWrite, PendingWrites } from "../write/pending_writes.ts";
 import type { HandBack } from "./hand_back.ts";
 import type { RackProgress } from "./rack_progress.ts";
 

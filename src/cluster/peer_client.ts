@@ -25,6 +25,7 @@ import {
   proof,
   sameProof,
 } from "./peer_protocol.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
 
 const log = getLogger(["pylon", "cluster", "peer"]);
 
@@ -49,7 +50,8 @@ export class PeerUnavailable extends Error {
   override name = "PeerUnavailable";
 }
 
-const RECONNECT_DELAYS_MS = [100, 250, 500, 1_000, 2_000];
+/** Delays between attempts to dial the peer again after the link broke or could not open. */
+const RECONNECT = backoffSchedule("peer link", [100, 250, 500, 1_000, 2_000]);
 const PROBE_INTERVAL_MS = 1_000;
 
 interface Waiting {
@@ -67,7 +69,7 @@ export class PeerClient {
   #stopped = false;
   #nextId = 1;
   #waiting = new Map<number, Waiting>();
-  #attempt = 0;
+  #reconnect = new Backoff(RECONNECT);
   #probeTimer: ReturnType<typeof setInterval> | undefined;
   /** Smoothed round trip, once measured. */
   rttMs: number | undefined;
@@ -207,7 +209,7 @@ export class PeerClient {
                 }
                 decoder.limit(FRAME_BYTES_MAX);
                 this.#up = true;
-                this.#attempt = 0;
+                this.#reconnect.reset();
                 this.lastError = undefined;
                 log.info("peer link to node {peer} ({rack}) is up", {
                   peer: this.peer.id,
@@ -240,7 +242,7 @@ export class PeerClient {
         this.#waiting.delete(id);
       }
       if (this.#stopped) return;
-      const delay = RECONNECT_DELAYS_MS[Math.min(this.#attempt++, RECONNECT_DELAYS_MS.length - 1)]!;
+      const delay = this.#reconnect.next()!;
       setTimeout(() => this.#connect(), delay);
     });
   }

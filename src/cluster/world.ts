@@ -21,8 +21,10 @@ import { FileStorage } from "../raft/file_storage.ts";
 import type { DurableStorage } from "../raft/types.ts";
 import { BOOTSTRAP_TERM, bootstrapEntries } from "../raft/confchange.ts";
 import { decodeMessages } from "../raft/message_codec.ts";
-import type { ConfState, RaftStatus } from "../raft/types.ts";
+import type { ConfState, RaftStatus, SoftState } from "../raft/types.ts";
 import { SeededRandom } from "../random.ts";
+import { type Clock, realClock, sleep } from "../clock.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
 import { failpoint } from "../failpoints.ts";
 import { ignored } from "../observe/ignored.ts";
 import { parseHostPort } from "../net/address.ts";
@@ -77,6 +79,22 @@ export interface WorldOptions {
   electionTicks: number;
   /** Called when this node becomes or stops being its rack's leader. */
   onRackLeader: (leading: boolean, term: number) => void;
+  /**
+   * Ticks, timeouts, reconciliation and retries (default: the real clock); a
+   * simulation's clock with a seeded `random` and in-memory storage and
+   * network makes a world replay exactly.
+   */
+  clock?: Clock;
+  /** What a test or simulation watches (default: nothing). */
+  observer?: WorldObserver;
+}
+
+/** What a test or simulation may watch a {@linkcode World} do. */
+export interface WorldObserver {
+  /** One of this node's groups (`world`, `rack:<name>`) changed role or leader. */
+  softState?(group: string, soft: SoftState, term: number): void;
+  /** The world group applied the entry at `index`, which changed the state as `change` says. */
+  worldChange?(change: string, index: number): void;
 }
 
 /**
@@ -107,6 +125,14 @@ export interface GroupStatus extends RaftStatus {
 
 const PROPOSE_TIMEOUT_MS = 10_000;
 const RECONCILE_MS = 500;
+/** How often a forwarded proposal whose answer was lost looks for its effect here. */
+const APPLIED_POLL_MS = 50;
+/**
+ * A new rack leader reports itself to the world up to 5 times, 500 ms apart;
+ * after that, reconciliation starts the reports again while the world does
+ * not record it (the world group may have no leader for a while).
+ */
+const RACK_LEADER_REPORT = backoffSchedule("rack leader report", [500], { retriesMax: 4 });
 
 /** The world and rack Raft groups of this node. */
 export class World {
@@ -115,12 +141,22 @@ export class World {
   #rack: RaftGroup | undefined;
   #world: RaftGroup | undefined;
   #storages: DurableStorage[] = [];
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #clock: Clock;
+  #stopReconciling: () => void = () => {};
+  /** Aborted by stop(): ends the waits of retries and forwarded proposals. */
+  #stopping = new AbortController();
   #reconciling = false;
   #leadingRack = false;
+  /** The rack group's term when this node last became its leader. */
+  #rackTerm = 0;
+  /** A report of this node as its rack's leader is under way. */
+  #reporting = false;
+  /** The rack term the world group committed this node's report for. */
+  #reportedTerm = -1;
 
   constructor(options: WorldOptions) {
     this.options = options;
+    this.#clock = options.clock ?? realClock;
     // The state holds only what the world group committed; founders are logged by its first leader.
     this.state = worldState();
   }
@@ -149,12 +185,14 @@ export class World {
       electionTicks: this.options.electionTicks,
       heartbeatTicks: 1,
       random: () => random.next(),
+      clock: this.#clock,
     };
     this.#rack = new RaftGroup({
       ...common,
       group: `rack:${rack}`,
       storage: rackStorage,
       onSoftState: (soft, term) => {
+        this.options.observer?.softState?.(`rack:${rack}`, soft, term);
         const leading = soft.role === "leader";
         if (leading === this.#leadingRack) return;
         this.#leadingRack = leading;
@@ -168,24 +206,29 @@ export class World {
           term,
         });
         this.options.onRackLeader(leading, term);
-        if (leading) void this.#reportRackLeader(term);
+        if (leading) {
+          this.#rackTerm = term;
+          void this.#reportRackLeader();
+        }
       },
     });
     this.#world = new RaftGroup({
       ...common,
       group: "world",
       storage: worldStorage,
-      apply: (data) => this.#applyWorld(data),
+      apply: (data, index) => this.#applyWorld(data, index),
+      onSoftState: (soft, term) => this.options.observer?.softState?.("world", soft, term),
       snapshot: () => encodeWorldState(this.state),
     });
     for (const node of [...this.state.nodes.values(), ...founders]) this.#connect(node);
     this.#rack.start();
     this.#world.start();
-    this.#timer = setInterval(() => void this.#reconcile(), RECONCILE_MS);
+    this.#stopReconciling = this.#clock.every(RECONCILE_MS, () => void this.#reconcile());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#stopReconciling();
+    this.#stopping.abort();
     await this.#rack?.stop();
     await this.#world?.stop();
     for (const s of this.#storages) await s.close();
@@ -256,10 +299,10 @@ export class World {
         : command.op === "removeNode"
         ? !this.state.nodes.has(command.id) && this.state.removed.has(command.id)
         : (this.state.rackLeaders.get(command.rack)?.term ?? -1) >= command.term;
-    const deadline = performance.now() + timeoutMs;
+    const deadline = this.#clock.now() + timeoutMs;
     while (!done()) {
-      if (performance.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (this.#clock.now() >= deadline || this.#stopping.signal.aborted) return false;
+      await sleep(this.#clock, APPLIED_POLL_MS, this.#stopping.signal);
     }
     return true;
   }
@@ -281,13 +324,14 @@ export class World {
     return this.#rack?.transferLeadership(to) ?? false;
   }
 
-  #applyWorld(data: Uint8Array): void {
+  #applyWorld(data: Uint8Array, index: number): void {
     failpoint("world.apply");
     const command = decodeWorldCommand(data);
     const before = command.op === "removeNode" ? this.state.nodes.get(command.id) : undefined;
     const changed = applyWorldCommand(this.state, command);
     if (changed === "") return;
     log.info("world: {change}", { change: changed });
+    this.options.observer?.worldChange?.(changed, index);
     if (command.op === "addNode") this.#connect(command.node);
     if (command.op === "removeNode" && before !== undefined && command.id !== this.options.nodeId) {
       this.options.peers?.remove(command.id);
@@ -303,25 +347,49 @@ export class World {
     });
   }
 
-  async #reportRackLeader(term: number): Promise<void> {
-    for (let attempt = 0; attempt < 5 && this.#leadingRack; attempt++) {
-      try {
-        await this.propose({
-          op: "rackLeader",
-          rack: this.options.rack,
-          node: this.options.nodeId,
-          term,
-        });
-        return;
-      } catch (error) {
-        if (attempt === 4) ignored("rack_leader_report", error);
-        else await new Promise((resolve) => setTimeout(resolve, 500));
+  /**
+   * Whether the world records (or has committed) this node as its rack's
+   * leader in its present term, or a later leader.
+   */
+  #rackLeaderRecorded(): boolean {
+    if (this.#reportedTerm === this.#rackTerm) return true;
+    const known = this.state.rackLeaders.get(this.options.rack);
+    return known !== undefined &&
+      (known.term > this.#rackTerm ||
+        (known.term === this.#rackTerm && known.node === this.options.nodeId));
+  }
+
+  async #reportRackLeader(): Promise<void> {
+    if (this.#reporting) return;
+    this.#reporting = true;
+    try {
+      const backoff = new Backoff(RACK_LEADER_REPORT);
+      while (this.#leadingRack && !this.#stopping.signal.aborted && !this.#rackLeaderRecorded()) {
+        const term = this.#rackTerm;
+        try {
+          await this.propose({
+            op: "rackLeader",
+            rack: this.options.rack,
+            node: this.options.nodeId,
+            term,
+          });
+          this.#reportedTerm = term;
+          return;
+        } catch (error) {
+          const delay = backoff.next();
+          if (delay === undefined) return ignored("rack_leader_report", error);
+          await sleep(this.#clock, delay, this.#stopping.signal);
+        }
       }
+    } finally {
+      this.#reporting = false;
     }
   }
 
   /** Leaders bring their group's membership in line with the world state, one change at a time. */
   async #reconcile(): Promise<void> {
+    // A rack leader the world does not record yet (its reports found no world leader) reports again.
+    if (this.#leadingRack && !this.#rackLeaderRecorded()) void this.#reportRackLeader();
     if (this.#reconciling) return;
     this.#reconciling = true;
     try {

@@ -27,6 +27,7 @@ import {
   writeNodeIdentity,
 } from "./node_identity.ts";
 import { checkRackRedis, LAYOUT_VERSION, type RackMarker } from "./rack_marker.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
 
 const log = getLogger(["pylon", "identity"]);
 
@@ -62,7 +63,8 @@ export function markerFor(opLog: OpLog): RackMarker {
   return { layout: LAYOUT_VERSION, log: opLog.id };
 }
 
-const RETRY_DELAYS_MS = [100, 200, 500, 1_000, 2_000];
+/** Delays between attempts to ask the rack's Redis how many dbs it has (a first start waits for it). */
+const META_DB_RETRY = backoffSchedule("learning the metadata db", [100, 200, 500, 1_000, 2_000]);
 
 /**
  * Settles the rest of the identity once the log is open: checks the log is
@@ -103,7 +105,7 @@ export async function settleIdentity(
  * operator must say where the metadata goes.
  */
 async function learnMetaDb(upstream: Upstream, signal: AbortSignal): Promise<number> {
-  let attempt = 0;
+  const backoff = new Backoff(META_DB_RETRY);
   let reported = "";
   while (true) {
     signal.throwIfAborted();
@@ -149,7 +151,7 @@ async function learnMetaDb(upstream: Upstream, signal: AbortSignal): Promise<num
       );
       reported = failure;
     }
-    const delay = RETRY_DELAYS_MS[Math.min(attempt++, RETRY_DELAYS_MS.length - 1)]!;
+    const delay = backoff.next()!;
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }

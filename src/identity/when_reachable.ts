@@ -7,11 +7,12 @@
 
 import { getLogger } from "@logtape/logtape";
 import { IdentityError } from "./node_identity.ts";
+import { Backoff, backoffSchedule, delayMsMax } from "../backoff.ts";
 
 const log = getLogger(["pylon", "node"]);
 
 /** Delays between attempts to reach a service the node cannot start without. */
-const START_RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000];
+const START_RETRY = backoffSchedule("start dependency", [500, 1_000, 2_000, 5_000]);
 
 /**
  * Runs `open` until it succeeds: a service that is not up yet (Kafka starting
@@ -25,18 +26,19 @@ export async function whenReachable<T>(
   signal: AbortSignal,
 ): Promise<T> {
   let lastReason = "";
-  for (let attempt = 0;; attempt++) {
+  const backoff = new Backoff(START_RETRY);
+  while (true) {
     try {
       return await open();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (signal.aborted || error instanceof IdentityError || !transient(reason)) throw error;
-      const delay = START_RETRY_DELAYS_MS[Math.min(attempt, START_RETRY_DELAYS_MS.length - 1)]!;
+      const delay = backoff.next()!;
       if (reason !== lastReason) {
         log.warning("waiting for {what}: {reason}; retrying (every {delay} ms at most)", {
           what,
           reason,
-          delay: START_RETRY_DELAYS_MS.at(-1),
+          delay: delayMsMax(START_RETRY),
         });
         lastReason = reason;
       }

@@ -7,6 +7,7 @@
  */
 
 import { LogError } from "./op_log.ts";
+import { type Clock, realClock } from "../clock.ts";
 
 /** Bounds of one batch. */
 export interface GroupCommitOptions {
@@ -14,6 +15,8 @@ export interface GroupCommitOptions {
   batchBytesMax: number;
   /** Extra wait for more records when nothing is in flight; 0 writes at once. */
   lingerMs: number;
+  /** The clock of the appends' deadlines and of the linger (default: the real clock). */
+  clock?: Clock;
 }
 
 /** Writes a batch durably and resolves with the offset of its first record. */
@@ -21,7 +24,7 @@ export type WriteBatch = (records: Uint8Array[]) => Promise<number>;
 
 interface Waiting {
   record: Uint8Array;
-  /** Not written once this passes while it waits (`performance.now()`). */
+  /** Not written once this passes while it waits (on the options' clock). */
   deadlineMs: number;
   resolve: (offset: number) => void;
   reject: (error: Error) => void;
@@ -31,10 +34,13 @@ interface Waiting {
 export class GroupCommit {
   readonly options: GroupCommitOptions;
   #write: WriteBatch;
+  #clock: Clock;
   #queue: Waiting[] = [];
   #queuedBytes = 0;
   #writing = false;
   #lingering = false;
+  /** The queue has lingered once: the next kick writes it, full or not. */
+  #lingered = false;
   #closed = false;
   #idle: (() => void)[] = [];
   /** Batches written, for tests and metrics. */
@@ -43,6 +49,7 @@ export class GroupCommit {
   constructor(write: WriteBatch, options: GroupCommitOptions) {
     this.#write = write;
     this.options = options;
+    this.#clock = options.clock ?? realClock;
   }
 
   /** Records waiting for a write. */
@@ -72,7 +79,7 @@ export class GroupCommit {
 
   /** Refuses the queued records whose deadline passed while they waited (a write was slow). */
   #dropExpired(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     if (!this.#queue.some((w) => w.deadlineMs <= now)) return;
     const kept: Waiting[] = [];
     for (const waiting of this.#queue) {
@@ -91,14 +98,16 @@ export class GroupCommit {
     if (this.#writing || this.#lingering || this.#queue.length === 0) return;
     const full = this.#queue.length >= this.options.batchRecordsMax ||
       this.#queuedBytes >= this.options.batchBytesMax;
-    if (this.options.lingerMs > 0 && !full && !this.#closed) {
+    if (this.options.lingerMs > 0 && !full && !this.#closed && !this.#lingered) {
       this.#lingering = true;
-      setTimeout(() => {
+      this.#clock.after(this.options.lingerMs, () => {
         this.#lingering = false;
+        this.#lingered = true;
         this.#kick();
-      }, this.options.lingerMs);
+      });
       return;
     }
+    this.#lingered = false;
     void this.#flush();
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { GroupCommit } from "./group_commit.ts";
 import { LogError } from "./op_log.ts";
+import { ManualClock } from "../manual_clock.ts";
 
 function bytes(n: number): Uint8Array {
   return new Uint8Array(n);
@@ -89,4 +90,22 @@ Deno.test("GroupCommit refuses, unwritten, records whose deadline passed while a
   release.shift()!();
   assert.equal(await onTime, 1, "the one still in time is written next");
   assert.deepEqual(written, [[1], [3]], "the late record never reached a write");
+});
+
+Deno.test("GroupCommit lingers and expires deadlines on its clock, not the host's", async () => {
+  const clock = new ManualClock();
+  const written: number[][] = [];
+  const commit = new GroupCommit((records) => {
+    written.push(records.map((r) => r.length));
+    return Promise.resolve(written.length * 10);
+  }, { batchRecordsMax: 100, batchBytesMax: 1 << 20, lingerMs: 5, clock });
+  const late = commit.append(bytes(1), 3);
+  const onTime = commit.append(bytes(2), 100);
+  await clock.advance(4);
+  assert.deepEqual(written, [], "nothing is written while the batch lingers");
+  await clock.advance(1);
+  await assert.rejects(late, (e: unknown) => e instanceof LogError && !e.maybeAppended);
+  assert.equal(await onTime, 10);
+  assert.deepEqual(written, [[2]], "the record past its deadline at the write was not written");
+  assert.equal(clock.timers, 0);
 });

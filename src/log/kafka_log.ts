@@ -26,6 +26,7 @@ import { ignored } from "../observe/ignored.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 import { type LogBounds, LogError, type LogReader, type OpLog } from "./op_log.ts";
 import { KafkaPartitionReader } from "./kafka/reader.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
 
 const log = getLogger(["pylon", "log", "kafka"]);
 
@@ -56,6 +57,11 @@ const DEFAULT_GROUP_COMMIT: GroupCommitOptions = {
   batchBytesMax: 1024 * 1024,
   lingerMs: 0,
 };
+
+/** Delays between sends of one batch until it is acknowledged or its delivery deadline passes. */
+const PRODUCE_RETRY = backoffSchedule("Kafka produce", [50, 100, 200, 400, 500]);
+/** Delays between attempts to connect a replacement producer. */
+const PRODUCER_INIT_RETRY = backoffSchedule("Kafka producer start", [100, 200, 400, 800, 1_000]);
 
 /** Kafka errors after which this producer's state is unusable: a new producer id is needed. */
 const PRODUCER_STATE_ERRORS = new Set([
@@ -189,7 +195,8 @@ export class KafkaLog implements OpLog {
     const messages = records.map((value) => ({ partition, value: asBuffer(value) }));
     const deadline = performance.now() + this.#deliveryTimeoutMs;
     let failure: unknown;
-    for (let attempt = 0; generation === this.#producerGeneration && !this.#closed; attempt++) {
+    const backoff = new Backoff(PRODUCE_RETRY);
+    while (generation === this.#producerGeneration && !this.#closed) {
       const left = deadline - performance.now();
       if (left <= 0) break;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -218,7 +225,7 @@ export class KafkaLog implements OpLog {
         clearTimeout(timer);
       }
       ignored("kafka_produce_retry", failure);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+      await new Promise((resolve) => setTimeout(resolve, backoff.next()!));
     }
     // In doubt: whatever becomes of this batch, nothing new goes out under its producer id.
     if (generation === this.#producerGeneration) this.#replaceProducer(failure);
@@ -239,13 +246,14 @@ export class KafkaLog implements OpLog {
     });
     void old.disconnect().catch((error) => ignored("kafka_producer_close", error));
     this.#producerReady = (async () => {
-      for (let attempt = 0; !this.#closed; attempt++) {
+      const backoff = new Backoff(PRODUCER_INIT_RETRY);
+      while (!this.#closed) {
         try {
           await producer.connect();
           return;
         } catch (error) {
           ignored("kafka_producer_init", error);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+          await new Promise((resolve) => setTimeout(resolve, backoff.next()!));
         }
       }
     })();

@@ -61,7 +61,8 @@ export interface OpLog {
    * holds it durably (Kafka: acknowledged by all in-sync replicas; embedded:
    * fsynced). Concurrent appends share one write (group commit). Rejects with
    * {@linkcode LogError} otherwise. A record still waiting for its write at
-   * `deadlineMs` (on `performance.now()`'s clock) is not written: it is
+   * `deadlineMs` (on the log's clock: `performance.now()`'s, or the one a
+   * simulation gave both the log and its writers) is not written: it is
    * refused as surely not appended.
    */
   append(partition: number, record: Uint8Array, deadlineMs?: number): Promise<number>;

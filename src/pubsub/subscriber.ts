@@ -27,6 +27,7 @@ import { arrayItems, bulkPayload, isErrorFrame } from "../resp/frames.ts";
 import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import { authArgs, openSocket, type RedisAccess } from "../redis/access.ts";
+import { Backoff, backoffSchedule } from "../backoff.ts";
 
 const log = getLogger(["pylon", "pubsub"]);
 
@@ -63,8 +64,12 @@ const SUBSCRIBE_COMMAND: Record<Kind, string> = {
 };
 const MESSAGE_KINDS = new Set(["message", "pmessage", "smessage"]);
 
-/** Delays between reconnection attempts; past the last, the subscriber gives up. */
-const RECONNECT_DELAYS_MS = [50, 100, 200, 500, 1_000, 1_000, 2_000, 2_000, 5_000, 5_000, 10_000];
+/** Delays between reconnection attempts; past the last (the 11th), the subscriber gives up. */
+const RECONNECT = backoffSchedule(
+  "subscriber connection",
+  [50, 100, 200, 500, 1_000, 1_000, 2_000, 2_000, 5_000, 5_000, 10_000],
+  { retriesMax: 11 },
+);
 const CONNECT_TIMEOUT_MS = 2_000;
 
 const latin1 = new TextDecoder("latin1");
@@ -97,7 +102,7 @@ export class Subscriber {
   #resubscribing = false;
   #barriers: Uint8Array[] = [];
   #nonce = "";
-  #reconnects = 0;
+  #reconnect = new Backoff(RECONNECT);
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** What Redis confirmed this client is subscribed to. */
@@ -185,7 +190,7 @@ export class Subscriber {
         out.push(encodeCommand(["HELLO", "3"]));
         this.#setupReplies++;
       }
-      const again = this.#reconnects > 0 && this.count > 0;
+      const again = this.#reconnect.retries > 0 && this.count > 0;
       if (again) {
         this.#resubscribing = true;
         for (const kind of ["channels", "patterns", "shardChannels"] as const) {
@@ -200,7 +205,7 @@ export class Subscriber {
       if (again) {
         log.info("subscriber re-subscribing on {address} after {n} attempts", {
           address: describe(address),
-          n: this.#reconnects,
+          n: this.#reconnect.retries,
         });
       } else {
         this.#events.ready();
@@ -230,10 +235,10 @@ export class Subscriber {
   }
 
   #retry(reason: string): void {
-    const delay = RECONNECT_DELAYS_MS[this.#reconnects++];
+    const delay = this.#reconnect.next();
     if (delay === undefined) {
       this.#closed = true;
-      this.#events.lost(`${reason}; gave up after ${this.#reconnects - 1} attempts`);
+      this.#events.lost(`${reason}; gave up after ${this.#reconnect.retries} attempts`);
       return;
     }
     this.#timer = setTimeout(() => {
@@ -271,13 +276,13 @@ export class Subscriber {
       this.#barriers = [];
       if (this.#resubscribing) {
         this.#resubscribing = false;
-        this.#reconnects = 0;
+        this.#reconnect.reset();
         this.#events.ready();
         return;
       }
       const inFlight = this.#inFlight;
       this.#inFlight = undefined;
-      this.#reconnects = 0;
+      this.#reconnect.reset();
       inFlight?.done(concatBytes(inFlight.frames));
       this.#events.ready();
       return;

@@ -1,6 +1,7 @@
 /**
- * The async shell around one pure Raft node: ticks it on a real clock, feeds
- * it messages and proposals, and carries out each Ready bundle in order —
+ * The async shell around one pure Raft node: ticks it on a clock (the real
+ * one, or a simulation's: src/manual_clock.ts), feeds it messages and
+ * proposals, and carries out each Ready bundle in order —
  * persist (one fsync), then send (one batch per destination, so heartbeats
  * ride together), then apply committed entries, then advance. Proposals
  * resolve when their entry is applied in the term they were made in, and
@@ -21,6 +22,7 @@ import type {
 } from "./types.ts";
 import { fatal } from "../observe/fatal.ts";
 import { failpoint } from "../failpoints.ts";
+import { type Clock, realClock } from "../clock.ts";
 
 export type { DurableStorage } from "./types.ts";
 
@@ -44,6 +46,8 @@ export interface RaftGroupOptions {
   random: () => number;
   /** Entries applied since the last compaction before the log is compacted. */
   compactEvery?: number;
+  /** Ticks and proposal timeouts (default: the real clock). */
+  clock?: Clock;
 }
 
 /** A proposal that did not make it (not leader, lost its index, timed out). */
@@ -63,7 +67,7 @@ interface Waiting {
   term: number;
   resolve: () => void;
   reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  cancelTimeout: () => void;
 }
 
 /** One Raft group this node belongs to. */
@@ -71,7 +75,8 @@ export class RaftGroup {
   readonly group: string;
   #node: RaftNode;
   #options: RaftGroupOptions;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #clock: Clock;
+  #stopTicking: () => void = () => {};
   /** The Ready loop while it runs. */
   #pumping: Promise<void> | undefined;
   #stopped = false;
@@ -83,6 +88,7 @@ export class RaftGroup {
   constructor(options: RaftGroupOptions) {
     this.group = options.group;
     this.#options = options;
+    this.#clock = options.clock ?? realClock;
     const snapshotIndex = options.storage.snapshot().index;
     this.#applied = snapshotIndex;
     this.#node = new RaftNode({
@@ -99,10 +105,10 @@ export class RaftGroup {
 
   /** Starts ticking; a group whose only voter is this node campaigns at once. */
   start(): void {
-    this.#timer = setInterval(() => {
+    this.#stopTicking = this.#clock.every(this.#options.tickMs, () => {
       this.#node.tick();
       this.#kick();
-    }, this.#options.tickMs);
+    });
     const conf = this.#node.status().conf;
     if (conf.voters.length === 1 && conf.voters[0] === this.#options.id) this.#node.campaign();
     this.#kick();
@@ -111,9 +117,9 @@ export class RaftGroup {
   /** Stops ticking and fails waiting proposals; the storage stays open (close it after). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    this.#stopTicking();
     for (const w of this.#waiting.splice(0)) {
-      clearTimeout(w.timer);
+      w.cancelTimeout();
       w.reject(new ProposalError("the node is stopping", ""));
     }
     await this.#pumping;
@@ -143,7 +149,7 @@ export class RaftGroup {
       }
     } catch (error) {
       this.#stopped = true;
-      clearInterval(this.#timer);
+      this.#stopTicking();
       fatal(`raft group ${this.group}: a message broke an invariant`, error);
     }
     this.#kick();
@@ -199,10 +205,10 @@ export class RaftGroup {
         term,
         resolve,
         reject,
-        timer: setTimeout(() => {
+        cancelTimeout: this.#clock.after(timeoutMs, () => {
           this.#waiting = this.#waiting.filter((w) => w !== waiting);
           reject(new ProposalError(`no commit within ${timeoutMs} ms`, this.#node.status().leader));
-        }, timeoutMs),
+        }),
       };
       this.#waiting.push(waiting);
     });
@@ -247,7 +253,7 @@ export class RaftGroup {
     } catch (error) {
       // A storage failure leaves the log's state unknown: stop the node; the restart reads the WAL.
       this.#stopped = true;
-      clearInterval(this.#timer);
+      this.#stopTicking();
       fatal(`raft group ${this.group}`, error);
     }
   }
@@ -280,7 +286,7 @@ export class RaftGroup {
         still.push(w);
         continue;
       }
-      clearTimeout(w.timer);
+      w.cancelTimeout();
       if (w.index === entry.index && w.term === entry.term) w.resolve();
       else {w.reject(
           new ProposalError("leadership changed before the proposal committed", this.#soft.leader),

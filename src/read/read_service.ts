@@ -14,7 +14,7 @@
  */
 
 import type { Need, RackProgress } from "../applier/rack_progress.ts";
-import { positionKey } from "../applier/applier.ts";
+import { positionKey } from "../meta_keys.ts";
 import { route } from "../command/mod.ts";
 import type { Peers } from "../cluster/peers.ts";
 import type { RackHealth } from "../cluster/rack_health.ts";

@@ -3,6 +3,13 @@
  * share. Requests are written in order and their replies, framed but not
  * decoded, are handed back in the same order. A request carries the db it
  * runs in; the connection sends `SELECT` only when the db changes.
+ *
+ * At most `queuedRequestsMax` requests wait for their replies on one
+ * connection (Pylon's own `SELECT`, `AUTH` and `HELLO` included): past it a
+ * request is refused at once with an {@linkcode UpstreamError} that says so,
+ * and the connection goes on serving the others. Redis answering slowly (a
+ * `KEYS *`, a huge value) therefore costs bounded memory, not a queue that
+ * grows with every client's pipeline.
  */
 
 import type * as net from "node:net";
@@ -12,6 +19,7 @@ import { ReplyFramer } from "../resp/reply_framer.ts";
 import { concatBytes, plainBytes } from "../resp/bytes.ts";
 import type { Protocol } from "../resp/value.ts";
 import { describe, type HostPort } from "../net/address.ts";
+import { fatal } from "../observe/fatal.ts";
 import { authArgs, openSocket, type RedisAccess } from "./access.ts";
 
 /** Receives one request's raw reply, or the error that lost it. */
@@ -27,6 +35,18 @@ const SELECT: Uint8Array[] = Array.from(
   { length: 16 },
   (_, db) => encodeCommand(["SELECT", String(db)]),
 );
+/**
+ * Requests waiting for replies on one connection, at most (default of
+ * `queuedRequestsMax`): each holds its reply sink until answered (and its
+ * bytes while the socket has not taken them). A pipelining client has 1,024
+ * requests in flight at most and Upstream spreads load over a few connections
+ * per protocol once one has 256 waiting, so only a Redis that stalls under
+ * many such clients reaches it.
+ */
+export const QUEUED_REQUESTS_MAX = 100_000;
+/** Setup commands a connection may queue before any request: AUTH and HELLO. */
+const SETUP_COMMANDS_MAX = 2;
+
 const PLUS = 43;
 const PUSH = 62;
 
@@ -44,12 +64,16 @@ export interface UpstreamConnectionOptions {
   onClose: (connection: UpstreamConnection) => void;
   /** Called when the TCP (or TLS) connection is established. */
   onConnect?: () => void;
+  /** Requests waiting for replies, at most (default {@linkcode QUEUED_REQUESTS_MAX}). */
+  queuedRequestsMax?: number;
 }
 
 /** A shared, pipelined connection to one Redis server. */
 export class UpstreamConnection {
   readonly address: HostPort;
   readonly protocol: Protocol;
+  /** Requests waiting for replies, at most; past it, requests are refused. */
+  readonly queuedRequestsMax: number;
   #socket: net.Socket;
   #framer = new ReplyFramer();
   /** Sinks in request order; `#head` is the next to be answered. */
@@ -67,6 +91,16 @@ export class UpstreamConnection {
   constructor(address: HostPort, options: UpstreamConnectionOptions) {
     this.address = address;
     this.protocol = options.protocol;
+    this.queuedRequestsMax = options.queuedRequestsMax ?? QUEUED_REQUESTS_MAX;
+    // Room for the setup commands and one request with its SELECT.
+    if (
+      !Number.isInteger(this.queuedRequestsMax) || this.queuedRequestsMax < SETUP_COMMANDS_MAX + 2
+    ) {
+      throw new RangeError(
+        `queuedRequestsMax "${this.queuedRequestsMax}" must be a whole number, ` +
+          `${SETUP_COMMANDS_MAX + 2} or more`,
+      );
+    }
     this.#onClose = options.onClose;
     this.#onConnect = options.onConnect ?? (() => {});
 
@@ -109,10 +143,26 @@ export class UpstreamConnection {
     return this.pending === 0 ? 0 : now - this.#lastReplyAt;
   }
 
-  /** Sends `request` (an encoded command) to run in `db`; `sink` gets its reply. */
+  /**
+   * Sends `request` (an encoded command) to run in `db`; `sink` gets its
+   * reply, or an {@linkcode UpstreamError} at once when the connection is
+   * closed or has `queuedRequestsMax` requests waiting.
+   */
   send(request: Uint8Array, db: number, sink: ReplySink): void {
     if (this.#closed) {
       sink(new UpstreamError(`${describe(this.address)}: connection closed`));
+      return;
+    }
+    const needed = db === this.#db ? 1 : 2;
+    if (this.pending + needed > this.queuedRequestsMax) {
+      sink(
+        new UpstreamError(
+          `${
+            describe(this.address)
+          }: ${this.pending} requests are waiting for Redis's replies on ` +
+            `this connection, its bound (queuedRequestsMax ${this.queuedRequestsMax}); not sent`,
+        ),
+      );
       return;
     }
     if (db !== this.#db) {
@@ -124,6 +174,12 @@ export class UpstreamConnection {
 
   #enqueue(request: Uint8Array, sink: ReplySink): void {
     if (this.pending === 0) this.#lastReplyAt = performance.now();
+    if (this.pending >= this.queuedRequestsMax) {
+      fatal(
+        `upstream connection to ${describe(this.address)}`,
+        "its queue passed queuedRequestsMax",
+      );
+    }
     this.#sinks.push(sink);
     this.#out.push(request);
     // Requests from every client handled in this turn of the event loop share one write.

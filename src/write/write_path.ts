@@ -24,7 +24,7 @@ import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
 export type { Placement } from "../log/op_log.ts";
 export type { WriteCommand, WriteRequest, WriteSubmitter } from "../log/write_request.ts";
 import type { WriteRequest, WriteSubmitter } from "../log/write_request.ts";
-import type { PendingWrites } from "../applier/pending_writes.ts";
+import type { PendingWrites } from "./pending_writes.ts";
 import { encodeError, REPLY } from "../resp/encoder.ts";
 import { ignored } from "../observe/ignored.ts";
 import { refused, sinceTurn, turnNow, writeSeconds } from "../observe/metrics.ts";

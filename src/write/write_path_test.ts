@@ -1,7 +1,7 @@
 /** The write path on the in-memory log, with no applier: every write stays in flight. */
 
 import assert from "node:assert/strict";
-import { PendingWrites } from "../applier/pending_writes.ts";
+import { PendingWrites } from "./pending_writes.ts";
 import { findCommand } from "../command/mod.ts";
 import { MemoryOpLog } from "../log/memory_log.ts";
 import { decodeOp } from "../log/op.ts";

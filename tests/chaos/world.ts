@@ -20,6 +20,7 @@ import {
 import { freePort } from "../harness/ports.ts";
 import { createKafka } from "../../src/log/kafka_client.ts";
 import { decodeOp } from "../../src/log/op.ts";
+import { positionKey } from "../../src/meta_keys.ts";
 import { RedisClient, replyText } from "../../src/redis/client.ts";
 import type { RespValue } from "../../src/resp/value.ts";
 import type { LoggedOp, RackData } from "./checker.ts";
@@ -209,7 +210,7 @@ export class ChaosWorld implements AsyncDisposable {
       const end = await this.logEnd();
       const positions = await Promise.all(this.racks.map(async (rack) => {
         const master = await rack.redis.master();
-        return Number(await master.call("-n", String(META_DB), "GET", "pylon:applied:0"));
+        return Number(await master.call("-n", String(META_DB), "GET", positionKey(0)));
       }));
       const done = positions.every((p) => p === end) && end === last;
       last = end;

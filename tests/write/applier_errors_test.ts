@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { Applier } from "../../src/applier/applier.ts";
-import { PendingWrites } from "../../src/applier/pending_writes.ts";
+import { PendingWrites } from "../../src/write/pending_writes.ts";
 import { RackProgress } from "../../src/applier/rack_progress.ts";
 import { HandBack } from "../../src/applier/hand_back.ts";
 import { ReplyRecovery } from "../../src/applier/reply_recovery.ts";

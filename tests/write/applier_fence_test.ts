@@ -7,8 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Applier, positionKey } from "../../src/applier/applier.ts";
-import { PendingWrites } from "../../src/applier/pending_writes.ts";
+import { Applier } from "../../src/applier/applier.ts";
+import { positionKey } from "../../src/meta_keys.ts";
+import { PendingWrites } from "../../src/write/pending_writes.ts";
 import { RackProgress } from "../../src/applier/rack_progress.ts";
 import { HandBack } from "../../src/applier/hand_back.ts";
 import { readPosition } from "../../src/applier/rack_reads.ts";

@@ -19,8 +19,9 @@
  * the same data, and every write got exactly one reply.
  */
 
-import { Applier, lastOpKey, type MasterSource, positionKey } from "../applier.ts";
-import { PendingWrites } from "../pending_writes.ts";
+import { Applier, type MasterSource } from "../applier.ts";
+import { lastOpKey, positionKey, replyKey } from "../../meta_keys.ts";
+import { PendingWrites } from "../../write/pending_writes.ts";
 import { HandBack } from "../hand_back.ts";
 import { RackApplier } from "../rack_applier.ts";
 import { RackProgress } from "../rack_progress.ts";
@@ -33,15 +34,13 @@ import { SeededRandom } from "../../random.ts";
 import { encodeCommand } from "../../resp/encoder.ts";
 import { type WriteCommand, WritePath } from "../../write/write_path.ts";
 import { FakeRedis, type FakeValue } from "./fake_redis.ts";
-import { ManualClock } from "./manual_clock.ts";
+import { ManualClock, settleMicrotasks } from "../../manual_clock.ts";
 
 const META_DB = 15;
 const WRITE_TIMEOUT_MS = 3_000;
 const KEYS = 6;
 /** Virtual time the healed world has to reach the log's end on every rack. */
 const CONVERGE_MS = 120_000;
-/** Microtask turns given to the work a timer started before the next timer fires. */
-const SETTLE_TURNS = 64;
 
 /** What one seed did, and the first broken promise if any. */
 export interface ApplierSimReport {
@@ -168,7 +167,7 @@ export async function runApplierSim(
           try {
             const [, reply] = await connection.run([
               encodeCommand(["SELECT", String(META_DB)]),
-              encodeCommand(["GET", `pylon:reply:${opId}`]),
+              encodeCommand(["GET", replyKey(opId)]),
             ]);
             return reply === undefined || reply[1] === 45 /* $-1 */ ? undefined : bulkOf(reply);
           } finally {
@@ -214,11 +213,9 @@ export async function runApplierSim(
 
   // Moves time forward by `ms`, firing due timers in order and letting each one's work settle.
   const advance = async (ms: number) => {
-    const until = clock.now() + ms;
-    while (clock.fireNext(until)) await settle();
-    clock.moveTo(until);
+    await clock.advance(ms);
     for (const node of allNodes) node.writes.expire(clock.now());
-    await settle();
+    await settleMicrotasks();
   };
 
   const submitted: ClientWrite[] = [];
@@ -439,16 +436,6 @@ export function describeFailure(report: ApplierSimReport): string[] {
     ...report.trace.map((line) => `  | ${line}`),
     `replay with PYLON_SEED=${report.seed} deno task sim:applier`,
   ];
-}
-
-/**
- * Lets the promise chains the last timer started run on. Only microtasks: a
- * real timer would let the host's clock into the run (and Deno clamps nested
- * timers to 4 ms); nothing under simulation waits on anything but the manual
- * clock, so a chain longer than this simply goes on at the next settle.
- */
-async function settle(): Promise<void> {
-  for (let i = 0; i < SETTLE_TURNS; i++) await Promise.resolve();
 }
 
 function bulkOf(frame: Uint8Array): Uint8Array {

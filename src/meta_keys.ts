@@ -1,0 +1,24 @@
+/**
+ * The keys Pylon keeps in the metadata db of a rack's Redis that both the
+ * write path and the applier name: each partition's applied position and last
+ * applied op (written by the applier in the same transaction as the data,
+ * read by rack reads and strong reads), and the replies a rack leader keeps
+ * for writers it could not hand them back to. A leaf module, so neither side
+ * imports the other for them. (The identity marker and the kept scripts have
+ * their own modules: src/identity/rack_marker.ts, src/applier/script_ops.ts.)
+ */
+
+/** Key holding a partition's next offset to apply, in the metadata db. */
+export function positionKey(partition: number): string {
+  return `pylon:applied:${partition}`;
+}
+
+/** Key holding the id of the op at the partition's position minus one (the last one applied). */
+export function lastOpKey(partition: number): string {
+  return `pylon:applied-op:${partition}`;
+}
+
+/** Key under which a rack leader keeps op `opId`'s reply for a writer it could not reach. */
+export function replyKey(opId: string): string {
+  return `pylon:reply:${opId}`;
+}
