@@ -15,7 +15,11 @@ import { killAfterAcks } from "../harness/kill_child.ts";
 const CHILD = new URL("./segment_crash_child.ts", import.meta.url).pathname;
 /** Acknowledgements to see before each kill: early, mid-stream, later. */
 const KILL_AFTER_ACKS = [300, 1_500, 3_000, 5_000, 8_000];
-const ROUND_DEADLINE_MS = 5_000;
+/**
+ * A bound on the wait, not a speed: each round's fsyncs share a busy 2-core
+ * machine with the rest of the suite.
+ */
+const ROUND_DEADLINE_MS = 60_000;
 
 interface Ack {
   partition: number;
