@@ -18,6 +18,14 @@ export function lastOpKey(partition: number): string {
   return `pylon:applied-op:${partition}`;
 }
 
+/**
+ * Key holding a partition's log time after its last applied op (ms since the
+ * epoch, src/applier/log_time.ts), stored with the position.
+ */
+export function logTimeKey(partition: number): string {
+  return `pylon:applied-time:${partition}`;
+}
+
 /** Key under which a rack leader keeps op `opId`'s reply for a writer it could not reach. */
 export function replyKey(opId: string): string {
   return `pylon:reply:${opId}`;

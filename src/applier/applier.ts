@@ -58,7 +58,8 @@ import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 import { WatchVerdicts } from "./watch.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
-import { lastOpKey, positionKey } from "../meta_keys.ts";
+import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
+import { logTimes, parseLogTime } from "./log_time.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -212,6 +213,8 @@ class PartitionApplier {
   #scripts: ScriptRegistry | undefined;
   /** Protocol and db after the last command sent on the connection. */
   #state: ConnectionState = { protocol: 2, db: 0 };
+  /** The partition's log time after the last op applied (src/applier/log_time.ts). */
+  #logTime = 0;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
     const { partition, master, ...rest } = options;
@@ -315,11 +318,13 @@ class PartitionApplier {
     this.#state = { protocol: 2, db: 0 };
     const meta = this.#options.metaDb;
     await checkRackRedis(connection, this.#options.marker, meta, describe(address));
-    const [, stored, lastOp] = await connection.run([
+    const [, stored, lastOp, logTime] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
       encodeCommand(["GET", lastOpKey(this.partition)]),
+      encodeCommand(["GET", logTimeKey(this.partition)]),
     ]);
+    this.#logTime = parseLogTime(bulkPayload(logTime!));
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
@@ -386,6 +391,13 @@ class PartitionApplier {
       if (outcome.kind === "moved") {
         position = outcome.stored;
         this.#moveTo(position, "another applier moved the position");
+        // Its log time moved with it (the WATCH on the position is not disturbed by this GET).
+        const [, time] = await connection.run([
+          encodeCommand(["SELECT", String(this.#options.metaDb)]),
+          encodeCommand(["GET", logTimeKey(this.partition)]),
+        ]);
+        this.#state.db = this.#options.metaDb;
+        this.#logTime = parseLogTime(bulkPayload(time!));
         continue;
       }
       position = next;
@@ -464,7 +476,8 @@ class PartitionApplier {
       nowMs: this.#options.wallNow(),
       publishMaxAgeMs: this.#options.publishMaxAgeMs,
     });
-    const batch: Batch = { ops, skipped, next };
+    const { times, after } = logTimes(this.#logTime, ops);
+    const batch: Batch = { ops, skipped, next, times, timeAfter: after };
     const scripts = this.#scripts;
     const metaDb = this.#options.metaDb;
     const steps = planScriptSteps(batch, { scripts, metaDb, connection: this.#state });
@@ -490,6 +503,7 @@ class PartitionApplier {
     this.#state = connectionAfter(plan, settled);
     switch (settled.kind) {
       case "applied":
+        this.#logTime = after;
         this.#deliver(settled.replies);
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
@@ -507,8 +521,10 @@ class PartitionApplier {
         if (settled.kind === "oneByOne") {
           return await this.#applyOneByOne(connection, ops, next - ops.length);
         }
-        // Refused by Redis itself: that is the op's reply on every rack; only the position moves.
+        // Refused by Redis itself: that is the op's reply on every rack; only the position and
+        // the log time move.
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
+        this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
     }
   }

@@ -10,10 +10,13 @@
  * MULTI
  *   per op that runs, in log order:
  *     HELLO 2|3, SELECT db     when the op's protocol or db differs from the connection's
+ *     EVAL <expire due> T ..   the keys it touches that are expired at its log time T go first
  *     the op's commands        scripts as the restricted user, EVALSHA as EVAL of the kept body
+ *     EVAL <expire due> T ..   a key it gave an expiry already reached goes at once
  *     HSET pylon:scripts ...   bodies the op keeps, in the metadata db, after the op's own
  *   SELECT metaDb
  *   SET pylon:applied:<p> next            the position, in the same transaction as the data
+ *   SET pylon:applied-time:<p> T          the log time after the batch (src/applier/log_time.ts)
  *   SET pylon:applied-op:<p> <last id>    catches a log re-created under the same name
  *   SET pylon:identity <marker>           a FLUSHALL op in the batch wiped it
  * EXEC
@@ -41,7 +44,8 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, frameText, isErrorFrame } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { classifyRedisError } from "./redis_errors.ts";
-import { lastOpKey, positionKey } from "../meta_keys.ts";
+import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
+import { expireDueCommand, opKeys, reachedKeys } from "./expiry_steps.ts";
 import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
 
 /** A stored position from a GET's reply; undefined when there is none (nil, not a number). */
@@ -77,6 +81,9 @@ export interface Batch {
   skipped: ReadonlyMap<Op, Uint8Array>;
   /** The offset after the batch's last record: the position stored with it. */
   next: number;
+  /** Each record's log time (src/applier/log_time.ts), and the partition's after the batch. */
+  times: readonly number[];
+  timeAfter: number;
 }
 
 /** What a plan needs of its applier besides the batch. */
@@ -94,6 +101,8 @@ export interface PlanOptions {
   scripts: ScriptRegistry | undefined;
   /** The connection before the batch's MULTI. */
   connection: ConnectionState;
+  /** Expiry in log order (default on; simulations on a Redis without Lua turn it off). */
+  expirySteps?: boolean;
 }
 
 /** The commands of one batch and whose reply each is. */
@@ -191,13 +200,17 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
     queue(encodeCommand(["SELECT", String(db)]), SETUP);
     state.db = db;
   };
-  for (const op of batch.ops) {
-    if (op === undefined || batch.skipped.has(op)) continue;
+  batch.ops.forEach((op, at) => {
+    if (op === undefined || batch.skipped.has(op)) return;
+    const time = batch.times[at]!;
     if (op.protocol !== state.protocol) {
       queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
       state.protocol = op.protocol;
     }
     selectDb(op.db);
+    // Expiry in log order: what is expired at the op's log time is gone before it runs.
+    const keys = options.expirySteps === false ? [] : opKeys(op);
+    if (keys.length > 0) queue(expireDueCommand(keys, time), SETUP);
     // Kept script bodies are written after the op's commands: a SELECT inside its MULTI moves it.
     const metaCommands: Uint8Array[] = [];
     op.commands.forEach((argv, index) => {
@@ -215,13 +228,17 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
       // SELECT inside a client's MULTI: where the connection is now is the reply's business.
       if (equalsIgnoreCase(argv[0]!, "select")) state.db = -1;
     });
+    // An expiry the op set that its log time has already reached: the key goes now, as in Redis.
+    const reached = options.expirySteps === false ? [] : reachedKeys(op, time);
+    if (reached.length > 0) queue(expireDueCommand(reached, time), SETUP);
     for (const command of metaCommands) {
       selectDb(metaDb);
       queue(command, SETUP);
     }
-  }
+  });
   selectDb(metaDb);
   queue(encodeCommand(["SET", positionKey(options.partition), String(batch.next)]), SETUP);
+  queue(encodeCommand(["SET", logTimeKey(options.partition), String(batch.timeAfter)]), SETUP);
   const last = batch.ops[batch.ops.length - 1];
   queue(encodeCommand(["SET", lastOpKey(options.partition), last?.id ?? ""]), SETUP);
   // A FLUSHALL op in the batch wiped the marker with everything else: it is part of the state.

@@ -30,6 +30,7 @@ const MARKER = encodeCommand(["SET", "pylon:identity", "marker"]);
 /** The end of every batch of partition 1 whose next position is 10 and last op `lastId`. */
 const tail = (lastId: string) => [
   "SET pylon:applied:1 10",
+  "SET pylon:applied-time:1 0",
   `SET pylon:applied-op:1 ${lastId}`,
   "SET pylon:identity marker",
   "EXEC",
@@ -56,7 +57,7 @@ function op(fields: Partial<Omit<Op, "commands">> & { commands: string[][] }): O
 }
 
 function batchOf(ops: (Op | undefined)[], skipped = new Map<Op, Uint8Array>()): Batch {
-  return { ops, skipped, next: 10 };
+  return { ops, skipped, next: 10, times: ops.map(() => 0), timeAfter: 0 };
 }
 
 function plan(
@@ -70,6 +71,8 @@ function plan(
     markerCommand: MARKER,
     scripts,
     connection,
+    // The expiry steps have tests of their own below.
+    expirySteps: false,
   };
   return planBatch(batch, options);
 }
@@ -152,6 +155,7 @@ Deno.test("planBatch switches protocol and db only between ops that differ, then
     "setup",
     "setup",
     "setup",
+    "setup",
   ]);
   assert.deepEqual(planned.before, { protocol: 2, db: META });
   assert.deepEqual(planned.after, { protocol: 3, db: META });
@@ -169,6 +173,7 @@ Deno.test("planBatch ends every batch with these exact bytes", () => {
   assert.equal(
     planned.commands.slice(2).map(text).join(""),
     "*3\r\n$3\r\nSET\r\n$15\r\npylon:applied:1\r\n$2\r\n10\r\n" +
+      "*3\r\n$3\r\nSET\r\n$20\r\npylon:applied-time:1\r\n$1\r\n0\r\n" +
       `*3\r\n$3\r\nSET\r\n$18\r\npylon:applied-op:1\r\n$26\r\n${a.id}\r\n` +
       "*3\r\n$3\r\nSET\r\n$14\r\npylon:identity\r\n$6\r\nmarker\r\n" +
       "*1\r\n$4\r\nEXEC\r\n" +
@@ -196,6 +201,7 @@ Deno.test("a SELECT inside a client's transaction leaves the db unknown: the nex
     "t.1",
     "setup",
     "u.0",
+    "setup",
     "setup",
     "setup",
     "setup",
@@ -523,11 +529,11 @@ Deno.test("settleBatch: EXEC with another count of replies than commands queued 
   const frames = answers(planned, () => "+OK", { exec: "*2\r\n+OK\r\n+OK\r\n" });
   assert.deepEqual(settleBatch(planned, frames), {
     kind: "broken",
-    message: "EXEC returned 2 replies for 5 queued commands",
+    message: "EXEC returned 2 replies for 6 queued commands",
   });
   assert.deepEqual(settleBatch(planned, frames.slice(0, -1)), {
     kind: "broken",
-    message: "Redis returned 8 replies for 9 commands",
+    message: "Redis returned 9 replies for 10 commands",
   });
 });
 
@@ -580,4 +586,40 @@ Deno.test("a transaction EXEC did not run leaves the connection as it was: the n
     words(plan(batchOf([b]), connectionAfter(planned, fenced)).commands).slice(0, 4),
     ["MULTI", "HELLO 3", "SELECT 0", "HSET h f v"],
   );
+});
+
+Deno.test("expiry in log order: each op's keys are checked at its log time before it runs, and an expiry already reached goes after it", () => {
+  const a = op({ commands: [["INCR", "a"]] });
+  const b = op({ commands: [["PEXPIREAT", "b", "150"]] });
+  const c = op({ commands: [["PUBLISH", "ch", "m"]] });
+  const batch: Batch = {
+    ops: [a, b, c],
+    skipped: new Map(),
+    next: 10,
+    times: [100, 200, 200],
+    timeAfter: 200,
+  };
+  const planned = planBatch(batch, {
+    partition: 1,
+    metaDb: META,
+    markerCommand: MARKER,
+    scripts: undefined,
+    connection: { protocol: 2, db: 0 },
+  });
+  const shown = words(planned.commands).map((w) =>
+    w.replace(/^EVAL local t .* return n 0/, "EVAL <due>")
+  );
+  assert.deepEqual(shown, [
+    "MULTI",
+    "EVAL <due> 100 10000000000000 0 a",
+    "INCR a",
+    "EVAL <due> 200 10000000000000 0 b",
+    "PEXPIREAT b 150",
+    "EVAL <due> 200 10000000000000 0 b",
+    "PUBLISH ch m",
+    "SELECT 15",
+    "SET pylon:applied:1 10",
+    "SET pylon:applied-time:1 200",
+    ...tail(c.id).slice(2),
+  ]);
 });

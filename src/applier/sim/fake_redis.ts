@@ -10,6 +10,7 @@
  * lost.
  */
 
+import { EXPIRE_DUE } from "../expiry_steps.ts";
 import type { Clock } from "../../clock.ts";
 import type { SeededRandom } from "../../random.ts";
 import type { CommandRunner } from "../../redis/command_runner.ts";
@@ -160,6 +161,11 @@ export class FakeRedis {
         }
         return `:${removed}`;
       }
+      case "eval":
+        // The applier's expiry step: no key here has an expiry, so none is due.
+        return argv[1] === EXPIRE_DUE
+          ? ":0"
+          : `-ERR the fake Redis runs no script but Pylon's expiry step`;
       case "info": {
         const lines = ["# Keyspace"];
         this.#dbs.forEach((d, i) => {
