@@ -49,6 +49,9 @@ import { ConsistencyGate } from "./consistency/gate.ts";
 
 const log = getLogger(["pylon", "node"]);
 
+/** How far log time may fall behind the clock while no one writes before a tick moves it on. */
+const LOG_TICK_MS = 1_000;
+
 /** A running node. */
 export interface PylonNode {
   /** Who the node is: id, rack, log, metadata db. */
@@ -207,6 +210,9 @@ async function runNode(
       progress,
       publishMaxAgeMs: config.publishMaxAgeMs,
       scriptOps: new ScriptOps(config.redis.access, opLog.id),
+      sweepDbs: () =>
+        Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
+      ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
     }), { enabled: config.applier });
   const me = {
     id: nodeId,

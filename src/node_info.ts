@@ -5,6 +5,7 @@ import type { Config } from "./config/types.ts";
 import { describe } from "./net/address.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
+import { refusedCommandCounts } from "./observe/refused_commands.ts";
 import type { GatewayStats } from "./gateway/server.ts";
 import type { WriteStats } from "./write/write_path.ts";
 import type { UpstreamStatus } from "./redis/upstream.ts";
@@ -227,6 +228,13 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
   sections.push({
     title: "Errors",
     fields: ignoredCounts().map(([kind, count]) => [`ignored_errors_${kind}`, count]),
+  });
+  sections.push({
+    title: "Refusals",
+    fields: refusedCommandCounts().map(([command, count]) => [
+      `refused_${command.replace("|", "_")}`,
+      count,
+    ]),
   });
   return renderInfo(sections);
 }

@@ -26,7 +26,8 @@ import { getLogger } from "@logtape/logtape";
 import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { bulkPayload } from "../resp/frames.ts";
-import { decodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
+import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
+import { newOpId } from "../log/op_id.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { type Clock, realClock } from "../clock.ts";
@@ -56,10 +57,11 @@ import {
 } from "./batch_plan.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
-import { WatchVerdicts } from "./watch.ts";
+import { expiredSinceWatch, WatchVerdicts } from "./watch.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
+import { Sweeper, type SweeperStats } from "./sweeper.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -90,6 +92,17 @@ export interface ApplierOptions {
    * reseeded, EVALSHA from the kept bodies. Undefined: as the ops say (simulations).
    */
   scriptOps?: ScriptOps | undefined;
+  /**
+   * The client dbs the sweeper removes expired keys from (src/applier/sweeper.ts);
+   * undefined: no sweeper (simulations).
+   */
+  sweepDbs?: () => number[];
+  /**
+   * Ticks: while the partition is idle, this applier appends an op with no
+   * command every `intervalMs` of its clock, so log time (and with it expiry)
+   * moves on when no one writes. Undefined: no ticks (simulations).
+   */
+  ticks?: { nodeId: string; rack: string; intervalMs: number };
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -111,6 +124,8 @@ export interface PartitionStatus {
   lastError: string | undefined;
   /** Accept time of the last applied op (for lag in milliseconds). */
   lastAcceptedAtMs: number | undefined;
+  /** The partition's log time after the last batch applied (src/applier/log_time.ts), once known. */
+  logTimeMs: number | undefined;
   /**
    * True from the start of each session with Redis until the log is applied
    * up to where it ended when the session began: until then this rack's
@@ -155,6 +170,7 @@ class ApplierInvariantError extends Error {
 /** Applies every partition of a log to the rack's Redis. */
 export class Applier {
   #partitions: PartitionApplier[];
+  #sweeper: Sweeper | undefined;
 
   #live: readonly Readonly<PartitionStatus>[] | undefined;
 
@@ -167,11 +183,31 @@ export class Applier {
     master.onChange(() => {
       for (const p of this.#partitions) p.masterMoved();
     });
+    const dbs = options.sweepDbs;
+    if (dbs !== undefined) {
+      this.#sweeper = new Sweeper({
+        address: () => master.address(),
+        connect: (address) => master.connect(address),
+        dbs,
+        // Swept only as far as every partition's log time: no later op can be earlier.
+        logTime: () => {
+          const times = this.liveStatus().map((p) => p.logTimeMs);
+          return times.some((t) => t === undefined) ? undefined : Math.min(...times as number[]);
+        },
+        clock: options.clock ?? realClock,
+      });
+    }
   }
 
-  /** Starts applying every partition. */
+  /** Starts applying every partition, and sweeping expired keys. */
   start(): void {
     for (const p of this.#partitions) p.start();
+    this.#sweeper?.start();
+  }
+
+  /** What the sweeper did (undefined without one). */
+  sweeperStats(): SweeperStats | undefined {
+    return this.#sweeper?.stats();
   }
 
   /** Progress of every partition (copies). */
@@ -186,7 +222,7 @@ export class Applier {
 
   /** Stops after the batch in flight. */
   async stop(): Promise<void> {
-    await Promise.all(this.#partitions.map((p) => p.stop()));
+    await Promise.all([...this.#partitions.map((p) => p.stop()), this.#sweeper?.stop()]);
   }
 }
 
@@ -199,7 +235,10 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<ApplierOptions>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks">>;
+  #ticks: ApplierOptions["ticks"];
+  /** When this applier last appended a tick (its wall clock). */
+  #lastTickAt = 0;
   #reader: LogReader | undefined;
   #connection: CommandRunner | undefined;
   #running: Promise<void> | undefined;
@@ -230,6 +269,7 @@ class PartitionApplier {
       scriptOps: undefined,
       ...rest,
     };
+    this.#ticks = options.ticks;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -244,6 +284,7 @@ class PartitionApplier {
       batches: 0,
       lastError: undefined,
       lastAcceptedAtMs: undefined,
+      logTimeMs: undefined,
       catchingUp: true,
     };
   }
@@ -325,6 +366,7 @@ class PartitionApplier {
       encodeCommand(["GET", logTimeKey(this.partition)]),
     ]);
     this.#logTime = parseLogTime(bulkPayload(logTime!));
+    this.#status.logTimeMs = this.#logTime;
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
@@ -361,6 +403,7 @@ class PartitionApplier {
       });
       if (records.length === 0) {
         this.#status.state = "waiting";
+        this.#maybeTick();
         continue;
       }
       this.#status.state = "applying";
@@ -398,6 +441,7 @@ class PartitionApplier {
         ]);
         this.#state.db = this.#options.metaDb;
         this.#logTime = parseLogTime(bulkPayload(time!));
+        this.#status.logTimeMs = this.#logTime;
         continue;
       }
       position = next;
@@ -464,10 +508,15 @@ class PartitionApplier {
     ops: (Op | undefined)[],
     next: number,
   ): Promise<Outcome> {
+    const { times, after } = logTimes(this.#logTime, ops);
     const overtaken = new Set<Op>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (op?.watch !== undefined && await this.#watches.overtaken(op, next - ops.length + i)) {
+      if (op?.watch === undefined) continue;
+      if (
+        expiredSinceWatch(op, times[i]!) ||
+        await this.#watches.overtaken(op, next - ops.length + i)
+      ) {
         overtaken.add(op);
       }
     }
@@ -476,7 +525,6 @@ class PartitionApplier {
       nowMs: this.#options.wallNow(),
       publishMaxAgeMs: this.#options.publishMaxAgeMs,
     });
-    const { times, after } = logTimes(this.#logTime, ops);
     const batch: Batch = { ops, skipped, next, times, timeAfter: after };
     const scripts = this.#scripts;
     const metaDb = this.#options.metaDb;
@@ -504,6 +552,7 @@ class PartitionApplier {
     switch (settled.kind) {
       case "applied":
         this.#logTime = after;
+        this.#status.logTimeMs = after;
         this.#deliver(settled.replies);
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
@@ -569,6 +618,34 @@ class PartitionApplier {
         ignored("reply_store", error);
       }
     }
+  }
+
+  /**
+   * While the partition is idle and caught up, an op with no command is
+   * appended once its log time is `intervalMs` behind this node's clock: an
+   * idle world's keys still expire, on every rack at the same point of the log.
+   * Every rack leader may append one; the first applied makes the others wait.
+   */
+  #maybeTick(): void {
+    const ticks = this.#ticks;
+    if (ticks === undefined || this.#status.catchingUp) return;
+    const now = this.#options.wallNow();
+    if (now - this.#logTime < ticks.intervalMs || now - this.#lastTickAt < ticks.intervalMs) return;
+    this.#lastTickAt = now;
+    const tick: Op = {
+      id: newOpId(now),
+      origin: ticks.nodeId,
+      rack: ticks.rack,
+      db: 0,
+      protocol: 2,
+      transaction: false,
+      acceptedAtMs: now,
+      commands: [],
+    };
+    const deadline = this.#options.clock.now() + ticks.intervalMs * 5;
+    this.#log.append(this.partition, encodeOp(tick), deadline).catch((error) =>
+      ignored("log_tick", error)
+    );
   }
 
   /** One op applied: its reply goes where {@linkcode HandBack} says. */

@@ -133,3 +133,16 @@ export class WatchVerdicts {
     }
   }
 }
+
+/**
+ * Whether one of a transaction's watched keys expired after it was watched
+ * and no later than the transaction's log time `timeMs`: Redis 7 aborts
+ * EXEC then. Decided from the expiries the op carries (read when the keys
+ * were watched), not from what a rack still holds, so every rack decides
+ * alike; a change of a key's expiry in between is an op that touched it.
+ */
+export function expiredSinceWatch(op: Op, timeMs: number): boolean {
+  const expiries = op.watch?.expiries;
+  if (expiries === undefined) return false;
+  return expiries.at.some((at) => at !== undefined && at > expiries.watchedAtMs && at <= timeMs);
+}

@@ -12,6 +12,7 @@ function partition(state: PartitionStatus["state"], catchingUp = false): Partiti
     batches: 0,
     lastError: undefined,
     lastAcceptedAtMs: undefined,
+    logTimeMs: undefined,
     catchingUp,
   };
 }

@@ -52,6 +52,8 @@ const RACK_ADMIN =
   "the rack's own Redis only, never another rack's, as the user's ACL rules allow (as on Redis); not the parameters Pylon depends on (src/auth/rack_admin.ts)";
 const WORLD_ADMIN =
   "changes the world's membership: a user allowed to run it, with a proven password (AUTH)";
+const EXPIRY_READ =
+  "a read; the rack's Redis stores expiries shifted (it never expires a key by its own clock), so the reply is shown as the client set it";
 const SCRIPT_READ =
   "a read-only script, run on a rack's Redis as a restricted user that cannot reach another db";
 const ONE_REDIS = "it acts on one Redis's running script; run it on that Redis directly";
@@ -227,6 +229,10 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     reason: "reports the rack's Redis; clients such as ioredis use it as a ready check",
     replyFilter: "info",
   },
+  "ttl": { class: "read", reason: EXPIRY_READ, replyFilter: "expiry" },
+  "pttl": { class: "read", reason: EXPIRY_READ, replyFilter: "expiry" },
+  "expiretime": { class: "read", reason: EXPIRY_READ, replyFilter: "expiry" },
+  "pexpiretime": { class: "read", reason: EXPIRY_READ, replyFilter: "expiry" },
   "eval_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },
   "evalsha_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },
   "fcall_ro": { class: "read", reason: SCRIPT_READ, scriptRead: true },

@@ -26,9 +26,10 @@ export type CommandClass =
  * A rewrite of Redis's reply before a client sees it, wherever the reply
  * comes from (alone, inside `EXEC`, from a peer rack): `config-secrets`
  * leaves out the parameters holding passwords, `info` leaves out Pylon's
- * metadata db and adds the Pylon section.
+ * metadata db and adds the Pylon section, `expiry` shows a key's expiry as
+ * the client set it (the rack's Redis stores it shifted: src/determinism/expiry.ts).
  */
-export type ReplyFilter = "config-secrets" | "info";
+export type ReplyFilter = "config-secrets" | "info" | "expiry";
 
 /** Whether a write's reply is always the same constant (`+OK`) or depends on the data. */
 export type ReplyKind = "constant" | "data";

@@ -42,10 +42,12 @@ import { Subscriber, type SubscriberTarget } from "../pubsub/subscriber.ts";
 import type { ConsistencyGate } from "../consistency/gate.ts";
 import { parseStrictInteger } from "../command/bytes.ts";
 import type { Read } from "../read/read_service.ts";
-import { Transaction, type TransactionContext } from "./transaction.ts";
+import { Transaction, type TransactionContext, type Watch, watchForWrite } from "./transaction.ts";
+import { watchedExpiries, watchedExpiriesRequest } from "./watch_expiries.ts";
 import { RequestOrder, SeenPositions, type Ticket } from "./request_order.ts";
 import { inSubscribeMode, subscribedStep } from "./subscribe_mode.ts";
 import { OutputWindow } from "./output_window.ts";
+import { commandRefused } from "../observe/refused_commands.ts";
 import { type FilterContext, filterExecReply, filterReply } from "./reply_filters.ts";
 
 const log = getLogger(["pylon", "gateway"]);
@@ -146,6 +148,8 @@ export class ClientConnection {
   /** Requests held back by {@linkcode RequestOrder}, each started when it may go. */
   #held = new Map<Ticket, () => void>();
   #seen = new SeenPositions();
+  /** Settled once the expiries of every key watched so far are read (EXEC waits for it). */
+  #watchReads: Promise<void> = Promise.resolve();
   /** The client's own subscribed connection to the rack's Redis, while it subscribes. */
   #subscriber: Subscriber | undefined;
   /** A subscribe command waiting for the subscriber to connect. */
@@ -400,6 +404,7 @@ export class ClientConnection {
     }
     if (subscribed) return this.#dispatchSubscribed(argv, r);
     if (this.#transaction.active && r.kind !== "transaction") {
+      if (r.kind === "refused") commandRefused(r.command.name, this.remoteAddress, r.message);
       this.#replies.push(this.#transaction.queue(r, argv, this.#transactionContext()));
       return;
     }
@@ -420,7 +425,36 @@ export class ClientConnection {
       protocol: this.protocol,
       positions: () => this.#host.appliedPositions(),
       selectable: (db) => this.#host.selectable(db),
+      nowMs: () => Date.now(),
     };
+  }
+
+  /**
+   * Reads the expiries of keys just watched from the rack (as a script read,
+   * after the connection's own writes), for EXEC to abort if one expires
+   * before the transaction; EXEC waits for it.
+   */
+  #readWatchExpiries(watched: { start: number; keys: Uint8Array[] }): void {
+    const watch = this.#transaction.watch;
+    if (watch === undefined) return;
+    const read: Read = {
+      request: watchedExpiriesRequest(watched.keys),
+      db: this.db,
+      protocol: 2,
+      need: this.#seen.need(),
+      script: true,
+      localOnly: false,
+    };
+    const done = new Promise<void>((resolve) =>
+      this.#host.read(read, (reply) => {
+        const values = reply instanceof UpstreamError
+          ? undefined
+          : watchedExpiries(reply, watched.keys.length);
+        this.#transaction.setExpiries(watch, watched.start, values);
+        resolve();
+      })
+    );
+    this.#watchReads = Promise.all([this.#watchReads, done]).then(() => {});
   }
 
   /** MULTI, EXEC, DISCARD, WATCH, UNWATCH: the transaction machine decides. */
@@ -428,6 +462,7 @@ export class ClientConnection {
     const decision = this.#transaction.control(command.name, argv, this.#transactionContext());
     if (decision.kind === "reply") {
       this.#replies.push(decision.reply);
+      if (decision.watched !== undefined) this.#readWatchExpiries(decision.watched);
       return;
     }
     const { commands, watch, dbAfter } = decision;
@@ -509,12 +544,11 @@ export class ClientConnection {
   #writeCommand(
     commands: WriteCommand[],
     transaction: boolean,
-    watch?: WriteRequest["watch"],
+    watch?: Readonly<Watch>,
     filter?: (reply: Uint8Array) => Uint8Array,
   ): void {
     const slot = this.#replies.reserve();
     const request: WriteRequest = { commands, transaction, db: this.db, protocol: this.protocol };
-    if (watch !== undefined) request.watch = watch;
     if (this.#isStrong(commands)) request.strong = true;
     const deliver = (bytes: Uint8Array) => {
       if (slot.reply !== undefined || this.#closed) return;
@@ -525,7 +559,13 @@ export class ClientConnection {
     const submit = () => {
       let written: Promise<Placement | undefined>;
       try {
-        written = this.#host.write(request, deliver);
+        written = watch === undefined
+          ? this.#host.write(request, deliver)
+          // The watch goes with its keys' expiries, once read.
+          : this.#watchReads.then(() => {
+            request.watch = watchForWrite(watch);
+            return this.#host.write(request, deliver);
+          });
       } catch (error) {
         written = Promise.reject(error);
       }
@@ -612,6 +652,7 @@ export class ClientConnection {
       return;
     }
     refused("not_served");
+    commandRefused(command.name, this.remoteAddress, message);
     const keys = (commandKeysIfKnown(command, argv) ?? []).map((i) => argv[i]!);
     const sources = blockingSources(command.name, keys);
     if (sources === undefined) {

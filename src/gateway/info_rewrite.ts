@@ -6,6 +6,8 @@
  * otherwise, in the reply type Redis chose (bulk string, or RESP3 verbatim).
  */
 
+import { EXPIRY_SHIFT_MS } from "../determinism/expiry.ts";
+
 /** INFO arguments that ask for the default set, to which the Pylon section belongs. */
 const WITH_PYLON = new Set(["default", "all", "everything", "pylon"]);
 
@@ -31,6 +33,11 @@ export function rewriteInfo(
   }
   const meta = new RegExp(`^db${options.metaDb}:[^\\r\\n]*\\r\\n`, "m");
   body = body.replace(meta, "");
+  // Expiries are stored shifted (src/determinism/expiry.ts): the average TTL is shown without it.
+  body = body.replace(/^(db\d+:[^\r\n]*avg_ttl=)(\d+)/gm, (_, head: string, ttl: string) => {
+    const value = Number(ttl);
+    return head + String(value >= EXPIRY_SHIFT_MS / 2 ? Math.max(0, value - EXPIRY_SHIFT_MS) : 0);
+  });
   // Sections end with CRLF and are separated by an empty line.
   if (options.pylonSection !== undefined) {
     body = body.length === 0 ? options.pylonSection : `${body}\r\n${options.pylonSection}`;

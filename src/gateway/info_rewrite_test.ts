@@ -41,3 +41,14 @@ Deno.test("which INFO arguments include the Pylon section", () => {
   assert.ok(infoIncludesPylon(["server", "pylon"]));
   assert.ok(!infoIncludesPylon(["keyspace"]));
 });
+
+Deno.test("rewriteInfo shows the keyspace's average TTL without the shift expiries are stored with", () => {
+  const body =
+    "# Keyspace\r\ndb0:keys=3,expires=2,avg_ttl=10000000005000\r\ndb1:keys=1,expires=0,avg_ttl=0\r\n";
+  const reply = new TextEncoder().encode(`$${body.length}\r\n${body}\r\n`);
+  const shown = new TextDecoder().decode(
+    rewriteInfo(reply, { metaDb: 15, pylonSection: undefined }),
+  );
+  assert.match(shown, /db0:keys=3,expires=2,avg_ttl=5000\r\n/);
+  assert.match(shown, /db1:keys=1,expires=0,avg_ttl=0\r\n/);
+});

@@ -54,3 +54,56 @@ Deno.test("inside EXEC each element is filtered as its command's reply alone", (
   const same = bytes("*1\r\n+OK\r\n");
   assert.equal(filterExecReply(plain, same, 2, context), same);
 });
+
+Deno.test("TTL, PTTL, EXPIRETIME and PEXPIRETIME show the expiry as the client set it, without the shift", () => {
+  const H = 10_000_000_000_000;
+  const now = Date.now();
+  const reply = (name: string, value: number) =>
+    text(filterReply(findCommand(name)!, argv(name, "k"), bytes(`:${value}\r\n`), 2, context));
+  // Redis computed these from a shifted expiry; the shift comes off.
+  assert.equal(reply("pttl", H + 1500), ":1500\r\n");
+  assert.equal(reply("ttl", H / 1000 + 2), ":2\r\n");
+  assert.equal(reply("ttl", -1), ":-1\r\n");
+  assert.equal(reply("pttl", -2), ":-2\r\n");
+  // An expiry the log already reached (the sweeper handed it to Redis): expired, as Redis says.
+  assert.equal(reply("pttl", 3), ":-2\r\n");
+  assert.equal(reply("ttl", 0), ":-2\r\n");
+  // Absolute forms: shifted back, and expired once this node's clock has passed them.
+  const later = Math.floor(now / 1000) * 1000 + 3_600_000;
+  assert.equal(
+    text(
+      filterReply(
+        findCommand("pexpiretime")!,
+        argv("PEXPIRETIME", "k"),
+        bytes(`:${H + later}\r\n`),
+        2,
+        context,
+      ),
+    ),
+    `:${later}\r\n`,
+  );
+  assert.equal(
+    text(
+      filterReply(
+        findCommand("expiretime")!,
+        argv("EXPIRETIME", "k"),
+        bytes(`:${(H + later) / 1000}\r\n`),
+        2,
+        context,
+      ),
+    ),
+    `:${later / 1000}\r\n`,
+  );
+  assert.equal(
+    text(
+      filterReply(
+        findCommand("pexpiretime")!,
+        argv("PEXPIRETIME", "k"),
+        bytes(`:${H + 1000}\r\n`),
+        2,
+        context,
+      ),
+    ),
+    ":-2\r\n",
+  );
+});

@@ -27,16 +27,25 @@ export interface Watch {
   from: (number | undefined)[];
   /** Keys were watched in more than one db: not tracked, EXEC aborts. */
   mixedDbs: boolean;
+  /** When the first key was watched (this node's clock, ms since the epoch). */
+  watchedAtMs: number;
+  /**
+   * Each key's expiry when it was watched, in log terms (undefined: none);
+   * null while the connection still reads it from the rack.
+   */
+  expiries: (number | undefined | null)[];
 }
 
 /** What to do with a transaction command (MULTI, EXEC, DISCARD, WATCH, UNWATCH). */
 export type TransactionDecision =
-  | { kind: "reply"; reply: Uint8Array }
+  /** `watched`: WATCH recorded these keys from index `start`; their expiries are to be read. */
+  | { kind: "reply"; reply: Uint8Array; watched?: { start: number; keys: Uint8Array[] } }
   | {
     kind: "submit";
     /** The queued commands: one op. */
     commands: WriteCommand[];
-    watch: WriteRequest["watch"];
+    /** The watch it is checked against (its expiries may still be read: see `expiries`). */
+    watch: Readonly<Watch> | undefined;
     /** The db the connection is in after EXEC (a queued SELECT moves it), if it moves. */
     dbAfter: number | undefined;
   };
@@ -49,6 +58,8 @@ export interface TransactionContext {
   positions(): readonly (number | undefined)[];
   /** Whether clients may SELECT `db` (in range, not Pylon's metadata db). */
   selectable(db: number): boolean;
+  /** This node's clock, ms since the epoch (when keys are watched). */
+  nowMs(): number;
 }
 
 const EMPTY_ARRAY = new TextEncoder().encode("*0\r\n");
@@ -157,18 +168,23 @@ export class Transaction {
     // Keys watched in several dbs are not tracked: the transaction is aborted, never wrongly run.
     if (watch?.mixedDbs) return reply(protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
     if (queued.length === 0) return reply(EMPTY_ARRAY);
-    return {
-      kind: "submit",
-      commands: queued,
-      watch: watch === undefined ? undefined : { db: watch.db, keys: watch.keys, from: watch.from },
-      dbAfter: this.#dbAfter,
-    };
+    return { kind: "submit", commands: queued, watch, dbAfter: this.#dbAfter };
   }
 
-  #watchKeys(keys: Uint8Array[], context: TransactionContext): void {
+  #watchKeys(
+    keys: Uint8Array[],
+    context: TransactionContext,
+  ): { start: number; keys: Uint8Array[] } {
     const positions = context.positions();
     if (this.#watch === undefined) {
-      this.#watch = { db: context.db, keys: [], from: [...positions], mixedDbs: false };
+      this.#watch = {
+        db: context.db,
+        keys: [],
+        from: [...positions],
+        mixedDbs: false,
+        watchedAtMs: context.nowMs(),
+        expiries: [],
+      };
     } else {
       if (this.#watch.db !== context.db) this.#watch.mixedDbs = true;
       // The earliest position any watched key was read after is the one that counts.
@@ -176,7 +192,23 @@ export class Transaction {
         p === undefined || positions[i] === undefined ? undefined : Math.min(p, positions[i]!)
       );
     }
-    for (const key of keys) this.#watch.keys.push(key.slice());
+    const start = this.#watch.keys.length;
+    for (const key of keys) {
+      this.#watch.keys.push(key.slice());
+      this.#watch.expiries.push(null);
+    }
+    return { start, keys: this.#watch.keys.slice(start) };
+  }
+
+  /**
+   * The expiries of keys watched from index `start`, once read from the rack
+   * (undefined entries: none; `values` undefined: they could not be read, and
+   * the watch is then checked against the log alone). Ignored when that watch
+   * has ended since.
+   */
+  setExpiries(watch: Readonly<Watch>, start: number, values: (number | undefined)[] | undefined) {
+    if (this.#watch !== watch) return;
+    values?.forEach((value, i) => this.#watch!.expiries[start + i] = value);
   }
 
   /**
@@ -193,4 +225,21 @@ export class Transaction {
     }
     return [argv[0]!, new TextEncoder().encode("-1")];
   }
+}
+
+/** What the write path takes of a watch: its keys, db, positions, and the expiries known. */
+export function watchForWrite(watch: Readonly<Watch>): NonNullable<WriteRequest["watch"]> {
+  const forWrite: NonNullable<WriteRequest["watch"]> = {
+    db: watch.db,
+    keys: watch.keys,
+    from: watch.from,
+  };
+  // Expiries not read (the rack could not answer): the log's verdict alone, as before.
+  if (watch.expiries.every((e) => e !== null)) {
+    forWrite.expiries = {
+      watchedAtMs: watch.watchedAtMs,
+      at: watch.expiries as (number | undefined)[],
+    };
+  }
+  return forWrite;
 }

@@ -7,7 +7,13 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const argv = (...words: string[]) => words.map((w) => utf8.encode(w));
 
 function context(positions: (number | undefined)[] = [7], db = 0): TransactionContext {
-  return { db, protocol: 2, positions: () => positions, selectable: (n) => n >= 0 && n < 15 };
+  return {
+    db,
+    protocol: 2,
+    positions: () => positions,
+    selectable: (n) => n >= 0 && n < 15,
+    nowMs: () => 1_000,
+  };
 }
 
 /** Sends a transaction command; the reply it gives now, as text. */

@@ -9,8 +9,10 @@
  *   u8  protocol of the origin client (2 or 3: the reply is produced in it)
  *   u8  flags (bit 0: a client transaction, MULTI .. EXEC)
  *   f64 accept time (ms since the epoch, the accepting node's clock)
- *   u32 number of commands, then per command:
+ *   u32 number of commands (0: a tick, which only moves log time), then per command:
  *       u32 argc, then per argument: u32 length, bytes
+ *   (flag bit 1) the watch: u16 db, f64 from, u32 key count, per key u32 length, bytes
+ *   (flag bit 2) the watched keys' expiries: f64 watch time, per key f64 (NaN: none)
  *
  * A plain write is one command; a client transaction is its queued commands,
  * applied together and answered with one array, as EXEC is.
@@ -48,6 +50,13 @@ export interface OpWatch {
   db: number;
   from: number;
   keys: Uint8Array[];
+  /**
+   * When the keys were watched (the accepting node's clock) and each key's
+   * expiry then, in log terms (undefined: none): a key whose expiry falls
+   * after the watch and no later than the transaction's log time aborts it,
+   * as in Redis 7, on every rack alike.
+   */
+  expiries?: { watchedAtMs: number; at: (number | undefined)[] };
 }
 
 /** A record that is not a valid op. */
@@ -131,7 +140,6 @@ export function encodeOp(op: Op): Uint8Array {
   if (origin.length > 255 || rack.length > 255) {
     throw new OpFormatError("Origin and rack must be under 256 bytes");
   }
-  if (op.commands.length === 0) throw new OpFormatError("Op has no commands");
   let size = 1 + 26 + 1 + origin.length + 1 + rack.length + 2 + 1 + 1 + 8 + 4;
   for (const argv of op.commands) {
     size += 4;
@@ -141,6 +149,13 @@ export function encodeOp(op: Op): Uint8Array {
   if (op.watch !== undefined) {
     size += 2 + 8 + 4;
     for (const key of op.watch.keys) size += 4 + key.length;
+    const expiries = op.watch.expiries;
+    if (expiries !== undefined) {
+      if (expiries.at.length !== op.watch.keys.length) {
+        throw new OpFormatError("A watch needs one expiry per key");
+      }
+      size += 8 + 8 * expiries.at.length;
+    }
   }
   if (size > SLAB_BYTES / 8) {
     const own = new Uint8Array(size);
@@ -187,7 +202,8 @@ function writeOp(
   view.setUint16(at, op.db);
   at += 2;
   out[at++] = op.protocol;
-  out[at++] = (op.transaction ? 1 : 0) | (op.watch === undefined ? 0 : 2);
+  out[at++] = (op.transaction ? 1 : 0) | (op.watch === undefined ? 0 : 2) |
+    (op.watch?.expiries === undefined ? 0 : 4);
   view.setFloat64(at, op.acceptedAtMs);
   at += 8;
   view.setUint32(at, op.commands.length);
@@ -214,6 +230,15 @@ function writeOp(
       at += 4;
       out.set(key, at);
       at += key.length;
+    }
+    const expiries = op.watch.expiries;
+    if (expiries !== undefined) {
+      view.setFloat64(at, expiries.watchedAtMs);
+      at += 8;
+      for (const expiry of expiries.at) {
+        view.setFloat64(at, expiry ?? NaN);
+        at += 8;
+      }
     }
   }
 }
@@ -251,12 +276,14 @@ export function decodeOp(bytes: Uint8Array): Op {
     throw new OpFormatError(`Op protocol ${protocol} is not 2 or 3`);
   }
   const flags = bytes[at++]!;
-  if ((flags & ~3) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
+  if ((flags & ~7) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
+  if ((flags & 4) !== 0 && (flags & 2) === 0) {
+    throw new OpFormatError("Op has watch expiries but no watch");
+  }
   const acceptedAtMs = view.getFloat64(at);
   at += 8;
   const count = view.getUint32(at);
   at += 4;
-  if (count === 0) throw new OpFormatError("Op has no commands");
   const commands: Uint8Array[][] = [];
   for (let c = 0; c < count; c++) {
     need(4);
@@ -291,6 +318,17 @@ export function decodeOp(bytes: Uint8Array): Op {
       at += length;
     }
     watch = { db: watchDb, from, keys };
+    if ((flags & 4) !== 0) {
+      need(8 + 8 * keyCount);
+      const watchedAtMs = view.getFloat64(at);
+      at += 8;
+      const expiries: (number | undefined)[] = [];
+      for (let i = 0; i < keyCount; i++, at += 8) {
+        const value = view.getFloat64(at);
+        expiries.push(Number.isNaN(value) ? undefined : value);
+      }
+      watch.expiries = { watchedAtMs, at: expiries };
+    }
   }
   if (at !== bytes.length) throw new OpFormatError(`Op has ${bytes.length - at} trailing bytes`);
   const transaction = (flags & 1) === 1;

@@ -77,3 +77,37 @@ Deno.test("opOf takes back the op encoded here and decodes any other array", () 
     op.commands.map((argv) => argv.map((a) => [...a])),
   );
 });
+
+Deno.test("a watch's expiries round-trip (none as NaN), and a tick is an op with no command", () => {
+  const watched: Op = {
+    id: "01HZX3Y5V8Q2W4E6R8T0Y2U4I6",
+    origin: "n1",
+    rack: "east",
+    db: 0,
+    protocol: 2,
+    transaction: true,
+    acceptedAtMs: 1,
+    commands: [[new TextEncoder().encode("INCR"), new TextEncoder().encode("k")]],
+    watch: {
+      db: 0,
+      from: 7,
+      keys: [new TextEncoder().encode("a"), new TextEncoder().encode("b")],
+      expiries: { watchedAtMs: 1_795_000_000_000, at: [undefined, 1_795_000_000_500] },
+    },
+  };
+  assert.deepEqual(decodeOp(encodeOp(watched)).watch, watched.watch);
+  const bytes = encodeOp(watched);
+  assert.equal(
+    bytes[1 + 26 + 1 + 2 + 1 + 4 + 2 + 1],
+    1 | 2 | 4,
+    "flags: transaction, watch, expiries",
+  );
+  assert.throws(
+    () =>
+      encodeOp({ ...watched, watch: { ...watched.watch!, expiries: { watchedAtMs: 0, at: [] } } }),
+    /one expiry per key/,
+  );
+  const tick: Op = { ...watched, transaction: false, commands: [] };
+  delete tick.watch;
+  assert.deepEqual(decodeOp(encodeOp(tick)).commands, []);
+});

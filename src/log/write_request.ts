@@ -27,7 +27,13 @@ export interface WriteRequest {
    * A transaction's WATCH: the keys, the db they were watched in, and per
    * partition the position the client's rack had applied then.
    */
-  watch?: { db: number; keys: Uint8Array[]; from: readonly (number | undefined)[] };
+  watch?: {
+    db: number;
+    keys: Uint8Array[];
+    from: readonly (number | undefined)[];
+    /** When the keys were watched, and each key's expiry then (src/log/op.ts, OpWatch). */
+    expiries?: { watchedAtMs: number; at: (number | undefined)[] };
+  };
   /** Linearizable: answered once a quorum of racks applied it (src/write/answer_policy.ts). */
   strong?: boolean;
 }

@@ -151,6 +151,7 @@ export class WritePath implements WriteSubmitter {
         keys: request.watch.keys,
         from: request.watch.from[partition] ?? 0,
       };
+      if (request.watch.expiries !== undefined) op.watch.expiries = request.watch.expiries;
     }
     const ackOnLog = answerWhen(request, this.#options.ackLog) === "logged";
     this.#stats.accepted++;
