@@ -59,6 +59,25 @@ export function opKeys(op: Op): DbKey[] {
     seen.add(id);
     found.push({ db, key });
   };
+  forEachCommand(op, (db, argv) => {
+    const command = findCommand(utf8.decode(argv[0]));
+    if (command === undefined) return;
+    const positions = commandKeysIfKnown(command, argv) ?? [];
+    for (const position of positions) add(db, argv[position]!);
+    // MOVE k db / COPY src dst DB db: the key in the other db decides the outcome too.
+    for (const other of dbArguments(command, argv)) {
+      const target = positions.length > 0 ? argv[positions[positions.length - 1]!]! : undefined;
+      if (target !== undefined && other !== db) add(other, target);
+    }
+  });
+  return found;
+}
+
+/**
+ * Calls `fn` with each command of `op` but SELECT, and the db it runs in (a
+ * client's SELECT inside its transaction moves the commands after it).
+ */
+function forEachCommand(op: Op, fn: (db: number, argv: Uint8Array[]) => void): void {
   let db = op.db;
   for (const argv of op.commands) {
     const name = argv[0];
@@ -68,17 +87,8 @@ export function opKeys(op: Op): DbKey[] {
       if (Number.isSafeInteger(selected) && selected >= 0) db = selected;
       continue;
     }
-    const command = findCommand(utf8.decode(name));
-    if (command === undefined) continue;
-    const positions = commandKeysIfKnown(command, argv) ?? [];
-    for (const position of positions) add(db, argv[position]!);
-    // MOVE k db / COPY src dst DB db: the key in the other db decides the outcome too.
-    for (const other of dbArguments(command, argv)) {
-      const target = positions.length > 0 ? argv[positions[positions.length - 1]!]! : undefined;
-      if (target !== undefined && other !== db) add(other, target);
-    }
+    fn(db, argv);
   }
-  return found;
 }
 
 /**
@@ -87,18 +97,9 @@ export function opKeys(op: Op): DbKey[] {
  */
 export function reachedKeys(op: Op, timeMs: number): DbKey[] {
   const reached: DbKey[] = [];
-  let db = op.db;
-  for (const argv of op.commands) {
-    const name = argv[0];
-    if (name === undefined) continue;
-    if (equalsIgnoreCase(name, "select")) {
-      const selected = Number(utf8.decode(argv[1]));
-      if (Number.isSafeInteger(selected) && selected >= 0) db = selected;
-      continue;
-    }
-    if (!expiryReached(argv, timeMs) || argv[1] === undefined) continue;
-    reached.push({ db, key: argv[1] });
-  }
+  forEachCommand(op, (db, argv) => {
+    if (expiryReached(argv, timeMs) && argv[1] !== undefined) reached.push({ db, key: argv[1] });
+  });
   return reached;
 }
 

@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { waitHealthyPeer } from "../world/world.ts";
 import {
   RawClient,
   type RedisServer,
@@ -155,13 +156,7 @@ Deno.test("CONFIG GET and INFO forwarded to a peer rack, alone and in MULTI, are
   const [a, b] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
   await plantSecrets(await world.master(b!));
   await plantSecrets(await world.master(a!));
-  await waitFor(
-    "rack1 to look healthy to rack0",
-    async () =>
-      /state=up,rtt_ms=[\d.]+,serves_reads=1,applies=1/.test(await a!.pylon.call("PYLON", "INFO"))
-        ? true
-        : undefined,
-  );
+  await waitHealthyPeer(a!);
   await (a!.redis as RedisServer).kill();
   await waitFor(
     "rack0 to notice its Redis is gone",

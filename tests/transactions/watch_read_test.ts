@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { waitHealthyPeer } from "../world/world.ts";
 import { RawClient, type RedisServer, startWorld, useKafka, waitFor } from "../harness/mod.ts";
 import type { RespValue } from "../../src/resp/value.ts";
 
@@ -27,13 +28,7 @@ Deno.test("with its Redis down, a read after WATCH waits for a peer that is behi
     "k to reach rack1",
     async () => (await b!.pylon.call("GET", "k")) === "old" ? true : undefined,
   );
-  await waitFor(
-    "rack1 to look healthy to rack0",
-    async () =>
-      /state=up,rtt_ms=[\d.]+,serves_reads=1,applies=1/.test(await a!.pylon.call("PYLON", "INFO"))
-        ? true
-        : undefined,
-  );
+  await waitHealthyPeer(a!);
 
   // Rack1 keeps serving reads, but applies nothing while its Redis holds writes.
   const redisB = await world.master(b!);

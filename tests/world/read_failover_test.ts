@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type RedisServer, startWorld, useKafka, waitFor } from "../harness/mod.ts";
-import { info } from "./world.ts";
+import { info, waitHealthyPeer } from "./world.ts";
 
 Deno.test("reads through a rack whose Redis is down are served by a peer, and come home when it returns", async () => {
   await using kafka = await useKafka();
@@ -17,13 +17,7 @@ Deno.test("reads through a rack whose Redis is down are served by a peer, and co
     "k to reach rack1",
     async () => (await b!.pylon.call("GET", "k")) === "from-a" ? true : undefined,
   );
-  await waitFor(
-    "rack0 to look healthy to rack1",
-    async () =>
-      /state=up,rtt_ms=[\d.]+,serves_reads=1,applies=1/.test(await b!.pylon.call("PYLON", "INFO"))
-        ? true
-        : undefined,
-  );
+  await waitHealthyPeer(b!);
 
   const redisB = b!.redis as RedisServer;
   await redisB.kill();

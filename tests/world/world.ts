@@ -37,3 +37,14 @@ export async function digests(world: World): Promise<string[]> {
     return await master.call("DEBUG", "DIGEST");
   }));
 }
+
+/** Waits until `rack`'s node sees a peer rack up that serves reads and applies. */
+export async function waitHealthyPeer(rack: WorldRack): Promise<void> {
+  await waitFor(
+    `a healthy peer as ${rack.name} sees it`,
+    async () =>
+      /state=up,rtt_ms=[\d.]+,serves_reads=1,applies=1/.test(await rack.pylon.call("PYLON", "INFO"))
+        ? true
+        : undefined,
+  );
+}
