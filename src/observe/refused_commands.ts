@@ -35,8 +35,10 @@ export function commandRefused(command: string, clientAddress: string, message: 
   if (logged.has(pair) || logged.size >= LOGGED_PAIRS_MAX) return;
   logged.add(pair);
   log.warning(
-    "refused '{command}' from {client} (counted in PYLON INFO refused_{command}; logged once per command and client): {message}",
-    { command, client: host, message },
+    `refused ${command} from ${host} (counted in PYLON INFO refused_${
+      command.replace("|", "_")
+    }; logged once per command and client): {message}`,
+    { message },
   );
 }
 
