@@ -46,6 +46,9 @@ import type { Protocol } from "../resp/value.ts";
 import { classifyRedisError } from "./redis_errors.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { expireDueCommand, opKeys, reachedKeys } from "./expiry_steps.ts";
+import { commandAsScript, opSeed, restoreCommandReply } from "../determinism/prologue.ts";
+import { shiftExpiry } from "../determinism/expiry.ts";
+import { scriptSha } from "./script_ops.ts";
 import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
 
 /** A stored position from a GET's reply; undefined when there is none (nil, not a number). */
@@ -65,7 +68,13 @@ export interface ConnectionState {
 /** What one command of a batch's transaction is, so its reply goes to the right place. */
 export type Slot =
   | { kind: "setup" }
-  | { kind: "op"; op: Op; index: number };
+  | {
+    kind: "op";
+    op: Op;
+    index: number;
+    /** Turns Redis's reply to the command as sent into the reply to the command as the client sent it. */
+    restore?: (reply: Uint8Array) => Uint8Array;
+  };
 
 /** One op's reply, as its client gets it. */
 export interface OpReply {
@@ -103,6 +112,11 @@ export interface PlanOptions {
   connection: ConnectionState;
   /** Expiry in log order (default on; simulations on a Redis without Lua turn it off). */
   expirySteps?: boolean;
+  /**
+   * SPOP, XADD *, XCLAIM, XAUTOCLAIM, XREADGROUP through the determinism
+   * wrapper (default on; simulations on a Redis without Lua turn it off).
+   */
+  wrapCommands?: boolean;
 }
 
 /** The commands of one batch and whose reply each is. */
@@ -119,6 +133,24 @@ export interface BatchPlan {
 }
 
 const SETUP: Slot = { kind: "setup" };
+
+const utf8 = new TextDecoder();
+const EVALSHA = new TextEncoder().encode("EVALSHA");
+const SCRIPT = new TextEncoder().encode("SCRIPT");
+const LOAD = new TextEncoder().encode("LOAD");
+
+/** The wrapper bodies of top-level commands are few: their shas are computed once. */
+const wrapperShas = new Map<string, string>();
+
+function wrapperSha(body: Uint8Array): string {
+  const key = utf8.decode(body.subarray(body.length - 200));
+  let sha = wrapperShas.get(key);
+  if (sha === undefined) {
+    sha = scriptSha(body);
+    wrapperShas.set(key, sha);
+  }
+  return sha;
+}
 
 const EXECABORT = new TextEncoder().encode(
   "-EXECABORT Transaction discarded because of previous errors.\r\n",
@@ -195,6 +227,13 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
     commands.push(command);
     slots.push(slot);
   };
+  // Wrapped script bodies run by sha: each loaded once in the transaction, before its first use.
+  const loaded = new Set<string>();
+  const load = (body: Uint8Array, sha: string) => {
+    if (loaded.has(sha)) return;
+    loaded.add(sha);
+    queue(encodeCommand([SCRIPT, LOAD, body]), SETUP);
+  };
   const selectDb = (db: number) => {
     if (db === state.db) return;
     queue(encodeCommand(["SELECT", String(db)]), SETUP);
@@ -216,15 +255,36 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
     op.commands.forEach((argv, index) => {
       // FLUSHALL empties the metadata db too: bodies are kept again when next run.
       if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
-      const own: Slot = { kind: "op", op, index };
+      const at = { opId: op.id, index, logTimeMs: time };
+      const own = (restore?: (reply: Uint8Array) => Uint8Array): Slot =>
+        restore === undefined ? { kind: "op", op, index } : { kind: "op", op, index, restore };
       const asScript = scripts?.queue(
         argv,
-        { opId: op.id, index },
-        (command, isOwn) => queue(command, isOwn ? own : SETUP),
+        at,
+        (command, isOwn, restore) => queue(command, isOwn ? own(restore) : SETUP),
         metaCommands,
+        load,
       );
-      if (asScript === true) return;
-      queue(encodeCommand(argv), own);
+      if (asScript === true) {
+        // SCRIPT FLUSH: what the batch loaded before it is gone.
+        if (argv.length >= 2 && equalsIgnoreCase(argv[1]!, "flush")) loaded.clear();
+        return;
+      }
+      // Time and chance from the log: SPOP, XADD *, XCLAIM, ... through the determinism wrapper.
+      const wrapped = options.wrapCommands === false
+        ? undefined
+        : commandAsScript(argv, op.protocol, { logTimeMs: time, seed: opSeed(op.id, index) });
+      if (wrapped !== undefined) {
+        const sha = wrapperSha(wrapped[1]!);
+        load(wrapped[1]!, sha);
+        queue(
+          encodeCommand([EVALSHA, sha, ...wrapped.slice(2)]),
+          own((reply) => restoreCommandReply(argv, op.protocol, reply)),
+        );
+        return;
+      }
+      // Expiries are stored shifted: the rack's Redis never expires a key by its own clock.
+      queue(encodeCommand(shiftExpiry(utf8.decode(argv[0]!), argv)), own());
       // SELECT inside a client's MULTI: where the connection is now is the reply's business.
       if (equalsIgnoreCase(argv[0]!, "select")) state.db = -1;
     });
@@ -356,7 +416,7 @@ function opReplies(plan: BatchPlan, items: readonly Uint8Array[]): OpReply[] {
   plan.slots.forEach((slot, i) => {
     if (slot.kind !== "op") return;
     const list = parts.get(slot.op) ?? [];
-    list[slot.index] = items[i]!;
+    list[slot.index] = slot.restore === undefined ? items[i]! : slot.restore(items[i]!);
     parts.set(slot.op, list);
   });
   for (const [op, list] of parts) {

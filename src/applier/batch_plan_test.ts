@@ -21,6 +21,7 @@ import type { Op } from "../log/op.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { RequestDecoder } from "../resp/request_decoder.ts";
 import { randomSeed, ScriptOps, ScriptRegistry, scriptSha } from "./script_ops.ts";
+import { opSeed, scriptBody } from "../determinism/prologue.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -313,6 +314,11 @@ function scriptsSetup() {
 const BODY = "return redis.call('INCR', KEYS[1])";
 const SHA = scriptSha(bytes(BODY));
 const RESEED = "EVAL math.randomseed(tonumber(ARGV[1])) 0";
+/** BODY behind the determinism prologue, as the applier runs it (by its sha, loaded first). */
+const WRAPPED = text(scriptBody(bytes(BODY)));
+const WRAPPED_SHA = scriptSha(scriptBody(bytes(BODY)));
+/** How BODY of op `o` runs at log time 0, by its wrapped sha, with the op's seed. */
+const wrappedRun = (o: Op) => `EVALSHA ${WRAPPED_SHA} 1 k 0 ${opSeed(o.id, 0)}`;
 
 Deno.test("a script runs as the restricted user, reseeded, and its body is kept in the metadata db after the op", () => {
   const { registry, setUser, asScripts, back } = scriptsSetup();
@@ -334,13 +340,15 @@ Deno.test("a script runs as the restricted user, reseeded, and its body is kept 
     "MULTI",
     `${RESEED} ${randomSeed(e.id, 0)}`,
     asScripts,
-    `EVAL ${BODY} 1 k`,
+    `SCRIPT LOAD ${WRAPPED}`,
+    wrappedRun(e),
     back,
     "SELECT 15",
     `HSET pylon:scripts ${SHA} ${BODY}`,
     ...tail(e.id),
   ]);
-  assert.deepEqual(owners(planned, new Map([[e, "e"]])).slice(0, 4), [
+  assert.deepEqual(owners(planned, new Map([[e, "e"]])).slice(0, 5), [
+    "setup",
     "setup",
     "setup",
     "e.0",
@@ -363,7 +371,8 @@ Deno.test("a script runs as the restricted user, reseeded, and its body is kept 
     "SELECT 0",
     `${RESEED} ${randomSeed(s.id, 0)}`,
     asScripts,
-    `EVAL ${BODY} 1 k`,
+    `SCRIPT LOAD ${WRAPPED}`,
+    wrappedRun(s),
     back,
     "SELECT 15",
     ...tail(s.id),
@@ -396,7 +405,8 @@ Deno.test("EVALSHA of a body not known in memory reads it from the metadata db b
     "SELECT 2",
     `${RESEED} ${randomSeed(s.id, 0)}`,
     asScripts,
-    `EVAL ${BODY} 1 k`,
+    `SCRIPT LOAD ${WRAPPED}`,
+    wrappedRun(s),
     back,
     "SELECT 15",
     ...tail(s.id),
@@ -607,19 +617,52 @@ Deno.test("expiry in log order: each op's keys are checked at its log time befor
     connection: { protocol: 2, db: 0 },
   });
   const shown = words(planned.commands).map((w) =>
-    w.replace(/^EVAL local t .* return n 0/, "EVAL <due>")
+    w.replace(/^EVAL local shift[^]*return deleted 0/, "EVAL <due>")
   );
   assert.deepEqual(shown, [
     "MULTI",
-    "EVAL <due> 100 10000000000000 0 a",
+    "EVAL <due> 100 0 a",
     "INCR a",
-    "EVAL <due> 200 10000000000000 0 b",
-    "PEXPIREAT b 150",
-    "EVAL <due> 200 10000000000000 0 b",
+    "EVAL <due> 200 0 b",
+    "PEXPIREAT b 10000000000150",
+    "EVAL <due> 200 0 b",
     "PUBLISH ch m",
     "SELECT 15",
     "SET pylon:applied:1 10",
     "SET pylon:applied-time:1 200",
     ...tail(c.id).slice(2),
   ]);
+});
+
+Deno.test("XADD * and SPOP run through the determinism wrapper by sha, loaded once per batch, with the op's log time and seed", () => {
+  const a = op({ commands: [["XADD", "s", "*", "f", "v"]] });
+  const b = op({ commands: [["SPOP", "set"]] });
+  const batch: Batch = {
+    ops: [a, b],
+    skipped: new Map(),
+    next: 10,
+    times: [1000, 1005],
+    timeAfter: 1005,
+  };
+  const planned = plan(batch, { protocol: 2, db: 0 });
+  const shown = words(planned.commands);
+  const loads = shown.filter((w) => w.startsWith("SCRIPT LOAD "));
+  assert.equal(loads.length, 1, "one wrapper body for both, loaded once");
+  const sha = scriptSha(bytes(loads[0]!.slice("SCRIPT LOAD ".length)));
+  assert.deepEqual(shown.slice(1, 4), [
+    loads[0],
+    `EVALSHA ${sha} 0 XADD s * f v 1000 ${opSeed(a.id, 0)}`,
+    `EVALSHA ${sha} 0 SPOP set 1005 ${opSeed(b.id, 0)}`,
+  ]);
+  // Without the wrapper (a Redis without Lua), they go as they are.
+  const bare = planBatch(batch, {
+    partition: 1,
+    metaDb: META,
+    markerCommand: MARKER,
+    scripts: undefined,
+    connection: { protocol: 2, db: 0 },
+    expirySteps: false,
+    wrapCommands: false,
+  });
+  assert.deepEqual(words(bare.commands).slice(1, 3), ["XADD s * f v", "SPOP set"]);
 });

@@ -19,22 +19,7 @@ import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts"
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import type { Op } from "../log/op.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { EXPIRY_SHIFT_MS } from "../determinism/expiry.ts";
-
-/**
- * Deletes each (db, key) pair of ARGV[3..] expired at log time ARGV[1]: its
- * stored expiry is below the shift ARGV[2] (a sweeper already marked it), or
- * the shifted expiry minus the shift has been reached. Returns how many went.
- * Runs as Pylon's own Redis user (it SELECTs; a script's SELECT stays inside
- * the script).
- */
-export const EXPIRE_DUE = "local t = tonumber(ARGV[1]) local h = tonumber(ARGV[2]) " +
-  "local n = 0 local db = nil " +
-  "for i = 3, #ARGV, 2 do " +
-  "if ARGV[i] ~= db then redis.call('SELECT', ARGV[i]) db = ARGV[i] end " +
-  "local at = redis.call('PEXPIRETIME', ARGV[i + 1]) " +
-  "if at >= 0 and (at < h or at - h <= t) then redis.call('DEL', ARGV[i + 1]) n = n + 1 end " +
-  "end return n";
+import { EXPIRE_DUE } from "../determinism/expiry.ts";
 
 /** One key in one db. */
 export interface DbKey {
@@ -105,13 +90,7 @@ export function reachedKeys(op: Op, timeMs: number): DbKey[] {
 
 /** The EVAL that deletes those of `keys` expired at log time `timeMs`. */
 export function expireDueCommand(keys: readonly DbKey[], timeMs: number): Uint8Array {
-  const args: (string | Uint8Array)[] = [
-    "EVAL",
-    EXPIRE_DUE,
-    "0",
-    String(timeMs),
-    String(EXPIRY_SHIFT_MS),
-  ];
+  const args: (string | Uint8Array)[] = ["EVAL", EXPIRE_DUE, "0", String(timeMs)];
   for (const { db, key } of keys) args.push(String(db), key);
   return encodeCommand(args);
 }

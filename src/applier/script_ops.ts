@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
+import { opSeed, restoreScriptReply, scriptArgs, scriptBody } from "../determinism/prologue.ts";
 import type { RedisAccess } from "../redis/access.ts";
 
 /** The restricted Redis user scripts applied as ops run as. */
@@ -178,6 +179,8 @@ export class ScriptRegistry {
   #compiled = new Set<string>();
   /** Bodies the batch being built keeps: known once its EXEC has run. */
   #keeping = new Map<string, Uint8Array>();
+  /** Client bodies behind the determinism prologue, by the client body's sha. */
+  #wrappings = new Map<string, { body: Uint8Array; sha: string }>();
 
   constructor(ops: ScriptOps, metaDb: number) {
     this.#ops = ops;
@@ -240,16 +243,25 @@ export class ScriptRegistry {
   }
 
   /**
-   * Queues `argv`, command `index` of op `opId`, if it runs or changes
-   * scripts (false otherwise): `queue` takes each command and whether it is
-   * the op's own (its reply is the op's) or Pylon's setup; `meta` collects
-   * commands for the metadata db, run after the op's own.
+   * Queues `argv`, command `index` of op `opId` at log time `logTimeMs`, if
+   * it runs or changes scripts (false otherwise): `queue` takes each command,
+   * whether it is the op's own (its reply is the op's) or Pylon's setup, and
+   * how the op's reply is restored; `meta` collects commands for the metadata
+   * db, run after the op's own; `load` is asked for each wrapped body the
+   * batch runs by its sha (it must be loaded, in the transaction, before).
+   *
+   * A script whose body compiles runs behind the determinism prologue
+   * (src/determinism/prologue.ts: time and chance from the op's log time and
+   * seed), by the sha of the wrapped body; one that does not compile, or
+   * whose numkeys Redis refuses, goes as the client sent it, for Redis's own
+   * error, alike on every rack.
    */
   queue(
     argv: readonly Uint8Array[],
-    at: { opId: string; index: number },
-    queue: (command: Uint8Array, own: boolean) => void,
+    at: { opId: string; index: number; logTimeMs: number },
+    queue: (command: Uint8Array, own: boolean, restore?: (reply: Uint8Array) => Uint8Array) => void,
     meta: Uint8Array[],
+    load: (wrapped: Uint8Array, sha: string) => void,
   ): boolean {
     const script = scriptCommand(argv);
     if (script === undefined) return false;
@@ -264,13 +276,30 @@ export class ScriptRegistry {
         const body = script.kind === "eval"
           ? script.body
           : this.#bodies.get(script.sha) ?? this.#keeping.get(script.sha);
-        // Unknown everywhere: Redis's own NOSCRIPT (or its cache) answers, alike on every rack.
-        const request = script.kind === "evalsha" && body !== undefined
-          ? encodeCommand([script.readOnly ? "EVAL_RO" : "EVAL", body, ...argv.slice(2)])
-          : encodeCommand(argv);
+        const sha = script.sha;
+        const compiles = body !== undefined &&
+          (this.#bodies.has(sha) || this.#keeping.has(sha) || this.#compiled.has(sha));
+        const tail = compiles
+          ? scriptArgs(argv.slice(2), at.logTimeMs, opSeed(at.opId, at.index))
+          : undefined;
+        const readOnly = script.kind === "eval" ? argv[0]!.length === 7 : script.readOnly;
         queue(reseedCommand(randomSeed(at.opId, at.index)), false);
         queue(this.#ops.authAsScripts, false);
-        queue(request, true);
+        if (tail === undefined) {
+          // Unknown everywhere, not compiling, or a numkeys Redis refuses: Redis's own answer.
+          const request = script.kind === "evalsha" && body !== undefined
+            ? encodeCommand([readOnly ? "EVAL_RO" : "EVAL", body, ...argv.slice(2)])
+            : encodeCommand(argv);
+          queue(request, true);
+        } else {
+          const wrapped = this.#wrapped(sha, body!);
+          load(wrapped.body, wrapped.sha);
+          queue(
+            encodeCommand([readOnly ? "EVALSHA_RO" : "EVALSHA", wrapped.sha, ...tail]),
+            true,
+            (reply) => restoreScriptReply(reply, body!),
+          );
+        }
         queue(this.#ops.authBack, false);
         if (script.kind === "eval") keep(script.sha, script.body);
         return true;
@@ -292,6 +321,18 @@ export class ScriptRegistry {
         this.forget();
         return true;
     }
+  }
+
+  /** A client body behind the prologue, and its sha (kept for the bodies kept). */
+  #wrapped(sha: string, body: Uint8Array): { body: Uint8Array; sha: string } {
+    let wrapped = this.#wrappings.get(sha);
+    if (wrapped === undefined) {
+      const bytes = scriptBody(body);
+      wrapped = { body: bytes, sha: scriptSha(bytes) };
+      if (this.#wrappings.size >= BODIES_MAX) this.#wrappings.clear();
+      this.#wrappings.set(sha, wrapped);
+    }
+    return wrapped;
   }
 
   /** The batch's EXEC ran: the bodies it kept are known from now on. */

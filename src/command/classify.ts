@@ -47,7 +47,7 @@ const ACL =
 const TRANSACTIONS =
   "answered by Pylon: the queued commands become one op, applied atomically on every rack";
 const SCRIPT_OP =
-  "an op applied on every rack, as a restricted Redis user that cannot reach another db nor draw random values or the time";
+  "an op applied on every rack, as a restricted Redis user that cannot reach another db; time and chance come from the op (src/determinism/)";
 const RACK_ADMIN =
   "the rack's own Redis only, never another rack's, as the user's ACL rules allow (as on Redis); not the parameters Pylon depends on (src/auth/rack_admin.ts)";
 const WORLD_ADMIN =
@@ -119,30 +119,6 @@ function flushArgumentsInvalid(argv: readonly Uint8Array[]): boolean {
   if (argv.length === 1) return false;
   if (argv.length > 2) return true;
   return !equalsIgnoreCase(argv[1]!, "async") && !equalsIgnoreCase(argv[1]!, "sync");
-}
-
-/** The argument XADD reads as the entry id (after NOMKSTREAM and MAXLEN/MINID options). */
-function xaddIdIndex(argv: readonly Uint8Array[]): number {
-  let i = 2;
-  while (i < argv.length) {
-    const arg = argv[i]!;
-    if (equalsIgnoreCase(arg, "nomkstream")) {
-      i++;
-    } else if (equalsIgnoreCase(arg, "maxlen") || equalsIgnoreCase(arg, "minid")) {
-      i++;
-      const mode = argv[i];
-      if (mode !== undefined && mode.length === 1 && (mode[0] === 0x3d || mode[0] === 0x7e)) i++;
-      i++;
-      if (argv[i] !== undefined && equalsIgnoreCase(argv[i]!, "limit")) i += 2;
-    } else {
-      break;
-    }
-  }
-  return i;
-}
-
-function isStar(arg: Uint8Array | undefined): boolean {
-  return arg !== undefined && arg.length === 1 && arg[0] === 0x2a;
 }
 
 const SET_RULE: ArgumentRule = {
@@ -308,13 +284,8 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "xadd": {
     class: "write",
     reply: "data",
-    reason: "an explicit entry id is deterministic",
-    argumentRule: {
-      when: "id '*': refused, auto-generated ids would differ per rack",
-      class: "refused",
-      reason: "an auto-generated id ('*') would differ per rack; send an explicit id",
-      test: (argv) => isStar(argv[xaddIdIndex(argv)]),
-    },
+    reason:
+      "an explicit id is deterministic; '*' (and '<ms>-*') get the id Redis would give at the op's log time, the same on every rack",
   },
 
   // Writes whose reply is always OK.
@@ -374,18 +345,21 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     },
   },
 
-  // Writes Pylon cannot apply identically on every rack (yet).
+  // Writes whose choice or time comes from the op (src/determinism/): the same on every rack.
   "spop": {
-    class: "refused",
-    reason: "it removes random members, which would differ per rack (until ops carry the choice)",
+    class: "write",
+    reply: "data",
+    reason: "the members are chosen from the op's seed, in bytewise order, the same on every rack",
   },
   "xclaim": {
-    class: "refused",
-    reason: "it claims by idle time, which each rack measures with its own clock",
+    class: "write",
+    reply: "data",
+    reason: "idleness is measured from delivery times in log time, at the op's log time",
   },
   "xautoclaim": {
-    class: "refused",
-    reason: "it claims by idle time, which each rack measures with its own clock",
+    class: "write",
+    reply: "data",
+    reason: "idleness is measured from delivery times in log time, at the op's log time",
   },
   "migrate": { class: "refused", reason: "it moves keys to a Redis outside the log" },
   "publish": {

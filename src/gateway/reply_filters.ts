@@ -13,7 +13,7 @@ import { arrayItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { withoutSecrets } from "./config_rewrite.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
-import { EXPIRY_SHIFT_MS } from "../determinism/expiry.ts";
+import { unshiftTtlReply } from "../determinism/expiry.ts";
 
 /** What the filters need of the node. */
 export interface FilterContext {
@@ -36,46 +36,12 @@ export function filterReply(
   context: FilterContext,
 ): Uint8Array {
   const filter = command.replyFilter;
-  if (filter === "expiry") return unshiftExpiry(command.name, reply, Date.now());
+  if (filter === "expiry") return unshiftTtlReply(command.name, reply, protocol, Date.now());
   if (filter === "config-secrets") return withoutSecrets(reply, protocol);
   if (filter === "info") {
     return rewriteInfo(reply, context.info(argv.slice(1).map((a) => utf8.decode(a))));
   }
   return reply;
-}
-
-/**
- * A TTL, PTTL, EXPIRETIME or PEXPIRETIME reply as the client set the expiry:
- * the rack's Redis stores every expiry shifted by {@linkcode EXPIRY_SHIFT_MS}
- * (it never expires a key by its own clock), so the shift comes off. A key the
- * log has expired and the rack not yet removed answers -2, as Redis answers
- * for an expired key; -1 and -2 pass as they are. `nowMs`: this node's clock,
- * for the absolute forms.
- */
-export function unshiftExpiry(name: string, reply: Uint8Array, nowMs: number): Uint8Array {
-  if (reply[0] !== 58 /* : */) return reply;
-  const value = Number(new TextDecoder().decode(reply.subarray(1, reply.length - 2)));
-  if (!Number.isSafeInteger(value) || value < 0) return reply;
-  const seconds = name === "ttl" || name === "expiretime";
-  const shift = seconds ? EXPIRY_SHIFT_MS / 1000 : EXPIRY_SHIFT_MS;
-  // Below half the shift: an expiry the log already reached (a sweeper handed it to Redis).
-  if (value < shift / 2) return EXPIRED;
-  const logical = value - shift;
-  switch (name) {
-    case "ttl":
-    case "pttl":
-      return logical < 0 ? EXPIRED : integer(logical);
-    case "expiretime":
-      return (logical + 1) * 1000 <= nowMs ? EXPIRED : integer(logical);
-    default:
-      return logical <= nowMs ? EXPIRED : integer(logical);
-  }
-}
-
-const EXPIRED = new TextEncoder().encode(":-2\r\n");
-
-function integer(value: number): Uint8Array {
-  return new TextEncoder().encode(`:${value}\r\n`);
 }
 
 /** Whether any of `commands` has its reply filtered. */

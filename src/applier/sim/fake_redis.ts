@@ -10,7 +10,7 @@
  * lost.
  */
 
-import { EXPIRE_DUE } from "../expiry_steps.ts";
+import { EXPIRE_DUE } from "../../determinism/expiry.ts";
 import type { Clock } from "../../clock.ts";
 import type { SeededRandom } from "../../random.ts";
 import type { CommandRunner } from "../../redis/command_runner.ts";
