@@ -135,8 +135,7 @@ export class Transaction {
         if (this.#queued !== undefined) {
           return reply(encodeError("ERR WATCH inside MULTI is not allowed"));
         }
-        this.#watchKeys(argv.slice(1), context);
-        return reply(REPLY.ok);
+        return { ...reply(REPLY.ok), watched: this.#watchKeys(argv.slice(1), context) };
       case "unwatch":
         this.#watch = undefined;
         return reply(REPLY.ok);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { route } from "../command/mod.ts";
-import { Transaction, type TransactionContext } from "./transaction.ts";
+import { Transaction, type TransactionContext, watchForWrite } from "./transaction.ts";
 
 const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -152,4 +152,30 @@ Deno.test("RESET leaves the transaction and the watch", () => {
   assert.equal(t.active, false);
   assert.equal(t.watch, undefined);
   assert.equal(control(t, c, "EXEC"), "-ERR EXEC without MULTI\r\n");
+});
+
+Deno.test("WATCH says which keys it recorded, for their expiries to be read; EXEC carries them once read", () => {
+  const t = new Transaction();
+  const c = context([3]);
+  const first = t.control("watch", argv("WATCH", "a", "b"), c);
+  assert.equal(first.kind, "reply");
+  assert.deepEqual(
+    (first as { watched?: { start: number; keys: Uint8Array[] } }).watched?.keys.map(text),
+    ["a", "b"],
+  );
+  const second = t.control("watch", argv("WATCH", "c"), c) as { watched?: { start: number } };
+  assert.equal(second.watched?.start, 2);
+  const watch = t.watch!;
+  t.setExpiries(watch, 0, [undefined, 5_000]);
+  control(t, c, "MULTI");
+  queue(t, c, "SET", "a", "1");
+  const exec = t.control("exec", argv("EXEC"), c);
+  assert.equal(exec.kind, "submit");
+  if (exec.kind !== "submit") return;
+  assert.deepEqual(watchForWrite(exec.watch!).expiries, undefined, "c's expiry was never read");
+  t.setExpiries(watch, 2, [7_000]);
+  assert.deepEqual(watchForWrite(exec.watch!).expiries, {
+    watchedAtMs: 1_000,
+    at: [undefined, 5_000, 7_000],
+  });
 });
