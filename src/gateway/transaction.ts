@@ -135,7 +135,11 @@ export class Transaction {
         if (this.#queued !== undefined) {
           return reply(encodeError("ERR WATCH inside MULTI is not allowed"));
         }
-        return { ...reply(REPLY.ok), watched: this.#watchKeys(argv.slice(1), context) };
+        return {
+          kind: "reply",
+          reply: REPLY.ok,
+          watched: this.#watchKeys(argv.slice(1), context),
+        };
       case "unwatch":
         this.#watch = undefined;
         return reply(REPLY.ok);
@@ -200,14 +204,14 @@ export class Transaction {
   }
 
   /**
-   * The expiries of keys watched from index `start`, once read from the rack
+   * The expiries of `watch`'s keys from index `start`, once read from the rack
    * (undefined entries: none; `values` undefined: they could not be read, and
-   * the watch is then checked against the log alone). Ignored when that watch
-   * has ended since.
+   * the watch is then checked against the log alone). The watch may have
+   * ended with an EXEC meanwhile: that EXEC waits for them.
    */
   setExpiries(watch: Readonly<Watch>, start: number, values: (number | undefined)[] | undefined) {
-    if (this.#watch !== watch) return;
-    values?.forEach((value, i) => this.#watch!.expiries[start + i] = value);
+    const expiries = (watch as Watch).expiries;
+    values?.forEach((value, i) => expiries[start + i] = value);
   }
 
   /**
