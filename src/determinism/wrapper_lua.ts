@@ -192,7 +192,7 @@ local function preexpire(name, a)
   if s and s ~= 'S' and s ~= 'M' then
     local x, y, z = smatch(s, '^([-0-9]+),([-0-9]+),([0-9]+)$')
     f, l, st = tonumber(x) + 1, tonumber(y), tonumber(z)
-    if l < 0 then l = n + l else l = l + 1 end
+    if l < 0 then l = n + l + 1 else l = l + 1 end
     if st < 1 then st = 1 end
   end
   for i = f, l, st do
@@ -331,7 +331,7 @@ local function hTtl(a, name)
   if t < H or t - H <= T then return -2 end
   local e = t - H
   if name == 'pexpiretime' then return e end
-  if name == 'expiretime' then return floor(t / 1000) - H / 1000 end
+  if name == 'expiretime' then return floor((t + 500) / 1000) - H / 1000 end
   if name == 'pttl' then return e - T end
   return floor((e - T + 500) / 1000)
 end

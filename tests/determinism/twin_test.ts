@@ -338,6 +338,16 @@ const CASES: Case[] = [
     ),
   },
   {
+    name: "EXPIRETIME and PEXPIRETIME of an absolute expiry, rounded as Redis rounds",
+    setup: [["SET", "k", "v", "PXAT", at(10_000_600)], ["SET", "l", "v", "PXAT", at(10_000_400)]],
+    op: eval1(
+      "return {redis.call('EXPIRETIME', KEYS[1]), redis.call('PEXPIRETIME', KEYS[1]), redis.call('EXPIRETIME', KEYS[2])}",
+      "2",
+      "k",
+      "l",
+    ),
+  },
+  {
     name: "TTL with a stray argument",
     op: eval1("return redis.pcall('TTL', KEYS[1], 'x')", "1", "k"),
   },
