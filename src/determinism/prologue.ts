@@ -107,14 +107,17 @@ export function pressLua(source: string): string {
     .join(" ");
 }
 
-const CORE = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs()));
+/** The wrapper's core, pressed onto one line, key positions filled in. */
+export const WRAPPER_CORE_PRESSED = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs()));
 
 /**
  * The one-line prologue of a script applied as an op: binds the local
  * `redis` to the wrapper, fed with the last two ARGV entries (T, seed),
  * which it removes. Ends in a space, no newline.
  */
-export const PROLOGUE = `local redis = (function() ${CORE} ${pressLua(EVAL_ENTRY)} end)(); `;
+export const PROLOGUE = `local redis = (function() ${WRAPPER_CORE_PRESSED} ${
+  pressLua(EVAL_ENTRY)
+} end)(); `;
 
 const encoder = new TextEncoder();
 const PROLOGUE_BYTES = encoder.encode(PROLOGUE);

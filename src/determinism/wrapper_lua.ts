@@ -77,6 +77,25 @@ local function draw(n)
   if r >= n then r = n - 1 end
   return r
 end
+-- math.random and math.randomseed for functions (scripts keep Redis's own, which the applier
+-- reseeds per op): Lua 5.1's argument rules, drawn from the op's random source.
+local function trunc(x) if x < 0 then return -floor(-x) end return floor(x) end
+local function mathRandom(m, n)
+  rng = (rng * 48271) % 2147483647
+  local r = (rng - 1) / 2147483646
+  if m == nil then return r end
+  m = trunc(tonumber(m) or error('bad argument #1 to \'random\' (number expected)', 2))
+  if n == nil then
+    if m < 1 then error('bad argument #1 to \'random\' (interval is empty)', 2) end
+    return floor(r * m) + 1
+  end
+  n = trunc(tonumber(n) or error('bad argument #2 to \'random\' (number expected)', 2))
+  if m > n then error('bad argument #2 to \'random\' (interval is empty)', 2) end
+  return floor(r * (n - m + 1)) + m
+end
+local function mathRandomseed(x)
+  rng = trunc(tonumber(x) or 0) % 2147483646 + 1
+end
 -- Decimal strings of any size, non-negative, without leading zeros.
 local function dcmp(a, b)
   if #a ~= #b then if #a < #b then return -1 end return 1 end
@@ -1042,4 +1061,56 @@ begin(A[n - 1], A[n])
 A[n] = nil
 A[n - 1] = nil
 return W
+`;
+
+/**
+ * Functions: the library's code runs once, at FUNCTION LOAD, where Redis gives
+ * it only `redis.register_function`, `redis.log` and the version (no
+ * `string`, `setmetatable`, `type`...). So the core is built at the
+ * first call of a function, and `redis` is a plain table until then; each
+ * callback registered is wrapped to take T and the seed off its args before the
+ * client's callback runs. `math` is shadowed too: `math.random` draws from
+ * the op's random source (a function's Lua state cannot be reseeded by the
+ * applier as a script's is). The core's text is spliced in at `@CORE@`.
+ */
+export const FUNCTION_PROLOGUE_SOURCE = String.raw`
+local redis, math = (function()
+  local core
+  local R = { log = redis.log, LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM }
+  local M = {}
+  local function enter(args)
+    if not core then
+      core = (function()
+        @CORE@
+        return { W = W, begin = begin, random = mathRandom, randomseed = mathRandomseed }
+      end)()
+      R.register_function = nil
+      setmetatable(R, getmetatable(core.W))
+      M.random = core.random
+      M.randomseed = core.randomseed
+      setmetatable(M, { __index = math, __newindex = function() error('Attempt to modify a readonly table', 2) end })
+    end
+    local n = #args
+    core.begin(args[n - 1], args[n])
+    args[n] = nil
+    args[n - 1] = nil
+  end
+  local function wrap(cb)
+    if cb == nil then return nil end
+    return function(keys, args)
+      enter(args)
+      return cb(keys, args)
+    end
+  end
+  R.register_function = function(a, b, c)
+    if c ~= nil then return redis.register_function(a, b, c) end
+    if b ~= nil then return redis.register_function(a, wrap(b)) end
+    if a == nil then return redis.register_function() end
+    return redis.register_function({ function_name = a.function_name, callback = wrap(a.callback),
+      flags = a.flags, description = a.description })
+  end
+  return R, M
+end)();
 `;
