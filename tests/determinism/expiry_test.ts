@@ -194,3 +194,24 @@ Deno.test("TTL readers outside scripts answer in logical time from Redis's repli
     }
   }
 });
+
+Deno.test("keys SORT reads through its BY and GET patterns are checked for expiry too", async () => {
+  await using server = await startRedis();
+  await using client = await FrameClient.connect(server.port);
+  const t = Date.now() - 60_000;
+  await client.call("RPUSH", "list", "b", "a");
+  await logged(client, "SET", "w_a", "9", "PXAT", String(t - 1));
+  await client.call("SET", "w_b", "2");
+  await logged(client, "SET", "o_a", "gone", "PXAT", String(t));
+  await client.call("HSET", "h_b", "f", "kept");
+  const reply = await script(
+    client,
+    t,
+    "return redis.call('SORT', KEYS[1], 'BY', 'w_*', 'GET', '#', 'GET', 'o_*', 'GET', 'h_*->f')",
+    "1",
+    "list",
+  );
+  // a weighs 0 (its weight key expired), b weighs 2; o_a expired, h_b's field kept.
+  assert.equal(text(reply), "*6␍␊$1␍␊a␍␊$-1␍␊$-1␍␊$1␍␊b␍␊$-1␍␊$4␍␊kept␍␊");
+  assert.equal(text(await client.call("EXISTS", "w_a", "o_a", "w_b", "h_b")), ":2␍␊");
+});
