@@ -1140,7 +1140,8 @@ local W = setmetatable({}, {
     if k == 'setresp' then return setrespF() end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  -- Assignments go to the real table, whose protection raises Redis's own error at the script's line.
+  __newindex = redis,
 })
 `;
 
@@ -1183,7 +1184,7 @@ local redis, math = (function()
       setmetatable(R, getmetatable(core.W))
       M.random = core.random
       M.randomseed = core.randomseed
-      setmetatable(M, { __index = math, __newindex = function() error('Attempt to modify a readonly table', 2) end })
+      setmetatable(M, { __index = math, __newindex = math })
     end
     local n = #args
     core.begin(args[n - 1], args[n])
