@@ -14,7 +14,15 @@
 import assert from "node:assert/strict";
 import { SeededRandom } from "../../src/random.ts";
 import { startRedis } from "../harness/mod.ts";
-import { applyAll, type ApplyMode, FrameClient, rackState, type TestOp } from "./racks.ts";
+import {
+  applyAll,
+  type ApplyMode,
+  applyOp,
+  FrameClient,
+  rackState,
+  type TestOp,
+  text,
+} from "./racks.ts";
 
 /** What a scenario gives each rack before its ops: the same data, laid out differently. */
 interface Setup {
@@ -413,4 +421,31 @@ Deno.test("a generated mix of scripts and commands applies alike on two racks wi
   setup.early.push(["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
   setup.late.unshift(["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
   await scenario("generated mix", setup, ops);
+});
+
+Deno.test("a stream read or claim applied before the rack's clock reaches its T is refused before it changes anything", async () => {
+  await using server = await startRedis();
+  await using client = await FrameClient.connect(server.port);
+  await client.call("XADD", "s", "1-1", "f", "v");
+  await client.call("XGROUP", "CREATE", "s", "g", "0");
+  const ahead = Date.now() + 600_000;
+  for (
+    const argv of [
+      ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+      [
+        "EVAL",
+        "return redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', KEYS[1], '>')",
+        "1",
+        "s",
+      ],
+    ]
+  ) {
+    const reply = await applyOp(client, { t: ahead, seed: "1", argv }, "log");
+    assert.match(text(reply), /Pylon cannot record delivery time \d+ on this rack yet/);
+  }
+  assert.equal(
+    text(await client.call("XPENDING", "s", "g")),
+    "*4␍␊:0␍␊$-1␍␊$-1␍␊*-1␍␊",
+    "nothing delivered",
+  );
 });
