@@ -7,9 +7,13 @@
  *   switches to it with `AUTH` inside its MULTI, around each script, and back.
  *   Redis checks the commands a script calls against that user, so a script
  *   cannot `SELECT` (nor `SWAPDB`, `MOVE`, `COPY`) into the metadata db, and
- *   cannot call what would draw something different on each rack (`TIME`,
- *   `RANDOMKEY`, `SPOP`, `SRANDMEMBER`, `HRANDFIELD`, `ZRANDMEMBER`): Redis
- *   refuses the call alike on every rack.
+ *   cannot call the random commands (`RANDOMKEY`, `SPOP`, `SRANDMEMBER`,
+ *   `HRANDFIELD`, `ZRANDMEMBER`): Redis refuses the call alike on every rack.
+ *   Scripts applied through the determinism wrapper (src/determinism/) never
+ *   reach those: the wrapper chooses members itself, from the op's seed, so a
+ *   script that reaches the real API around it (`_G.redis`) is still refused.
+ *   `TIME` is allowed: the wrapper answers a script's own `TIME` with the op's
+ *   log time, and calls Redis's `TIME` only to read delivery times exactly.
  * - `math.random` in a script is reseeded before it runs from the op's id, so
  *   every rack draws the same numbers (functions run in another Lua state that
  *   cannot be reseeded: `FUNCTION LOAD` of code naming `math.random` is refused
@@ -40,7 +44,7 @@ const DENIED = [
   "-move",
   "-copy",
   "-@admin",
-  "-time",
+  // TIME is allowed: the determinism wrapper reads Redis's clock (and answers scripts with T).
   "-randomkey",
   "-spop",
   "-srandmember",

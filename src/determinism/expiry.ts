@@ -193,7 +193,7 @@ const NO_KEY = -2n;
  * read is answered at) is `-2`, as Redis answers for an expired key; no
  * expiry stays `-1`; errors and other replies pass through. Exactness:
  * `PEXPIRETIME` is exact; `EXPIRETIME` is exact except that a key due within
- * the second of `nowMs` is called alive until that second ends; `TTL` and
+ * 1 s before `nowMs` may be called alive (Redis rounds it to the second); `TTL` and
  * `PTTL` are measured by Redis from its own clock, so they are taken as
  * relative to `nowMs` (the clock of the rack's Redis and `nowMs` should
  * agree; {@linkcode ttlFromPexpiretime} avoids depending on it).
@@ -212,9 +212,10 @@ export function unshiftTtlReply(
     case "pexpiretime":
       return integerReply(isLogicallyExpired(value, nowMs) ? NO_KEY : value - SHIFT);
     case "expiretime": {
-      // Redis answers the stored ms / 1000; H is a multiple of 1000, so this is floor(E / 1000).
+      // Redis answers (stored ms + 500) / 1000; H is a multiple of 1000, so this is E rounded
+      // to the second: E lies in [s * 1000 - 500, s * 1000 + 499].
       const seconds = value - SHIFT_SECONDS;
-      if (value < SHIFT_SECONDS || seconds * 1000n + 999n <= now) return integerReply(NO_KEY);
+      if (value < SHIFT_SECONDS || seconds * 1000n + 499n <= now) return integerReply(NO_KEY);
       return integerReply(seconds);
     }
     case "pttl": {
@@ -243,8 +244,8 @@ export function ttlRequest(argv: Uint8Array[]): Uint8Array[] {
 /**
  * What the client's TTL reader `command` answers at `nowMs`, from Redis's
  * reply to {@linkcode ttlRequest}'s `PEXPIRETIME`: exact in logical time
- * (as Redis computes TTL: `PTTL` = E - now, `TTL` = floor((E - now + 500) /
- * 1000), `EXPIRETIME` = floor(E / 1000)); `-2` when logically expired by
+ * (as Redis computes them: `PTTL` = E - now, `TTL` = floor((E - now + 500) /
+ * 1000), `EXPIRETIME` = floor((E + 500) / 1000)); `-2` when logically expired by
  * `nowMs`, `-1` without expiry; errors pass through.
  */
 export function ttlFromPexpiretime(
@@ -263,7 +264,7 @@ export function ttlFromPexpiretime(
     case "pexpiretime":
       return integerReply(expiresAt);
     case "expiretime":
-      return integerReply(expiresAt / 1000n);
+      return integerReply((expiresAt + 500n) / 1000n);
     case "pttl":
       return integerReply(ttl);
     case "ttl":

@@ -156,8 +156,8 @@ Deno.test("unshiftTtlReply() answers PEXPIRETIME and EXPIRETIME in logical time"
   assert.equal(shown(unshiftTtlReply("pexpiretime", int(now + H), 3, now)), ":-2\r\n");
   assert.equal(shown(unshiftTtlReply("pexpiretime", int(7), 2, now)), ":-2\r\n");
   assert.equal(
-    shown(unshiftTtlReply("expiretime", int(Math.floor((e + H) / 1000)), 2, now)),
-    `:${Math.floor(e / 1000)}\r\n`,
+    shown(unshiftTtlReply("expiretime", int(Math.floor((e + H + 500) / 1000)), 2, now)),
+    `:${Math.floor((e + 500) / 1000)}\r\n`,
   );
   assert.equal(
     shown(unshiftTtlReply("expiretime", int((now - 1000 + H) / 1000), 2, now)),
@@ -202,7 +202,7 @@ Deno.test("ttlFromPexpiretime() computes each reader exactly as Redis would at n
   assert.equal(shown(ttlFromPexpiretime("TTL", int(now + 1_500 + H), 2, now)), ":2\r\n");
   assert.equal(
     shown(ttlFromPexpiretime("EXPIRETIME", stored, 2, now)),
-    `:${Math.floor(e / 1000)}\r\n`,
+    `:${Math.floor((e + 500) / 1000)}\r\n`,
   );
   assert.equal(shown(ttlFromPexpiretime("PEXPIRETIME", stored, 2, now)), `:${e}\r\n`);
   assert.equal(shown(ttlFromPexpiretime("PTTL", int(now + H), 2, now)), ":-2\r\n");

@@ -39,10 +39,34 @@
  * `XCLAIM`, `XAUTOCLAIM`, `XREADGROUP`) run as a one-call script through the
  * same wrapper ({@linkcode commandAsScript}).
  *
+ * What it costs: the prologue is about 31 KB (send it once with SCRIPT
+ * LOAD and apply EVALSHA: EVAL would hash it on every run) and a run builds
+ * about 20 Lua closures, plus a group of handlers at the first call that
+ * needs one; each call checks its key arguments' expiry (one PEXPIRETIME per
+ * name, once per run). A random choice reads the whole key (O(N), O(N log N)
+ * to sort); RANDOMKEY, KEYS and DBSIZE read and check every key of the db;
+ * an exact delivery time costs three calls (TIME, XPENDING, TIME), XCLAIM
+ * one such read and one XRANGE per id, XAUTOCLAIM one read of up to COUNT x
+ * 10 + 1 pending entries and one XRANGE per entry it scans, XPENDING .. IDLE
+ * a read of its whole range.
+ *
+ * What the applier must guarantee: an op that records a delivery time (a
+ * stream read or claim) is applied only once the rack's Redis clock has
+ * reached its T (Redis sets a delivery time later than its clock to its
+ * clock); the wrapper refuses such a call otherwise, before changing
+ * anything, and that refusal is this rack's alone.
+ *
  * What stays open, stated: a script that reaches the real API around the
- * wrapper (`_G.redis`, `loadstring`) is not wrapped; a read-only script
- * (`EVAL_RO`, `no-writes`) cannot delete a logically expired key it reads, so
- * the applier must expire its declared keys first ({@linkcode EXPIRE_DUE});
+ * wrapper (`_G.redis`, `loadstring`) is not wrapped (the random commands stay
+ * denied to it by ACL; `TIME` does not); a read-only script (`EVAL_RO`,
+ * `no-writes`) cannot delete a logically expired key it reads, so the
+ * applier must expire its declared keys first ({@linkcode EXPIRE_DUE}); a
+ * script that keeps `redis.call` in a variable, catches an error it raised
+ * with `pcall` and calls it again gets "cannot resume dead coroutine" (see
+ * wrapper_lua.ts: `call` runs in a coroutine so that errors name the
+ * script's line); a RESP3 set the wrapper makes (SPOP with a count) lists its
+ * members in a Lua table's order, the same on every rack but not Redis's; the
+ * emulated SPOP's keyspace event is SREM's;
  * a stored expiry beyond 2^53 ms (year 287,000) reads back rounded to a
  * double inside a script, as Redis's own integers do in Lua.
  */
@@ -107,14 +131,17 @@ export function pressLua(source: string): string {
     .join(" ");
 }
 
-const CORE = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs()));
+/** The wrapper's core, pressed onto one line, key positions filled in. */
+export const WRAPPER_CORE_PRESSED = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs()));
 
 /**
  * The one-line prologue of a script applied as an op: binds the local
  * `redis` to the wrapper, fed with the last two ARGV entries (T, seed),
  * which it removes. Ends in a space, no newline.
  */
-export const PROLOGUE = `local redis = (function() ${CORE} ${pressLua(EVAL_ENTRY)} end)(); `;
+export const PROLOGUE = `local redis = (function() ${WRAPPER_CORE_PRESSED} ${
+  pressLua(EVAL_ENTRY)
+} end)(); `;
 
 const encoder = new TextEncoder();
 const PROLOGUE_BYTES = encoder.encode(PROLOGUE);

@@ -48,6 +48,61 @@ local function word(s)
   if z then s = ssub(s, 1, z - 1) end
   return slower(s)
 end
+-- Expiry. A name is logically expired at T iff its stored time is below H or stored - H <= T;
+-- deleting it is then always safe (log time only grows).
+local function due(k)
+  local t = rp('PEXPIRETIME', k)
+  if type(t) == 'number' and t >= 0 and (t < H or t - H <= T) then
+    rp('DEL', k)
+    return true
+  end
+  return false
+end
+local function expireName(k)
+  if checked[k] then return end
+  checked[k] = true
+  due(k)
+end
+local kcache = {}
+local function spec(name)
+  local s = kcache[name]
+  if s == nil then
+    local i, j = sfind(KS, ';' .. name .. '=', 1, true)
+    s = false
+    if i then
+      local e = sfind(KS, ';', j + 1, true)
+      s = ssub(KS, j + 1, e - 1)
+    end
+    kcache[name] = s
+  end
+  return s
+end
+-- Before every call: each argument that can name a key and is logically expired at T is
+-- deleted. Key positions come from Redis's command table; unknown commands and those with
+-- movable keys have every argument checked (conservative: deleting an expired key is safe).
+-- A name checked once stays checked for the run: nothing the script does can make it expired
+-- again without this wrapper deleting it at once.
+local function preexpire(name, a)
+  local s = spec(name)
+  if s == 'S' then s = spec(name .. '|' .. word(a[2])) end
+  local n = #a
+  local f, l, st = 2, n, 1
+  if s == '0' then return end
+  if s and s ~= 'S' and s ~= 'M' then
+    local x, y, z = smatch(s, '^([-0-9]+),([-0-9]+),([0-9]+)$')
+    f, l, st = tonumber(x) + 1, tonumber(y), tonumber(z)
+    if l < 0 then l = n + l + 1 else l = l + 1 end
+    if st < 1 then st = 1 end
+  end
+  for i = f, l, st do
+    local k = a[i]
+    if k then expireName(k) end
+  end
+end
+local GROUP_OF = ';expire=E;pexpire=E;expireat=E;pexpireat=E;set=E;getex=E;setex=E;psetex=E;restore=E;ttl=E;pttl=E;expiretime=E;pexpiretime=E;spop=R;srandmember=R;zrandmember=R;hrandfield=R;randomkey=R;keys=R;dbsize=R;smembers=R;sinter=R;sunion=R;sdiff=R;hkeys=R;hvals=R;hgetall=R;sort=R;sort_ro=R;xadd=S;xreadgroup=S;xclaim=S;xautoclaim=S;xpending=S;object=X;xinfo=X;memory=X;dump=X;scan=X;sscan=X;hscan=X;zscan=X;pubsub=X;migrate=X;lastsave=X;'
+-- The handlers, and the helpers only they use, are built at the first call that needs them.
+local lib
+local function buildLib()
 -- Bytewise order (memcmp), never the locale's: Lua's < on strings is strcoll.
 local function lt(a, b)
   local la, lb = #a, #b
@@ -76,6 +131,25 @@ local function draw(n)
   local r = floor(x * n)
   if r >= n then r = n - 1 end
   return r
+end
+-- math.random and math.randomseed for functions (scripts keep Redis's own, which the applier
+-- reseeds per op): Lua 5.1's argument rules, drawn from the op's random source.
+local function trunc(x) if x < 0 then return -floor(-x) end return floor(x) end
+local function mathRandom(m, n)
+  rng = (rng * 48271) % 2147483647
+  local r = (rng - 1) / 2147483646
+  if m == nil then return r end
+  m = trunc(tonumber(m) or error('bad argument #1 to \'random\' (number expected)', 2))
+  if n == nil then
+    if m < 1 then error('bad argument #1 to \'random\' (interval is empty)', 2) end
+    return floor(r * m) + 1
+  end
+  n = trunc(tonumber(n) or error('bad argument #2 to \'random\' (number expected)', 2))
+  if m > n then error('bad argument #2 to \'random\' (interval is empty)', 2) end
+  return floor(r * (n - m + 1)) + m
+end
+local function mathRandomseed(x)
+  rng = trunc(tonumber(x) or 0) % 2147483646 + 1
 end
 -- Decimal strings of any size, non-negative, without leading zeros.
 local function dcmp(a, b)
@@ -149,57 +223,6 @@ local function copy(a)
   for i = 1, #a do b[i] = a[i] end
   return b
 end
--- Expiry. A name is logically expired at T iff its stored time is below H or stored - H <= T;
--- deleting it is then always safe (log time only grows).
-local function due(k)
-  local t = rp('PEXPIRETIME', k)
-  if type(t) == 'number' and t >= 0 and (t < H or t - H <= T) then
-    rp('DEL', k)
-    return true
-  end
-  return false
-end
-local function expireName(k)
-  if checked[k] then return end
-  checked[k] = true
-  due(k)
-end
-local kcache = {}
-local function spec(name)
-  local s = kcache[name]
-  if s == nil then
-    local i, j = sfind(KS, ';' .. name .. '=', 1, true)
-    s = false
-    if i then
-      local e = sfind(KS, ';', j + 1, true)
-      s = ssub(KS, j + 1, e - 1)
-    end
-    kcache[name] = s
-  end
-  return s
-end
--- Before every call: each argument that can name a key and is logically expired at T is
--- deleted. Key positions come from Redis's command table; unknown commands and those with
--- movable keys have every argument checked (conservative: deleting an expired key is safe).
--- A name checked once stays checked for the run: nothing the script does can make it expired
--- again without this wrapper deleting it at once.
-local function preexpire(name, a)
-  local s = spec(name)
-  if s == 'S' then s = spec(name .. '|' .. word(a[2])) end
-  local n = #a
-  local f, l, st = 2, n, 1
-  if s == '0' then return end
-  if s and s ~= 'S' and s ~= 'M' then
-    local x, y, z = smatch(s, '^([-0-9]+),([-0-9]+),([0-9]+)$')
-    f, l, st = tonumber(x) + 1, tonumber(y), tonumber(z)
-    if l < 0 then l = n + l else l = l + 1 end
-    if st < 1 then st = 1 end
-  end
-  for i = f, l, st do
-    local k = a[i]
-    if k then expireName(k) end
-  end
-end
 -- After a call that set an expiry: a key whose new expiry is at or before T goes, as Redis
 -- deletes a key given an expiry in the past.
 local function after(r, k)
@@ -207,6 +230,9 @@ local function after(r, k)
   return r
 end
 local function call(b) return rp(unpack(b)) end
+-- Handlers are built per group, at the first call of one of its commands: a run builds
+-- only what it uses (building closures is most of what the wrapper costs a script).
+local function groupE()
 -- The EXPIRE family: conditions checked as Redis does, the time made absolute from T (relative
 -- forms) and shifted by H; sent as PEXPIREAT.
 local function expireFlagsOk(a)
@@ -331,14 +357,31 @@ local function hTtl(a, name)
   if t < H or t - H <= T then return -2 end
   local e = t - H
   if name == 'pexpiretime' then return e end
-  if name == 'expiretime' then return floor(t / 1000) - H / 1000 end
+  if name == 'expiretime' then return floor((t + 500) / 1000) - H / 1000 end
   if name == 'pttl' then return e - T end
   return floor((e - T + 500) / 1000)
+end
+return {
+    ['expire'] = function(a) return hExpire(a, true, true) end,
+    ['pexpire'] = function(a) return hExpire(a, false, true) end,
+    ['expireat'] = function(a) return hExpire(a, true, false) end,
+    ['pexpireat'] = function(a) return hExpire(a, false, false) end,
+    ['set'] = function(a) return hString(a, true) end,
+    ['getex'] = function(a) return hString(a, false) end,
+    ['setex'] = function(a) return hSetex(a, true) end,
+    ['psetex'] = function(a) return hSetex(a, false) end,
+    ['restore'] = hRestore,
+    ['ttl'] = function(a) return hTtl(a, 'ttl') end,
+    ['pttl'] = function(a) return hTtl(a, 'pttl') end,
+    ['expiretime'] = function(a) return hTtl(a, 'expiretime') end,
+    ['pexpiretime'] = function(a) return hTtl(a, 'pexpiretime') end,
+}
 end
 local function hTime(a)
   if #a ~= 1 then return PASS end
   return { istr(floor(T / 1000)), istr((T % 1000) * 1000) }
 end
+local function groupR()
 -- Random choices: every member read, in bytewise order (or the sorted set's own order), and
 -- chosen by the op's random source. O(N) for a key of N members (O(N log N) to sort), per call.
 local function typeOf(k)
@@ -549,6 +592,49 @@ local function hHgetall(a)
   end
   return out
 end
+-- SORT reads keys its BY and GET patterns name through each element: those are checked for
+-- expiry too, before Redis sorts (O(N) per pattern). Redis then sorts as it does.
+local function hSort(a)
+  if #a < 2 then return PASS end
+  local patterns = {}
+  local j = 3
+  while j <= #a do
+    local o = word(a[j])
+    if (o == 'by' or o == 'get') and j < #a then
+      patterns[#patterns + 1] = a[j + 1]
+      j = j + 1
+    elseif o == 'limit' and j + 2 <= #a then
+      j = j + 2
+    elseif o == 'store' and j < #a then
+      j = j + 1
+    end
+    j = j + 1
+  end
+  local derive = {}
+  for _, pattern in ipairs(patterns) do
+    local z = sfind(pattern, '\0', 1, true)
+    if z then pattern = ssub(pattern, 1, z - 1) end
+    local star = sfind(pattern, '*', 1, true)
+    if pattern ~= '#' and star then
+      local tail = ssub(pattern, star + 1)
+      local arrow = sfind(tail, '->', 1, true)
+      if arrow and arrow + 2 <= #tail then tail = ssub(tail, 1, arrow - 1) end
+      derive[#derive + 1] = { ssub(pattern, 1, star - 1), tail }
+    end
+  end
+  if #derive == 0 then return PASS end
+  local kind = typeOf(a[2])
+  local r
+  if kind == 'list' then r = rp('LRANGE', a[2], '0', '-1')
+  elseif kind == 'set' then r = rp('SMEMBERS', a[2])
+  elseif kind == 'zset' then r = rp('ZRANGE', a[2], '0', '-1')
+  else return PASS end
+  local members = sortedMembers(r)
+  for _, d in ipairs(derive) do
+    for _, m in ipairs(members) do expireName(d[1] .. m .. d[2]) end
+  end
+  return PASS
+end
 local function hHvals(a)
   if #a ~= 2 then return PASS end
   local r = rp('HGETALL', a[2])
@@ -559,6 +645,26 @@ local function hHvals(a)
   for i, e in ipairs(p) do out[i] = e[2] end
   return out
 end
+return {
+    ['spop'] = hSpop,
+    ['srandmember'] = hSrandmember,
+    ['zrandmember'] = function(a) return randomPairs(a, 'zset', 'withscores', zsetPairs) end,
+    ['hrandfield'] = function(a) return randomPairs(a, 'hash', 'withvalues', hashPairs) end,
+    ['randomkey'] = hRandomkey,
+    ['keys'] = hKeys,
+    ['dbsize'] = hDbsize,
+    ['smembers'] = sortedReply,
+    ['sinter'] = sortedReply,
+    ['sunion'] = sortedReply,
+    ['sdiff'] = sortedReply,
+    ['hkeys'] = sortedReply,
+    ['hvals'] = hHvals,
+    ['hgetall'] = hHgetall,
+    ['sort'] = hSort,
+    ['sort_ro'] = hSort,
+}
+end
+local function groupS()
 -- Streams. Entry ids by the op's time; delivery times recorded as T; idle times measured as
 -- T minus the recorded delivery time, read exactly (see bracket).
 local function clockMs(t) return tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000) end
@@ -881,6 +987,15 @@ local function hXpending(a)
   end
   return out
 end
+return {
+    ['xadd'] = hXadd,
+    ['xreadgroup'] = hXreadgroup,
+    ['xclaim'] = hXclaim,
+    ['xautoclaim'] = hXautoclaim,
+    ['xpending'] = hXpending,
+}
+end
+local function groupX()
 -- What differs from rack to rack and cannot be made the same is refused, naming the command.
 local function refuse(what, why)
   return fail('Pylon refuses \'' .. what .. '\' in scripts: ' .. why)
@@ -917,52 +1032,46 @@ local function hMemory(a)
 end
 local function refused(what, why) return function() return refuse(what, why) end end
 local SCAN_WHY = 'its cursor and order follow this rack\'s hash tables, which differ from rack to rack'
-local HANDLERS = {
-  ['expire'] = function(a) return hExpire(a, true, true) end,
-  ['pexpire'] = function(a) return hExpire(a, false, true) end,
-  ['expireat'] = function(a) return hExpire(a, true, false) end,
-  ['pexpireat'] = function(a) return hExpire(a, false, false) end,
-  ['set'] = function(a) return hString(a, true) end,
-  ['getex'] = function(a) return hString(a, false) end,
-  ['setex'] = function(a) return hSetex(a, true) end,
-  ['psetex'] = function(a) return hSetex(a, false) end,
-  ['restore'] = hRestore,
-  ['ttl'] = function(a) return hTtl(a, 'ttl') end,
-  ['pttl'] = function(a) return hTtl(a, 'pttl') end,
-  ['expiretime'] = function(a) return hTtl(a, 'expiretime') end,
-  ['pexpiretime'] = function(a) return hTtl(a, 'pexpiretime') end,
-  ['time'] = hTime,
-  ['spop'] = hSpop,
-  ['srandmember'] = hSrandmember,
-  ['zrandmember'] = function(a) return randomPairs(a, 'zset', 'withscores', zsetPairs) end,
-  ['hrandfield'] = function(a) return randomPairs(a, 'hash', 'withvalues', hashPairs) end,
-  ['randomkey'] = hRandomkey,
-  ['keys'] = hKeys,
-  ['dbsize'] = hDbsize,
-  ['smembers'] = sortedReply,
-  ['sinter'] = sortedReply,
-  ['sunion'] = sortedReply,
-  ['sdiff'] = sortedReply,
-  ['hkeys'] = sortedReply,
-  ['hvals'] = hHvals,
-  ['hgetall'] = hHgetall,
-  ['xadd'] = hXadd,
-  ['xreadgroup'] = hXreadgroup,
-  ['xclaim'] = hXclaim,
-  ['xautoclaim'] = hXautoclaim,
-  ['xpending'] = hXpending,
-  ['object'] = hObject,
-  ['xinfo'] = hXinfo,
-  ['memory'] = hMemory,
-  ['dump'] = refused('DUMP', 'its bytes follow how this rack\'s Redis encodes the value, which differs from rack to rack'),
-  ['scan'] = refused('SCAN', SCAN_WHY),
-  ['sscan'] = refused('SSCAN', SCAN_WHY),
-  ['hscan'] = refused('HSCAN', SCAN_WHY),
-  ['zscan'] = refused('ZSCAN', SCAN_WHY),
-  ['pubsub'] = refused('PUBSUB', 'it counts this rack\'s subscribers'),
-  ['migrate'] = refused('MIGRATE', 'it moves keys to a Redis outside the log'),
-  ['lastsave'] = refused('LASTSAVE', 'each rack saves at its own times'),
+return {
+    ['object'] = hObject,
+    ['xinfo'] = hXinfo,
+    ['memory'] = hMemory,
+    ['dump'] = refused('DUMP', 'its bytes follow how this rack\'s Redis encodes the value, which differs from rack to rack'),
+    ['scan'] = refused('SCAN', SCAN_WHY),
+    ['sscan'] = refused('SSCAN', SCAN_WHY),
+    ['hscan'] = refused('HSCAN', SCAN_WHY),
+    ['zscan'] = refused('ZSCAN', SCAN_WHY),
+    ['pubsub'] = refused('PUBSUB', 'it counts this rack\'s subscribers'),
+    ['migrate'] = refused('MIGRATE', 'it moves keys to a Redis outside the log'),
+    ['lastsave'] = refused('LASTSAVE', 'each rack saves at its own times'),
 }
+end
+return { groups = { E = groupE, R = groupR, S = groupS, X = groupX }, hTime = hTime,
+  mathRandom = mathRandom, mathRandomseed = mathRandomseed }
+end
+local function needLib()
+  if not lib then lib = buildLib() end
+  return lib
+end
+local loaded, hcache = {}, {}
+local function handlerFor(name)
+  local h = hcache[name]
+  if h ~= nil then return h end
+  h = false
+  if name == 'time' then h = needLib().hTime end
+  local i, j = sfind(GROUP_OF, ';' .. name .. '=', 1, true)
+  if i then
+    local g = ssub(GROUP_OF, j + 1, j + 1)
+    local t = loaded[g]
+    if not t then
+      t = needLib().groups[g]()
+      loaded[g] = t
+    end
+    h = t[name] or false
+  end
+  hcache[name] = h
+  return h
+end
 local function run(...)
   local n = select('#', ...)
   if n == 0 then return redis.pcall(...) end
@@ -977,7 +1086,8 @@ local function run(...)
   end
   local name = slower(a[1])
   preexpire(name, a)
-  local h = HANDLERS[name]
+  -- SET and GETEX without options set no expiry: no handler to build.
+  local h = not ((name == 'set' and n == 3) or (name == 'getex' and n == 2)) and handlerFor(name)
   if h then
     local r = h(a)
     if r ~= PASS then return r end
@@ -1030,7 +1140,8 @@ local W = setmetatable({}, {
     if k == 'setresp' then return setrespF() end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  -- Assignments go to the real table, whose protection raises Redis's own error at the script's line.
+  __newindex = redis,
 })
 `;
 
@@ -1042,4 +1153,58 @@ begin(A[n - 1], A[n])
 A[n] = nil
 A[n - 1] = nil
 return W
+`;
+
+/**
+ * Functions: the library's code runs once, at FUNCTION LOAD, where Redis gives
+ * it only `redis.register_function`, `redis.log` and the version (no
+ * `string`, `setmetatable`, `type`...). So the core is built at the
+ * first call of a function, and `redis` is a plain table until then; each
+ * callback registered is wrapped to take T and the seed off its args before the
+ * client's callback runs. `math` is shadowed too: `math.random` draws from
+ * the op's random source (a function's Lua state cannot be reseeded by the
+ * applier as a script's is). The core's text is spliced in at `@CORE@`.
+ */
+export const FUNCTION_PROLOGUE_SOURCE = String.raw`
+local redis, math = (function()
+  local core
+  local R = { log = redis.log, LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM }
+  local M = {}
+  local function enter(args)
+    if not core then
+      core = (function()
+        @CORE@
+        return { W = W, begin = begin,
+          random = function(...) return needLib().mathRandom(...) end,
+          randomseed = function(...) return needLib().mathRandomseed(...) end }
+      end)()
+      R.register_function = nil
+      setmetatable(R, getmetatable(core.W))
+      M.random = core.random
+      M.randomseed = core.randomseed
+      setmetatable(M, { __index = math, __newindex = math })
+    end
+    local n = #args
+    core.begin(args[n - 1], args[n])
+    args[n] = nil
+    args[n - 1] = nil
+  end
+  local function wrap(cb)
+    if cb == nil then return nil end
+    return function(keys, args)
+      enter(args)
+      return cb(keys, args)
+    end
+  end
+  R.register_function = function(a, b, c)
+    if c ~= nil then return redis.register_function(a, b, c) end
+    if b ~= nil then return redis.register_function(a, wrap(b)) end
+    if a == nil then return redis.register_function() end
+    return redis.register_function({ function_name = a.function_name, callback = wrap(a.callback),
+      flags = a.flags, description = a.description })
+  end
+  return R, M
+end)();
 `;

@@ -26,6 +26,7 @@ export const SCRIPT_USER = "pylon-scripts";
 /**
  * What the restricted user may not run: everything that reaches another db,
  * and INFO, whose reply a client sees only rewritten (src/gateway/reply_filters.ts).
+ * TIME stays allowed: the determinism wrapper (src/determinism/) needs it.
  */
 const DENIED = ["-select", "-swapdb", "-move", "-copy", "-@admin", "-info"];
 

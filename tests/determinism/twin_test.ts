@@ -338,6 +338,16 @@ const CASES: Case[] = [
     ),
   },
   {
+    name: "EXPIRETIME and PEXPIRETIME of an absolute expiry, rounded as Redis rounds",
+    setup: [["SET", "k", "v", "PXAT", at(10_000_600)], ["SET", "l", "v", "PXAT", at(10_000_400)]],
+    op: eval1(
+      "return {redis.call('EXPIRETIME', KEYS[1]), redis.call('PEXPIRETIME', KEYS[1]), redis.call('EXPIRETIME', KEYS[2])}",
+      "2",
+      "k",
+      "l",
+    ),
+  },
+  {
     name: "TTL with a stray argument",
     op: eval1("return redis.pcall('TTL', KEYS[1], 'x')", "1", "k"),
   },
@@ -372,6 +382,26 @@ const CASES: Case[] = [
   { name: "a negative number of keys", op: eval1("return 1", "-1") },
   { name: "redis.setresp(4)", op: eval1("redis.setresp(4)", "0") },
   { name: "the client's ARGV", op: eval1("return {#ARGV, ARGV[1], ARGV[2]}", "1", "k", "a", "b") },
+  {
+    name: "assigning into redis on line 2",
+    op: eval1("local a = 1\nredis.call = nil return 1", "0"),
+  },
+  {
+    name: "the redis table's members",
+    op: eval1(
+      "return {type(redis), type(redis.call), type(redis.pcall), type(redis.setresp), type(redis.sha1hex), redis.REDIS_VERSION_NUM > 0, redis.sha1hex('x')}",
+      "0",
+    ),
+  },
+  {
+    name: "redis.call kept in a local",
+    setup: [["SET", "k", "1"]],
+    op: eval1(
+      "local call = redis.call\ncall('INCR', KEYS[1])\nreturn call('INCR', KEYS[1])",
+      "1",
+      "k",
+    ),
+  },
   {
     name: "math.random is untouched",
     op: eval1("math.randomseed(7) return math.random(1000)", "0"),
