@@ -48,6 +48,7 @@ import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { expireDueCommand, opKeys, reachedKeys } from "./expiry_steps.ts";
 import { commandAsScript, opSeed, restoreCommandReply } from "../determinism/prologue.ts";
 import { shiftExpiry } from "../determinism/expiry.ts";
+import { wrapFunctionLoad, wrapFunctionRestore } from "../determinism/functions.ts";
 import { scriptSha } from "./script_ops.ts";
 import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
 
@@ -138,6 +139,20 @@ const utf8 = new TextDecoder();
 const EVALSHA = new TextEncoder().encode("EVALSHA");
 const SCRIPT = new TextEncoder().encode("SCRIPT");
 const LOAD = new TextEncoder().encode("LOAD");
+
+/**
+ * A command as the rack's Redis runs it: expiries stored shifted (the rack's
+ * Redis never expires a key by its own clock), function libraries loaded
+ * behind the determinism prologue (src/determinism/functions.ts).
+ */
+function appliedForm(argv: Uint8Array[]): Uint8Array[] {
+  if (argv.length >= 3 && equalsIgnoreCase(argv[0]!, "function")) {
+    if (equalsIgnoreCase(argv[1]!, "load")) return wrapFunctionLoad(argv);
+    // A payload Pylon cannot read never reaches the log (the gateway refuses it).
+    if (equalsIgnoreCase(argv[1]!, "restore")) return wrapFunctionRestore(argv) ?? argv;
+  }
+  return shiftExpiry(utf8.decode(argv[0]!), argv);
+}
 
 /** The wrapper bodies of top-level commands are few: their shas are computed once. */
 const wrapperShas = new Map<string, string>();
@@ -283,8 +298,7 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
         );
         return;
       }
-      // Expiries are stored shifted: the rack's Redis never expires a key by its own clock.
-      queue(encodeCommand(shiftExpiry(utf8.decode(argv[0]!), argv)), own());
+      queue(encodeCommand(appliedForm(argv)), own());
       // SELECT inside a client's MULTI: where the connection is now is the reply's business.
       if (equalsIgnoreCase(argv[0]!, "select")) state.db = -1;
     });

@@ -29,6 +29,7 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { opSeed, restoreScriptReply, scriptArgs, scriptBody } from "../determinism/prologue.ts";
+import { wrapFcall } from "../determinism/functions.ts";
 import type { RedisAccess } from "../redis/access.ts";
 
 /** The restricted Redis user scripts applied as ops run as. */
@@ -309,8 +310,15 @@ export class ScriptRegistry {
         return true;
       }
       case "fcall":
+        // Functions are loaded behind the determinism prologue: T and the seed go with the call.
         queue(this.#ops.authAsScripts, false);
-        queue(encodeCommand(argv), true);
+        queue(
+          encodeCommand(wrapFcall(argv, {
+            logTimeMs: at.logTimeMs,
+            seed: opSeed(at.opId, at.index),
+          })),
+          true,
+        );
         queue(this.#ops.authBack, false);
         return true;
       case "load":

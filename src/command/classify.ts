@@ -5,6 +5,7 @@
 
 import { equalsIgnoreCase, parseStrictInteger } from "./bytes.ts";
 import { georadiusStoreIndex, sortStoreIndex, xreadBlocks } from "./keys.ts";
+import { unreadableRestore } from "./function_payload.ts";
 import type { RawCommand } from "./raw.ts";
 import type { ArgumentRule, CommandClass, ReplyFilter, ReplyKind } from "./types.ts";
 
@@ -67,20 +68,6 @@ const CONSTANT_UNLESS_INVALID =
 
 // --- Argument rules ----------------------------------------------------------
 
-/** Whether `arg` holds the ASCII `text` anywhere. */
-function includesText(arg: Uint8Array, text: string): boolean {
-  const first = text.charCodeAt(0);
-  outer: for (
-    let i = arg.indexOf(first);
-    i >= 0 && i + text.length <= arg.length;
-    i = arg.indexOf(first, i + 1)
-  ) {
-    for (let j = 1; j < text.length; j++) if (arg[i + j] !== text.charCodeAt(j)) continue outer;
-    return true;
-  }
-  return false;
-}
-
 /** A positive integer Redis accepts as an expiry (small enough never to overflow in ms). */
 function isValidExpiry(arg: Uint8Array | undefined): boolean {
   if (arg === undefined || arg.length > 15) return false;
@@ -128,13 +115,13 @@ const SET_RULE: ArgumentRule = {
   test: setReplyDependsOnData,
 };
 
-/** Functions run in a Lua state Pylon cannot reseed: each rack would draw other numbers. */
-const RANDOM_FUNCTION_RULE: ArgumentRule = {
-  when: "code that names math.random: refused, each rack would draw other numbers",
+/** A FUNCTION RESTORE payload that is valid but holds what Pylon cannot wrap. */
+const UNREADABLE_PAYLOAD_RULE: ArgumentRule = {
+  when: "a payload Pylon cannot read: refused, its functions would decide time and chance per rack",
   class: "refused",
   reason:
-    "the library names math.random, which would draw other numbers on each rack; pass random values in ARGV",
-  test: (argv) => argv.slice(2).some((arg) => includesText(arg, "math.random")),
+    "Pylon cannot read this payload's libraries to load them behind its determinism prologue; FUNCTION LOAD their code instead",
+  test: unreadableRestore,
 };
 
 const BLOCK_RULE: ArgumentRule = {
@@ -407,19 +394,27 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "function|load": {
     class: "write",
     reply: "data",
-    reason: "a world op: every rack gets the library",
-    argumentRule: RANDOM_FUNCTION_RULE,
+    reason:
+      "a world op: every rack gets the library, loaded behind the determinism prologue (time and chance from the op)",
   },
   "function|restore": {
     class: "write",
     reply: "data",
-    reason: "a world op: every rack gets the libraries",
-    argumentRule: RANDOM_FUNCTION_RULE,
+    reason: "a world op: every rack gets the libraries, loaded behind the determinism prologue",
+    argumentRule: UNREADABLE_PAYLOAD_RULE,
   },
   "function|delete": { class: "write", reply: "data", reason: "a world op" },
   "function|flush": { class: "write", reply: "data", reason: "a world op" },
-  "function|list": { class: "read", reason: "the local rack's libraries" },
-  "function|dump": { class: "read", reason: "the local rack's libraries" },
+  "function|list": {
+    class: "read",
+    reason: "the local rack's libraries, their code as the client loaded it",
+    replyFilter: "functions",
+  },
+  "function|dump": {
+    class: "read",
+    reason: "the local rack's libraries, their code as the client loaded it",
+    replyFilter: "functions",
+  },
   "function|stats": { class: "read", reason: "the local rack's running function" },
   "function|kill": { class: "refused", reason: ONE_REDIS },
 

@@ -173,7 +173,12 @@ Deno.test("transactions and WATCH are Pylon's; scripts are ops; *_RO scripts and
   for (const name of ["script|kill", "function|kill", "script|debug"]) {
     assert.equal(spec(name).class, "refused", name);
   }
-  assert.equal(spec("function|load").argumentRule?.class, "refused");
+  assert.equal(spec("function|load").argumentRule, undefined, "loaded behind the prologue");
+  assert.equal(
+    spec("function|restore").argumentRule?.class,
+    "refused",
+    "payloads Pylon cannot read",
+  );
 });
 
 Deno.test("PUBLISH and SPUBLISH are writes: every rack's subscribers receive them", () => {
@@ -233,7 +238,6 @@ Deno.test("commands whose arguments decide carry a rule", () => {
   assert.deepEqual(ruled, [
     "flushall",
     "flushdb",
-    "function|load",
     "function|restore",
     "georadius",
     "georadiusbymember",

@@ -27,9 +27,11 @@ export type CommandClass =
  * comes from (alone, inside `EXEC`, from a peer rack): `config-secrets`
  * leaves out the parameters holding passwords, `info` leaves out Pylon's
  * metadata db and adds the Pylon section, `expiry` shows a key's expiry as
- * the client set it (the rack's Redis stores it shifted: src/determinism/expiry.ts).
+ * the client set it (the rack's Redis stores it shifted: src/determinism/expiry.ts),
+ * `functions` shows a library's code as the client loaded it (without the
+ * determinism prologue: src/determinism/functions.ts).
  */
-export type ReplyFilter = "config-secrets" | "info" | "expiry";
+export type ReplyFilter = "config-secrets" | "info" | "expiry" | "functions";
 
 /** Whether a write's reply is always the same constant (`+OK`) or depends on the data. */
 export type ReplyKind = "constant" | "data";

@@ -30,7 +30,11 @@ import { arrayItems, bulkPayload } from "../resp/frames.ts";
 import { ReplyFramer } from "../resp/reply_framer.ts";
 import type { Protocol } from "../resp/value.ts";
 import { type LogContext, pressLua, WRAPPER_CORE_PRESSED } from "./prologue.ts";
-import { checksumHolds, readFunctionPayload, writeFunctionPayload } from "./rdb_payload.ts";
+import {
+  checksumHolds,
+  readFunctionPayload,
+  writeFunctionPayload,
+} from "../command/function_payload.ts";
 import { FUNCTION_PROLOGUE_SOURCE } from "./wrapper_lua.ts";
 
 /** The one-line prologue of a library: follows its shebang line; ends in a space, no newline. */

@@ -8,7 +8,7 @@ import {
   wrapFunctionLoad,
   wrapFunctionRestore,
 } from "./functions.ts";
-import { crc64, readFunctionPayload, writeFunctionPayload } from "./rdb_payload.ts";
+import { crc64, readFunctionPayload, writeFunctionPayload } from "../command/function_payload.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -14,6 +14,7 @@ import type { Protocol } from "../resp/value.ts";
 import { withoutSecrets } from "./config_rewrite.ts";
 import { rewriteInfo } from "./info_rewrite.ts";
 import { unshiftTtlReply } from "../determinism/expiry.ts";
+import { restoreFunctionReply } from "../determinism/functions.ts";
 
 /** What the filters need of the node. */
 export interface FilterContext {
@@ -38,6 +39,7 @@ export function filterReply(
   const filter = command.replyFilter;
   if (filter === "expiry") return unshiftTtlReply(command.name, reply, protocol, Date.now());
   if (filter === "config-secrets") return withoutSecrets(reply, protocol);
+  if (filter === "functions") return restoreFunctionReply(argv, protocol, reply);
   if (filter === "info") {
     return rewriteInfo(reply, context.info(argv.slice(1).map((a) => utf8.decode(a))));
   }

@@ -200,3 +200,14 @@ export function writeFunctionPayload(payload: FunctionPayload): Uint8Array {
   footer.setBigUint64(2, crc64(out.subarray(0, bodyLength + 2)), true);
   return out;
 }
+
+/**
+ * Whether `FUNCTION RESTORE payload ..` holds a payload Redis would take
+ * (its checksum holds) but whose libraries Pylon cannot read, so it could
+ * not load them behind its determinism prologue.
+ */
+export function unreadableRestore(argv: readonly Uint8Array[]): boolean {
+  const payload = argv[2];
+  if (payload === undefined) return false;
+  return readFunctionPayload(payload) === undefined && checksumHolds(payload);
+}

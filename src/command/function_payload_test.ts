@@ -6,7 +6,7 @@ import {
   lzfDecompress,
   readFunctionPayload,
   writeFunctionPayload,
-} from "./rdb_payload.ts";
+} from "./function_payload.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
