@@ -145,7 +145,11 @@ export class ChaosWorld implements AsyncDisposable {
   /** Nodes clients may use now. */
   targets(): ClientTarget[] {
     const up = this.nodes.filter((n) => n.pylon.service.running);
-    return (up.length > 0 ? up : this.nodes).map((n) => ({ id: n.id, port: n.pylon.port }));
+    return (up.length > 0 ? up : this.nodes).map((n) => ({
+      id: n.id,
+      port: n.pylon.port,
+      rack: n.rack,
+    }));
   }
 
   /** Restarts a node the nemesis stopped, on its folder and port. */
