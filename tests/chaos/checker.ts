@@ -14,20 +14,37 @@
  *   counters are at most acknowledged + applied + in doubt;
  * - read-your-writes on each connection: a GET after an acknowledged INCR of
  *   the same key sees at least its value; after an acknowledged SET, its value;
- * - convergence: all racks equal, key by key.
+ * - convergence in log terms: every key alive in log terms at the comparison
+ *   time (tests/chaos/rack_data.ts) has, on every rack, the same type, the
+ *   same value (DEBUG DIGEST-VALUE) and the same logical expiry; a stream
+ *   also the same entries, last-generated id and consumer groups (each
+ *   group's last-delivered id, consumers, pending entries with their delivery
+ *   counts and times); keys whose logical expiry has passed, or that Redis is
+ *   removing, are left out (racks sweep them at their own pace);
+ * - the time clients' checks (tests/chaos/time_checker.ts): keys with
+ *   expiries, writes at expiry boundaries, script keys, XADD ids, consumer
+ *   group deliveries, SPOP.
+ *
+ * The comparison time is the largest log time any rack reached, read after
+ * every rack applied the log's end and after every rack's keys were read: a
+ * rack drops a key by expiry only once its own log time reached the key's
+ * expiry, so a key alive at that time must be alive on every rack.
  */
 
 import { type Entry, isRead } from "./history.ts";
 import { classifyRedisError } from "../../src/applier/redis_errors.ts";
+import {
+  aliveKeys,
+  type KeyRecord,
+  logicalExpiryMs,
+  type RackData,
+  streamDifference,
+} from "./rack_data.ts";
+import { checkTime } from "./time_checker.ts";
 
-/** A rack's data, read from its Redis master: strings and sets of db 0. */
-export interface RackData {
-  rack: string;
-  strings: Map<string, string>;
-  sets: Map<string, Set<string>>;
-}
+export type { KeyRecord, RackData } from "./rack_data.ts";
 
-/** An op as the log holds it: its id and the commands it carries. */
+/** An op as the log holds it: its id and the commands it carries (none: a tick). */
 export interface LoggedOp {
   id: string;
   commands: string[][];
@@ -39,14 +56,51 @@ export interface Verdict {
   figures: Record<string, number>;
 }
 
-const MAX_LISTED = 20;
+/** Anomalies listed, in all and per kind (the rest are counted): each kind shows examples. */
+const MAX_LISTED = 40;
+const MAX_LISTED_PER_KIND = 6;
 
-/** Judges a history. */
-export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Verdict {
+/** A rack's keys alive in log terms, with its strings and sets for the basic checks. */
+interface RackView {
+  rack: string;
+  alive: Map<string, KeyRecord>;
+  strings: Map<string, string>;
+  sets: Map<string, Set<string>>;
+}
+
+function view(rack: RackData, comparisonMs: number): RackView {
+  const alive = aliveKeys(rack, comparisonMs);
+  const strings = new Map<string, string>();
+  const sets = new Map<string, Set<string>>();
+  for (const [key, record] of alive) {
+    if (record.value !== undefined) strings.set(key, record.value);
+    if (record.members !== undefined) sets.set(key, new Set(record.members));
+  }
+  return { rack: rack.rack, alive, strings, sets };
+}
+
+/**
+ * Judges a history against every rack's keys and the log, in log terms at
+ * `comparisonMs` (see the module's header).
+ */
+export function check(
+  history: Entry[],
+  rackData: RackData[],
+  log: LoggedOp[],
+  comparisonMs: number,
+): Verdict {
+  const racks = rackData.map((rack) => view(rack, comparisonMs));
   const anomalies: string[] = [];
-  const report = (text: string) => {
-    if (anomalies.length < MAX_LISTED) anomalies.push(text);
-    else if (anomalies.length === MAX_LISTED) anomalies.push("… (more anomalies not listed)");
+  const perKind = new Map<string, number>();
+  let unlisted = 0;
+  const report = (text: string, named?: string) => {
+    // The kind: as named, or the text without its rack, keys, ids and numbers.
+    const kind = named ??
+      text.replace(/^r\d+: /, "").replace(/[^ ]*[\d:][^ ]*/g, "#").slice(0, 40);
+    const seen = perKind.get(kind) ?? 0;
+    perKind.set(kind, seen + 1);
+    if (anomalies.length < MAX_LISTED && seen < MAX_LISTED_PER_KIND) anomalies.push(text);
+    else unlisted++;
   };
   const figures: Record<string, number> = {};
   const count = (name: string, by = 1) => figures[name] = (figures[name] ?? 0) + by;
@@ -92,6 +146,7 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
     }
   }
   for (const e of history) count(`${e.kind}_${e.outcome}`);
+  figures.refused = history.filter((e) => e.outcome === "refused").length;
   const incrs = new Map<string, { ok: number[]; applied: number; unknown: number }>();
   for (const e of writes) {
     if (e.kind === "incr") {
@@ -125,7 +180,7 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
         if ((e.outcome === "ok" || e.outcome === "applied") && !present) {
           report(`${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`);
         }
-        if (e.outcome === "fail" && present) {
+        if ((e.outcome === "fail" || e.outcome === "refused") && present) {
           report(`${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
         }
       } else if (e.kind === "set") {
@@ -133,7 +188,7 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
         if ((e.outcome === "ok" || e.outcome === "applied") && value !== e.arg) {
           report(`${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`);
         }
-        if (e.outcome === "fail" && value !== undefined) {
+        if ((e.outcome === "fail" || e.outcome === "refused") && value !== undefined) {
           report(`${rack.rack}: failed SET ${e.key} is there`);
         }
       }
@@ -209,23 +264,55 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
     }
   }
 
-  // Convergence: every rack equal to the first, key by key.
+  // Convergence in log terms: every rack equal to the first, key by key.
   const [first, ...others] = racks;
   for (const rack of others) {
-    for (const key of new Set([...first!.strings.keys(), ...rack.strings.keys()])) {
-      if (first!.strings.get(key) !== rack.strings.get(key)) {
+    for (const key of [...new Set([...first!.alive.keys(), ...rack.alive.keys()])].sort()) {
+      const a = first!.alive.get(key);
+      const b = rack.alive.get(key);
+      const difference = keyDifference(a, b);
+      if (difference !== undefined) {
         report(
-          `${key}: ${first!.rack} has ${first!.strings.get(key)}, ${rack.rack} has ${
-            rack.strings.get(key)
-          }`,
+          `${key}: ${first!.rack} has ${shown(a)}, ${rack.rack} has ${shown(b)}: ${difference}`,
         );
+        count("diverged_keys");
       }
     }
-    for (const key of new Set([...first!.sets.keys(), ...rack.sets.keys()])) {
-      const a = [...(first!.sets.get(key) ?? [])].sort().join(",");
-      const b = [...(rack.sets.get(key) ?? [])].sort().join(",");
-      if (a !== b) report(`${key}: the members differ between ${first!.rack} and ${rack.rack}`);
-    }
   }
+  for (const [i, rack] of rackData.entries()) {
+    figures[`${rack.rack}_keys`] = rack.keys.size;
+    figures[`${rack.rack}_alive_keys`] = racks[i]!.alive.size;
+  }
+
+  checkTime(history, rackData, log, comparisonMs, (kind, text) => {
+    report(text, kind);
+    count(kind);
+  }, count);
+  figures.anomalies = anomalies.length + unlisted;
+  if (unlisted > 0) anomalies.push(`… and ${unlisted} more anomalies not listed`);
   return { anomalies, figures };
+}
+
+/** How two racks' records of one key differ, or undefined. */
+function keyDifference(a: KeyRecord | undefined, b: KeyRecord | undefined): string | undefined {
+  if (a === undefined || b === undefined) {
+    return a === b ? undefined : `only on ${a === undefined ? "the second" : "the first"}`;
+  }
+  if (a.type !== b.type) return "types differ";
+  const streams = a.stream !== undefined && b.stream !== undefined
+    ? streamDifference(a.stream, b.stream)
+    : undefined;
+  if (streams !== undefined) return streams;
+  if (a.digest !== b.digest) return "values differ";
+  if (logicalExpiryMs(a) !== logicalExpiryMs(b)) return "expiries differ";
+  return undefined;
+}
+
+function shown(record: KeyRecord | undefined): string {
+  if (record === undefined) return "none";
+  const expiry = logicalExpiryMs(record);
+  const value = record.value !== undefined
+    ? JSON.stringify(record.value.length > 40 ? `${record.value.slice(0, 40)}…` : record.value)
+    : `${record.type} ${record.digest.slice(0, 8)}`;
+  return `${value} ${expiry === undefined ? "(no expiry)" : `(expires at ${expiry})`}`;
 }

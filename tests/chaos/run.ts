@@ -81,9 +81,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   end = await world.quiesce(120_000);
   const racks = await world.snapshot();
+  // After every rack applied the log's end and was read: see checker.ts on the comparison time.
+  const comparisonMs = await world.logTime();
   const logged = await world.readLog(end);
-  const verdict = check(clients.history, racks, logged);
-  for (const exit of world.unexpectedExits) verdict.anomalies.push(`unexpected exit: ${exit}`);
+  const verdict = check(clients.history, racks, logged, comparisonMs);
+  for (const exit of world.unexpectedExits) {
+    verdict.anomalies.push(`unexpected exit: ${exit}`);
+    verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
+  }
   Object.assign(verdict.figures, figures(clients.history, faults));
 
   const historyPath = options.historyPath ??
@@ -107,7 +112,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }`,
     ok
       ? "chaos: no anomaly"
-      : `chaos: ${verdict.anomalies.length} anomalies:\n  ${verdict.anomalies.join("\n  ")}`,
+      : `chaos: ${verdict.figures.anomalies} anomalies:\n  ${verdict.anomalies.join("\n  ")}`,
     `chaos: history in ${historyPath}`,
   ].join("\n");
   return { ok, verdict, faults, historyPath, summary };
