@@ -319,6 +319,15 @@ Deno.test("the checker finds each kind of broken promise", () => {
       /s:0: .* group g0 pending 1000300-0 delivery time 1000400 vs 1000401/,
     ],
     [
+      "streams that differ in an entry and in a delivery time, both shown",
+      (g) => {
+        const s = keysOf(g, 1).get("s:0")!.stream!;
+        s.entries[0]![1] = ["f", "other"];
+        s.groups[0]!.consumers[0]!.pending[0]!.deliveryMs += 7;
+      },
+      /s:0: .* entry 0: .*"c9-6".* vs .*"other".*; group g0 consumer k9 pending 1000300-0 delivery time 1000400 vs 1000407/,
+    ],
+    [
       "streams whose groups' last-delivered ids differ",
       (g) => {
         keysOf(g, 1).get("s:0")!.stream!.groups[0]!.lastDeliveredId = "0-0";

@@ -202,8 +202,17 @@ export function parseStreamFull(reply: RespValue): StreamRecord {
   };
 }
 
-/** The first way two streams differ (entries, ids, groups, pending entries), or undefined. */
+/**
+ * How two streams differ, or undefined: the first difference in their entries
+ * and ids, and the first in their consumer groups (both, so a difference in
+ * delivery times shows beside one in entries).
+ */
 export function streamDifference(a: StreamRecord, b: StreamRecord): string | undefined {
+  const found = [entriesDifference(a, b), groupsDifference(a, b)].filter((d) => d !== undefined);
+  return found.length === 0 ? undefined : found.join("; ");
+}
+
+function entriesDifference(a: StreamRecord, b: StreamRecord): string | undefined {
   for (let i = 0; i < Math.max(a.entries.length, b.entries.length); i++) {
     const x = JSON.stringify(a.entries[i] ?? null);
     const y = JSON.stringify(b.entries[i] ?? null);
@@ -220,6 +229,10 @@ export function streamDifference(a: StreamRecord, b: StreamRecord): string | und
   ) {
     if (a[field] !== b[field]) return `${field} ${a[field]} vs ${b[field]}`;
   }
+  return undefined;
+}
+
+function groupsDifference(a: StreamRecord, b: StreamRecord): string | undefined {
   const names = [...new Set([...a.groups, ...b.groups].map((g) => g.name))].sort();
   for (const name of names) {
     const x = a.groups.find((g) => g.name === name);
