@@ -1,8 +1,11 @@
 /**
  * A bounded chaos run for CI: the world of tests/chaos/world.ts through every
  * fault the nemesis has, once on one broker with replies after apply, once on
- * three brokers with SET answered at log time. Longer runs: `deno task chaos`.
- * `PYLON_CHAOS_SEED` and `PYLON_CHAOS_SECONDS` change the seed and duration.
+ * three brokers with SET answered at log time; in both, beside the basic
+ * clients, time clients (keys with expiries, streams, SPOP, scripts: time and
+ * chance from the log, tests/chaos/time_clients.ts). Longer runs:
+ * `deno task chaos`. `PYLON_CHAOS_SEED` and `PYLON_CHAOS_SECONDS` change the
+ * seed and duration, `PYLON_CHAOS_TIME_CLIENTS` how many time clients (0: none).
  */
 
 import { FAULTS } from "./nemesis.ts";
@@ -10,6 +13,7 @@ import { runChaos } from "./run.ts";
 
 const seconds = Number(Deno.env.get("PYLON_CHAOS_SECONDS") ?? "40");
 const seed = Number(Deno.env.get("PYLON_CHAOS_SEED") ?? "101");
+const timeClients = Number(Deno.env.get("PYLON_CHAOS_TIME_CLIENTS") ?? "4");
 
 for (
   const [name, brokers, ackLog, offset] of [
@@ -29,6 +33,7 @@ for (
         brokers,
         ackLog,
         clients: 8,
+        timeClients,
         faults: FAULTS,
         log: () => {},
       });

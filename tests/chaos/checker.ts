@@ -52,7 +52,10 @@ export interface LoggedOp {
 
 /** The verdict. */
 export interface Verdict {
+  /** The anomalies listed (up to six per kind), then how many more there were. */
   anomalies: string[];
+  /** How many anomalies of each kind. */
+  kinds: Record<string, number>;
   figures: Record<string, number>;
 }
 
@@ -290,7 +293,7 @@ export function check(
   }, count);
   figures.anomalies = anomalies.length + unlisted;
   if (unlisted > 0) anomalies.push(`… and ${unlisted} more anomalies not listed`);
-  return { anomalies, figures };
+  return { anomalies, kinds: Object.fromEntries(perKind), figures };
 }
 
 /** How two racks' records of one key differ, or undefined. */
