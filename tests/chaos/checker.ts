@@ -54,6 +54,8 @@ export interface LoggedOp {
 export interface Verdict {
   /** The anomalies listed (up to six per kind), then how many more there were. */
   anomalies: string[];
+  /** Every anomaly. */
+  all: string[];
   /** How many anomalies of each kind. */
   kinds: Record<string, number>;
   figures: Record<string, number>;
@@ -96,17 +98,18 @@ export function check(
   const anomalies: string[] = [];
   const perKind = new Map<string, number>();
   let unlisted = 0;
-  const report = (text: string, named?: string) => {
-    // The kind: as named, or the text without its rack, keys, ids and numbers.
-    const kind = named ??
-      text.replace(/^r\d+: /, "").replace(/[^ ]*[\d:][^ ]*/g, "#").slice(0, 40);
+  const all: string[] = [];
+  const figures: Record<string, number> = {};
+  const count = (name: string) => figures[name] = (figures[name] ?? 0) + 1;
+  /** Reports an anomaly of a kind; the kind is counted among the figures too. */
+  const flag = (kind: string, text: string) => {
+    all.push(text);
+    count(kind);
     const seen = perKind.get(kind) ?? 0;
     perKind.set(kind, seen + 1);
     if (anomalies.length < MAX_LISTED && seen < MAX_LISTED_PER_KIND) anomalies.push(text);
     else unlisted++;
   };
-  const figures: Record<string, number> = {};
-  const count = (name: string, by = 1) => figures[name] = (figures[name] ?? 0) + by;
 
   // The log itself: op ids once each; what each write key received.
   const ids = new Set<string>();
@@ -114,7 +117,7 @@ export function check(
   const logMembers = new Map<string, number>();
   const logSets = new Map<string, number>();
   for (const op of log) {
-    if (ids.has(op.id)) report(`op ${op.id} is in the log twice`);
+    if (ids.has(op.id)) flag("log_duplicate_op", `op ${op.id} is in the log twice`);
     ids.add(op.id);
     for (const argv of op.commands) {
       const name = argv[0]?.toLowerCase();
@@ -133,7 +136,9 @@ export function check(
   }
   figures.logged_ops = log.length;
   for (const [key, n] of logMembers) {
-    if (n > 1) report(`SADD ${key.replace("\u0000", " ")} is in the log ${n} times`);
+    if (n > 1) {
+      flag("log_duplicate_member", `SADD ${key.replace("\u0000", " ")} is in the log ${n} times`);
+    }
   }
 
   // Outcomes by write.
@@ -144,8 +149,10 @@ export function check(
       e.error !== undefined && !e.error.startsWith("connection:") &&
       classifyRedisError(e.error) === "rack" && !/Pylon|rack|log/.test(e.error)
     ) {
-      report(`${e.kind} ${e.key} on ${e.node} was answered with a rack's condition: ${e.error}`);
-      count("rack_condition_replies");
+      flag(
+        "rack_condition_replies",
+        `${e.kind} ${e.key} on ${e.node} was answered with a rack's condition: ${e.error}`,
+      );
     }
   }
   for (const e of history) count(`${e.kind}_${e.outcome}`);
@@ -167,12 +174,21 @@ export function check(
       const value = Number(rack.strings.get(key) ?? "0");
       const logged = logIncrs.get(key) ?? 0;
       if (value !== logged) {
-        report(`${rack.rack}: ${key} is ${value} but the log holds ${logged} INCRs of it`);
+        flag(
+          "counter_not_log",
+          `${rack.rack}: ${key} is ${value} but the log holds ${logged} INCRs of it`,
+        );
       }
       const low = t.ok.length + t.applied;
-      if (value < low) report(`${rack.rack}: ${key} is ${value}, below ${low} acknowledged`);
+      if (value < low) {
+        flag(
+          "counter_below_acknowledged",
+          `${rack.rack}: ${key} is ${value}, below ${low} acknowledged`,
+        );
+      }
       if (value > low + t.unknown) {
-        report(
+        flag(
+          "counter_above_possible",
           `${rack.rack}: ${key} is ${value}, above ${low} acknowledged + ${t.unknown} in doubt`,
         );
       }
@@ -181,18 +197,24 @@ export function check(
       if (e.kind === "sadd") {
         const present = rack.sets.get(e.key)?.has(e.arg!) ?? false;
         if ((e.outcome === "ok" || e.outcome === "applied") && !present) {
-          report(`${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`);
+          flag(
+            "lost_sadd",
+            `${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`,
+          );
         }
         if ((e.outcome === "fail" || e.outcome === "refused") && present) {
-          report(`${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
+          flag("failed_sadd_there", `${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
         }
       } else if (e.kind === "set") {
         const value = rack.strings.get(e.key);
         if ((e.outcome === "ok" || e.outcome === "applied") && value !== e.arg) {
-          report(`${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`);
+          flag(
+            "lost_set",
+            `${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`,
+          );
         }
         if ((e.outcome === "fail" || e.outcome === "refused") && value !== undefined) {
-          report(`${rack.rack}: failed SET ${e.key} is there`);
+          flag("failed_set_there", `${rack.rack}: failed SET ${e.key} is there`);
         }
       }
     }
@@ -202,25 +224,24 @@ export function check(
   for (const e of writes) {
     if (e.outcome !== "ok" && e.outcome !== "applied") continue;
     if (e.kind === "sadd" && !logMembers.has(`${e.key}\u0000${e.arg}`)) {
-      report(`SADD ${e.key} ${e.arg} was answered ${e.outcome} but is not in the log`);
-      count("made_up");
+      flag("made_up", `SADD ${e.key} ${e.arg} was answered ${e.outcome} but is not in the log`);
     }
     if (e.kind === "set" && !logSets.has(`${e.key}\u0000${e.arg}`)) {
-      report(`SET ${e.key} was answered ${e.outcome} but is not in the log`);
-      count("made_up");
+      flag("made_up", `SET ${e.key} was answered ${e.outcome} but is not in the log`);
     }
   }
   for (const [key, t] of incrs) {
     const seen = new Set<number>();
     for (const v of t.ok) {
       if (seen.has(v)) {
-        report(`two INCRs of ${key} were both answered ${v}`);
-        count("made_up");
+        flag("made_up", `two INCRs of ${key} were both answered ${v}`);
       }
       seen.add(v);
       if (v > (logIncrs.get(key) ?? 0)) {
-        report(`INCR ${key} was answered ${v}, more than the log's ${logIncrs.get(key) ?? 0}`);
-        count("made_up");
+        flag(
+          "made_up",
+          `INCR ${key} was answered ${v}, more than the log's ${logIncrs.get(key) ?? 0}`,
+        );
       }
     }
   }
@@ -244,24 +265,26 @@ export function check(
       } else if (e.kind === "get" && e.outcome === "ok") {
         const min = floor.get(e.key);
         if (min !== undefined && Number(e.value ?? "0") < min) {
-          report(
+          flag(
+            "ryw_violations",
             `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its INCR answered ${min}`,
           );
-          count("ryw_violations");
         }
         const mine = own.get(e.key);
         if (mine !== undefined && e.value !== mine) {
-          report(
+          flag(
+            "ryw_violations",
             `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its SET of ${mine}`,
           );
-          count("ryw_violations");
         }
       } else if (e.kind === "sadd" && e.outcome === "ok") {
         own.set(`${e.key}\u0000${e.arg}`, "1");
       } else if (e.kind === "ismember" && e.outcome === "ok") {
         if (own.has(`${e.key}\u0000${e.arg}`) && e.value !== "1") {
-          report(`client ${e.client} did not find its member ${e.arg} of ${e.key} on ${e.node}`);
-          count("ryw_violations");
+          flag(
+            "ryw_violations",
+            `client ${e.client} did not find its member ${e.arg} of ${e.key} on ${e.node}`,
+          );
         }
       }
     }
@@ -275,10 +298,10 @@ export function check(
       const b = rack.alive.get(key);
       const difference = keyDifference(a, b);
       if (difference !== undefined) {
-        report(
+        flag(
+          "diverged_keys",
           `${key}: ${first!.rack} has ${shown(a)}, ${rack.rack} has ${shown(b)}: ${difference}`,
         );
-        count("diverged_keys");
       }
     }
   }
@@ -287,13 +310,10 @@ export function check(
     figures[`${rack.rack}_alive_keys`] = racks[i]!.alive.size;
   }
 
-  checkTime(history, rackData, log, comparisonMs, (kind, text) => {
-    report(text, kind);
-    count(kind);
-  }, count);
+  checkTime(history, rackData, log, comparisonMs, flag, count);
   figures.anomalies = anomalies.length + unlisted;
   if (unlisted > 0) anomalies.push(`… and ${unlisted} more anomalies not listed`);
-  return { anomalies, kinds: Object.fromEntries(perKind), figures };
+  return { anomalies, all, kinds: Object.fromEntries(perKind), figures };
 }
 
 /** How two racks' records of one key differ, or undefined. */

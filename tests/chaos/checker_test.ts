@@ -632,3 +632,15 @@ Deno.test("XINFO STREAM FULL is read into entries and groups, seen-time left out
     }],
   });
 });
+
+Deno.test("anomalies are counted per kind, each kind listed up to six times", () => {
+  const g = good();
+  for (let i = 0; i < 10; i++) keysOf(g, 1).set(`extra:${i}`, str("x"));
+  keysOf(g, 1).delete("e:9:5");
+  const verdict = check(g.history, g.racks, g.log, C);
+  assert.deepEqual(verdict.kinds, { diverged_keys: 11, script_write_missing: 1 });
+  assert.equal(verdict.all.length, 12);
+  assert.equal(verdict.figures.anomalies, 12);
+  assert.equal(verdict.anomalies.filter((a) => a.includes("only on")).length, 6);
+  assert.equal(verdict.anomalies.at(-1), "… and 5 more anomalies not listed");
+});

@@ -99,6 +99,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const verdict = check(history, racks, logged, comparisonMs);
   for (const exit of world.unexpectedExits) {
     verdict.anomalies.push(`unexpected exit: ${exit}`);
+    verdict.all.push(`unexpected exit: ${exit}`);
     verdict.kinds.unexpected_exit = (verdict.kinds.unexpected_exit ?? 0) + 1;
     verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
   }
@@ -114,6 +115,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ].join("\n") + "\n",
   );
   const ok = verdict.anomalies.length === 0;
+  const anomaliesPath = historyPath.replace(/\.jsonl$/, "") + ".anomalies.txt";
+  if (!ok) await Deno.writeTextFile(anomaliesPath, verdict.all.join("\n") + "\n");
   const kinds = new Map<string, Map<string, number>>();
   for (const e of history) {
     const outcomes = kinds.get(e.kind) ?? new Map<string, number>();
@@ -144,7 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       : `chaos: ${verdict.figures.anomalies} anomalies (${
         Object.entries(verdict.kinds).map(([k, n]) => `${k} ${n}`).join(", ")
       }):\n  ${verdict.anomalies.join("\n  ")}`,
-    `chaos: history in ${historyPath}`,
+    `chaos: history in ${historyPath}${ok ? "" : `, every anomaly in ${anomaliesPath}`}`,
   ].join("\n");
   return { ok, verdict, faults, historyPath, summary };
 }
