@@ -24,6 +24,8 @@ export interface ChaosOptions {
   /** Time clients (tests/chaos/time_clients.ts) beside the basic ones; default none. */
   timeClients?: number;
   faults: readonly Fault[];
+  /** Take the faults in turn, in the order given, instead of at random (targets stay seeded). */
+  inTurn?: boolean;
   /** Where the history goes (default: a scratch folder). */
   historyPath?: string;
   log?: (line: string) => void;
@@ -77,6 +79,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       seed: options.seed,
       durationMs: options.durationMs,
       faults: options.faults,
+      inTurn: options.inTurn ?? false,
       log,
     });
     world.heal();
