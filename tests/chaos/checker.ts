@@ -14,20 +14,37 @@
  *   counters are at most acknowledged + applied + in doubt;
  * - read-your-writes on each connection: a GET after an acknowledged INCR of
  *   the same key sees at least its value; after an acknowledged SET, its value;
- * - convergence: all racks equal, key by key.
+ * - convergence in log terms: every key alive in log terms at the comparison
+ *   time (tests/chaos/rack_data.ts) has, on every rack, the same type, the
+ *   same value (DEBUG DIGEST-VALUE) and the same logical expiry; a stream
+ *   also the same entries, last-generated id and consumer groups (each
+ *   group's last-delivered id, consumers, pending entries with their delivery
+ *   counts and times); keys whose logical expiry has passed, or that Redis is
+ *   removing, are left out (racks sweep them at their own pace);
+ * - the time clients' checks (tests/chaos/time_checker.ts): keys with
+ *   expiries, writes at expiry boundaries, script keys, XADD ids, consumer
+ *   group deliveries, SPOP.
+ *
+ * The comparison time is the largest log time any rack reached, read after
+ * every rack applied the log's end and after every rack's keys were read: a
+ * rack drops a key by expiry only once its own log time reached the key's
+ * expiry, so a key alive at that time must be alive on every rack.
  */
 
 import { type Entry, isRead } from "./history.ts";
 import { classifyRedisError } from "../../src/applier/redis_errors.ts";
+import {
+  aliveKeys,
+  type KeyRecord,
+  logicalExpiryMs,
+  type RackData,
+  streamDifference,
+} from "./rack_data.ts";
+import { checkTime } from "./time_checker.ts";
 
-/** A rack's data, read from its Redis master: strings and sets of db 0. */
-export interface RackData {
-  rack: string;
-  strings: Map<string, string>;
-  sets: Map<string, Set<string>>;
-}
+export type { KeyRecord, RackData } from "./rack_data.ts";
 
-/** An op as the log holds it: its id and the commands it carries. */
+/** An op as the log holds it: its id and the commands it carries (none: a tick). */
 export interface LoggedOp {
   id: string;
   commands: string[][];
@@ -35,21 +52,64 @@ export interface LoggedOp {
 
 /** The verdict. */
 export interface Verdict {
+  /** The anomalies listed (up to six per kind), then how many more there were. */
   anomalies: string[];
+  /** Every anomaly. */
+  all: string[];
+  /** How many anomalies of each kind. */
+  kinds: Record<string, number>;
   figures: Record<string, number>;
 }
 
-const MAX_LISTED = 20;
+/** Anomalies listed, in all and per kind (the rest are counted): each kind shows examples. */
+const MAX_LISTED = 40;
+const MAX_LISTED_PER_KIND = 6;
 
-/** Judges a history. */
-export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Verdict {
+/** A rack's keys alive in log terms, with its strings and sets for the basic checks. */
+interface RackView {
+  rack: string;
+  alive: Map<string, KeyRecord>;
+  strings: Map<string, string>;
+  sets: Map<string, Set<string>>;
+}
+
+function view(rack: RackData, comparisonMs: number): RackView {
+  const alive = aliveKeys(rack, comparisonMs);
+  const strings = new Map<string, string>();
+  const sets = new Map<string, Set<string>>();
+  for (const [key, record] of alive) {
+    if (record.value !== undefined) strings.set(key, record.value);
+    if (record.members !== undefined) sets.set(key, new Set(record.members));
+  }
+  return { rack: rack.rack, alive, strings, sets };
+}
+
+/**
+ * Judges a history against every rack's keys and the log, in log terms at
+ * `comparisonMs` (see the module's header).
+ */
+export function check(
+  history: Entry[],
+  rackData: RackData[],
+  log: LoggedOp[],
+  comparisonMs: number,
+): Verdict {
+  const racks = rackData.map((rack) => view(rack, comparisonMs));
   const anomalies: string[] = [];
-  const report = (text: string) => {
-    if (anomalies.length < MAX_LISTED) anomalies.push(text);
-    else if (anomalies.length === MAX_LISTED) anomalies.push("… (more anomalies not listed)");
-  };
+  const perKind = new Map<string, number>();
+  let unlisted = 0;
+  const all: string[] = [];
   const figures: Record<string, number> = {};
-  const count = (name: string, by = 1) => figures[name] = (figures[name] ?? 0) + by;
+  const count = (name: string) => figures[name] = (figures[name] ?? 0) + 1;
+  /** Reports an anomaly of a kind; the kind is counted among the figures too. */
+  const flag = (kind: string, text: string) => {
+    all.push(text);
+    count(kind);
+    const seen = perKind.get(kind) ?? 0;
+    perKind.set(kind, seen + 1);
+    if (anomalies.length < MAX_LISTED && seen < MAX_LISTED_PER_KIND) anomalies.push(text);
+    else unlisted++;
+  };
 
   // The log itself: op ids once each; what each write key received.
   const ids = new Set<string>();
@@ -57,7 +117,7 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
   const logMembers = new Map<string, number>();
   const logSets = new Map<string, number>();
   for (const op of log) {
-    if (ids.has(op.id)) report(`op ${op.id} is in the log twice`);
+    if (ids.has(op.id)) flag("log_duplicate_op", `op ${op.id} is in the log twice`);
     ids.add(op.id);
     for (const argv of op.commands) {
       const name = argv[0]?.toLowerCase();
@@ -76,7 +136,9 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
   }
   figures.logged_ops = log.length;
   for (const [key, n] of logMembers) {
-    if (n > 1) report(`SADD ${key.replace("\u0000", " ")} is in the log ${n} times`);
+    if (n > 1) {
+      flag("log_duplicate_member", `SADD ${key.replace("\u0000", " ")} is in the log ${n} times`);
+    }
   }
 
   // Outcomes by write.
@@ -87,11 +149,14 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
       e.error !== undefined && !e.error.startsWith("connection:") &&
       classifyRedisError(e.error) === "rack" && !/Pylon|rack|log/.test(e.error)
     ) {
-      report(`${e.kind} ${e.key} on ${e.node} was answered with a rack's condition: ${e.error}`);
-      count("rack_condition_replies");
+      flag(
+        "rack_condition_replies",
+        `${e.kind} ${e.key} on ${e.node} was answered with a rack's condition: ${e.error}`,
+      );
     }
   }
   for (const e of history) count(`${e.kind}_${e.outcome}`);
+  figures.refused = history.filter((e) => e.outcome === "refused").length;
   const incrs = new Map<string, { ok: number[]; applied: number; unknown: number }>();
   for (const e of writes) {
     if (e.kind === "incr") {
@@ -109,12 +174,21 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
       const value = Number(rack.strings.get(key) ?? "0");
       const logged = logIncrs.get(key) ?? 0;
       if (value !== logged) {
-        report(`${rack.rack}: ${key} is ${value} but the log holds ${logged} INCRs of it`);
+        flag(
+          "counter_not_log",
+          `${rack.rack}: ${key} is ${value} but the log holds ${logged} INCRs of it`,
+        );
       }
       const low = t.ok.length + t.applied;
-      if (value < low) report(`${rack.rack}: ${key} is ${value}, below ${low} acknowledged`);
+      if (value < low) {
+        flag(
+          "counter_below_acknowledged",
+          `${rack.rack}: ${key} is ${value}, below ${low} acknowledged`,
+        );
+      }
       if (value > low + t.unknown) {
-        report(
+        flag(
+          "counter_above_possible",
           `${rack.rack}: ${key} is ${value}, above ${low} acknowledged + ${t.unknown} in doubt`,
         );
       }
@@ -123,18 +197,24 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
       if (e.kind === "sadd") {
         const present = rack.sets.get(e.key)?.has(e.arg!) ?? false;
         if ((e.outcome === "ok" || e.outcome === "applied") && !present) {
-          report(`${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`);
+          flag(
+            "lost_sadd",
+            `${rack.rack}: acknowledged SADD ${e.key} ${e.arg} (${e.outcome}) is missing`,
+          );
         }
-        if (e.outcome === "fail" && present) {
-          report(`${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
+        if ((e.outcome === "fail" || e.outcome === "refused") && present) {
+          flag("failed_sadd_there", `${rack.rack}: failed SADD ${e.key} ${e.arg} is there`);
         }
       } else if (e.kind === "set") {
         const value = rack.strings.get(e.key);
         if ((e.outcome === "ok" || e.outcome === "applied") && value !== e.arg) {
-          report(`${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`);
+          flag(
+            "lost_set",
+            `${rack.rack}: acknowledged SET ${e.key} (${e.outcome}) reads ${value ?? "nil"}`,
+          );
         }
-        if (e.outcome === "fail" && value !== undefined) {
-          report(`${rack.rack}: failed SET ${e.key} is there`);
+        if ((e.outcome === "fail" || e.outcome === "refused") && value !== undefined) {
+          flag("failed_set_there", `${rack.rack}: failed SET ${e.key} is there`);
         }
       }
     }
@@ -144,25 +224,24 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
   for (const e of writes) {
     if (e.outcome !== "ok" && e.outcome !== "applied") continue;
     if (e.kind === "sadd" && !logMembers.has(`${e.key}\u0000${e.arg}`)) {
-      report(`SADD ${e.key} ${e.arg} was answered ${e.outcome} but is not in the log`);
-      count("made_up");
+      flag("made_up", `SADD ${e.key} ${e.arg} was answered ${e.outcome} but is not in the log`);
     }
     if (e.kind === "set" && !logSets.has(`${e.key}\u0000${e.arg}`)) {
-      report(`SET ${e.key} was answered ${e.outcome} but is not in the log`);
-      count("made_up");
+      flag("made_up", `SET ${e.key} was answered ${e.outcome} but is not in the log`);
     }
   }
   for (const [key, t] of incrs) {
     const seen = new Set<number>();
     for (const v of t.ok) {
       if (seen.has(v)) {
-        report(`two INCRs of ${key} were both answered ${v}`);
-        count("made_up");
+        flag("made_up", `two INCRs of ${key} were both answered ${v}`);
       }
       seen.add(v);
       if (v > (logIncrs.get(key) ?? 0)) {
-        report(`INCR ${key} was answered ${v}, more than the log's ${logIncrs.get(key) ?? 0}`);
-        count("made_up");
+        flag(
+          "made_up",
+          `INCR ${key} was answered ${v}, more than the log's ${logIncrs.get(key) ?? 0}`,
+        );
       }
     }
   }
@@ -186,46 +265,77 @@ export function check(history: Entry[], racks: RackData[], log: LoggedOp[]): Ver
       } else if (e.kind === "get" && e.outcome === "ok") {
         const min = floor.get(e.key);
         if (min !== undefined && Number(e.value ?? "0") < min) {
-          report(
+          flag(
+            "ryw_violations",
             `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its INCR answered ${min}`,
           );
-          count("ryw_violations");
         }
         const mine = own.get(e.key);
         if (mine !== undefined && e.value !== mine) {
-          report(
+          flag(
+            "ryw_violations",
             `client ${e.client} read ${e.key}=${e.value} on ${e.node} after its SET of ${mine}`,
           );
-          count("ryw_violations");
         }
       } else if (e.kind === "sadd" && e.outcome === "ok") {
         own.set(`${e.key}\u0000${e.arg}`, "1");
       } else if (e.kind === "ismember" && e.outcome === "ok") {
         if (own.has(`${e.key}\u0000${e.arg}`) && e.value !== "1") {
-          report(`client ${e.client} did not find its member ${e.arg} of ${e.key} on ${e.node}`);
-          count("ryw_violations");
+          flag(
+            "ryw_violations",
+            `client ${e.client} did not find its member ${e.arg} of ${e.key} on ${e.node}`,
+          );
         }
       }
     }
   }
 
-  // Convergence: every rack equal to the first, key by key.
+  // Convergence in log terms: every rack equal to the first, key by key.
   const [first, ...others] = racks;
   for (const rack of others) {
-    for (const key of new Set([...first!.strings.keys(), ...rack.strings.keys()])) {
-      if (first!.strings.get(key) !== rack.strings.get(key)) {
-        report(
-          `${key}: ${first!.rack} has ${first!.strings.get(key)}, ${rack.rack} has ${
-            rack.strings.get(key)
-          }`,
+    for (const key of [...new Set([...first!.alive.keys(), ...rack.alive.keys()])].sort()) {
+      const a = first!.alive.get(key);
+      const b = rack.alive.get(key);
+      const difference = keyDifference(a, b);
+      if (difference !== undefined) {
+        flag(
+          "diverged_keys",
+          `${key}: ${first!.rack} has ${shown(a)}, ${rack.rack} has ${shown(b)}: ${difference}`,
         );
       }
     }
-    for (const key of new Set([...first!.sets.keys(), ...rack.sets.keys()])) {
-      const a = [...(first!.sets.get(key) ?? [])].sort().join(",");
-      const b = [...(rack.sets.get(key) ?? [])].sort().join(",");
-      if (a !== b) report(`${key}: the members differ between ${first!.rack} and ${rack.rack}`);
-    }
   }
-  return { anomalies, figures };
+  for (const [i, rack] of rackData.entries()) {
+    figures[`${rack.rack}_keys`] = rack.keys.size;
+    figures[`${rack.rack}_alive_keys`] = racks[i]!.alive.size;
+  }
+
+  checkTime(history, rackData, log, comparisonMs, flag, count);
+  figures.anomalies = anomalies.length + unlisted;
+  if (unlisted > 0) anomalies.push(`… and ${unlisted} more anomalies not listed`);
+  return { anomalies, all, kinds: Object.fromEntries(perKind), figures };
+}
+
+/** How two racks' records of one key differ, or undefined. */
+function keyDifference(a: KeyRecord | undefined, b: KeyRecord | undefined): string | undefined {
+  if (a === undefined || b === undefined) {
+    return a === b ? undefined : `only on ${a === undefined ? "the second" : "the first"}`;
+  }
+  if (a.type !== b.type) return "types differ";
+  const streams = a.stream !== undefined && b.stream !== undefined
+    ? streamDifference(a.stream, b.stream)
+    : undefined;
+  if (streams !== undefined) return streams;
+  if (a.digest !== b.digest) return "values differ";
+  if (logicalExpiryMs(a) !== logicalExpiryMs(b)) return "expiries differ";
+  return undefined;
+}
+
+function shown(record: KeyRecord | undefined): string {
+  if (record === undefined) return "none";
+  const expiry = logicalExpiryMs(record);
+  const value = record.value !== undefined
+    ? JSON.stringify(record.value.length > 40 ? `${record.value.slice(0, 40)}…` : record.value)
+    : `${record.type} ${record.digest.slice(0, 8)}`;
+  return `${value} ${expiry === undefined ? "(no expiry)" : `(expires at ${expiry})`}`;
 }

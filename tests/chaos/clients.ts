@@ -16,6 +16,8 @@ import { type Entry, isRead, type OpKind, type Outcome, writeErrorOutcome } from
 export interface ClientTarget {
   id: string;
   port: number;
+  /** Its rack: the time clients send writes aimed at an expiry through another rack. */
+  rack?: string;
 }
 
 /** Options of {@linkcode startClients}. */

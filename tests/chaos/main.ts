@@ -2,12 +2,15 @@
  * `deno task chaos`: runs the chaos suite from the command line.
  *
  *   deno task chaos [--seed n] [--duration s] [--brokers 1|3] [--ack apply|log]
- *                   [--clients n] [--faults a,b,..] [--runs n] [--history file]
+ *                   [--clients n] [--time-clients n] [--faults a,b,..] [--in-turn]
+ *                   [--runs n] [--history file]
  *
  * Each run prints its seed, what the nemesis did, the checker's figures and
  * any anomaly, and the history file; `--seed` replays a run's schedule. With
  * `--runs n` the runs follow one another with seeds seed, seed+1, ...; the
- * exit status is 1 if any run found an anomaly.
+ * exit status is 1 if any run found an anomaly. `--time-clients` adds clients
+ * of keys with expiries, streams, SPOP and scripts (tests/chaos/time_clients.ts);
+ * `--in-turn` takes the faults in the order given instead of at random.
  */
 
 import { parseArgs } from "node:util";
@@ -23,7 +26,9 @@ const args = parseArgs({
     brokers: { type: "string", default: "1" },
     ack: { type: "string", default: "apply" },
     clients: { type: "string", default: "12" },
+    "time-clients": { type: "string", default: "4" },
     faults: { type: "string", default: FAULTS.join(",") },
+    "in-turn": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     history: { type: "string" },
   },
@@ -56,7 +61,9 @@ for (let i = 0; i < Number(v.runs); i++) {
     brokers: Number(v.brokers) as 1 | 3,
     ackLog: v.ack === "log",
     clients: Number(v.clients),
+    timeClients: Number(v["time-clients"]),
     faults,
+    inTurn: v["in-turn"] === true,
     ...(v.history === undefined ? {} : { historyPath: v.history }),
   });
   console.log(result.summary);

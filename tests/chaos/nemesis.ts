@@ -21,6 +21,9 @@ export const FAULTS = [
   "redis-empty", // a rack's Redis master restarted without its data
   "redis-oom", // maxmemory lowered below the dataset, raised after the hold
   "peer-cut", // every peer link of a node cut, healed after the hold
+  // A lagging rack: it applies the log late while the others go on.
+  "redis-write-pause", // CLIENT PAUSE <200..3000 ms> WRITE on a rack's Redis master directly
+  "rack-stop", // SIGSTOP of every node of a rack (its applier too), SIGCONT after the hold
 ] as const;
 
 /** A fault's name. */
@@ -65,7 +68,12 @@ export async function runNemesis(
     let target = "";
     let error: string | undefined;
     try {
-      const heal = await inflict(world, fault, pick, (t) => target = t);
+      const heal = await inflict(
+        world,
+        fault,
+        { pick, random: () => random.next() },
+        (t) => target = t,
+      );
       options.log(`nemesis: ${fault} ${target} for ${holdMs} ms`);
       await delay(holdMs);
       await heal();
@@ -81,13 +89,18 @@ export async function runNemesis(
   return records;
 }
 
-type Pick = <T>(items: readonly T[]) => T;
+/** The seeded choices a fault makes. */
+interface Chance {
+  pick: <T>(items: readonly T[]) => T;
+  /** A uniform number in [0, 1). */
+  random: () => number;
+}
 
 /** Inflicts `fault`; returns what heals it. */
 async function inflict(
   world: ChaosWorld,
   fault: Fault,
-  pick: Pick,
+  { pick, random }: Chance,
   named: (target: string) => void,
 ): Promise<() => Promise<void>> {
   const brokerId = () => pick(world.kafka.nodes.map((n) => n.id));
@@ -162,6 +175,23 @@ async function inflict(
       named(node.id);
       world.cut(node);
       return () => Promise.resolve(world.heal());
+    }
+    case "redis-write-pause": {
+      const r = rack();
+      const master = await r.redis.master();
+      const pauseMs = 200 + Math.floor(random() * 2_800);
+      named(`${r.name}:redis-${master.port} (${pauseMs} ms)`);
+      await master.call("CLIENT", "PAUSE", String(pauseMs), "WRITE");
+      return async () => {
+        await master.call("CLIENT", "UNPAUSE");
+      };
+    }
+    case "rack-stop": {
+      const r = rack();
+      const nodes = r.nodes.filter((n) => n.pylon.service.running);
+      named(`${r.name} (${nodes.map((n) => n.id).join(",")})`);
+      for (const node of nodes) node.pylon.service.pause();
+      return () => Promise.resolve(nodes.forEach((n) => n.pylon.service.resume()));
     }
   }
 }

@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { scratchDir, waitFor } from "../harness/mod.ts";
 import { check, type Verdict } from "./checker.ts";
-import { startClients } from "./clients.ts";
+import { type Clients, startClients } from "./clients.ts";
+import { startTimeClients } from "./time_clients.ts";
 import { type Fault, type FaultRecord, FAULTS, runNemesis } from "./nemesis.ts";
 import { ChaosWorld } from "./world.ts";
 import type { Entry } from "./history.ts";
@@ -20,7 +21,11 @@ export interface ChaosOptions {
   brokers: 1 | 3;
   ackLog: boolean;
   clients: number;
+  /** Time clients (tests/chaos/time_clients.ts) beside the basic ones; default none. */
+  timeClients?: number;
   faults: readonly Fault[];
+  /** Take the faults in turn, in the order given, instead of at random (targets stay seeded). */
+  inTurn?: boolean;
   /** Where the history goes (default: a scratch folder). */
   historyPath?: string;
   log?: (line: string) => void;
@@ -47,13 +52,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ((performance.now() - started) / 1000).toFixed(1)
     } s (seed ${options.seed})`,
   );
-  const clients = startClients({
+  const basic = startClients({
     targets: () => world.targets(),
     clients: options.clients,
     counters: COUNTERS,
     seed: options.seed,
     replyTimeoutMs: 30_000,
   });
+  const timed = startTimeClients({
+    targets: () => world.targets(),
+    clients: options.timeClients ?? 0,
+    firstClient: options.clients,
+    seed: options.seed,
+    replyTimeoutMs: 30_000,
+  });
+  const clients = both(basic, timed);
   let faults: FaultRecord[] = [];
   let end = 0;
   try {
@@ -66,6 +79,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       seed: options.seed,
       durationMs: options.durationMs,
       faults: options.faults,
+      inTurn: options.inTurn ?? false,
       log,
     });
     world.heal();
@@ -81,10 +95,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   end = await world.quiesce(120_000);
   const racks = await world.snapshot();
+  // After every rack applied the log's end and was read: see checker.ts on the comparison time.
+  const comparisonMs = await world.logTime();
   const logged = await world.readLog(end);
-  const verdict = check(clients.history, racks, logged);
-  for (const exit of world.unexpectedExits) verdict.anomalies.push(`unexpected exit: ${exit}`);
-  Object.assign(verdict.figures, figures(clients.history, faults));
+  const history = clients.history;
+  const verdict = check(history, racks, logged, comparisonMs);
+  for (const exit of world.unexpectedExits) {
+    verdict.anomalies.push(`unexpected exit: ${exit}`);
+    verdict.all.push(`unexpected exit: ${exit}`);
+    verdict.kinds.unexpected_exit = (verdict.kinds.unexpected_exit ?? 0) + 1;
+    verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
+  }
+  Object.assign(verdict.figures, figures(history, faults));
 
   const historyPath = options.historyPath ??
     join(await scratchDir("chaos-history"), `history-${options.seed}.jsonl`);
@@ -92,25 +114,58 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     historyPath,
     [
       JSON.stringify({ options: { ...options, log: undefined }, faults }),
-      ...clients.history.map((e) => JSON.stringify(e)),
+      ...history.map((e) => JSON.stringify(e)),
     ].join("\n") + "\n",
   );
   const ok = verdict.anomalies.length === 0;
+  const anomaliesPath = historyPath.replace(/\.jsonl$/, "") + ".anomalies.txt";
+  if (!ok) await Deno.writeTextFile(anomaliesPath, verdict.all.join("\n") + "\n");
+  const kinds = new Map<string, Map<string, number>>();
+  for (const e of history) {
+    const outcomes = kinds.get(e.kind) ?? new Map<string, number>();
+    outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
+    kinds.set(e.kind, outcomes);
+  }
+  const perKind = [...kinds].map(([kind, outcomes]) => {
+    const total = [...outcomes.values()].reduce((a, b) => a + b, 0);
+    const others = [...outcomes].filter(([o]) => o !== "ok").map(([o, n]) => `${o} ${n}`);
+    return `${kind} ${total}${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
+  });
+  const refused = [...kinds].filter(([, o]) => o.has("refused")).map(([k, o]) =>
+    `${k} ${o.get("refused")}`
+  );
   const summary = [
     `chaos: seed ${options.seed}, ${options.brokers} broker(s), ack ${
       options.ackLog ? "log (SET)" : "apply"
     }, ${(options.durationMs / 1000).toFixed(0)} s of faults: ${faults.length} faults (${
       countBy(faults.map((f) => f.fault))
     })`,
-    `chaos: ${clients.history.length} operations, ${logged.length} ops in the log; ${
+    `chaos: ${history.length} operations, ${logged.length} ops in the log; ${
       Object.entries(verdict.figures).map(([k, v]) => `${k}=${v}`).join(" ")
     }`,
+    `chaos: operations per kind: ${perKind.join(", ")}`,
+    `chaos: refusals: ${refused.length === 0 ? "none" : refused.join(", ")}`,
     ok
       ? "chaos: no anomaly"
-      : `chaos: ${verdict.anomalies.length} anomalies:\n  ${verdict.anomalies.join("\n  ")}`,
-    `chaos: history in ${historyPath}`,
+      : `chaos: ${verdict.figures.anomalies} anomalies (${
+        Object.entries(verdict.kinds).map(([k, n]) => `${k} ${n}`).join(", ")
+      }):\n  ${verdict.anomalies.join("\n  ")}`,
+    `chaos: history in ${historyPath}${ok ? "" : `, every anomaly in ${anomaliesPath}`}`,
   ].join("\n");
   return { ok, verdict, faults, historyPath, summary };
+}
+
+/** Two sets of clients as one: their histories merged in invocation order when read. */
+function both(a: Clients, b: Clients): Clients {
+  return {
+    get history() {
+      return [...a.history, ...b.history].sort((x, y) => x.invokeMs - y.invokeMs);
+    },
+    acknowledged: () => a.acknowledged() + b.acknowledged(),
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+    },
+  };
 }
 
 function countBy(items: string[]): string {

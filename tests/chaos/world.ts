@@ -20,10 +20,11 @@ import {
 import { freePort } from "../harness/ports.ts";
 import { createKafka } from "../../src/log/kafka_client.ts";
 import { decodeOp } from "../../src/log/op.ts";
-import { positionKey } from "../../src/meta_keys.ts";
+import { logTimeKey, positionKey } from "../../src/meta_keys.ts";
 import { RedisClient, replyText } from "../../src/redis/client.ts";
 import type { RespValue } from "../../src/resp/value.ts";
-import type { LoggedOp, RackData } from "./checker.ts";
+import type { KeyRecord, LoggedOp, RackData } from "./checker.ts";
+import { parseStreamFull } from "./rack_data.ts";
 import type { ClientTarget } from "./clients.ts";
 
 /** One node of the chaos world. */
@@ -145,7 +146,11 @@ export class ChaosWorld implements AsyncDisposable {
   /** Nodes clients may use now. */
   targets(): ClientTarget[] {
     const up = this.nodes.filter((n) => n.pylon.service.running);
-    return (up.length > 0 ? up : this.nodes).map((n) => ({ id: n.id, port: n.pylon.port }));
+    return (up.length > 0 ? up : this.nodes).map((n) => ({
+      id: n.id,
+      port: n.pylon.port,
+      rack: n.rack,
+    }));
   }
 
   /** Restarts a node the nemesis stopped, on its folder and port. */
@@ -218,28 +223,76 @@ export class ChaosWorld implements AsyncDisposable {
     }, { timeoutMs, intervalMs: 500 });
   }
 
-  /** Every rack's strings and sets in db 0, read from its master directly. */
+  /**
+   * Every rack's keys in db 0, read from its master directly: per key, in one
+   * MULTI, its type, stored expiry, DEBUG DIGEST-VALUE and its value (a
+   * string's, a set's members, a stream's entries and groups).
+   */
   async snapshot(): Promise<RackData[]> {
     return await Promise.all(this.racks.map(async (rack) => {
       const master = await rack.redis.master();
       const client = await RedisClient.connect({ host: master.host, port: master.port });
       try {
         const keys = arrayTexts(await client.command("KEYS", "*"));
-        const data: RackData = { rack: rack.name, strings: new Map(), sets: new Map() };
+        const data: RackData = { rack: rack.name, keys: new Map() };
         const types = await Promise.all(keys.map((k) => client.command("TYPE", k)));
         await Promise.all(keys.map(async (key, i) => {
-          const type = replyText(types[i]!);
-          if (type === "string") {
-            data.strings.set(key, replyText(await client.command("GET", key))!);
-          } else if (type === "set") {
-            data.sets.set(key, new Set(arrayTexts(await client.command("SMEMBERS", key))));
+          const type = replyText(types[i]!)!;
+          const read = type === "string"
+            ? ["GET", key]
+            : type === "set"
+            ? ["SMEMBERS", key]
+            : type === "stream"
+            ? ["XINFO", "STREAM", key, "FULL", "COUNT", "0"]
+            : ["TYPE", key];
+          const replies = await Promise.all([
+            client.call("MULTI"),
+            client.call("TYPE", key),
+            client.call("PEXPIRETIME", key),
+            client.call("DEBUG", "DIGEST-VALUE", key),
+            client.call(...read),
+            client.call("EXEC"),
+          ]);
+          const exec = replies[5]!;
+          if (exec.type !== "array" || exec.value === null) {
+            throw new Error(`reading ${key} on ${rack.name}: ${JSON.stringify(exec)}`);
           }
+          const [typeNow, expiry, digest, value] = exec.value;
+          // Gone meanwhile (Redis removing a key the log expired), or another type: skip it.
+          if (replyText(typeNow!) !== type) return;
+          if (expiry?.type !== "integer") {
+            throw new Error(
+              `PEXPIRETIME ${key} on ${rack.name} answered ${JSON.stringify(expiry)}`,
+            );
+          }
+          const record: KeyRecord = {
+            type,
+            digest: replyText(arrayItem(digest!))!,
+            storedExpiryMs: Number(expiry.value),
+          };
+          if (type === "string") record.value = replyText(value!)!;
+          else if (type === "set") record.members = arrayTexts(value!);
+          else if (type === "stream") record.stream = parseStreamFull(value!);
+          data.keys.set(key, record);
         }));
         return data;
       } finally {
         client.close();
       }
     }));
+  }
+
+  /** The largest log time (partition 0) any rack's Redis holds now. */
+  async logTime(): Promise<number> {
+    const times = await Promise.all(this.racks.map(async (rack) => {
+      const master = await rack.redis.master();
+      return Number(await master.call("-n", String(META_DB), "GET", logTimeKey(0)));
+    }));
+    const time = Math.max(...times);
+    if (!Number.isSafeInteger(time) || time <= 0) {
+      throw new Error(`the racks' log times read ${times.join(", ")}`);
+    }
+    return time;
   }
 
   /** Every op in the log, read from the broker. */
@@ -288,6 +341,13 @@ export class ChaosWorld implements AsyncDisposable {
     for (const rack of this.racks) await rack.redis[Symbol.asyncDispose]();
     await this.kafka[Symbol.asyncDispose]();
   }
+}
+
+/** DEBUG DIGEST-VALUE answers an array of one digest per key. */
+function arrayItem(value: RespValue): RespValue {
+  return value.type === "array" && value.value !== null && value.value[0] !== undefined
+    ? value.value[0]
+    : value;
 }
 
 function arrayTexts(value: RespValue): string[] {
