@@ -33,10 +33,12 @@ export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";
 export { type CertPair, makeCerts, type TestCerts } from "./certs.ts";
 export {
+  ensureFrameworks,
   ensureKafka,
   ensureNutcracker,
   ensureRedis,
   ensureRedisPy,
+  type FrameworksInstall,
   provision,
   ProvisionError,
 } from "./provision.ts";

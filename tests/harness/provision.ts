@@ -1,14 +1,16 @@
 /**
  * Provisioning of the real components that tests, benches and `deno task world`
- * run: Redis and Sentinel (Debian packages), twemproxy (Debian `nutcracker`) and
- * Apache Kafka (jars from Maven Central, assembled once into `.cache/`).
+ * run: Redis and Sentinel (Debian packages), twemproxy (Debian `nutcracker`),
+ * Apache Kafka (jars from Maven Central, assembled once into `.cache/`), and the
+ * Python virtual environments of the client and framework tests (in `.cache/`).
  *
  * Every step is idempotent and cheap when its component is already there.
  *
- * Usage: `deno task provision [redis] [kafka] [nutcracker] [redis-py]` (all when none given).
+ * Usage: `deno task provision [redis] [kafka] [nutcracker] [redis-py] [frameworks]` (all when
+ * none given).
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Kafka release the project runs (see ../shared notes: 3.9 keeps log4j 1 config). */
@@ -303,9 +305,128 @@ export async function ensureRedisPy(): Promise<string> {
   return REDIS_PY_PYTHON;
 }
 
+/** RQ, the job queue the framework tests run unmodified (3.x). */
+export const RQ_VERSION = "3.0.0";
+
+/** Celery, the task queue the framework tests run unmodified (5.x, Redis broker and backend). */
+export const CELERY_VERSION = "5.7.0";
+
+/**
+ * Everything the frameworks' virtual environment holds, each package pinned, so a
+ * fresh machine gets what the tests were written against (`pip freeze` of
+ * `rq==3.0.0 celery[redis]==5.7.0` on Python 3.11, with redis-py at the client
+ * tests' version). pip still resolves from these pins, so a package another
+ * Python needs (`exceptiongroup` before 3.11) is added, not refused.
+ */
+export const FRAMEWORKS_REQUIREMENTS: readonly string[] = [
+  `rq==${RQ_VERSION}`,
+  `celery[redis]==${CELERY_VERSION}`,
+  `redis==${REDIS_PY_VERSION}`,
+  "amqp==5.4.2",
+  "billiard==4.3.2",
+  "click==8.5.1",
+  "click-didyoumean==0.3.1",
+  "click-plugins==1.1.1.2",
+  "click-repl==0.4.1",
+  "croniter==7.0.0",
+  "kombu==5.7.0",
+  "packaging==26.3",
+  "prompt_toolkit==3.0.53",
+  "python-dateutil==2.9.0.post0",
+  "six==1.17.0",
+  "typing_extensions==4.16.0",
+  "tzlocal==5.4.5",
+  "vine==5.1.0",
+  "wcwidth==0.9.5",
+];
+
+/** The frameworks' virtual environment: its Python and the two workers' commands. */
+export interface FrameworksInstall {
+  /** The environment's folder. */
+  home: string;
+  /** Its Python, for the tests' own scripts. */
+  python: string;
+  /** The `rq` command (`rq worker`). */
+  rq: string;
+  /** The `celery` command (`celery -A app worker`). */
+  celery: string;
+}
+
+/**
+ * Where the frameworks' virtual environment lives. Its name has no versions: a
+ * change of {@linkcode FRAMEWORKS_REQUIREMENTS} no longer matches its READY marker,
+ * and it is made again in place.
+ */
+export const FRAMEWORKS_HOME = join(CACHE_DIR, "frameworks");
+
+function frameworksInstall(home: string): FrameworksInstall {
+  const bin = join(home, "bin");
+  return {
+    home,
+    python: join(bin, "python"),
+    rq: join(bin, "rq"),
+    celery: join(bin, "celery"),
+  };
+}
+
+/**
+ * Makes sure the frameworks' virtual environment holds exactly
+ * {@linkcode FRAMEWORKS_REQUIREMENTS}: made once with the machine's `python3 -m venv`
+ * and pip; its READY marker (the requirements, written last) makes later calls a
+ * file read. A lock file keeps two test runs sharing `.cache/` from building it at
+ * once.
+ */
+export async function ensureFrameworks(): Promise<FrameworksInstall> {
+  const home = FRAMEWORKS_HOME;
+  const install = frameworksInstall(home);
+  const marker = join(home, "READY");
+  const wanted = FRAMEWORKS_REQUIREMENTS.join("\n") + "\n";
+  const ready = () => Deno.readTextFile(marker).then((text) => text === wanted, () => false);
+  if (await ready()) return install;
+
+  await Deno.mkdir(CACHE_DIR, { recursive: true });
+  using lock = await Deno.open(`${home}.lock`, { create: true, write: true });
+  await lock.lock(true);
+  // Another run may have built it while this one waited for the lock.
+  if (await ready()) return install;
+
+  const python = findExecutable("python3");
+  if (python === undefined) {
+    throw new ProvisionError(
+      "python3 is missing: install it (with its venv module) to run the framework tests",
+    );
+  }
+  // A venv names its own path in its scripts and cannot be moved: it is made at the
+  // cache's real path (worktrees may reach `.cache/` through a symlink), and a
+  // half-made one is removed and made again in place.
+  const real = join(await Deno.realPath(CACHE_DIR), basename(home));
+  console.error(`provision: making ${real} (rq ${RQ_VERSION}, celery ${CELERY_VERSION})`);
+  await Deno.remove(real, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  const venv = await run(python, ["-m", "venv", real]);
+  if (!venv.ok) {
+    throw new ProvisionError(`${python} -m venv ${real} failed:\n${tail(venv.output)}`);
+  }
+  const pip = await run(join(real, "bin", "pip"), [
+    "install",
+    "-q",
+    "--no-input",
+    ...FRAMEWORKS_REQUIREMENTS,
+  ]);
+  if (!pip.ok) {
+    throw new ProvisionError(
+      `pip install ${FRAMEWORKS_REQUIREMENTS.join(" ")} failed:\n${tail(pip.output)}`,
+    );
+  }
+  // The marker is written last: its presence means the install is whole.
+  await Deno.writeTextFile(marker, wanted);
+  return install;
+}
+
 /** Provisions the named components (all when none are named). */
 export async function provision(components: string[]): Promise<void> {
-  const all = ["redis", "kafka", "nutcracker", "redis-py"];
+  const all = ["redis", "kafka", "nutcracker", "redis-py", "frameworks"];
   const wanted = components.length === 0 ? all : components;
   for (const name of wanted) {
     const started = performance.now();
@@ -321,6 +442,9 @@ export async function provision(components: string[]): Promise<void> {
         break;
       case "redis-py":
         await ensureRedisPy();
+        break;
+      case "frameworks":
+        await ensureFrameworks();
         break;
       default:
         throw new ProvisionError(`Unknown component '${name}': expected one of ${all.join(", ")}`);
