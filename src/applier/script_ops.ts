@@ -38,19 +38,18 @@ export const SCRIPT_OP_USER = "pylon-script-ops";
 /** The hash in the metadata db that keeps every script body applied: sha1 → body. */
 export const SCRIPTS_KEY = "pylon:scripts";
 
-/** Another db, or a value that differs from rack to rack. */
+/**
+ * Another db. TIME and the random commands are allowed: the determinism
+ * wrapper answers a script's own calls from the op's log time and seed, and
+ * passes to Redis only what does not depend on them (a missing key, a wrong
+ * type, arguments Redis refuses), for Redis's own answer.
+ */
 const DENIED = [
   "-select",
   "-swapdb",
   "-move",
   "-copy",
   "-@admin",
-  // TIME is allowed: the determinism wrapper reads Redis's clock (and answers scripts with T).
-  "-randomkey",
-  "-spop",
-  "-srandmember",
-  "-hrandfield",
-  "-zrandmember",
   // Its reply reaches clients only rewritten (src/gateway/reply_filters.ts).
   "-info",
 ];
