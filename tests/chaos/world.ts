@@ -259,7 +259,7 @@ export class ChaosWorld implements AsyncDisposable {
           }
           const [typeNow, expiry, digest, value] = exec.value;
           // Gone meanwhile (Redis removing a key the log expired), or another type: skip it.
-          if (replyText(typeNow!) !== type) return;
+          if (type === "none" || replyText(typeNow!) !== type) return;
           if (expiry?.type !== "integer") {
             throw new Error(
               `PEXPIRETIME ${key} on ${rack.name} answered ${JSON.stringify(expiry)}`,
