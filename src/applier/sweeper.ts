@@ -7,7 +7,8 @@
  * (src/applier/expiry_steps.ts).
  *
  * It scans each client db with SCAN and hands each expired key back to
- * Redis's own expiry (its stored expiry set to a moment from now), so Redis
+ * Redis's own expiry (its stored expiry set to 100 ms from Redis's clock: a
+ * time in the past would make Redis delete it at once, without the event), so Redis
  * removes it as it removes any expired key, with the keyspace event
  * `expired` that clients waiting for expiries listen to. Paced: one slice
  * of {@linkcode SWEEP_KEYS_PER_SLICE} keys per db every
@@ -44,7 +45,7 @@ export const SWEEP = "#!lua flags=allow-oom\n" +
   "local t = tonumber(ARGV[1]) local h = tonumber(ARGV[2]) " +
   "local scan = redis.call('SCAN', ARGV[3], 'COUNT', ARGV[4]) " +
   "local now = redis.call('TIME') " +
-  "local soon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + 1 " +
+  "local soon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + 100 " +
   "local swept = 0 " +
   "for _, key in ipairs(scan[2]) do " +
   "local at = redis.call('PEXPIRETIME', key) " +
@@ -80,7 +81,8 @@ export class Sweeper {
   #running: Promise<void> | undefined;
   #stopped = false;
   #connection: CommandRunner | undefined;
-  #cancelWait: (() => void) | undefined;
+  /** Ends the pause between slices at once (stop). */
+  #wake: (() => void) | undefined;
   #cursors = new Map<number, string>();
   #stats: SweeperStats = { swept: 0, scanned: 0, passes: 0 };
 
@@ -99,7 +101,7 @@ export class Sweeper {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#cancelWait?.();
+    this.#wake?.();
     this.#connection?.close();
     await this.#running;
   }
@@ -122,8 +124,13 @@ export class Sweeper {
       }
       if (!busy && !this.#stopped) {
         await new Promise<void>((resolve) => {
-          this.#cancelWait = this.#clock.after(SWEEP_INTERVAL_MS, resolve);
+          const cancel = this.#clock.after(SWEEP_INTERVAL_MS, resolve);
+          this.#wake = () => {
+            cancel();
+            resolve();
+          };
         });
+        this.#wake = undefined;
       }
     }
   }
