@@ -23,9 +23,10 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { equalsIgnoreCase } from "../command/bytes.ts";
 import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { bulkPayload } from "../resp/frames.ts";
+import { arrayItems, bulkPayload, frameText } from "../resp/frames.ts";
 import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
 import type { LogReader, OpLog } from "../log/op_log.ts";
@@ -231,6 +232,19 @@ type Outcome = { kind: "applied" } | { kind: "moved"; stored: number };
 
 const APPLIED: Outcome = { kind: "applied" };
 
+/** How long a batch waits for the rack's Redis clock to reach its log time before pausing. */
+const REDIS_CLOCK_WAIT_MS_MAX = 5_000;
+
+/** Commands that record a stream delivery time (scripts and functions may call them). */
+const DELIVERY_TIME_COMMANDS = ["xreadgroup", "xclaim", "xautoclaim", "eval", "evalsha", "fcall"];
+
+/** Whether `op` may record a stream delivery time (src/applier/applier.ts). */
+function recordsDeliveryTime(op: Op): boolean {
+  return op.commands.some((argv) =>
+    argv[0] !== undefined && DELIVERY_TIME_COMMANDS.some((name) => equalsIgnoreCase(argv[0]!, name))
+  );
+}
+
 class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
@@ -254,6 +268,8 @@ class PartitionApplier {
   #state: ConnectionState = { protocol: 2, db: 0 };
   /** The partition's log time after the last op applied (src/applier/log_time.ts). */
   #logTime = 0;
+  /** Redis's clock minus this node's wall clock, as last read (ms); undefined: not read yet. */
+  #redisClockOffset: number | undefined;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
     const { partition, master, ...rest } = options;
@@ -357,6 +373,7 @@ class PartitionApplier {
     const connection = await this.#master.connect(address);
     this.#connection = connection;
     this.#state = { protocol: 2, db: 0 };
+    this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
     await checkRackRedis(connection, this.#options.marker, meta, describe(address));
     const [, stored, lastOp, logTime] = await connection.run([
@@ -536,6 +553,7 @@ class PartitionApplier {
       // Never run a script unrestricted: the rack waits until Redis lets Pylon make the user.
       if (refusal !== undefined) throw new RackCondition(refusal);
     }
+    await this.#untilRedisClockReaches(connection, batch);
     const plan = planBatch(batch, {
       partition: this.partition,
       metaDb,
@@ -575,6 +593,43 @@ class PartitionApplier {
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
+    }
+  }
+
+  /**
+   * Redis keeps a stream entry's delivery time no later than its own clock,
+   * so an op that records one (XREADGROUP, XCLAIM, XAUTOCLAIM, or a script or
+   * function that may) runs only once the rack's Redis clock has reached the
+   * op's log time: else Redis would store an earlier time on this rack than
+   * on the others. The offset of Redis's clock is read once per session and
+   * again whenever a batch seems ahead of it; the wait is bounded.
+   */
+  async #untilRedisClockReaches(connection: CommandRunner, batch: Batch): Promise<void> {
+    let needed = -Infinity;
+    batch.ops.forEach((op, i) => {
+      if (op !== undefined && !batch.skipped.has(op) && recordsDeliveryTime(op)) {
+        needed = Math.max(needed, batch.times[i]!);
+      }
+    });
+    if (needed === -Infinity) return;
+    const clock = this.#options.clock;
+    const deadline = clock.now() + REDIS_CLOCK_WAIT_MS_MAX;
+    for (let fresh = false;; fresh = true) {
+      if (this.#redisClockOffset === undefined || fresh) {
+        const [time] = await connection.run([encodeCommand(["TIME"])]);
+        const [seconds, micros] = (arrayItems(time!) ?? []).map((f) => Number(frameText(f)));
+        this.#redisClockOffset = seconds! * 1000 + Math.floor(micros! / 1000) -
+          this.#options.wallNow();
+      }
+      const ahead = needed - (this.#options.wallNow() + this.#redisClockOffset);
+      if (ahead < 0) return;
+      if (clock.now() > deadline) {
+        throw new RackCondition(
+          `its clock is ${ahead + 1} ms behind the log's time (an op records a stream delivery ` +
+            `time); sync the rack's clock (NTP)`,
+        );
+      }
+      await new Promise<void>((resolve) => clock.after(Math.min(ahead + 1, 100), resolve));
     }
   }
 

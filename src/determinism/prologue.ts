@@ -137,11 +137,12 @@ export const WRAPPER_CORE_PRESSED = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@",
 /**
  * The one-line prologue of a script applied as an op: binds the local
  * `redis` to the wrapper, fed with the last two ARGV entries (T, seed),
- * which it removes. Ends in a space, no newline.
+ * which it removes, and shadows `_G` so that `_G.redis` is the wrapper too.
+ * Ends in a space, no newline.
  */
 export const PROLOGUE = `local redis = (function() ${WRAPPER_CORE_PRESSED} ${
   pressLua(EVAL_ENTRY)
-} end)(); `;
+} end)(); local _G = setmetatable({ redis = redis }, { __index = _G }); `;
 
 const encoder = new TextEncoder();
 const PROLOGUE_BYTES = encoder.encode(PROLOGUE);
