@@ -26,8 +26,7 @@
 
 import { equalsIgnoreCase, parseStrictInteger } from "../command/bytes.ts";
 import { concatBytes } from "../resp/bytes.ts";
-import { arrayItems, bulkPayload } from "../resp/frames.ts";
-import { ReplyFramer } from "../resp/reply_framer.ts";
+import { arrayItems, bulkPayload, mapItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { type LogContext, pressLua, WRAPPER_CORE_PRESSED } from "./prologue.ts";
 import {
@@ -131,18 +130,7 @@ function bulk(bytes: Uint8Array): Uint8Array {
 /** The element frames of an array (`*`) or, keys and values alternating, a map (`%`). */
 function elements(frame: Uint8Array): Uint8Array[] | undefined {
   if (frame[0] === 0x2a) return arrayItems(frame) ?? undefined;
-  if (frame[0] !== 0x25) return undefined;
-  const crlf = frame.indexOf(0x0d);
-  const count = Number(decoder.decode(frame.subarray(1, crlf)));
-  const framer = new ReplyFramer();
-  framer.push(frame.subarray(crlf + 2));
-  const items: Uint8Array[] = [];
-  for (let i = 0; i < 2 * count; i++) {
-    const item = framer.next();
-    if (item === undefined) return undefined;
-    items.push(item);
-  }
-  return items;
+  return mapItems(frame);
 }
 
 function aggregate(type: number, count: number, items: Uint8Array[]): Uint8Array {

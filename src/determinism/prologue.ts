@@ -75,8 +75,7 @@ import { createHash } from "node:crypto";
 import { equalsIgnoreCase, isWord, parseStrictInteger } from "../command/bytes.ts";
 import { loadRawCommands } from "../command/raw.ts";
 import { concatBytes } from "../resp/bytes.ts";
-import { arrayItems } from "../resp/frames.ts";
-import { ReplyFramer } from "../resp/reply_framer.ts";
+import { arrayItems, mapItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { EVAL_ENTRY, WRAPPER_CORE } from "./wrapper_lua.ts";
 
@@ -327,22 +326,6 @@ const NULL_ARRAY = encoder.encode("*-1\r\n");
 
 function isNullBulk(frame: Uint8Array): boolean {
   return frame.length === 5 && frame[0] === 0x24 && frame[1] === 0x2d && frame[2] === 0x31;
-}
-
-/** The frames of a RESP3 map, key and value alternating. */
-function mapItems(frame: Uint8Array): Uint8Array[] | undefined {
-  if (frame[0] !== 0x25) return undefined;
-  const crlf = frame.indexOf(0x0d);
-  const count = Number(new TextDecoder().decode(frame.subarray(1, crlf)));
-  const framer = new ReplyFramer();
-  framer.push(frame.subarray(crlf + 2));
-  const items: Uint8Array[] = [];
-  for (let i = 0; i < 2 * count; i++) {
-    const item = framer.next();
-    if (item === undefined) return undefined;
-    items.push(item);
-  }
-  return items;
 }
 
 function header(type: string, count: number): Uint8Array {

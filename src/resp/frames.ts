@@ -30,6 +30,26 @@ export function arrayItems(frame: Uint8Array): Uint8Array[] | null {
   return items;
 }
 
+/**
+ * The frames of a RESP3 map (`%n`), key and value alternating; undefined for
+ * anything else or a map cut short.
+ */
+export function mapItems(frame: Uint8Array): Uint8Array[] | undefined {
+  if (frame[0] !== 0x25) return undefined;
+  const crlf = findCrlf(frame, 1);
+  const count = crlf < 0 ? undefined : parseDecimal(frame, 1, crlf);
+  if (count === undefined || count < 0) return undefined;
+  const framer = new ReplyFramer();
+  framer.push(frame.subarray(crlf + 2));
+  const items: Uint8Array[] = [];
+  for (let i = 0; i < 2 * count; i++) {
+    const item = framer.next();
+    if (item === undefined) return undefined;
+    items.push(item);
+  }
+  return items;
+}
+
 /** `-...` or RESP3 `!...`: an error reply. */
 export function isErrorFrame(frame: Uint8Array): boolean {
   return frame[0] === 45 || frame[0] === 33;
