@@ -65,8 +65,13 @@ export async function serveAdmin(
         const s = node.snapshot();
         const draining = node.draining();
         if (ready(s, draining)) return new Response("ready\n");
+        const stopped = (s.applier ?? []).find((p) =>
+          (p.state === "halted" || p.state === "paused") && p.lastError !== undefined
+        );
         const why = draining
           ? "draining"
+          : stopped !== undefined
+          ? `partition ${stopped.partition} is ${stopped.state}: ${stopped.lastError}`
           : "this node does not serve reads from its rack's Redis (it is down, or catching up " +
             "while another rack serves them)";
         return new Response(`not ready: ${why}\n`, { status: 503 });

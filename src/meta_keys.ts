@@ -30,3 +30,10 @@ export function logTimeKey(partition: number): string {
 export function replyKey(opId: string): string {
   return `pylon:reply:${opId}`;
 }
+
+/**
+ * Key holding why this rack's Redis was halted (src/applier/halt.ts): set
+ * when its data may differ from the other racks'; the applier neither
+ * applies nor lets the rack serve reads while it exists.
+ */
+export const HALTED_KEY = "pylon:halted";

@@ -213,6 +213,13 @@ async function runNode(
       sweepDbs: () =>
         Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
+      contract: {
+        current: () => world.state.contract,
+        propose: (contract) =>
+          void world.propose({ op: "contract", contract }).catch((error) =>
+            ignored("contract_proposal", error)
+          ),
+      },
     }), { enabled: config.applier });
   const me = {
     id: nodeId,
@@ -355,7 +362,8 @@ async function runNode(
       // Strong writes wait for a quorum at the gate (src/write/answer_policy.ts decides).
       write: (request, reply) =>
         gate.write(request, reply, (request, reply) => router.write(request, reply)),
-      databases: () => upstream.databases,
+      // The world's number of dbs once its contract records it (every rack's is the same then).
+      databases: () => Number(world.state.contract?.settings.databases ?? upstream.databases),
       reservedDb: metaDb,
       admin: (argv) => adminCommand(world, argv),
       users: new Users({

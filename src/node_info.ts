@@ -5,6 +5,7 @@ import type { Config } from "./config/types.ts";
 import { describe } from "./net/address.ts";
 import type { NodeIdentity } from "./identity/node_identity.ts";
 import { ignoredCounts } from "./observe/ignored.ts";
+import { rackConditionCounts } from "./observe/rack_conditions.ts";
 import { refusedCommandCounts } from "./observe/refused_commands.ts";
 import type { GatewayStats } from "./gateway/server.ts";
 import type { WriteStats } from "./write/write_path.ts";
@@ -228,6 +229,10 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
   sections.push({
     title: "Errors",
     fields: ignoredCounts().map(([kind, count]) => [`ignored_errors_${kind}`, count]),
+  });
+  sections.push({
+    title: "Rack conditions",
+    fields: rackConditionCounts().map(([reason, count]) => [`rack_condition_${reason}`, count]),
   });
   sections.push({
     title: "Refusals",

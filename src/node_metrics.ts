@@ -73,6 +73,11 @@ const m = {
   appliedOps: total("pylon_applied_ops_total", "Ops applied by this node", ["partition"] as const),
   applyBatches: total("pylon_apply_batches_total", "Apply batches", ["partition"] as const),
   paused: gauge("pylon_applier_paused", "1 while Redis refuses writes", ["partition"] as const),
+  halted: gauge(
+    "pylon_applier_halted",
+    "1 while this rack is halted: its data may differ from the other racks'",
+    ["partition"] as const,
+  ),
   peerUp: gauge("pylon_peer_up", "1 when the link to a peer is up", ["peer", "rack"] as const),
   peerRtt: gauge("pylon_peer_rtt_seconds", "Last round trip to a peer", ["peer"] as const),
   peerServesReads: gauge(
@@ -130,7 +135,16 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
     m.quorumFailures(s.strong.quorumFailures);
   }
   for (
-    const g of [m.position, m.logEnd, m.lagOps, m.lagSeconds, m.paused, m.logStart, m.logBytes]
+    const g of [
+      m.position,
+      m.logEnd,
+      m.lagOps,
+      m.lagSeconds,
+      m.paused,
+      m.halted,
+      m.logStart,
+      m.logBytes,
+    ]
   ) {
     g.reset();
   }
@@ -155,6 +169,7 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
     m.appliedOps(p.appliedOps, { partition });
     m.applyBatches(p.batches, { partition });
     m.paused.set(p.state === "paused" ? 1 : 0, { partition });
+    m.halted.set(p.state === "halted" ? 1 : 0, { partition });
   }
   for (const g of [m.peerUp, m.peerRtt, m.peerServesReads]) g.reset();
   for (const peer of s.peers) {

@@ -54,6 +54,7 @@ import {
   planBatch,
   planScriptSteps,
   settleBatch,
+  type Settlement,
   skippedOps,
 } from "./batch_plan.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
@@ -63,6 +64,15 @@ import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
+import { haltedReason, haltRack, RackHalted } from "./halt.ts";
+import {
+  contractFrom,
+  describeViolations,
+  judgeRack,
+  type RackContract,
+} from "../cluster/rack_contract.ts";
+import { readRackSettings } from "../redis/rack_settings.ts";
+import { conditionReason, rackConditionMet } from "../observe/rack_conditions.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -104,7 +114,26 @@ export interface ApplierOptions {
    * moves on when no one writes. Undefined: no ticks (simulations).
    */
   ticks?: { nodeId: string; rack: string; intervalMs: number };
+  /**
+   * The world's contract for a rack's Redis (src/cluster/rack_contract.ts),
+   * checked at every session's start and every {@linkcode CONTRACT_CHECK_MS}
+   * after. Undefined: not checked (simulations).
+   */
+  contract?: ContractSource;
 }
+
+/** Where the applier finds the world's contract for its rack's Redis. */
+export interface ContractSource {
+  /** The contract the world recorded; undefined until one is. */
+  current(): RackContract | undefined;
+  /** Offers the contract this rack's Redis would found (the world keeps the first recorded). */
+  propose(contract: RackContract): void;
+}
+
+/** How often an applying rack checks its Redis against the world's contract again. */
+const CONTRACT_CHECK_MS = 5_000;
+/** How long a session waits for the world to record a contract before it retries. */
+const CONTRACT_WAIT_MS = 3_000;
 
 /** Where the applier finds the master, and how it connects to it. */
 export interface MasterSource {
@@ -116,8 +145,12 @@ export interface MasterSource {
 /** One partition's progress, for `PYLON INFO`. */
 export interface PartitionStatus {
   partition: number;
-  /** `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); see `lastError`. */
-  state: "starting" | "applying" | "waiting" | "paused" | "error";
+  /**
+   * `paused`: this rack's Redis refuses writes (out of memory, read-only, ...);
+   * `halted`: its data may differ from the other racks' (src/applier/halt.ts);
+   * see `lastError`.
+   */
+  state: "starting" | "applying" | "waiting" | "paused" | "halted" | "error";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -249,7 +282,11 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract">>;
+  #contract: ContractSource | undefined;
+  /** When this session last checked the contract (its clock), and the commands found missing. */
+  #contractCheckedAt = 0;
+  #missingCommands: string[] = [];
   #ticks: ApplierOptions["ticks"];
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
@@ -268,11 +305,13 @@ class PartitionApplier {
   #state: ConnectionState = { protocol: 2, db: 0 };
   /** The partition's log time after the last op applied (src/applier/log_time.ts). */
   #logTime = 0;
+  /** The id of the last op applied, as stored with the position ("" when none or not an op). */
+  #lastOpId = "";
   /** Redis's clock minus this node's wall clock, as last read (ms); undefined: not read yet. */
   #redisClockOffset: number | undefined;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, ...rest } = options;
+    const { partition, master, contract: _contract, ...rest } = options;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -286,6 +325,7 @@ class PartitionApplier {
       ...rest,
     };
     this.#ticks = options.ticks;
+    this.#contract = options.contract;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -344,11 +384,14 @@ class PartitionApplier {
           fatal(`applier of partition ${this.partition}`, error);
         }
         const message = (error as Error).message;
+        const halted = error instanceof RackHalted;
         const paused = error instanceof RackCondition;
         if (this.#status.lastError !== message) {
           // An alert once per condition, not per retry.
           const fields = { partition: this.partition, error: message };
-          if (paused) {
+          if (halted || paused) rackConditionMet(conditionReason(message));
+          if (halted) log.error("partition {partition}: {error}", fields);
+          else if (paused) {
             log.error(
               "partition {partition}: {error}; applying is paused (no op skipped, no client " +
                 "answered with it) and resumes where it stopped once Redis takes writes",
@@ -356,7 +399,7 @@ class PartitionApplier {
             );
           } else log.warning("partition {partition}: {error}; retrying", fields);
         }
-        this.#status.state = paused ? "paused" : "error";
+        this.#status.state = halted ? "halted" : paused ? "paused" : "error";
         this.#status.lastError = message;
         this.#status.catchingUp = true;
         this.#connection?.close();
@@ -376,6 +419,9 @@ class PartitionApplier {
     this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
     await checkRackRedis(connection, this.#options.marker, meta, describe(address));
+    const halted = await haltedReason(connection);
+    if (halted !== undefined) throw new RackHalted(halted);
+    await this.#checkContract(connection, true);
     const [, stored, lastOp, logTime] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
@@ -384,6 +430,7 @@ class PartitionApplier {
     ]);
     this.#logTime = parseLogTime(bulkPayload(logTime!));
     this.#status.logTimeMs = this.#logTime;
+    this.#lastOpId = new TextDecoder().decode(bulkPayload(lastOp!) ?? new Uint8Array());
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
@@ -418,6 +465,9 @@ class PartitionApplier {
         bytesMax: this.#options.batchBytesMax,
         waitMs: 200,
       });
+      if (this.#options.clock.now() - this.#contractCheckedAt >= CONTRACT_CHECK_MS) {
+        await this.#checkContract(connection, false);
+      }
       if (records.length === 0) {
         this.#status.state = "waiting";
         this.#maybeTick();
@@ -452,10 +502,12 @@ class PartitionApplier {
         position = outcome.stored;
         this.#moveTo(position, "another applier moved the position");
         // Its log time moved with it (the WATCH on the position is not disturbed by this GET).
-        const [, time] = await connection.run([
+        const [, time, last] = await connection.run([
           encodeCommand(["SELECT", String(this.#options.metaDb)]),
           encodeCommand(["GET", logTimeKey(this.partition)]),
+          encodeCommand(["GET", lastOpKey(this.partition)]),
         ]);
+        this.#lastOpId = new TextDecoder().decode(bulkPayload(last!) ?? new Uint8Array());
         this.#state.db = this.#options.metaDb;
         this.#logTime = parseLogTime(bulkPayload(time!));
         this.#status.logTimeMs = this.#logTime;
@@ -466,6 +518,41 @@ class PartitionApplier {
       this.#status.position = position;
       if (position >= catchUpTo) this.#status.catchingUp = false;
     }
+  }
+
+  /**
+   * Checks the rack's Redis against the world's contract; a Redis that does
+   * not meet it is not applied to (a rack condition naming each setting, its
+   * value and the world's). With no contract recorded yet, this rack offers
+   * its own and waits a little for the world to record one. `commands`: read
+   * which commands it lacks too (they change only with a restart, which
+   * starts a new session).
+   */
+  async #checkContract(connection: CommandRunner, commands: boolean): Promise<void> {
+    const source = this.#contract;
+    if (source === undefined) return;
+    // CONFIG GET and INFO are read in RESP2, the shapes the reader parses.
+    if (this.#state.protocol !== 2) {
+      await connection.run([encodeCommand(["HELLO", "2"])]);
+      this.#state.protocol = 2;
+    }
+    const settings = await readRackSettings(connection, { commands });
+    if (commands) this.#missingCommands = settings.missingCommands ?? [];
+    else settings.missingCommands = this.#missingCommands;
+    const clock = this.#options.clock;
+    const deadline = clock.now() + CONTRACT_WAIT_MS;
+    let contract = source.current();
+    if (contract === undefined) source.propose(contractFrom(settings, this.#options.metaDb));
+    while (contract === undefined) {
+      if (clock.now() > deadline || this.#stopped) {
+        throw new Error("waiting for the world to record its contract for racks' Redis");
+      }
+      await new Promise<void>((resolve) => clock.after(50, resolve));
+      contract = source.current();
+    }
+    const violations = judgeRack(contract, settings, this.#options.metaDb);
+    if (violations.length > 0) throw new RackCondition(describeViolations(violations));
+    this.#contractCheckedAt = clock.now();
   }
 
   /**
@@ -569,8 +656,12 @@ class PartitionApplier {
     this.#state = connectionAfter(plan, settled);
     switch (settled.kind) {
       case "applied":
+        if (settled.rackError !== undefined) {
+          return await this.#rackErrorInside(connection, batch, settled);
+        }
         this.#logTime = after;
         this.#status.logTimeMs = after;
+        this.#lastOpId = lastOpIdOf(ops, this.#lastOpId);
         this.#deliver(settled.replies);
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
@@ -594,6 +685,58 @@ class PartitionApplier {
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
     }
+  }
+
+  /**
+   * A rack condition inside an EXEC that ran (batch_plan.ts RackErrorInside).
+   * When only the batch's last op failed, and changed nothing, the rack goes
+   * back to just before it — position, log time and last op stored as they
+   * were — the ops before it are answered, and the applier pauses: that op is
+   * applied again once the condition clears. Otherwise the commands after the
+   * failure ran on data this rack alone has, so the rack is halted
+   * ({@linkcode haltRack}): it stops applying and serving reads until its Redis
+   * is rebuilt.
+   */
+  async #rackErrorInside(
+    connection: CommandRunner,
+    batch: Batch,
+    settled: Extract<Settlement, { kind: "applied" }>,
+  ): Promise<Outcome> {
+    const error = settled.rackError!;
+    const at = error.rewindTo;
+    if (at === undefined) {
+      const reason = `${error.where} got '${error.condition}' inside an applied transaction ` +
+        `(partition ${this.partition}, batch ending at offset ${batch.next}): commands after it ` +
+        `ran, so this rack's data may differ from the other racks'`;
+      await haltRack(connection, this.#options.metaDb, reason);
+      throw new RackHalted(reason);
+    }
+    const first = batch.next - batch.ops.length;
+    const timeBefore = at === 0 ? this.#logTime : batch.times[at - 1]!;
+    const lastBefore = lastOpIdOf(batch.ops.slice(0, at), this.#lastOpId);
+    const frames = await connection.run([
+      encodeCommand(["MULTI"]),
+      encodeCommand(["SELECT", String(this.#options.metaDb)]),
+      encodeCommand(["SET", positionKey(this.partition), String(first + at)]),
+      encodeCommand(["SET", logTimeKey(this.partition), String(timeBefore)]),
+      encodeCommand(["SET", lastOpKey(this.partition), lastBefore]),
+      encodeCommand(["EXEC"]),
+    ]);
+    this.#state.db = this.#options.metaDb;
+    if (arrayItems(frames[5]!) === null) {
+      throw new Error(`going back before offset ${first + at} failed: ${frameText(frames[5]!)}`);
+    }
+    const failed = batch.ops[at]!;
+    this.#logTime = timeBefore;
+    this.#status.logTimeMs = timeBefore;
+    this.#lastOpId = lastBefore;
+    this.#deliver(settled.replies.filter(({ op }) => batch.ops.indexOf(op) < at));
+    this.#options.progress.advance(this.partition, first + at);
+    this.#status.position = first + at;
+    throw new RackCondition(
+      `${error.condition} (op ${failed.id} at offset ${first + at}, inside the applied ` +
+        `transaction; the op is applied again once this clears)`,
+    );
   }
 
   /**
@@ -709,6 +852,11 @@ class PartitionApplier {
     this.#status.lastAcceptedAtMs = op.acceptedAtMs;
     this.#options.replies.applied(op, reply);
   }
+}
+
+/** The last op id a batch of `ops` stores (`previous` when there are none), as planBatch stores it. */
+function lastOpIdOf(ops: readonly (Op | undefined)[], previous: string): string {
+  return ops.length === 0 ? previous : ops[ops.length - 1]?.id ?? "";
 }
 
 /** The outcome of a batch whose position someone else moved. */

@@ -43,7 +43,7 @@ import { concatBytes } from "../resp/bytes.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, frameText, isErrorFrame } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
-import { classifyRedisError } from "./redis_errors.ts";
+import { classifyExecItemError, classifyQueuedError, classifyRedisError } from "./redis_errors.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { expireDueCommand, opKeys, reachedKeys } from "./expiry_steps.ts";
 import { commandAsScript, opSeed, restoreCommandReply } from "../determinism/prologue.ts";
@@ -335,6 +335,23 @@ export type Fence =
   /** It is gone (the metadata db was emptied): check the Redis again before applying on. */
   | { kind: "vanished" };
 
+/**
+ * A rack condition inside the reply of an EXEC that ran (a script killed by
+ * `SCRIPT KILL` sent to this rack's Redis, a setup command refused, ...):
+ * the commands around it ran, so the batch cannot simply be applied again.
+ * When it hit the batch's last op, a one-command op that then changed
+ * nothing, the rack can go back to just before that op (`rewindTo`, its
+ * index in the batch) and apply it again once the condition clears; any
+ * other case leaves the rack's data possibly unlike the others' (the
+ * applier halts it).
+ */
+export interface RackErrorInside {
+  condition: string;
+  /** What the failed command was, for the message. */
+  where: string;
+  rewindTo: number | undefined;
+}
+
 /** What Redis's replies to a {@linkcode BatchPlan} mean. */
 export type Settlement =
   /**
@@ -342,7 +359,7 @@ export type Settlement =
    * the ones that ran, each in log order; `fence` says whether the position
    * is still this applier's.
    */
-  | { kind: "applied"; replies: OpReply[]; fence: Fence }
+  | { kind: "applied"; replies: OpReply[]; fence: Fence; rackError?: RackErrorInside }
   /** The WATCH fired: the position moved before EXEC, which ran nothing. */
   | { kind: "fenced"; fence: Exclude<Fence, { kind: "held" }> }
   /** A condition of this rack's Redis (out of memory, read-only, ...): nothing ran; pause and retry. */
@@ -379,8 +396,10 @@ export function settleBatch(plan: BatchPlan, frames: readonly Uint8Array[]): Set
   if (isErrorFrame(exec)) {
     // A condition of this rack (out of memory, read-only, loading, ...) is not the ops' outcome:
     // nothing was applied; pause and apply the same ops again once Redis takes writes.
-    const condition = [exec, ...queued].filter(isErrorFrame).map(frameText)
-      .find((text) => classifyRedisError(text) === "rack");
+    const condition = isErrorFrame(exec) && classifyRedisError(frameText(exec)) === "rack"
+      ? frameText(exec)
+      : queued.filter(isErrorFrame).map(frameText)
+        .find((text) => classifyQueuedError(text) === "rack");
     if (condition !== undefined) return { kind: "rackCondition", condition };
     // EXECABORT: a command was refused when queued (it should have been caught before logging).
     const refusal = queued.find(isErrorFrame);
@@ -411,7 +430,53 @@ export function settleBatch(plan: BatchPlan, frames: readonly Uint8Array[]): Set
     : stored === undefined
     ? VANISHED
     : { kind: "moved", stored };
-  return { kind: "applied", replies: opReplies(plan, items), fence };
+  const rackError = rackErrorInside(plan, items);
+  const replies = opReplies(plan, items);
+  return rackError === undefined
+    ? { kind: "applied", replies, fence }
+    : { kind: "applied", replies, fence, rackError };
+}
+
+const SCRIPT_COMMANDS = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
+
+/**
+ * The first rack condition among EXEC's items, if any: an error of one of
+ * Pylon's own setup commands (a SELECT, HELLO or AUTH refused here leaves
+ * what follows in the wrong place), or a rack's error in an op's reply
+ * (src/applier/redis_errors.ts classifyExecItemError).
+ */
+function rackErrorInside(
+  plan: BatchPlan,
+  items: readonly Uint8Array[],
+): RackErrorInside | undefined {
+  const ops = plan.batch.ops;
+  const lastRunning = ops.findLastIndex((op) => op !== undefined && !plan.batch.skipped.has(op));
+  for (let i = 0; i < items.length; i++) {
+    if (!isErrorFrame(items[i]!)) continue;
+    const text = frameText(items[i]!);
+    const slot = plan.slots[i]!;
+    if (slot.kind === "setup") {
+      const command = new TextDecoder().decode(plan.commands[1 + i]!.subarray(0, 80));
+      return { condition: text, where: `Pylon's ${setupName(command)}`, rewindTo: undefined };
+    }
+    const argv = slot.op.commands[slot.index]!;
+    const fromScript = SCRIPT_COMMANDS.some((name) => equalsIgnoreCase(argv[0]!, name));
+    if (classifyExecItemError(text, fromScript) === "op") continue;
+    // Nothing after it ran from the ops (only setup), and a lone command that failed changed nothing.
+    const at = ops.indexOf(slot.op);
+    const lone = at === lastRunning && slot.op.commands.length === 1 && !slot.op.transaction;
+    return {
+      condition: text,
+      where: `op ${slot.op.id} (${utf8.decode(argv[0]!)})`,
+      rewindTo: lone ? at : undefined,
+    };
+  }
+  return undefined;
+}
+
+/** The name of a setup command from the start of its RESP encoding (`*2\r\n$6\r\nSELECT...`). */
+function setupName(encoded: string): string {
+  return encoded.split("\r\n")[2] ?? "command";
 }
 
 /**

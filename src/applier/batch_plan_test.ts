@@ -463,6 +463,8 @@ Deno.test("FLUSHALL forgets the kept scripts: the next EVALSHA reads its body ag
 const OOM = "-OOM command not allowed when used memory > 'maxmemory'.";
 const EXECABORT = "-EXECABORT Transaction discarded because of previous errors.\r\n";
 const ARITY = "-ERR wrong number of arguments for 'set' command";
+/** A refusal at queue time that is the op's own (Redis's text for a command MULTI does not take). */
+const NOT_IN_MULTI = "-ERR Command not allowed inside a transaction";
 
 Deno.test("settleBatch: out of memory is a rack condition, whatever else EXEC says", () => {
   const a = op({ commands: [["SET", "a", "1"]] });
@@ -484,15 +486,75 @@ Deno.test("settleBatch: out of memory is a rack condition, whatever else EXEC sa
   );
 });
 
+Deno.test("settleBatch: what Pylon checked before logging (existence, arity) refused when queued is the rack's", () => {
+  const a = op({ commands: [["SET", "a", "1"]] });
+  const b = op({ commands: [["SET", "b", "1", "NX"]] });
+  for (const refusal of [ARITY, "-ERR unknown command 'set', with args beginning with: "]) {
+    const planned = plan(batchOf([b]), { protocol: 2, db: 0 });
+    const frames = answers(planned, () => "+OK", {
+      exec: EXECABORT,
+      queued: (i) => i === 1 ? refusal : "+QUEUED",
+    });
+    assert.deepEqual(settleBatch(planned, frames), {
+      kind: "rackCondition",
+      condition: refusal.slice(1),
+    });
+  }
+  // EXEC refused as a whole at that moment: its cause decides, not the EXECABORT around it.
+  const planned = plan(batchOf([a, b]), { protocol: 2, db: 0 });
+  const whole = `-EXECABORT Transaction discarded because of: ${OOM.slice(1)}`;
+  assert.deepEqual(settleBatch(planned, answers(planned, () => "+OK", { exec: `${whole}\r\n` })), {
+    kind: "rackCondition",
+    condition: whole.slice(1),
+  });
+});
+
+Deno.test("settleBatch: a rack condition inside EXEC's replies: the last lone op goes back, anything else halts", () => {
+  const killed = "-ERR Script killed by user with SCRIPT KILL... script: " +
+    "653db1ceb7ef061910af88dc7ebf80737358169d, on @user_script:1.";
+  const a = op({ commands: [["SET", "a", "1"]] });
+  const script = op({ commands: [["EVAL", "while true do end", "0"]] });
+  const b = op({ commands: [["SET", "b", "1"]] });
+  const rackError = (ops: Op[], failing: Op, reply: string, setup = "+OK") => {
+    const planned = plan(batchOf(ops), { protocol: 2, db: 0 });
+    const items = planned.slots.map((slot) =>
+      slot.kind === "setup" ? `${setup}\r\n` : slot.op === failing ? `${reply}\r\n` : "+OK\r\n"
+    );
+    const frames = answers(planned, () => "+OK", { exec: `*${items.length}\r\n${items.join("")}` });
+    const settled = settleBatch(planned, frames);
+    assert.equal(settled.kind, "applied");
+    return settled.kind === "applied" ? settled.rackError : undefined;
+  };
+  assert.deepEqual(rackError([a, script], script, killed), {
+    condition: killed.slice(1),
+    where: `op ${script.id} (EVAL)`,
+    rewindTo: 1,
+  });
+  assert.equal(rackError([script, b], script, killed)?.rewindTo, undefined, "an op ran after it");
+  // A script's own error that looks like a rack's is its outcome; so is a db past the contract's.
+  assert.equal(rackError([a, script], script, "-OOM my own words"), undefined);
+  const move = op({ commands: [["MOVE", "a", "40"]] });
+  assert.equal(rackError([move], move, "-ERR DB index is out of range"), undefined);
+  assert.equal(rackError([a, move], move, "-WRONGTYPE Operation against a key"), undefined);
+  // Pylon's own setup refused (here every SELECT and HELLO): what follows ran in the wrong place.
+  const other = op({ db: 3, commands: [["SET", "c", "1"]] });
+  const setup = rackError([a, other], a, "+OK", "-ERR DB index is out of range");
+  assert.equal(setup?.rewindTo, undefined);
+  assert.match(setup?.where ?? "", /^Pylon's /);
+});
+
 Deno.test("settleBatch: a command refused when queued sends several ops one by one", () => {
   const a = op({ commands: [["SET", "a", "1"]] });
   const b = op({ commands: [["SET", "b"]] });
   const planned = plan(batchOf([a, b]), { protocol: 2, db: 0 });
   const frames = answers(planned, () => "+OK", {
     exec: EXECABORT,
-    queued: (i) => i === 1 ? ARITY : "+QUEUED",
+    queued: (i) => i === 1 ? NOT_IN_MULTI : "+QUEUED",
   });
-  assert.deepEqual(settleBatch(planned, frames), { kind: "oneByOne", refusal: ARITY.slice(1) });
+  assert.deepEqual(settleBatch(planned, frames), {
+    kind: "oneByOne",
+    refusal: NOT_IN_MULTI.slice(1),
+  });
 });
 
 Deno.test("settleBatch: a lone op refused when queued gets Redis's refusal as its reply", () => {
@@ -504,7 +566,7 @@ Deno.test("settleBatch: a lone op refused when queued gets Redis's refusal as it
         planned,
         answers(planned, () => "+OK", {
           exec: EXECABORT,
-          queued: (i) => planned.slots[i]!.kind === "op" && i === 0 ? ARITY : "+QUEUED",
+          queued: (i) => planned.slots[i]!.kind === "op" && i === 0 ? NOT_IN_MULTI : "+QUEUED",
         }),
       ),
       names,
@@ -514,14 +576,14 @@ Deno.test("settleBatch: a lone op refused when queued gets Redis's refusal as it
   names.set(plain, "plain");
   assert.deepEqual(refusedAlone(plain), {
     kind: "refused",
-    refusal: ARITY.slice(1),
-    replies: [["plain", `${ARITY}\r\n`]],
+    refusal: NOT_IN_MULTI.slice(1),
+    replies: [["plain", `${NOT_IN_MULTI}\r\n`]],
   });
   const transaction = op({ commands: [["SET", "b"], ["INCR", "c"]] });
   names.set(transaction, "transaction");
   assert.deepEqual(refusedAlone(transaction), {
     kind: "refused",
-    refusal: ARITY.slice(1),
+    refusal: NOT_IN_MULTI.slice(1),
     replies: [["transaction", EXECABORT]],
   });
   const planned = plan(batchOf([undefined]));
@@ -587,7 +649,10 @@ Deno.test("a transaction EXEC did not run leaves the connection as it was: the n
   assert.deepEqual(connectionAfter(planned, fenced), { protocol: 2, db: META });
   const refused = settleBatch(
     planned,
-    answers(planned, () => "+OK", { exec: EXECABORT, queued: (i) => i === 1 ? ARITY : "+QUEUED" }),
+    answers(planned, () => "+OK", {
+      exec: EXECABORT,
+      queued: (i) => i === 1 ? NOT_IN_MULTI : "+QUEUED",
+    }),
   );
   assert.equal(refused.kind, "refused");
   assert.deepEqual(connectionAfter(planned, refused), { protocol: 2, db: META });

@@ -65,6 +65,9 @@ const RACK_ERR_TEXTS = [
 
 /** Whether an error text (without its leading `-`) is the op's outcome or a rack condition. */
 export function classifyRedisError(text: string): ErrorKind {
+  // EXEC refused as a whole at that moment (out of memory, ...): its cause decides.
+  const cause = /^EXECABORT Transaction discarded because of: -?(.*)$/s.exec(text)?.[1];
+  if (cause !== undefined) return classifyRedisError(cause);
   const prefix = /^[A-Z]+/.exec(text)?.[0] ?? "";
   const known = PREFIXES[prefix];
   if (known === undefined) return "rack"; // an error Pylon does not know: do not make it a reply
@@ -75,4 +78,54 @@ export function classifyRedisError(text: string): ErrorKind {
 /** Every known prefix with its kind and reason, for documentation and tests. */
 export function errorTable(): [string, ErrorKind, string][] {
   return Object.entries(PREFIXES).map(([prefix, { kind, why }]) => [prefix, kind, why]);
+}
+
+/**
+ * What Redis checks when a command is queued (it exists, its arity) Pylon
+ * checked against the world's floor before logging the op (src/command/
+ * route.ts): a rack refusing it there runs another version or a renamed or
+ * disabled command, so that refusal is the rack's, never the op's.
+ */
+const RACK_QUEUED_TEXTS = [
+  /^ERR unknown command/,
+  /^ERR unknown subcommand/,
+  /^ERR wrong number of arguments/,
+];
+
+/** {@linkcode classifyRedisError} for an error Redis gave when a command was queued. */
+export function classifyQueuedError(text: string): ErrorKind {
+  return RACK_QUEUED_TEXTS.some((pattern) => pattern.test(text))
+    ? "rack"
+    : classifyRedisError(text);
+}
+
+/** Redis's suffix on an error raised by `redis.call` out of a script or function. */
+const FROM_SCRIPT_CALL = / script: [^ ]+, on @user_(script|function):\d+\.$/;
+
+/** Rack conditions a script can meet inside EXEC (the rest are refused before EXEC runs). */
+const RACK_SCRIPT_PREFIXES = /^(OOM|BUSY|LOADING|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|NOAUTH) /;
+
+/**
+ * Whether an error inside EXEC's reply, to a command that ran, is the op's
+ * outcome or a rack condition. Inside EXEC nothing is refused for arity or
+ * existence, and the world's contract makes the limits alike (`databases`,
+ * `proto-max-bulk-len`, ...), so most errors there are the op's own: the
+ * same on every rack. Scripts may return any error text of their own, so
+ * for them only what Redis alone produces counts as the rack's: a script
+ * killed by `SCRIPT KILL`/`FUNCTION KILL` sent to this rack's Redis, a
+ * command renamed or missing here, and a rack condition raised by
+ * `redis.call` (it carries Redis's `script: ..., on @user_script:N.` suffix).
+ */
+export function classifyExecItemError(text: string, fromScript: boolean): ErrorKind {
+  if (/Script killed by user with (SCRIPT|FUNCTION) KILL/.test(text)) return "rack";
+  if (/^ERR Unknown Redis command called from script/.test(text)) return "rack";
+  if (fromScript) {
+    return RACK_SCRIPT_PREFIXES.test(text) && FROM_SCRIPT_CALL.test(text) ? "rack" : "op";
+  }
+  // The world's contract makes the number of dbs alike: MOVE/COPY to a db past it is the op's.
+  if (/^ERR DB index is out of range/.test(text)) return "op";
+  const prefix = /^[A-Z]+/.exec(text)?.[0] ?? "";
+  // A prefix Redis's commands do not use is no rack condition Pylon can name.
+  if (PREFIXES[prefix] === undefined) return "op";
+  return classifyRedisError(text);
 }

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { classifyRedisError, errorTable } from "./redis_errors.ts";
+import {
+  classifyExecItemError,
+  classifyQueuedError,
+  classifyRedisError,
+  errorTable,
+} from "./redis_errors.ts";
 
 Deno.test("an op's own errors are its reply; a rack's conditions are not", () => {
   const op = [
@@ -37,4 +42,44 @@ Deno.test("every listed prefix has a reason", () => {
     assert.ok(kind === "op" || kind === "rack");
     assert.ok(why.length > 10, prefix);
   }
+});
+
+Deno.test("queued, EXEC as a whole, and inside EXEC: what is the rack's", () => {
+  assert.equal(
+    classifyQueuedError("ERR wrong number of arguments for 'pexpireat' command"),
+    "rack",
+  );
+  assert.equal(classifyQueuedError("ERR unknown subcommand 'x'. Try OBJECT HELP."), "rack");
+  assert.equal(classifyQueuedError("ERR Command not allowed inside a transaction"), "op");
+  assert.equal(
+    classifyRedisError(
+      "EXECABORT Transaction discarded because of: -OOM command not allowed when used memory",
+    ),
+    "rack",
+  );
+  assert.equal(
+    classifyRedisError("EXECABORT Transaction discarded because of previous errors."),
+    "op",
+  );
+  const suffix = " script: 653db1ceb7ef061910af88dc7ebf80737358169d, on @user_script:1.";
+  assert.equal(
+    classifyExecItemError(`ERR Script killed by user with SCRIPT KILL...${suffix}`, true),
+    "rack",
+  );
+  assert.equal(
+    classifyExecItemError(`OOM command not allowed when used memory${suffix}`, true),
+    "rack",
+  );
+  assert.equal(classifyExecItemError("OOM command not allowed when used memory", true), "op");
+  assert.equal(classifyExecItemError(`WRONGTYPE Operation against a key${suffix}`, true), "op");
+  assert.equal(classifyExecItemError("MYERR my own", true), "op");
+  assert.equal(classifyExecItemError("ERR DB index is out of range", false), "op");
+  assert.equal(
+    classifyExecItemError("ERR string exceeds maximum allowed size (proto-max-bulk-len)", false),
+    "op",
+  );
+  assert.equal(
+    classifyExecItemError("READONLY You can't write against a read only replica.", false),
+    "rack",
+  );
 });

@@ -6,9 +6,13 @@
  * password configured the default user may, as on Redis, and with one it
  * must authenticate first. What no one may change through Pylon are the
  * parameters Pylon itself depends on (passwords, files, ports, TLS,
- * replication). Test harnesses that tune a server at start run through Pylon
+ * replication) and those of the world's contract for racks' Redis
+ * (src/cluster/rack_contract.ts: they would make one rack answer an op
+ * differently from the others). Test harnesses that tune a server at start run through Pylon
  * this way; FLUSHALL, SCRIPT FLUSH and FUNCTION FLUSH are world ops.
  */
+
+import { SAME_EVERYWHERE } from "../cluster/rack_contract.ts";
 
 /** CONFIG SET parameters that would cut Pylon off from its Redis, or move its data. */
 const PROTECTED_PARAMETERS: ReadonlySet<string> = new Set([
@@ -36,6 +40,13 @@ const PROTECTED_PARAMETERS: ReadonlySet<string> = new Set([
   "enable-module-command",
 ]);
 
+/** CONFIG SET parameters the world's contract fixes (src/cluster/rack_contract.ts). */
+const CONTRACT_PARAMETERS: ReadonlySet<string> = new Set([
+  ...SAME_EVERYWHERE,
+  "maxmemory-policy",
+  "rename-command",
+]);
+
 const utf8 = new TextDecoder();
 
 /**
@@ -46,6 +57,11 @@ export function rackAdminRefusal(name: string, argv: readonly Uint8Array[]): str
   if (name !== "config|set") return undefined;
   for (let i = 2; i < argv.length; i += 2) {
     const parameter = utf8.decode(argv[i]).toLowerCase();
+    if (CONTRACT_PARAMETERS.has(parameter)) {
+      return `ERR command '${name}' is refused by Pylon: '${parameter}' is part of the world's ` +
+        `contract for racks' Redis (PYLON WORLD): a rack with another value would apply ops ` +
+        `differently from the others`;
+    }
     if (PROTECTED_PARAMETERS.has(parameter) || parameter.startsWith("tls-")) {
       return `ERR command '${name}' is refused by Pylon: Pylon depends on '${parameter}' of its ` +
         `rack's Redis; change it there`;

@@ -85,6 +85,14 @@ function describeWorld(world: World): RespValue {
   for (const [rack, leader] of world.state.rackLeaders) {
     lines.push(`rack ${rack} leader=${leader.node} term=${leader.term}`);
   }
+  const contract = world.state.contract;
+  lines.push(
+    contract === undefined
+      ? "contract none recorded yet"
+      : `contract redis_version>=${contract.redisVersionFloor} maxmemory-policy=noeviction ` +
+        `metadata-db=${contract.metaDb} ` +
+        Object.entries(contract.settings).map(([name, value]) => `${name}=${value}`).join(" "),
+  );
   for (const g of world.status()) {
     lines.push(
       `group ${g.group} role=${g.role} term=${g.term} leader=${

@@ -27,9 +27,9 @@ export interface HealthSources {
   leaderFlags(): number;
 }
 
-/** Whether a partition's applier can apply now (not paused by a rack condition, not failing). */
+/** Whether a partition's applier can apply now (not paused, halted or failing). */
 export function isWorking(state: PartitionStatus["state"]): boolean {
-  return state !== "error" && state !== "paused";
+  return state !== "error" && state !== "paused" && state !== "halted";
 }
 
 /** The rack's health, judged from `sources`. */

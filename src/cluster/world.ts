@@ -177,6 +177,7 @@ export class World {
       this.state.nodes = restored.nodes;
       this.state.rackLeaders = restored.rackLeaders;
       this.state.removed = restored.removed;
+      this.state.contract = restored.contract;
     }
     const common = {
       id: nodeId,
@@ -298,6 +299,8 @@ export class World {
         ? this.state.nodes.get(command.node.id)?.peer === command.node.peer
         : command.op === "removeNode"
         ? !this.state.nodes.has(command.id) && this.state.removed.has(command.id)
+        : command.op === "contract"
+        ? this.state.contract !== undefined
         : (this.state.rackLeaders.get(command.rack)?.term ?? -1) >= command.term;
     const deadline = this.#clock.now() + timeoutMs;
     while (!done()) {

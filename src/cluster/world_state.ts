@@ -6,6 +6,8 @@
  * every node; pure.
  */
 
+import { isRackContract, type RackContract } from "./rack_contract.ts";
+
 /** One node of the world. */
 export interface WorldNode {
   id: string;
@@ -26,13 +28,16 @@ export interface WorldState {
   rackLeaders: Map<string, RackLeader>;
   /** Nodes removed by command: leaders take them out of their groups (and only these). */
   removed: Set<string>;
+  /** What every rack's Redis must meet (src/cluster/rack_contract.ts); the first recorded stays. */
+  contract: RackContract | undefined;
 }
 
 /** A change to the world, as logged in the world group. */
 export type WorldCommand =
   | { op: "addNode"; node: WorldNode }
   | { op: "removeNode"; id: string }
-  | { op: "rackLeader"; rack: string; node: string; term: number };
+  | { op: "rackLeader"; rack: string; node: string; term: number }
+  | { op: "contract"; contract: RackContract };
 
 /** A state with the given nodes and no leaders known yet. */
 export function worldState(nodes: WorldNode[] = []): WorldState {
@@ -40,6 +45,7 @@ export function worldState(nodes: WorldNode[] = []): WorldState {
     nodes: new Map(nodes.map((n) => [n.id, n])),
     rackLeaders: new Map(),
     removed: new Set(),
+    contract: undefined,
   };
 }
 
@@ -62,6 +68,12 @@ export function applyWorldCommand(state: WorldState, command: WorldCommand): str
         if (leader.node === command.id) state.rackLeaders.delete(rack);
       }
       return `node ${command.id} removed`;
+    }
+    case "contract": {
+      // Recorded once: a rack proposing other values is one that does not meet it.
+      if (state.contract !== undefined) return "";
+      state.contract = command.contract;
+      return `contract for racks' Redis recorded: ${JSON.stringify(command.contract)}`;
     }
     case "rackLeader": {
       const known = state.rackLeaders.get(command.rack);
@@ -94,7 +106,8 @@ export function decodeWorldCommand(bytes: Uint8Array): WorldCommand {
     (value.op === "removeNode" && typeof value.id === "string") ||
     (value.op === "rackLeader" && typeof value.rack === "string" &&
       typeof value.node === "string" &&
-      typeof value.term === "number");
+      typeof value.term === "number") ||
+    (value.op === "contract" && isRackContract(value.contract));
   if (!ok) throw new Error(`Not a world command: ${decoder.decode(bytes).slice(0, 200)}`);
   return value;
 }
@@ -105,6 +118,7 @@ export function encodeWorldState(state: WorldState): Uint8Array {
     nodes: [...state.nodes.values()],
     rackLeaders: [...state.rackLeaders.entries()],
     removed: [...state.removed],
+    contract: state.contract,
   }));
 }
 
@@ -115,10 +129,12 @@ export function decodeWorldState(bytes: Uint8Array): WorldState {
     nodes: WorldNode[];
     rackLeaders: [string, RackLeader][];
     removed?: string[];
+    contract?: unknown;
   };
   return {
     nodes: new Map(data.nodes.map((n) => [n.id, n])),
     rackLeaders: new Map(data.rackLeaders),
     removed: new Set(data.removed ?? []),
+    contract: isRackContract(data.contract) ? data.contract : undefined,
   };
 }

@@ -48,3 +48,29 @@ Deno.test("commands and states round-trip through their encodings; junk is refus
   applyWorldCommand(state, { op: "rackLeader", rack: "r", node: "x", term: 1 });
   assert.deepEqual(decodeWorldState(encodeWorldState(state)), state);
 });
+
+Deno.test("the first contract recorded stays; it survives a snapshot", () => {
+  const state = worldState();
+  const contract = {
+    redisVersionFloor: "7.0.0",
+    metaDb: 15,
+    settings: {
+      databases: "16",
+      "proto-max-bulk-len": "536870912",
+      "sanitize-dump-payload": "no",
+      "stream-node-max-entries": "100",
+      "stream-node-max-bytes": "4096",
+      "hll-sparse-max-bytes": "3000",
+    },
+  };
+  assert.match(applyWorldCommand(state, { op: "contract", contract }), /contract/);
+  const other = { ...contract, metaDb: 31 };
+  assert.equal(
+    applyWorldCommand(
+      state,
+      decodeWorldCommand(encodeWorldCommand({ op: "contract", contract: other })),
+    ),
+    "",
+  );
+  assert.deepEqual(decodeWorldState(encodeWorldState(state)).contract, contract);
+});
