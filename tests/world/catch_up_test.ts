@@ -34,7 +34,8 @@ Deno.test("a rack added with an empty Redis catches up from the log and converge
   assert.ok(end >= 20_000, `the log holds the earlier writes (end ${end})`);
   await waitFor("the new rack to catch up and serve reads", async () => {
     const i = await info(newcomer);
-    return i.get("serves_reads") === "1" && i.get("partition_0_applied") === String(end)
+    // At or past the end it saw: idle racks append ticks (log time moves on), so the log grows.
+    return i.get("serves_reads") === "1" && Number(i.get("partition_0_applied")) >= end
       ? true
       : undefined;
   }, { timeoutMs: 90_000, intervalMs: 100 });
