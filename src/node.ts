@@ -43,6 +43,7 @@ import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
 import { ScriptOps } from "./applier/script_ops.ts";
+import { checkWatchAtAccept } from "./applier/watch.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
@@ -249,6 +250,8 @@ async function runNode(
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
+    // Watches are checked against the log before their transaction is logged (src/applier/watch.ts).
+    checkWatch: (watch, partition) => checkWatchAtAccept(opLog, partition, watch),
   });
 
   const logEnds = new LogEnds(opLog);

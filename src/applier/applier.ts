@@ -59,7 +59,7 @@ import {
 } from "./batch_plan.ts";
 import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
-import { expiredSinceWatch, WatchVerdicts } from "./watch.ts";
+import { expiredSinceWatch, WatchRecordsGone, WatchVerdicts } from "./watch.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
@@ -617,10 +617,7 @@ class PartitionApplier {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
       if (op?.watch === undefined) continue;
-      if (
-        expiredSinceWatch(op, times[i]!) ||
-        await this.#watches.overtaken(op, next - ops.length + i)
-      ) {
+      if (expiredSinceWatch(op, times[i]!) || await this.#overtaken(op, next - ops.length + i)) {
         overtaken.add(op);
       }
     }
@@ -684,6 +681,16 @@ class PartitionApplier {
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
+    }
+  }
+
+  /** The log's verdict on a watched op; records it needs gone from the log pause this rack. */
+  async #overtaken(op: Op, offset: number): Promise<boolean> {
+    try {
+      return await this.#watches.overtaken(op, offset);
+    } catch (error) {
+      if (error instanceof WatchRecordsGone) throw new RackCondition(error.message);
+      throw error;
     }
   }
 

@@ -7,13 +7,18 @@
  * overtaken when an op at or after that position and before its own offset
  * wrote one of the keys in that db, or flushed or swapped the db, unless that
  * op was itself an overtaken (aborted) transaction, which changed nothing.
- * What cannot be checked aborts: a watch older than
- * {@linkcode WATCH_SCAN_OPS_MAX} ops, or one reaching before the log's start.
- * Aborting is never wrong (the client retries); running over a change is.
+ *
+ * The verdict never depends on what the log's retention left when a rack
+ * applies the op: a rack that finds records of the watch's span deleted (it
+ * applies the op at the very edge of retention) does not guess, it pauses
+ * ({@linkcode WatchRecordsGone}), as for any rack condition. So that this stays
+ * rare, the accepting node does not log a watch it could not check itself
+ * ({@linkcode checkWatchAtAccept}: older than {@linkcode WATCH_SCAN_OPS_MAX} ops, or
+ * reaching before the log's start): that EXEC is answered nil, never logged.
  */
 
 import { commandKeysIfKnown, dbArguments, findCommand } from "../command/mod.ts";
-import { decodeOp, type Op } from "../log/op.ts";
+import { decodeOp, type Op, type OpWatch } from "../log/op.ts";
 import type { OpLog } from "../log/op_log.ts";
 
 /** The most ops between a WATCH and its EXEC that are checked; past it the EXEC aborts. */
@@ -26,6 +31,11 @@ const SCAN_BYTES_MAX = 4 * 1024 * 1024;
 const SCAN_WAIT_MS = 1_000;
 
 const UTF8 = new TextDecoder();
+
+/** The records a watch verdict needs are gone from the log: the rack cannot decide it alike. */
+export class WatchRecordsGone extends Error {
+  override name = "WatchRecordsGone";
+}
 
 /** Whether `op` wrote one of `keys` in `db`, or flushed or swapped that db. */
 export function touchesWatched(op: Op, db: number, keys: ReadonlySet<string>): boolean {
@@ -93,25 +103,38 @@ export class WatchVerdicts {
 
   async #decide(op: Op, offset: number): Promise<boolean> {
     const watch = op.watch!;
+    if (offset - Math.max(0, watch.from) > WATCH_SCAN_OPS_MAX) return true;
     const from = Math.max(0, watch.from);
-    if (offset - from > WATCH_SCAN_OPS_MAX) return true;
     if (from >= offset) return false;
     const bounds = await this.#log.bounds(this.#partition);
-    // Ops the log no longer holds cannot be checked: abort rather than guess.
-    if (from < bounds.start) return true;
+    if (from < bounds.start) {
+      throw new WatchRecordsGone(
+        `the log's retention deleted offsets ${from} to ${bounds.start - 1} of partition ` +
+          `${this.#partition} before this rack applied the watched transaction at ${offset}: ` +
+          `its verdict cannot be read from the log here (keep the log longer than racks lag)`,
+      );
+    }
+    return await this.scan(watch, from, offset);
+  }
+
+  /**
+   * Whether an op at an offset in [`from`, `to`) touched a watched key of
+   * `watch` (an aborted watched transaction touched nothing).
+   */
+  async scan(watch: OpWatch, from: number, to: number): Promise<boolean> {
     const keys = new Set(watch.keys.map((k) => UTF8.decode(k)));
     const reader = this.#log.reader(this.#partition, from);
     try {
       let at = from;
-      while (at < offset) {
+      while (at < to) {
         const records = await reader.next({
-          recordsMax: Math.min(SCAN_RECORDS_MAX, offset - at),
+          recordsMax: Math.min(SCAN_RECORDS_MAX, to - at),
           bytesMax: SCAN_BYTES_MAX,
           waitMs: SCAN_WAIT_MS,
         });
         if (records.length === 0) throw new Error(`the log did not return offset ${at}`);
         for (const record of records) {
-          if (record.offset >= offset) return false;
+          if (record.offset >= to) return false;
           at = record.offset + 1;
           let earlier: Op;
           try {
@@ -132,6 +155,26 @@ export class WatchVerdicts {
       await reader.close();
     }
   }
+}
+
+/** What the accepting node found of a watch before logging its transaction. */
+export type AcceptedWatch = "aborted" | "logged";
+
+/**
+ * The accepting node's check of a watch, before its transaction is logged:
+ * one it could not check from the log now (older than
+ * {@linkcode WATCH_SCAN_OPS_MAX} ops, or reaching before the log's start) is
+ * aborted, never logged — aborting is never wrong (the client retries), and
+ * no rack then has to decide it from what its retention left.
+ */
+export async function checkWatchAtAccept(
+  log: OpLog,
+  partition: number,
+  watch: OpWatch,
+): Promise<AcceptedWatch> {
+  const from = Math.max(0, watch.from);
+  const bounds = await log.bounds(partition);
+  return from < bounds.start || bounds.end - from > WATCH_SCAN_OPS_MAX ? "aborted" : "logged";
 }
 
 /**

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { touchesWatched, WATCH_SCAN_OPS_MAX, WatchVerdicts } from "./watch.ts";
+import {
+  checkWatchAtAccept,
+  touchesWatched,
+  WATCH_SCAN_OPS_MAX,
+  WatchRecordsGone,
+  WatchVerdicts,
+} from "./watch.ts";
 import { encodeOp, type Op, type OpWatch } from "../log/op.ts";
 import { MemoryOpLog } from "../log/memory_log.ts";
 import type { LogBounds, OpLog } from "../log/op_log.ts";
@@ -70,7 +76,7 @@ Deno.test("an overtaken watched transaction in between changed nothing and overt
   await log.close();
 });
 
-Deno.test("a watch too old to scan, or reaching before the log's start, is overtaken", async () => {
+Deno.test("a watch too old to scan is overtaken; one reaching before the log's start pauses the rack, and is not logged at all", async () => {
   const empty = new MemoryOpLog({ partitions: 1 });
   const verdicts = new WatchVerdicts(empty, 0);
   assert.equal(await verdicts.overtaken(watched(0), WATCH_SCAN_OPS_MAX + 1), true);
@@ -78,6 +84,13 @@ Deno.test("a watch too old to scan, or reaching before the log's start, is overt
   const trimmed: OpLog = Object.assign(Object.create(empty), {
     bounds: (): Promise<LogBounds> => Promise.resolve({ start: 5, end: 9 }),
   });
-  assert.equal(await new WatchVerdicts(trimmed, 0).overtaken(watched(2), 8), true);
+  // What retention left decides nothing: the rack that cannot read the span does not guess.
+  await assert.rejects(new WatchVerdicts(trimmed, 0).overtaken(watched(2), 8), WatchRecordsGone);
+  assert.equal(await checkWatchAtAccept(trimmed, 0, watched(2).watch!), "aborted");
+  assert.equal(await checkWatchAtAccept(trimmed, 0, watched(5).watch!), "logged");
+  const long: OpLog = Object.assign(Object.create(empty), {
+    bounds: (): Promise<LogBounds> => Promise.resolve({ start: 0, end: WATCH_SCAN_OPS_MAX + 10 }),
+  });
+  assert.equal(await checkWatchAtAccept(long, 0, watched(5).watch!), "aborted");
   await empty.close();
 });

@@ -150,6 +150,9 @@ export class ClientConnection {
   #seen = new SeenPositions();
   /** Settled once the expiries of every key watched so far are read (EXEC waits for it). */
   #watchReads: Promise<void> = Promise.resolve();
+  /** Writes handed over late still to reach the log, and when the last of them has. */
+  #handingOver = 0;
+  #handedOver: Promise<void> = Promise.resolve();
   /** The client's own subscribed connection to the rack's Redis, while it subscribes. */
   #subscriber: Subscriber | undefined;
   /** A subscribe command waiting for the subscriber to connect. */
@@ -558,16 +561,28 @@ export class ClientConnection {
     const { ticket, go } = this.#order.write();
     const submit = () => {
       let written: Promise<Placement | undefined>;
-      try {
-        written = watch === undefined
-          ? this.#host.write(request, deliver)
+      // Writes reach the log in the connection's order: after a write handed over late (a
+      // watched EXEC waits for its keys' expiries and the log's check), later ones wait for it.
+      const late = watch !== undefined || this.#handingOver > 0;
+      const handed = Promise.withResolvers<void>();
+      if (late) {
+        this.#handingOver++;
+        request.handedOver = handed.resolve;
+        const before = this.#handedOver;
+        this.#handedOver = handed.promise;
+        handed.promise.then(() => this.#handingOver--);
+        written = before.then(() => watch === undefined ? undefined : this.#watchReads).then(() => {
           // The watch goes with its keys' expiries, once read.
-          : this.#watchReads.then(() => {
-            request.watch = watchForWrite(watch);
-            return this.#host.write(request, deliver);
-          });
-      } catch (error) {
-        written = Promise.reject(error);
+          if (watch !== undefined) request.watch = watchForWrite(watch);
+          return this.#host.write(request, deliver);
+        });
+        written.then(() => handed.resolve(), () => handed.resolve());
+      } else {
+        try {
+          written = this.#host.write(request, deliver);
+        } catch (error) {
+          written = Promise.reject(error);
+        }
       }
       written.then((placement) => {
         if (placement !== undefined) this.#seen.placed(placement.partition, placement.offset);

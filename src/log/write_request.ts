@@ -36,6 +36,12 @@ export interface WriteRequest {
   };
   /** Linearizable: answered once a quorum of racks applied it (src/write/answer_policy.ts). */
   strong?: boolean;
+  /**
+   * Called once the write is handed to the log (in the order of the log's
+   * appends) or answered without it: a connection holds its later writes
+   * until then when this one is handed over late (a watch checked first).
+   */
+  handedOver?: () => void;
 }
 
 /** What accepts writes: the write path. */

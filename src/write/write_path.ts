@@ -17,7 +17,8 @@ import {
   rewriteForLog,
   slotPartition,
 } from "../command/mod.ts";
-import { encodeOp, type Op } from "../log/op.ts";
+import { encodeOp, type Op, type OpWatch } from "../log/op.ts";
+import type { AcceptedWatch } from "../applier/watch.ts";
 import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
 
@@ -54,6 +55,11 @@ export interface WritePathOptions {
    * (the peer link was down): asked for before a write is given up on.
    */
   storedReply?: (opId: string) => Promise<Uint8Array | undefined>;
+  /**
+   * A watched transaction's check against the log before it is logged
+   * (src/applier/watch.ts checkWatchAtAccept); undefined: racks decide all of it.
+   */
+  checkWatch?: (watch: OpWatch, partition: number) => Promise<AcceptedWatch>;
 }
 
 /** Counters for `PYLON INFO`. */
@@ -66,6 +72,8 @@ export interface WriteStats {
 }
 
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
+const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
+const NULL_RESP3 = new TextEncoder().encode("_\r\n");
 
 // Label lookups once, not per write.
 const answeredSeconds = writeSeconds.labels("answered");
@@ -153,6 +161,37 @@ export class WritePath implements WriteSubmitter {
       };
       if (request.watch.expiries !== undefined) op.watch.expiries = request.watch.expiries;
     }
+    const checkWatch = this.#options.checkWatch;
+    if (op.watch !== undefined && checkWatch !== undefined) {
+      const watch = op.watch;
+      return checkWatch(watch, partition).then((found) => {
+        if (found === "aborted") {
+          // Not checkable from the log now: nil, as EXEC answers an abort; never logged.
+          request.handedOver?.();
+          reply(request.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
+          return undefined;
+        }
+        return this.#logOp(op, partition, request, reply);
+      }, (error: unknown) => {
+        request.handedOver?.();
+        this.#stats.failed++;
+        reply(encodeError(
+          `ERR the WATCH could not be checked against the log (${error}); ` +
+            `the transaction was not logged`,
+        ));
+        return undefined;
+      });
+    }
+    return this.#logOp(op, partition, request, reply);
+  }
+
+  /** Logs `op` and answers it once applied (or once logged, for an `ack=log` command). */
+  #logOp(
+    op: Op,
+    partition: number,
+    request: WriteRequest,
+    reply: (bytes: Uint8Array) => void,
+  ): Promise<Placement | undefined> {
     const ackOnLog = answerWhen(request, this.#options.ackLog) === "logged";
     this.#stats.accepted++;
 
@@ -218,6 +257,7 @@ export class WritePath implements WriteSubmitter {
         done.resolve();
       },
     );
+    request.handedOver?.();
     // A reply can come (a hand-back from the rack leader) a moment before the log's own
     // acknowledgement: wait briefly for the placement, which later reads on other racks need.
     return done.promise.then(async () => {
