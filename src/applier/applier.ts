@@ -305,6 +305,8 @@ class PartitionApplier {
   #state: ConnectionState = { protocol: 2, db: 0 };
   /** The partition's log time after the last op applied (src/applier/log_time.ts). */
   #logTime = 0;
+  /** The log time at the log's end as last learned (src/applier/batch_plan.ts skippedOps). */
+  #headTimeMs = 0;
   /** The id of the last op applied, as stored with the position ("" when none or not an op). */
   #lastOpId = "";
   /** Redis's clock minus this node's wall clock, as last read (ms); undefined: not read yet. */
@@ -450,6 +452,7 @@ class PartitionApplier {
           `${bounds.start}: this rack fell behind the log's retention (see README, catch-up)`,
       );
     }
+    this.#headTimeMs = Math.max(this.#logTime, await this.#acceptTimeAt(bounds.end - 1));
     const lastId = bulkPayload(lastOp!);
     if (lastId !== undefined && lastId.length > 0 && position - 1 >= bounds.start) {
       await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), describe(address));
@@ -556,6 +559,24 @@ class PartitionApplier {
   }
 
   /**
+   * The accept time of the op at `offset` (0 when there is none or it cannot
+   * be read at once): a rack catching up learns how far the log's time has
+   * gone, so it can tell old messages from live ones by the log's times alone.
+   */
+  async #acceptTimeAt(offset: number): Promise<number> {
+    if (offset < 0 || this.#options.publishMaxAgeMs === Infinity) return 0;
+    const reader = this.#log.reader(this.partition, offset);
+    try {
+      const [record] = await reader.next({ recordsMax: 1, bytesMax: 1, waitMs: 1_000 });
+      return record === undefined ? 0 : decodeOp(record.value).acceptedAtMs;
+    } catch {
+      return 0; // Not an op, or gone: no message is then taken for old.
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
    * Reads the op at `offset` and checks it is the one Redis says was applied
    * last: a log re-created under the same name holds other ops there.
    */
@@ -621,9 +642,11 @@ class PartitionApplier {
         overtaken.add(op);
       }
     }
+    this.#headTimeMs = Math.max(this.#headTimeMs, after);
     const skipped = skippedOps(ops, {
       overtaken,
-      nowMs: this.#options.wallNow(),
+      times,
+      headTimeMs: this.#headTimeMs,
       publishMaxAgeMs: this.#options.publishMaxAgeMs,
     });
     const batch: Batch = { ops, skipped, next, times, timeAfter: after };

@@ -177,12 +177,20 @@ const NO_RECEIVERS = new TextEncoder().encode(":0\r\n");
 /**
  * The ops of a batch that do not run, each with its reply, alike on every
  * rack: watched transactions the log says were `overtaken` (nil, as Redis
- * answers EXEC then, in the op's protocol), then messages accepted more than
- * `publishMaxAgeMs` before `nowMs` (no receiver).
+ * answers EXEC then, in the op's protocol), then messages older than
+ * `publishMaxAgeMs` by the log's own times (no receiver): a message's log
+ * time (`times`, src/applier/log_time.ts) against `headTimeMs`, the log time at
+ * the log's end as this rack last learned it. No node's clock is compared
+ * with another's: only a rack catching up on old messages drops them.
  */
 export function skippedOps(
   ops: readonly (Op | undefined)[],
-  options: { overtaken: ReadonlySet<Op>; nowMs: number; publishMaxAgeMs: number },
+  options: {
+    overtaken: ReadonlySet<Op>;
+    times: readonly number[];
+    headTimeMs: number;
+    publishMaxAgeMs: number;
+  },
 ): Map<Op, Uint8Array> {
   const skipped = new Map<Op, Uint8Array>();
   for (const op of ops) {
@@ -190,18 +198,17 @@ export function skippedOps(
       skipped.set(op, op.protocol === 3 ? NULL_RESP3 : NULL_ARRAY);
     }
   }
-  for (const op of ops) {
-    if (op !== undefined && isStaleMessage(op, options.nowMs, options.publishMaxAgeMs)) {
+  ops.forEach((op, i) => {
+    if (op === undefined || op.transaction || !op.commands.every((argv) => isPublish(argv[0]))) {
+      return;
+    }
+    if (
+      op.commands.length > 0 && options.headTimeMs - options.times[i]! > options.publishMaxAgeMs
+    ) {
       skipped.set(op, NO_RECEIVERS);
     }
-  }
+  });
   return skipped;
-}
-
-/** Whether `op` only publishes, and too long ago to be published now. */
-function isStaleMessage(op: Op, nowMs: number, maxAgeMs: number): boolean {
-  if (op.transaction || nowMs - op.acceptedAtMs <= maxAgeMs) return false;
-  return op.commands.every((argv) => isPublish(argv[0]));
 }
 
 /** PUBLISH or SPUBLISH, in any case. */

@@ -245,7 +245,9 @@ Deno.test("skippedOps: an overtaken watch answers nil in its op's protocol, a st
   const ops = [w2, undefined, w3, published, sharded, inTransaction, fresh, oldWrite];
   const skipped = skippedOps(ops, {
     overtaken: new Set([w2, w3]),
-    nowMs: 100_000,
+    // Each op's log time: the accept times here, as log_time.ts gives them when they rise.
+    times: ops.map((o) => o?.acceptedAtMs ?? 0),
+    headTimeMs: 100_000,
     publishMaxAgeMs: 30_000,
   });
   const names = new Map<Op, string>([

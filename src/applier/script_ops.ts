@@ -49,6 +49,9 @@ const DENIED = [
   "-swapdb",
   "-move",
   "-copy",
+  // They empty every partition at once: no single partition orders them against the others.
+  "-flushall",
+  "-flushdb",
   "-@admin",
   // Its reply reaches clients only rewritten (src/gateway/reply_filters.ts).
   "-info",

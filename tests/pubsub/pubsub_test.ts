@@ -213,7 +213,7 @@ Deno.test("a rack coming back from an outage does not publish messages older tha
   const publishedAt = Date.now();
   // The messages must be older than the limit when rack B applies them.
   await new Promise((resolve) =>
-    setTimeout(resolve, Math.max(0, publishedAt + 1_500 - Date.now()))
+    setTimeout(resolve, Math.max(0, publishedAt + 2_500 - Date.now()))
   );
   await b.pylon.restart();
   await waitConverged(world.racks);
