@@ -20,11 +20,29 @@ export const FAULTS = [
   "redis-failover", // SENTINEL FAILOVER in a rack
   "redis-empty", // a rack's Redis master restarted without its data
   "redis-oom", // maxmemory lowered below the dataset, raised after the hold
+  // A setting of the world's contract changed on one rack's Redis directly (CONFIG SET there):
+  // that rack must pause, not apply ops differently; set back after the hold.
+  "redis-config",
   "peer-cut", // every peer link of a node cut, healed after the hold
   // A lagging rack: it applies the log late while the others go on.
   "redis-write-pause", // CLIENT PAUSE <200..3000 ms> WRITE on a rack's Redis master directly
   "rack-stop", // SIGSTOP of every node of a rack (its applier too), SIGCONT after the hold
 ] as const;
+
+/**
+ * Contract settings (src/cluster/rack_contract.ts) a `redis-config` fault
+ * changes, to values that would change outcomes. An evicting policy is set
+ * with no `maxmemory`, so Redis has nothing to evict before the applier's
+ * next check pauses it (within 5 s; with a full Redis, keys evicted in that
+ * window would be the divergence check's to find).
+ */
+const CONTRACT_CHANGES: readonly (readonly [string, string])[] = [
+  ["maxmemory-policy", "allkeys-lru"],
+  ["proto-max-bulk-len", "1048576"],
+  ["stream-node-max-entries", "7"],
+  ["hll-sparse-max-bytes", "100"],
+  ["sanitize-dump-payload", "yes"],
+];
 
 /** A fault's name. */
 export type Fault = typeof FAULTS[number];
@@ -168,6 +186,17 @@ async function inflict(
       await master.call("CONFIG", "SET", "maxmemory", String(Math.floor(used / 2)));
       return async () => {
         await master.call("CONFIG", "SET", "maxmemory", "0");
+      };
+    }
+    case "redis-config": {
+      const r = rack();
+      const master = await r.redis.master();
+      const [setting, value] = pick(CONTRACT_CHANGES);
+      const before = (await master.call("CONFIG", "GET", setting)).split("\n")[1]!;
+      named(`${r.name}:redis-${master.port} ${setting} ${before} -> ${value}`);
+      await master.call("CONFIG", "SET", setting, value);
+      return async () => {
+        await master.call("CONFIG", "SET", setting, before);
       };
     }
     case "peer-cut": {
