@@ -287,6 +287,7 @@ class PartitionApplier {
   /** When this session last checked the contract (its clock), and the commands found missing. */
   #contractCheckedAt = 0;
   #missingCommands: string[] = [];
+  #contractUnverifiedWarned = false;
   #ticks: ApplierOptions["ticks"];
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
@@ -545,7 +546,13 @@ class PartitionApplier {
     const clock = this.#options.clock;
     const deadline = clock.now() + CONTRACT_WAIT_MS;
     let contract = source.current();
-    if (contract === undefined) source.propose(contractFrom(settings, this.#options.metaDb));
+    if (settings.config === undefined) this.#unverified();
+    if (contract === undefined) {
+      const founded = contractFrom(settings, this.#options.metaDb);
+      // A Redis that shows no settings cannot found the contract: another rack will.
+      if (founded === undefined) return;
+      source.propose(founded);
+    }
     while (contract === undefined) {
       if (clock.now() > deadline || this.#stopped) {
         throw new Error("waiting for the world to record its contract for racks' Redis");
@@ -574,6 +581,18 @@ class PartitionApplier {
     } finally {
       await reader.close();
     }
+  }
+
+  /** Says once per node that this rack's Redis settings cannot be checked (CONFIG refused). */
+  #unverified(): void {
+    if (this.#contractUnverifiedWarned) return;
+    this.#contractUnverifiedWarned = true;
+    log.warning(
+      "partition {partition}: the rack's Redis refuses CONFIG, so its settings cannot be checked " +
+        "against the world's contract (README: what a rack's Redis must be); applying anyway, on " +
+        "the operator's word that they match",
+      { partition: this.partition },
+    );
   }
 
   /**

@@ -63,8 +63,11 @@ export interface RackContract {
 /** What a rack's Redis reports of itself (src/redis/rack_settings.ts reads it). */
 export interface RackSettings {
   redisVersion: string;
-  /** `CONFIG GET` values by name, for the shared settings and `maxmemory-policy`. */
-  config: Record<string, string>;
+  /**
+   * `CONFIG GET` values by name, for the shared settings and `maxmemory-policy`;
+   * undefined when the Redis refuses `CONFIG` (renamed, as managed services do).
+   */
+  config: Record<string, string> | undefined;
   /** Commands of Pylon's table this Redis does not have (renamed or disabled), when read. */
   missingCommands?: string[];
 }
@@ -76,10 +79,15 @@ export interface Violation {
   world: string;
 }
 
-/** The contract a world founded by a rack with `settings` and `metaDb` records. */
-export function contractFrom(settings: RackSettings, metaDb: number): RackContract {
+/**
+ * The contract a world founded by a rack with `settings` and `metaDb`
+ * records; undefined when that rack's Redis does not show its settings.
+ */
+export function contractFrom(settings: RackSettings, metaDb: number): RackContract | undefined {
+  const config = settings.config;
+  if (config === undefined) return undefined;
   const shared = {} as Record<SharedSetting, string>;
-  for (const name of SAME_EVERYWHERE) shared[name] = normalized(name, settings.config[name] ?? "");
+  for (const name of SAME_EVERYWHERE) shared[name] = normalized(name, config[name] ?? "");
   return { redisVersionFloor: REDIS_VERSION_FLOOR, metaDb, settings: shared };
 }
 
@@ -97,14 +105,18 @@ export function judgeRack(
       world: `${contract.redisVersionFloor} or later`,
     });
   }
-  const policy = settings.config["maxmemory-policy"] ?? "";
-  if (policy !== EVICTION_POLICY) {
-    violations.push({ setting: "maxmemory-policy", value: policy, world: EVICTION_POLICY });
-  }
-  for (const name of SAME_EVERYWHERE) {
-    const value = normalized(name, settings.config[name] ?? "");
-    if (value !== contract.settings[name]) {
-      violations.push({ setting: name, value, world: contract.settings[name] });
+  const config = settings.config;
+  // Settings a Redis does not show cannot be judged: the applier says so (unverified).
+  if (config !== undefined) {
+    const policy = config["maxmemory-policy"] ?? "";
+    if (policy !== EVICTION_POLICY) {
+      violations.push({ setting: "maxmemory-policy", value: policy, world: EVICTION_POLICY });
+    }
+    for (const name of SAME_EVERYWHERE) {
+      const value = normalized(name, config[name] ?? "");
+      if (value !== contract.settings[name]) {
+        violations.push({ setting: name, value, world: contract.settings[name] });
+      }
     }
   }
   if (metaDb !== contract.metaDb) {

@@ -23,7 +23,7 @@ const settings = (config: Record<string, string> = {}, version = "7.0.15"): Rack
 });
 
 Deno.test("a rack like the founder meets the contract; each difference is named with both values", () => {
-  const contract = contractFrom(settings(), 15);
+  const contract = contractFrom(settings(), 15)!;
   assert.deepEqual(judgeRack(contract, settings({}, "7.2.4"), 15), []);
   const violations = judgeRack(
     contract,
@@ -48,7 +48,7 @@ Deno.test("a rack like the founder meets the contract; each difference is named 
 });
 
 Deno.test("sanitize-dump-payload 'clients' sanitizes the applier's RESTORE as 'yes' does", () => {
-  const contract = contractFrom(settings({ "sanitize-dump-payload": "yes" }), 15);
+  const contract = contractFrom(settings({ "sanitize-dump-payload": "yes" }), 15)!;
   assert.deepEqual(judgeRack(contract, settings({ "sanitize-dump-payload": "clients" }), 15), []);
   assert.equal(judgeRack(contract, settings(), 15)[0]?.setting, "sanitize-dump-payload");
 });
@@ -57,4 +57,12 @@ Deno.test("versions compare by number, not text", () => {
   assert.equal(compareVersions("7.10.0", "7.2.0"), 1);
   assert.equal(compareVersions("6.2.14", "7.0.0"), -1);
   assert.equal(compareVersions("7.0.0", "7.0.0"), 0);
+});
+
+Deno.test("a Redis that refuses CONFIG founds no contract, and only its version and commands are judged", () => {
+  const hidden: RackSettings = { redisVersion: "7.0.15", config: undefined, missingCommands: [] };
+  assert.equal(contractFrom(hidden, 15), undefined);
+  const contract = contractFrom(settings(), 15)!;
+  assert.deepEqual(judgeRack(contract, hidden, 15), []);
+  assert.equal(judgeRack(contract, { ...hidden, redisVersion: "6.2.14" }, 15).length, 1);
 });

@@ -41,23 +41,33 @@ export async function readRackSettings(
   ];
   if (options.commands) commands.push(encodeCommand(["COMMAND", "LIST"]));
   const [info, config, list] = await connection.run(commands);
-  for (const frame of [info!, config!, ...(list === undefined ? [] : [list])]) {
+  for (const frame of [info!, ...(list === undefined ? [] : [list])]) {
     if (isErrorFrame(frame)) {
       throw new Error(`reading the rack's Redis settings: ${frameText(frame)}`);
     }
   }
-  const version = /^redis_version:(\S+)/m.exec(utf8.decode(bulkPayload(info!)))?.[1] ?? "";
+  // A Redis that refuses CONFIG (renamed, as managed services do) cannot show its settings.
+  if (isErrorFrame(config!)) {
+    return { redisVersion: versionOf(info!), config: undefined, ...missing(list) };
+  }
   const values: Record<string, string> = {};
   const items = (mapItems(config!) ?? arrayItems(config!) ?? []).map((frame) =>
     utf8.decode(bulkPayload(frame))
   );
   for (let i = 0; i + 1 < items.length; i += 2) values[items[i]!] = items[i + 1]!;
-  const settings: RackSettings = { redisVersion: version, config: values };
-  if (list !== undefined) {
-    const present = new Set(
-      (arrayItems(list) ?? []).map((frame) => utf8.decode(bulkPayload(frame)).toLowerCase()),
-    );
-    settings.missingCommands = commandsPylonSends().filter((name) => !present.has(name));
-  }
-  return settings;
+  return { redisVersion: versionOf(info!), config: values, ...missing(list) };
+}
+
+/** `redis_version` from `INFO server`. */
+function versionOf(info: Uint8Array): string {
+  return /^redis_version:(\S+)/m.exec(utf8.decode(bulkPayload(info)))?.[1] ?? "";
+}
+
+/** The commands of Pylon's table missing from `COMMAND LIST`'s reply, when it was read. */
+function missing(list: Uint8Array | undefined): { missingCommands?: string[] } {
+  if (list === undefined) return {};
+  const present = new Set(
+    (arrayItems(list) ?? []).map((frame) => utf8.decode(bulkPayload(frame)).toLowerCase()),
+  );
+  return { missingCommands: commandsPylonSends().filter((name) => !present.has(name)) };
 }
