@@ -216,10 +216,11 @@ async function runNode(
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
       contract: {
         current: () => world.state.contract,
-        propose: (contract) =>
-          void world.propose({ op: "contract", contract }).catch((error) =>
-            ignored("contract_proposal", error)
-          ),
+        propose: (contract, replace) =>
+          void world.propose({ op: "contract", contract, replace: replace ?? false }).catch((
+            error,
+          ) => ignored("contract_proposal", error)),
+        soleRack: () => [...world.state.nodes.values()].every((n) => n.rack === rack),
       },
     }), { enabled: config.applier });
   const me = {

@@ -126,8 +126,13 @@ export interface ApplierOptions {
 export interface ContractSource {
   /** The contract the world recorded; undefined until one is. */
   current(): RackContract | undefined;
-  /** Offers the contract this rack's Redis would found (the world keeps the first recorded). */
-  propose(contract: RackContract): void;
+  /**
+   * Offers the contract this rack's Redis would found (the world keeps the
+   * first recorded); `replace`: records it over the world's.
+   */
+  propose(contract: RackContract, replace?: boolean): void;
+  /** Whether every node of the world is in this rack: its Redis alone says what the world's is. */
+  soleRack(): boolean;
 }
 
 /** How often an applying rack checks its Redis against the world's contract again. */
@@ -561,7 +566,28 @@ class PartitionApplier {
       contract = source.current();
     }
     const violations = judgeRack(contract, settings, this.#options.metaDb);
-    if (violations.length > 0) throw new RackCondition(describeViolations(violations));
+    if (violations.length > 0) {
+      // The world's only rack changed its Redis (more databases, another limit): no other rack
+      // applies the log differently, so the contract follows it, from this point of the log on.
+      const founded = source.soleRack() ? contractFrom(settings, this.#options.metaDb) : undefined;
+      if (founded === undefined || judgeRack(founded, settings, this.#options.metaDb).length > 0) {
+        throw new RackCondition(describeViolations(violations));
+      }
+      log.info(
+        "partition {partition}: the world's only rack records its Redis's settings as the contract: {change}",
+        {
+          partition: this.partition,
+          change: describeViolations(violations),
+        },
+      );
+      source.propose(founded, true);
+      while (JSON.stringify(source.current()) !== JSON.stringify(founded)) {
+        if (clock.now() > deadline || this.#stopped) {
+          throw new Error("waiting for the world to record its contract for racks' Redis");
+        }
+        await new Promise<void>((resolve) => clock.after(50, resolve));
+      }
+    }
     this.#contractCheckedAt = clock.now();
   }
 

@@ -300,7 +300,8 @@ export class World {
         : command.op === "removeNode"
         ? !this.state.nodes.has(command.id) && this.state.removed.has(command.id)
         : command.op === "contract"
-        ? this.state.contract !== undefined
+        ? JSON.stringify(this.state.contract) === JSON.stringify(command.contract) ||
+          (command.replace !== true && this.state.contract !== undefined)
         : (this.state.rackLeaders.get(command.rack)?.term ?? -1) >= command.term;
     const deadline = this.#clock.now() + timeoutMs;
     while (!done()) {

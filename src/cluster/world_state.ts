@@ -37,7 +37,7 @@ export type WorldCommand =
   | { op: "addNode"; node: WorldNode }
   | { op: "removeNode"; id: string }
   | { op: "rackLeader"; rack: string; node: string; term: number }
-  | { op: "contract"; contract: RackContract };
+  | { op: "contract"; contract: RackContract; replace?: boolean };
 
 /** A state with the given nodes and no leaders known yet. */
 export function worldState(nodes: WorldNode[] = []): WorldState {
@@ -70,8 +70,10 @@ export function applyWorldCommand(state: WorldState, command: WorldCommand): str
       return `node ${command.id} removed`;
     }
     case "contract": {
-      // Recorded once: a rack proposing other values is one that does not meet it.
-      if (state.contract !== undefined) return "";
+      // Recorded once: a rack proposing other values is one that does not meet it (unless it
+      // replaces it as the world's only rack: its Redis changed, no other rack to disagree).
+      if (state.contract !== undefined && command.replace !== true) return "";
+      if (JSON.stringify(state.contract) === JSON.stringify(command.contract)) return "";
       state.contract = command.contract;
       return `contract for racks' Redis recorded: ${JSON.stringify(command.contract)}`;
     }
@@ -107,7 +109,8 @@ export function decodeWorldCommand(bytes: Uint8Array): WorldCommand {
     (value.op === "rackLeader" && typeof value.rack === "string" &&
       typeof value.node === "string" &&
       typeof value.term === "number") ||
-    (value.op === "contract" && isRackContract(value.contract));
+    (value.op === "contract" && isRackContract(value.contract) &&
+      (value.replace === undefined || typeof value.replace === "boolean"));
   if (!ok) throw new Error(`Not a world command: ${decoder.decode(bytes).slice(0, 200)}`);
   return value;
 }

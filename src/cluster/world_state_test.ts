@@ -74,3 +74,27 @@ Deno.test("the first contract recorded stays; it survives a snapshot", () => {
   );
   assert.deepEqual(decodeWorldState(encodeWorldState(state)).contract, contract);
 });
+
+Deno.test("the world's only rack replaces the contract when its Redis changed", () => {
+  const state = worldState();
+  const contract = {
+    redisVersionFloor: "7.0.0",
+    metaDb: 15,
+    settings: {
+      databases: "16",
+      "proto-max-bulk-len": "536870912",
+      "sanitize-dump-payload": "no",
+      "stream-node-max-entries": "100",
+      "stream-node-max-bytes": "4096",
+      "hll-sparse-max-bytes": "3000",
+    },
+  };
+  applyWorldCommand(state, { op: "contract", contract });
+  const more = { ...contract, settings: { ...contract.settings, databases: "32" } };
+  assert.match(
+    applyWorldCommand(state, { op: "contract", contract: more, replace: true }),
+    /contract/,
+  );
+  assert.equal(state.contract?.settings.databases, "32");
+  assert.equal(applyWorldCommand(state, { op: "contract", contract: more, replace: true }), "");
+});
