@@ -463,8 +463,11 @@ function rackErrorInside(
     const text = frameText(items[i]!);
     const slot = plan.slots[i]!;
     if (slot.kind === "setup") {
-      const command = new TextDecoder().decode(plan.commands[1 + i]!.subarray(0, 80));
-      return { condition: text, where: `Pylon's ${setupName(command)}`, rewindTo: undefined };
+      const name = setupName(new TextDecoder().decode(plan.commands[1 + i]!.subarray(0, 80)));
+      // Expiry steps are scripts over the op's own arguments (a MOVE to a db past the world's
+      // number fails there as in the op): their errors are the op's, like a script's.
+      if (/^eval/i.test(name) && classifyExecItemError(text, true) === "op") continue;
+      return { condition: text, where: `Pylon's ${name}`, rewindTo: undefined };
     }
     const argv = slot.op.commands[slot.index]!;
     const fromScript = SCRIPT_COMMANDS.some((name) => equalsIgnoreCase(argv[0]!, name));

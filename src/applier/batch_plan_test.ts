@@ -543,6 +543,30 @@ Deno.test("settleBatch: a rack condition inside EXEC's replies: the last lone op
   const setup = rackError([a, other], a, "+OK", "-ERR DB index is out of range");
   assert.equal(setup?.rewindTo, undefined);
   assert.match(setup?.where ?? "", /^Pylon's /);
+  // An expiry step is a script over the op's own arguments: its error is the op's, on every rack.
+  const planned = planBatch(batchOf([move]), {
+    partition: 1,
+    metaDb: META,
+    markerCommand: MARKER,
+    scripts: undefined,
+    connection: { protocol: 2, db: 0 },
+  });
+  const stepError =
+    "-ERR DB index is out of range script: ce5f4ba8b3585a1edb6d0762ed49a7ce24190ac5" +
+    ", on @user_script:5.";
+  const items = planned.slots.map((slot, i) =>
+    slot.kind === "op"
+      ? "-ERR DB index is out of range\r\n"
+      : /EVAL/.test(words([planned.commands[1 + i]!])[0]!)
+      ? `${stepError}\r\n`
+      : "+OK\r\n"
+  );
+  assert.ok(items.some((item) => item.startsWith(stepError)), "the plan has an expiry step");
+  const settled = settleBatch(
+    planned,
+    answers(planned, () => "+OK", { exec: `*${items.length}\r\n${items.join("")}` }),
+  );
+  assert.equal(settled.kind === "applied" ? settled.rackError : "not applied", undefined);
 });
 
 Deno.test("settleBatch: a command refused when queued sends several ops one by one", () => {

@@ -102,10 +102,9 @@ async function runScenario(s: Scenario, logArgs: () => string[]): Promise<void> 
     assert.equal(await redis.call("GET", "counter"), String(INCREMENTS + 1));
     assert.deepEqual(await dbsWithKeys(redis), [0, metaDb]);
     assert.match(await redis.call("-n", String(metaDb), "GET", "pylon:identity"), /"layout":1/);
-    assert.equal(
-      await redis.call("-n", String(metaDb), "GET", "pylon:applied:0"),
-      String(INCREMENTS + 1),
-    );
+    // Every increment applied; an idle partition also gets ticks (log time), so it may be past them.
+    const applied = Number(await redis.call("-n", String(metaDb), "GET", "pylon:applied:0"));
+    assert.ok(applied >= INCREMENTS + 1, `applied up to ${applied}`);
   } finally {
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
