@@ -241,6 +241,7 @@ async function runNode(
     ackLog,
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
+    scriptTimeMaxMs: config.scriptTimeMaxMs,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
   });
 
@@ -423,6 +424,7 @@ async function runNode(
         writes.configure({
           writeTimeoutMs: next.writeTimeoutMs,
           writesInFlightMax: next.writesInFlightMax,
+          scriptTimeMaxMs: next.scriptTimeMaxMs,
         });
         gateway!.setClientLimits({
           clientsMax: next.clientsMax,

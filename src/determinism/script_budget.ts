@@ -53,6 +53,7 @@
  * budget visible, and Pylon does not SCRIPT KILL it (README, script budget).
  */
 
+import { optionDefault } from "../config/options.ts";
 import { luaTokens, type Token } from "./lua_tokens.ts";
 
 /** Steps per millisecond of `--script-time-max-ms` (see the header for how it was chosen). */
@@ -76,7 +77,7 @@ export const REDIS_CALL_STEPS = 800;
 export const REPLY_ELEMENT_STEPS = 50;
 
 /** `--script-time-max-ms` when none is set. */
-export const SCRIPT_TIME_MAX_MS_DEFAULT = 2_000;
+export const SCRIPT_TIME_MAX_MS_DEFAULT = optionDefault("script-time-max-ms");
 
 /** The budget of steps for `ms` milliseconds. */
 export function budgetSteps(ms: number): number {

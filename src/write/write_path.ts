@@ -30,6 +30,7 @@ import { ignored } from "../observe/ignored.ts";
 import { refused, sinceTurn, turnNow, writeSeconds } from "../observe/metrics.ts";
 import { answerWhen } from "./answer_policy.ts";
 import { type Clock, realClock } from "../clock.ts";
+import { budgetSteps, SCRIPT_TIME_MAX_MS_DEFAULT } from "../determinism/script_budget.ts";
 
 /** Options of {@linkcode WritePath}. */
 export interface WritePathOptions {
@@ -41,6 +42,11 @@ export interface WritePathOptions {
   ackLog: ReadonlySet<string>;
   /** A client waits this long for a write's reply before getting an error. */
   writeTimeoutMs: number;
+  /**
+   * The budget of the scripts and functions an op runs, in ms, carried in
+   * the op as steps (src/determinism/script_budget.ts); default: the option's.
+   */
+  scriptTimeMaxMs?: number;
   /**
    * Writes waiting for their replies, over every connection and peer: past it a
    * write is refused before it is logged, so a stalled log cannot grow the node
@@ -67,6 +73,9 @@ export interface WriteStats {
 
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 
+/** Commands that run a script or a function: their op carries a script budget. */
+const SCRIPT_RUNNERS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
+
 // Label lookups once, not per write.
 const answeredSeconds = writeSeconds.labels("answered");
 const loggedSeconds = writeSeconds.labels("logged");
@@ -90,8 +99,13 @@ export class WritePath implements WriteSubmitter {
     this.#clock = options.clock ?? realClock;
   }
 
-  /** Changes the write timeout and the bound on writes in flight (a reload); later writes use them. */
-  configure(changes: { writeTimeoutMs: number; writesInFlightMax: number }): void {
+  /**
+   * Changes the write timeout, the bound on writes in flight and the script
+   * budget (a reload); later writes use them.
+   */
+  configure(
+    changes: { writeTimeoutMs: number; writesInFlightMax: number; scriptTimeMaxMs?: number },
+  ): void {
     this.#options = { ...this.#options, ...changes };
   }
 
@@ -144,6 +158,12 @@ export class WritePath implements WriteSubmitter {
       acceptedAtMs: now,
       commands: request.commands.map((c) => rewriteForLog(c.command, c.argv, now)),
     };
+    if (request.commands.some((c) => SCRIPT_RUNNERS.has(c.command.name))) {
+      // Every rack stops its scripts at the same step: the budget is the op's, not each rack's.
+      op.scriptBudgetSteps = budgetSteps(
+        this.#options.scriptTimeMaxMs ?? SCRIPT_TIME_MAX_MS_DEFAULT,
+      );
+    }
     if (request.watch !== undefined) {
       // A position this node does not know yet counts as the start: more aborts, never a wrong run.
       op.watch = {
