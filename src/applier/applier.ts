@@ -63,6 +63,7 @@ import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
+import { overrunAfterMs, overrunReason } from "./script_overrun.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -116,7 +117,11 @@ export interface MasterSource {
 /** One partition's progress, for `PYLON INFO`. */
 export interface PartitionStatus {
   partition: number;
-  /** `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); see `lastError`. */
+  /**
+   * `paused`: this rack's Redis refuses writes (out of memory, read-only,
+   * ...), or a script op keeps it busy past its budget
+   * (src/applier/script_overrun.ts); see `lastError`.
+   */
   state: "starting" | "applying" | "waiting" | "paused" | "error";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
@@ -563,7 +568,13 @@ class PartitionApplier {
     });
 
     const startedAt = performance.now();
-    const frames = await connection.run(plan.commands);
+    const endWatch = this.#watchOverrun(batch);
+    let frames: Uint8Array[];
+    try {
+      frames = await connection.run(plan.commands);
+    } finally {
+      endWatch();
+    }
     applyBatchSeconds.observe(since(startedAt));
     const settled = settleBatch(plan, frames);
     this.#state = connectionAfter(plan, settled);
@@ -631,6 +642,38 @@ class PartitionApplier {
       }
       await new Promise<void>((resolve) => clock.after(Math.min(ahead + 1, 100), resolve));
     }
+  }
+
+  /**
+   * Watches a batch that runs scripts or functions (src/applier/script_overrun.ts):
+   * past their budgets plus grace the partition shows as paused, with the
+   * reason, until the batch ends. Returns the function that ends the watch.
+   */
+  #watchOverrun(batch: Batch): () => void {
+    const afterMs = overrunAfterMs(
+      batch.ops.filter((op) => op === undefined || !batch.skipped.has(op)),
+    );
+    if (afterMs === undefined) return () => {};
+    const startedAt = this.#options.clock.now();
+    let overran = false;
+    const cancel = this.#options.clock.after(afterMs, () => {
+      overran = true;
+      const reason = overrunReason(afterMs);
+      this.#status.state = "paused";
+      this.#status.lastError = reason;
+      log.error("partition {partition}: {reason}", { partition: this.partition, reason });
+    });
+    return () => {
+      cancel();
+      if (!overran) return;
+      const ms = Math.round(this.#options.clock.now() - startedAt);
+      log.warning("partition {partition}: the overrunning batch ended after {ms} ms; applying on", {
+        partition: this.partition,
+        ms,
+      });
+      this.#status.state = "applying";
+      this.#status.lastError = undefined;
+    };
   }
 
   /** Slow path after EXECABORT: each op in its own transaction. */
