@@ -17,13 +17,13 @@ const words = (args: Uint8Array[]) => args.map((a) => td.decode(a));
 
 Deno.test("the function prologue is one line that goes after the library's shebang", () => {
   assert.ok(!FUNCTION_PROLOGUE.includes("\n"));
-  assert.ok(FUNCTION_PROLOGUE.startsWith("local __pylon_steps, __pylon_stop = "));
+  assert.ok(FUNCTION_PROLOGUE.startsWith("local __pylon_steps, __pylon_stop, __pylon_why = "));
   const code = "#!lua name=lib\nredis.register_function('f', function() return 1 end)\n";
   const wrapped = td.decode(libraryCode(te.encode(code)));
   assert.equal(
     wrapped,
     "#!lua name=lib\n" + FUNCTION_PROLOGUE + "redis.register_function('f', function() " +
-      "__pylon_steps = __pylon_steps - 6 if __pylon_steps < 0 then __pylon_stop() end  " +
+      "__pylon_steps = __pylon_steps - 6 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end  " +
       "return 1 end)\n",
   );
   assert.equal(td.decode(clientLibraryCode(te.encode(wrapped))), code);

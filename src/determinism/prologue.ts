@@ -91,6 +91,7 @@ import {
   STEPS_NAME,
   STEPS_PER_MS,
   STOP_NAME,
+  WHY_NAME,
 } from "./script_budget.ts";
 
 export { EXPIRE_DUE } from "./expiry.ts";
@@ -166,7 +167,7 @@ export const WRAPPER_CORE_PRESSED = pressLua(
  * others) are the wrapper's too, its metatable hidden (its `__index` is the
  * real globals). Ends in a space, no newline.
  */
-export const PROLOGUE = `local ${STEPS_NAME}, ${STOP_NAME}; ` +
+export const PROLOGUE = `local ${STEPS_NAME}, ${STOP_NAME}, ${WHY_NAME}; ` +
   `local redis, pcall, xpcall, coroutine, loadstring, load = (function() ${WRAPPER_CORE_PRESSED} ${
     pressLua(EVAL_ENTRY)
   } end)(); local _G = setmetatable({ redis = redis, pcall = pcall, xpcall = xpcall, ` +

@@ -22,7 +22,9 @@ const context = { logTimeMs: 1_700_000_000_123, seed: "99", budgetSteps: 5000 };
 Deno.test("the prologue is one line: the client's line numbers stay theirs", () => {
   assert.ok(!PROLOGUE.includes("\n"));
   assert.ok(!PROLOGUE.includes("\r"));
-  assert.ok(PROLOGUE.startsWith("local __pylon_steps, __pylon_stop; local redis, pcall, "));
+  assert.ok(
+    PROLOGUE.startsWith("local __pylon_steps, __pylon_stop, __pylon_why; local redis, pcall, "),
+  );
   assert.ok(PROLOGUE.endsWith("rawset(_G, '_G', _G); "));
   // No comment survives pressing: one would swallow the rest of the line.
   assert.ok(!PROLOGUE.includes("--"));
@@ -57,7 +59,7 @@ Deno.test("scriptBody() charges the body's loops, and runs a refusal in place of
   assert.equal(
     body,
     PROLOGUE +
-      "while true do __pylon_steps = __pylon_steps - 4 if __pylon_steps < 0 then __pylon_stop() end  end",
+      "while true do __pylon_steps = __pylon_steps - 4 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end  end",
   );
   const refused = td.decode(scriptBody(te.encode("local __pylon_steps = 1 while true do end")));
   assert.match(refused, /^return redis\.error_reply\(\[==\[ERR Pylon refuses this script: /);

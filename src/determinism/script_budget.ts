@@ -12,7 +12,7 @@
  * after `repeat`) and of every function body (after its parameter list):
  *
  * ```
- * while true do __pylon_steps = __pylon_steps - 4 if __pylon_steps < 0 then __pylon_stop() end end
+ * while true do __pylon_steps = __pylon_steps - 4 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end end
  * ```
  *
  * Each charge is the number of tokens of the loop or function it guards
@@ -92,23 +92,30 @@ export const DEFAULT_BUDGET_STEPS = budgetSteps(SCRIPT_TIME_MAX_MS_DEFAULT);
  * (its top level, not its functions): well under Redis's own 500 ms load
  * timeout, which is a wall clock and would end a slow load on one rack only.
  */
-export const LIBRARY_LOAD_STEPS = budgetSteps(100);
+export const LIBRARY_LOAD_STEPS = budgetSteps(50);
 
 /** Names a script may not use: the counter and the stop live under them. */
 export const RESERVED_PREFIX = "__pylon";
 
 /** The prologue's counter of steps left. */
 export const STEPS_NAME = "__pylon_steps";
-/** The prologue's function that raises the budget error. */
+/**
+ * The prologue's function that raises the budget error: Lua's `error`, a C
+ * function, so Redis names the line of the charge that raised it.
+ */
 export const STOP_NAME = "__pylon_stop";
+/** The prologue's budget error (a table `{ err = ... }`), what the stop raises. */
+export const WHY_NAME = "__pylon_why";
 
 /** The charge inserted at the start of a loop or function body; spaces keep tokens apart. */
 function charge(steps: number): string {
-  return ` ${STEPS_NAME} = ${STEPS_NAME} - ${steps} if ${STEPS_NAME} < 0 then ${STOP_NAME}() end `;
+  return ` ${STEPS_NAME} = ${STEPS_NAME} - ${steps} if ${STEPS_NAME} < 0 then ` +
+    `${STOP_NAME}(${WHY_NAME}) end `;
 }
 
 const CHARGE_PATTERN = new RegExp(
-  `^ ${STEPS_NAME} = ${STEPS_NAME} - [0-9]+ if ${STEPS_NAME} < 0 then ${STOP_NAME}\\(\\) end `,
+  `^ ${STEPS_NAME} = ${STEPS_NAME} - [0-9]+ if ${STEPS_NAME} < 0 then ` +
+    `${STOP_NAME}\\(${WHY_NAME}\\) end `,
 );
 /** The longest charge text (a weight of up to 16 digits). */
 const CHARGE_BYTES_MAX = charge(10 ** 15).length;

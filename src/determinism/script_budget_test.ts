@@ -15,7 +15,7 @@ function charged(source: string): string {
   const out = instrument(te.encode(source));
   if ("refusal" in out) throw new Error(out.refusal);
   return td.decode(out.code).replaceAll(
-    / __pylon_steps = __pylon_steps - ([0-9]+) if __pylon_steps < 0 then __pylon_stop\(\) end /g,
+    / __pylon_steps = __pylon_steps - ([0-9]+) if __pylon_steps < 0 then __pylon_stop\(__pylon_why\) end /g,
     "{$1}",
   );
 }
@@ -109,7 +109,7 @@ Deno.test("uninstrument() gives back the code exactly, lookalikes in strings and
   const sources = [
     "#!lua name=lib\nredis.register_function('f', function(keys, args)\n" +
     "  for i = 1, #args do redis.call('SET', keys[1], args[i]) end\nend)\n",
-    "local t = ' __pylon_steps = __pylon_steps - 1 if __pylon_steps < 0 then __pylon_stop() end '\n" +
+    "local t = ' __pylon_steps = __pylon_steps - 1 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end '\n" +
     "while t do t = nil end",
     "repeat local a = 1 until true",
     "",

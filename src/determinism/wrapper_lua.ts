@@ -31,26 +31,18 @@ local setmetatable, rawget, rawset, pairs, ipairs = setmetatable, rawget, rawset
 -- protocol (redis.setresp) and the names already checked for expiry in this run.
 local T, Ts, rng, resp, checked = 0, '0', 1, 2, {}
 local function istr(x) return sformat('%.0f', x) end
--- The script budget (script_budget.ts). __pylon_steps (a local of the prologue, before this
--- core) counts down: the code's own loops and functions charge it, and so does each call. Below
--- zero, every charge raises the budget error again, so catching it does not let a script go on.
+-- The script budget (script_budget.ts). __pylon_steps, __pylon_stop and __pylon_why are locals
+-- of the prologue, before this core. __pylon_steps counts down: the code's own loops and functions
+-- charge it, and so does each call; below zero every charge raises __pylon_why again with
+-- __pylon_stop, Lua's error (a C function, so the error names the line that charged).
 local BUDGET_RATE, CALL_STEPS, ELEMENT_STEPS = @STEPS_PER_MS@, @REDIS_CALL_STEPS@, @REPLY_ELEMENT_STEPS@
-local budget, what = 0, 'script'
-local cowrap, opcall, oxpcall, oresume = coroutine.wrap, pcall, xpcall, coroutine.resume
--- The stop is a C function (coroutine.wrap's), so the error names the line that charged; a
--- wrapped coroutine that raised is dead, so each stop puts the next one in its place first.
-local function stopper()
-  return cowrap(function()
-    __pylon_stop = stopper()
-    error({ err = 'ERR Pylon stopped the ' .. what .. ': it ran past its budget of ' .. istr(budget / BUDGET_RATE) .. ' ms (' .. istr(budget) .. ' steps, script-time-max-ms), and every rack stops it at this same point; writes it made before stay' }, 0)
-  end)
-end
+local opcall, oxpcall, oresume = pcall, xpcall, coroutine.resume
 local function charge(n)
   __pylon_steps = __pylon_steps - n
-  if __pylon_steps < 0 then __pylon_stop() end
+  if __pylon_steps < 0 then __pylon_stop(__pylon_why) end
 end
 local function spent(...)
-  if __pylon_steps < 0 then __pylon_stop() end
+  if __pylon_steps < 0 then __pylon_stop(__pylon_why) end
   return ...
 end
 local function refuseCode(name)
@@ -75,10 +67,10 @@ local function begin(t, s, b, kind)
   rng = (tonumber(s) or 0) % 2147483646 + 1
   resp = 2
   checked = {}
-  budget = tonumber(b) or 0
-  what = kind
+  local budget = tonumber(b) or 0
   __pylon_steps = budget
-  __pylon_stop = stopper()
+  __pylon_stop = error
+  __pylon_why = { err = 'ERR Pylon stopped the ' .. kind .. ': it ran past its budget of ' .. istr(budget / BUDGET_RATE) .. ' ms (' .. istr(budget) .. ' steps, script-time-max-ms), and every rack stops it at this same point; writes it made before stay' }
 end
 local function rp(...) return redis.pcall(...) end
 local function isErr(r) return type(r) == 'table' and type(rawget(r, 'err')) == 'string' end
@@ -1228,7 +1220,7 @@ return W, shadows.pcall, shadows.xpcall, shadows.coroutine, shadows.loadstring, 
  * is spliced in at `@CORE@`.
  */
 export const FUNCTION_PROLOGUE_SOURCE = String.raw`
-local __pylon_steps, __pylon_stop = @LOAD_STEPS@, function() local Pylon_stopped_the_library_code_at_its_load_budget; Pylon_stopped_the_library_code_at_its_load_budget() end;
+local __pylon_steps, __pylon_stop, __pylon_why = @LOAD_STEPS@, function() local Pylon_stopped_the_library_code_at_its_load_budget; Pylon_stopped_the_library_code_at_its_load_budget() end;
 local redis, math, pcall, xpcall, coroutine, loadstring, load, _G = (function()
   local core
   local R = { log = redis.log, LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
