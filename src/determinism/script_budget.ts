@@ -38,11 +38,14 @@
  * The budget an op runs with travels in the op (`Op.scriptBudgetSteps`): the
  * accepting node turns its `--script-time-max-ms` into steps at the fixed
  * rate {@linkcode STEPS_PER_MS}, so every rack uses the same number whatever
- * its own settings. The rate is a choice, not a measurement of each machine:
- * measured on a 2-core test machine, a tight loop runs about 500,000 steps
- * per ms; the constant is four times lower, so a budget of N ms stops such a
- * loop after about N/4 ms there, and a rack several times slower still stops
- * it within N ms.
+ * its own settings. The rate is a choice, not a measurement of each machine.
+ * Measured as Redis's CPU time on the 2-core test machine (README, script
+ * budget), loops run 400,000 to 1,000,000 steps per ms of pure Lua, 200,000
+ * to 370,000 calling Redis, and 50,000 to 80,000 when each iteration calls a
+ * C function that does some work (`string.format`, `cjson.encode`, an
+ * `HGETALL` the wrapper sorts). The constant is the slowest of those,
+ * rounded down: no loop measured there runs past its budget, and a tight Lua
+ * loop stops after a tenth to a fifth of it.
  *
  * What the budget does not bound: time spent inside one C function (Lua's or
  * Redis's) grows with the size of what it works on, not with steps: a huge
@@ -57,7 +60,7 @@ import { optionDefault } from "../config/options.ts";
 import { luaTokens, type Token } from "./lua_tokens.ts";
 
 /** Steps per millisecond of `--script-time-max-ms` (see the header for how it was chosen). */
-export const STEPS_PER_MS = 100_000;
+export const STEPS_PER_MS = 50_000;
 
 /**
  * What a call in the code costs besides its tokens: a call of a C function

@@ -35,7 +35,7 @@ async function run(
   return text(restoreScriptReply(reply, argv[1]!));
 }
 
-const STOPPED = /^-ERR Pylon stopped the script: it ran past its budget of 20 ms \(2000000 steps/;
+const STOPPED = /^-ERR Pylon stopped the script: it ran past its budget of 20 ms \(1000000 steps/;
 
 Deno.test("every way of looping for ever is stopped at the budget, with Pylon's error naming the line", async () => {
   await using redis = await startRedis();
