@@ -43,6 +43,7 @@ import { ignored } from "./observe/ignored.ts";
 import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
 import { ScriptOps } from "./applier/script_ops.ts";
+import { budgetSteps } from "./determinism/script_budget.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
@@ -268,7 +269,11 @@ async function runNode(
   });
   const scripts = new ScriptRunner(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
-    { access: config.redis.access, logId: opLog.id },
+    {
+      access: config.redis.access,
+      logId: opLog.id,
+      budgetSteps: () => budgetSteps(current.scriptTimeMaxMs),
+    },
   );
   const reads = new ReadService({ rack, upstream, progress, metaDb, scripts, health, peers });
   const router = new WriteRouter({ writes, peers, health, ackLog });

@@ -59,7 +59,7 @@ const EXPIRY_READ =
 const SCRIPT_READ =
   "a read-only script, run on a rack's Redis as a restricted user that cannot reach another db";
 const KILL =
-  "a script or function applied as an op stops by itself once it runs past its budget (--script-time-max-ms), at the same point on every rack, and killing it on one rack would leave that rack different from the others; a read-only script (EVAL_RO, FCALL_RO) runs on one rack's Redis only: kill it on that Redis directly";
+  "scripts and functions applied as ops, and read-only functions (FCALL_RO), stop by themselves once they run past their budget (--script-time-max-ms), at the same point on every rack, and killing an op's script on one rack would leave that rack different from the others; a read-only script (EVAL_RO, EVALSHA_RO) runs on one rack's Redis only and has no budget: if one hangs, run SCRIPT KILL on that Redis directly (FUNCTION STATS there names the running script; never kill one whose command carries Pylon's three trailing arguments)";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
 const MEMORY_ADMIN = "it reports on the underlying Redis's memory; run it on that Redis directly";

@@ -29,6 +29,8 @@
 
 import { equalsIgnoreCase, parseStrictInteger } from "../command/bytes.ts";
 import { concatBytes } from "../resp/bytes.ts";
+import { encodeCommand } from "../resp/encoder.ts";
+import { RequestDecoder } from "../resp/request_decoder.ts";
 import { arrayItems, bulkPayload, mapItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { contextArgs, type LogContext, pressLua, WRAPPER_CORE_PRESSED } from "./prologue.ts";
@@ -134,6 +136,24 @@ export function wrapFcall(argv: readonly Uint8Array[], context: LogContext): Uin
   const numkeys = argv[2] === undefined ? undefined : parseStrictInteger(argv[2]);
   if (numkeys === undefined || numkeys < 0 || numkeys > argv.length - 3) return out;
   return [...out, ...contextArgs(context)];
+}
+
+/**
+ * An encoded read-only script request as the rack's Redis runs it for a
+ * read: `FCALL_RO` gets T, the seed and the budget appended, as the
+ * library's prologue takes them off its args (without them it would take
+ * the client's last three); a read has no op, so T is the time it is served
+ * and the seed 0. The budget bounds read-only functions as it bounds ops.
+ * Any other request is returned as it is.
+ */
+export function readScriptRequest(request: Uint8Array, context: LogContext): Uint8Array {
+  const decoder = new RequestDecoder();
+  decoder.push(request);
+  const argv = decoder.next();
+  if (argv === undefined || argv[0] === undefined || !equalsIgnoreCase(argv[0], "fcall_ro")) {
+    return request;
+  }
+  return encodeCommand(wrapFcall(argv, context));
 }
 
 const decoder = new TextDecoder();

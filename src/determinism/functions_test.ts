@@ -3,6 +3,7 @@ import {
   clientLibraryCode,
   FUNCTION_PROLOGUE,
   libraryCode,
+  readScriptRequest,
   restoreFunctionReply,
   wrapFcall,
   wrapFunctionLoad,
@@ -156,4 +157,15 @@ Deno.test("restoreFunctionReply() shows FUNCTION LIST's library_code and FUNCTIO
   assert.equal(td.decode(readFunctionPayload(inner)!.libraries[0]!), code);
   const error = te.encode("-ERR nope\r\n");
   assert.equal(restoreFunctionReply(argv("FUNCTION", "LIST"), 2, error), error);
+});
+
+Deno.test("readScriptRequest() gives FCALL_RO of a read T, seed 0 and the budget; other requests stay", async () => {
+  const { encodeCommand } = await import("../resp/encoder.ts");
+  const context = { logTimeMs: 5, seed: "0", budgetSteps: 9 };
+  assert.equal(
+    td.decode(readScriptRequest(encodeCommand(["fcall_ro", "f", "1", "k", "a"]), context)),
+    td.decode(encodeCommand(["fcall_ro", "f", "1", "k", "a", "5", "0", "9"])),
+  );
+  const evalRo = encodeCommand(["EVAL_RO", "return 1", "0"]);
+  assert.equal(readScriptRequest(evalRo, context), evalRo);
 });
