@@ -339,6 +339,9 @@ function wrappedCommand(argv: readonly Uint8Array[]): Wrapped | undefined {
   return undefined;
 }
 
+/** The budget of a top-level command run through the wrapper: none to speak of. */
+const NO_BUDGET_STEPS = Number.MAX_SAFE_INTEGER;
+
 /** Runs the client's command, ARGV, through the wrapper and answers Redis's reply. */
 const CALL_BODY = "return redis.pcall(unpack(ARGV))";
 /** The same for a RESP3 client: the script reads and answers RESP3 types. */
@@ -374,13 +377,14 @@ export function commandAsScript(
   const body = protocol === 3
     ? (wrapped === "xreadgroup" ? XREADGROUP_BODY_RESP3 : CALL_BODY_RESP3)
     : CALL_BODY;
-  // Pylon's own bodies: nothing to charge but the call, which the wrapper charges.
+  // Pylon's own bodies, one command each: no budget, which would only stop a large reply (an
+  // SPOP of millions) after the command ran, losing it.
   return [
     EVAL,
     placeProlog(encoder.encode(body)),
     encoder.encode("0"),
     ...argv,
-    ...contextArgs(context),
+    ...contextArgs({ ...context, budgetSteps: NO_BUDGET_STEPS }),
   ];
 }
 
