@@ -42,7 +42,7 @@
  * `XCLAIM`, `XAUTOCLAIM`, `XREADGROUP`) run as a one-call script through the
  * same wrapper ({@linkcode commandAsScript}).
  *
- * What it costs: the prologue is about 31 KB (send it once with SCRIPT
+ * What it costs: the prologue is about 35 KB (send it once with SCRIPT
  * LOAD and apply EVALSHA: EVAL would hash it on every run) and a run builds
  * about 20 Lua closures, plus a group of handlers at the first call that
  * needs one; each call checks its key arguments' expiry (one PEXPIRETIME per
