@@ -44,6 +44,7 @@ import { Users } from "./auth/users.ts";
 import { ScriptRunner } from "./redis/script_runner.ts";
 import { ScriptOps } from "./applier/script_ops.ts";
 import { checkWatchAtAccept } from "./applier/watch.ts";
+import { budgetSteps } from "./determinism/script_budget.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
@@ -250,6 +251,7 @@ async function runNode(
     ackLog,
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
+    scriptTimeMaxMs: config.scriptTimeMaxMs,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
     // Watches are checked against the log before their transaction is logged (src/applier/watch.ts).
     checkWatch: (watch, partition) => checkWatchAtAccept(opLog, partition, watch),
@@ -278,7 +280,11 @@ async function runNode(
   });
   const scripts = new ScriptRunner(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
-    { access: config.redis.access, logId: opLog.id },
+    {
+      access: config.redis.access,
+      logId: opLog.id,
+      budgetSteps: () => budgetSteps(current.scriptTimeMaxMs),
+    },
   );
   const reads = new ReadService({ rack, upstream, progress, metaDb, scripts, health, peers });
   const router = new WriteRouter({ writes, peers, health, ackLog });
@@ -435,6 +441,7 @@ async function runNode(
         writes.configure({
           writeTimeoutMs: next.writeTimeoutMs,
           writesInFlightMax: next.writesInFlightMax,
+          scriptTimeMaxMs: next.scriptTimeMaxMs,
         });
         gateway!.setClientLimits({
           clientsMax: next.clientsMax,

@@ -73,6 +73,7 @@ import {
 } from "../cluster/rack_contract.ts";
 import { readRackSettings } from "../redis/rack_settings.ts";
 import { conditionReason, rackConditionMet } from "../observe/rack_conditions.ts";
+import { overrunAfterMs, overrunReason } from "./script_overrun.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -151,9 +152,10 @@ export interface MasterSource {
 export interface PartitionStatus {
   partition: number;
   /**
-   * `paused`: this rack's Redis refuses writes (out of memory, read-only, ...);
-   * `halted`: its data may differ from the other racks' (src/applier/halt.ts);
-   * see `lastError`.
+   * `paused`: this rack's Redis refuses writes (out of memory, read-only,
+   * ...), or a script op keeps it busy past its budget
+   * (src/applier/script_overrun.ts); `halted`: its data may differ from the
+   * other racks' (src/applier/halt.ts); see `lastError`.
    */
   state: "starting" | "applying" | "waiting" | "paused" | "halted" | "error";
   /** Next offset to apply (everything below is applied), once known. */
@@ -715,7 +717,13 @@ class PartitionApplier {
     });
 
     const startedAt = performance.now();
-    const frames = await connection.run(plan.commands);
+    const endWatch = this.#watchOverrun(batch);
+    let frames: Uint8Array[];
+    try {
+      frames = await connection.run(plan.commands);
+    } finally {
+      endWatch();
+    }
     applyBatchSeconds.observe(since(startedAt));
     const settled = settleBatch(plan, frames);
     this.#state = connectionAfter(plan, settled);
@@ -849,6 +857,38 @@ class PartitionApplier {
       }
       await new Promise<void>((resolve) => clock.after(Math.min(ahead + 1, 100), resolve));
     }
+  }
+
+  /**
+   * Watches a batch that runs scripts or functions (src/applier/script_overrun.ts):
+   * past their budgets plus grace the partition shows as paused, with the
+   * reason, until the batch ends. Returns the function that ends the watch.
+   */
+  #watchOverrun(batch: Batch): () => void {
+    const afterMs = overrunAfterMs(
+      batch.ops.filter((op) => op === undefined || !batch.skipped.has(op)),
+    );
+    if (afterMs === undefined) return () => {};
+    const startedAt = this.#options.clock.now();
+    let overran = false;
+    const cancel = this.#options.clock.after(afterMs, () => {
+      overran = true;
+      const reason = overrunReason(afterMs);
+      this.#status.state = "paused";
+      this.#status.lastError = reason;
+      log.error("partition {partition}: {reason}", { partition: this.partition, reason });
+    });
+    return () => {
+      cancel();
+      if (!overran) return;
+      const ms = Math.round(this.#options.clock.now() - startedAt);
+      log.warning("partition {partition}: the overrunning batch ended after {ms} ms; applying on", {
+        partition: this.partition,
+        ms,
+      });
+      this.#status.state = "applying";
+      this.#status.lastError = undefined;
+    };
   }
 
   /** Slow path after EXECABORT: each op in its own transaction. */

@@ -277,7 +277,7 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
     op.commands.forEach((argv, index) => {
       // FLUSHALL empties the metadata db too: bodies are kept again when next run.
       if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
-      const at = { opId: op.id, index, logTimeMs: time };
+      const at = { opId: op.id, index, logTimeMs: time, budgetSteps: op.scriptBudgetSteps };
       const own = (restore?: (reply: Uint8Array) => Uint8Array): Slot =>
         restore === undefined ? { kind: "op", op, index } : { kind: "op", op, index, restore };
       const asScript = scripts?.queue(
@@ -295,7 +295,11 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
       // Time and chance from the log: SPOP, XADD *, XCLAIM, ... through the determinism wrapper.
       const wrapped = options.wrapCommands === false
         ? undefined
-        : commandAsScript(argv, op.protocol, { logTimeMs: time, seed: opSeed(op.id, index) });
+        : commandAsScript(argv, op.protocol, {
+          logTimeMs: time,
+          seed: opSeed(op.id, index),
+          budgetSteps: op.scriptBudgetSteps,
+        });
       if (wrapped !== undefined) {
         const sha = wrapperSha(wrapped[1]!);
         load(wrapped[1]!, sha);

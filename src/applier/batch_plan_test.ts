@@ -22,6 +22,7 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { RequestDecoder } from "../resp/request_decoder.ts";
 import { randomSeed, ScriptOps, ScriptRegistry, scriptSha } from "./script_ops.ts";
 import { opSeed, scriptBody } from "../determinism/prologue.ts";
+import { DEFAULT_BUDGET_STEPS } from "../determinism/script_budget.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -319,8 +320,9 @@ const RESEED = "EVAL math.randomseed(tonumber(ARGV[1])) 0";
 /** BODY behind the determinism prologue, as the applier runs it (by its sha, loaded first). */
 const WRAPPED = text(scriptBody(bytes(BODY)));
 const WRAPPED_SHA = scriptSha(scriptBody(bytes(BODY)));
-/** How BODY of op `o` runs at log time 0, by its wrapped sha, with the op's seed. */
-const wrappedRun = (o: Op) => `EVALSHA ${WRAPPED_SHA} 1 k 0 ${opSeed(o.id, 0)}`;
+/** How BODY of op `o` runs at log time 0, by its wrapped sha, with the op's seed and budget. */
+const wrappedRun = (o: Op) =>
+  `EVALSHA ${WRAPPED_SHA} 1 k 0 ${opSeed(o.id, 0)} ${o.scriptBudgetSteps ?? DEFAULT_BUDGET_STEPS}`;
 
 Deno.test("a script runs as the restricted user, reseeded, and its body is kept in the metadata db after the op", () => {
   const { registry, setUser, asScripts, back } = scriptsSetup();
@@ -742,8 +744,8 @@ Deno.test("XADD * and SPOP run through the determinism wrapper by sha, loaded on
   const sha = scriptSha(bytes(loads[0]!.slice("SCRIPT LOAD ".length)));
   assert.deepEqual(shown.slice(1, 4), [
     loads[0],
-    `EVALSHA ${sha} 0 XADD s * f v 1000 ${opSeed(a.id, 0)}`,
-    `EVALSHA ${sha} 0 SPOP set 1005 ${opSeed(b.id, 0)}`,
+    `EVALSHA ${sha} 0 XADD s * f v 1000 ${opSeed(a.id, 0)} ${Number.MAX_SAFE_INTEGER}`,
+    `EVALSHA ${sha} 0 SPOP set 1005 ${opSeed(b.id, 0)} ${Number.MAX_SAFE_INTEGER}`,
   ]);
   // Without the wrapper (a Redis without Lua), they go as they are.
   const bare = planBatch(batch, {
@@ -756,4 +758,23 @@ Deno.test("XADD * and SPOP run through the determinism wrapper by sha, loaded on
     wrapCommands: false,
   });
   assert.deepEqual(words(bare.commands).slice(1, 3), ["XADD s * f v", "SPOP set"]);
+});
+
+Deno.test("a script and a function run with the budget their op carries", () => {
+  const { registry } = scriptsSetup();
+  const e = op({
+    commands: [["EVAL", BODY, "1", "k"], ["FCALL", "f", "0"]],
+    scriptBudgetSteps: 777,
+  });
+  const batch = batchOf([e]);
+  const steps = planScriptSteps(batch, {
+    scripts: registry,
+    metaDb: META,
+    connection: { protocol: 2, db: 0 },
+  })!;
+  registry.prepared(steps.plan, [bytes("+OK\r\n"), bytes(`$40\r\n${SHA}\r\n`)]);
+  const shown = words(plan(batch, steps.after, registry).commands);
+  assert.ok(shown.includes(wrappedRun(e)));
+  assert.ok(wrappedRun(e).endsWith(" 777"));
+  assert.ok(shown.includes(`FCALL f 0 0 ${opSeed(e.id, 1)} 777`));
 });

@@ -81,14 +81,24 @@ export class RackProgress {
     return this.#refreshing;
   }
 
-  /** Waits until `need` is reached, reading the rack's positions; false at the deadline. */
+  /**
+   * Waits until `need` is reached, reading the rack's positions; false at the
+   * deadline, also when a read is still waiting for a Redis that does not
+   * answer (a long script runs there).
+   */
   async reached(need: Need, timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     while (true) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await this.refresh();
+        await Promise.race([
+          this.refresh(),
+          new Promise((resolve) => timer = setTimeout(resolve, deadline - performance.now())),
+        ]);
       } catch {
         // Redis unreachable now: the deadline decides.
+      } finally {
+        clearTimeout(timer);
       }
       if (this.satisfies(need)) return true;
       if (performance.now() >= deadline) return false;

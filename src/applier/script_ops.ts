@@ -259,13 +259,14 @@ export class ScriptRegistry {
    *
    * A script whose body compiles runs behind the determinism prologue
    * (src/determinism/prologue.ts: time and chance from the op's log time and
-   * seed), by the sha of the wrapped body; one that does not compile, or
+   * seed), its loops and functions charged for the op's script budget
+   * (src/determinism/script_budget.ts), by the sha of the wrapped body; one that does not compile, or
    * whose numkeys Redis refuses, goes as the client sent it, for Redis's own
    * error, alike on every rack.
    */
   queue(
     argv: readonly Uint8Array[],
-    at: { opId: string; index: number; logTimeMs: number },
+    at: { opId: string; index: number; logTimeMs: number; budgetSteps?: number | undefined },
     queue: (command: Uint8Array, own: boolean, restore?: (reply: Uint8Array) => Uint8Array) => void,
     meta: Uint8Array[],
     load: (wrapped: Uint8Array, sha: string) => void,
@@ -287,7 +288,11 @@ export class ScriptRegistry {
         const compiles = body !== undefined &&
           (this.#bodies.has(sha) || this.#keeping.has(sha) || this.#compiled.has(sha));
         const tail = compiles
-          ? scriptArgs(argv.slice(2), at.logTimeMs, opSeed(at.opId, at.index))
+          ? scriptArgs(argv.slice(2), {
+            logTimeMs: at.logTimeMs,
+            seed: opSeed(at.opId, at.index),
+            budgetSteps: at.budgetSteps,
+          })
           : undefined;
         const readOnly = script.kind === "eval" ? argv[0]!.length === 7 : script.readOnly;
         queue(reseedCommand(randomSeed(at.opId, at.index)), false);
@@ -304,7 +309,7 @@ export class ScriptRegistry {
           queue(
             encodeCommand([readOnly ? "EVALSHA_RO" : "EVALSHA", wrapped.sha, ...tail]),
             true,
-            (reply) => restoreScriptReply(reply, body!),
+            (reply) => restoreScriptReply(reply, body!, wrapped.sha),
           );
         }
         queue(this.#ops.authBack, false);
@@ -318,6 +323,7 @@ export class ScriptRegistry {
           encodeCommand(wrapFcall(argv, {
             logTimeMs: at.logTimeMs,
             seed: opSeed(at.opId, at.index),
+            budgetSteps: at.budgetSteps,
           })),
           true,
         );

@@ -6,6 +6,7 @@
 import { equalsIgnoreCase, parseStrictInteger } from "./bytes.ts";
 import { georadiusStoreIndex, sortStoreIndex, xreadBlocks } from "./keys.ts";
 import { unreadableRestore } from "./function_payload.ts";
+import { RESERVED_PREFIX, reservedName } from "../determinism/script_budget.ts";
 import type { RawCommand } from "./raw.ts";
 import type { ArgumentRule, CommandClass, ReplyFilter, ReplyKind } from "./types.ts";
 
@@ -57,7 +58,8 @@ const EXPIRY_READ =
   "a read; the rack's Redis stores expiries shifted (it never expires a key by its own clock), so the reply is shown as the client set it";
 const SCRIPT_READ =
   "a read-only script, run on a rack's Redis as a restricted user that cannot reach another db";
-const ONE_REDIS = "it acts on one Redis's running script; run it on that Redis directly";
+const KILL =
+  "scripts and functions applied as ops, and read-only functions (FCALL_RO), stop by themselves once they run past their budget (--script-time-max-ms), at the same point on every rack, and killing an op's script on one rack would leave that rack different from the others; a read-only script (EVAL_RO, EVALSHA_RO) runs on one rack's Redis only and has no budget: if one hangs, run SCRIPT KILL on that Redis directly (FUNCTION STATS there names the running script; never kill one whose command carries Pylon's three trailing arguments)";
 const TRACKING =
   "client-side caching would see invalidations from one rack's Redis only; ask the underlying Redis";
 const MEMORY_ADMIN = "it reports on the underlying Redis's memory; run it on that Redis directly";
@@ -123,6 +125,20 @@ const UNREADABLE_PAYLOAD_RULE: ArgumentRule = {
     "Pylon cannot read this payload's libraries to load them behind its determinism prologue; FUNCTION LOAD their code instead",
   test: unreadableRestore,
 };
+
+/** Code at `argv[at(argv)]` that names a name reserved for the script budget is refused before it is logged. */
+function reservedNameRule(at: (argv: readonly Uint8Array[]) => number): ArgumentRule {
+  return {
+    when: `code naming a name reserved for the script budget ('${RESERVED_PREFIX}...'): refused`,
+    class: "refused",
+    reason:
+      `the code names a name reserved for Pylon's script budget (names beginning with '${RESERVED_PREFIX}'); rename it`,
+    test: (argv) => {
+      const code = argv[at(argv)];
+      return code !== undefined && reservedName(code) !== undefined;
+    },
+  };
+}
 
 const BLOCK_RULE: ArgumentRule = {
   when: "BLOCK: refused, blocking commands are not served, Pylon does not hold clients waiting",
@@ -370,7 +386,12 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     reason:
       "the connection remembers the keys and its rack's position; EXEC carries them, and every rack aborts it alike if the log shows a change in between",
   },
-  "eval": { class: "write", reply: "data", reason: SCRIPT_OP },
+  "eval": {
+    class: "write",
+    reply: "data",
+    reason: SCRIPT_OP,
+    argumentRule: reservedNameRule(() => 1),
+  },
   "evalsha": {
     class: "write",
     reply: "data",
@@ -382,6 +403,7 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     class: "write",
     reply: "data",
     reason: "a world op: every rack can then run the script by its sha",
+    argumentRule: reservedNameRule(() => 2),
   },
   "script|flush": {
     class: "write",
@@ -389,13 +411,14 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     reason: "a world op: forgets scripts everywhere",
   },
   "script|exists": { class: "read", reason: "the local rack's Redis script cache" },
-  "script|kill": { class: "refused", reason: ONE_REDIS },
+  "script|kill": { class: "refused", reason: KILL },
   "script|debug": { class: "refused", reason: "the Lua debugger runs on one Redis, not on an op" },
   "function|load": {
     class: "write",
     reply: "data",
     reason:
       "a world op: every rack gets the library, loaded behind the determinism prologue (time and chance from the op)",
+    argumentRule: reservedNameRule((argv) => argv.length - 1),
   },
   "function|restore": {
     class: "write",
@@ -416,7 +439,7 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
     replyFilter: "functions",
   },
   "function|stats": { class: "read", reason: "the local rack's running function" },
-  "function|kill": { class: "refused", reason: ONE_REDIS },
+  "function|kill": { class: "refused", reason: KILL },
 
   // The underlying Redis's business: cluster, replication, administration.
   "cluster|*": { class: "refused", reason: CLUSTER },

@@ -173,7 +173,9 @@ Deno.test("transactions and WATCH are Pylon's; scripts are ops; *_RO scripts and
   for (const name of ["script|kill", "function|kill", "script|debug"]) {
     assert.equal(spec(name).class, "refused", name);
   }
-  assert.equal(spec("function|load").argumentRule, undefined, "loaded behind the prologue");
+  for (const name of ["eval", "script|load", "function|load"]) {
+    assert.equal(spec(name).argumentRule?.class, "refused", `${name}: reserved names refused`);
+  }
   assert.equal(
     spec("function|restore").argumentRule?.class,
     "refused",
@@ -236,14 +238,17 @@ Deno.test("overrideFor() prefers the exact name, then the container, then HELP",
 Deno.test("commands whose arguments decide carry a rule", () => {
   const ruled = every().filter((c) => c.argumentRule !== undefined).map((c) => c.name).sort();
   assert.deepEqual(ruled, [
+    "eval",
     "flushall",
     "flushdb",
+    "function|load",
     "function|restore",
     "georadius",
     "georadiusbymember",
     "mset",
     "pfcount",
     "psetex",
+    "script|load",
     "set",
     "setex",
     "sort",

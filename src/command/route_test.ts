@@ -177,3 +177,29 @@ Deno.test("route() returns the same prebuilt route for every request of a plain 
   assert.equal(first, second);
   assert.ok(Object.isFrozen(first));
 });
+
+Deno.test("code naming a name reserved for the script budget is refused before it is logged", () => {
+  const refused = (name: string) =>
+    `refused: ERR command '${name}' is refused by Pylon: the code names a name reserved for Pylon's script budget (names beginning with '__pylon'); rename it`;
+  const library = "#!lua name=l\nlocal __pylon_steps = 1e18";
+  expectRoutes([
+    [["EVAL", "local __pylon_steps = 1e18 while true do end", "0"], refused("eval")],
+    [["EVAL", "return '__pylon_steps'", "0"], "write/data"],
+    [["SCRIPT", "LOAD", "__pylon_stop = nil"], refused("script|load")],
+    [["SCRIPT", "LOAD", "return 1"], "write/data"],
+    [["FUNCTION", "LOAD", library], refused("function|load")],
+    [["FUNCTION", "LOAD", "REPLACE", library], refused("function|load")],
+    [["FUNCTION", "LOAD", "#!lua name=l\nreturn 1"], "write/data"],
+  ]);
+});
+
+Deno.test("SCRIPT KILL and FUNCTION KILL are refused, saying scripts stop by themselves", () => {
+  for (const args of [["SCRIPT", "KILL"], ["FUNCTION", "KILL"]]) {
+    const routed = summary(routeOf(...args));
+    assert.match(
+      routed,
+      /stop by themselves once they run past their budget \(--script-time-max-ms\)/,
+    );
+    assert.match(routed, /run SCRIPT KILL on that Redis directly/);
+  }
+});

@@ -12,6 +12,7 @@ export const LIVE_OPTIONS = [
   "logLevel",
   "logFormat",
   "writeTimeoutMs",
+  "scriptTimeMaxMs",
   "writesInFlightMax",
   "drainTimeoutMs",
   "ackLog",

@@ -268,6 +268,15 @@ export const OPTIONS = {
     min: 1,
     max: 3_600_000,
   },
+  "script-time-max-ms": {
+    kind: "integer",
+    value: "n",
+    help:
+      "a script or function applied as an op that runs past this is stopped, at the same point on every rack (counted in steps of its code, not by a clock; see README, script budget)",
+    default: 2_000,
+    min: 1,
+    max: 3_600_000,
+  },
   "log-segment-bytes": {
     kind: "bytes",
     value: "size",

@@ -194,6 +194,7 @@ export function parseConfig(
       strongQuorum: parseQuorum(read.text("strong-quorum")),
       metaDb: read.integer("meta-db"),
       writeTimeoutMs: read.integer("write-timeout-ms"),
+      scriptTimeMaxMs: read.integer("script-time-max-ms"),
       writesInFlightMax: read.integer("writes-in-flight-max"),
       drainTimeoutMs: read.integer("drain-timeout-ms"),
       publishMaxAgeMs: read.integer("publish-max-age-ms"),

@@ -49,6 +49,7 @@ Deno.test("parseConfig() with no sources holds every default of the option table
     applier: optionDefault("applier"),
     strongQuorum: optionDefault("strong-quorum"),
     writeTimeoutMs: optionDefault("write-timeout-ms"),
+    scriptTimeMaxMs: optionDefault("script-time-max-ms"),
     writesInFlightMax: optionDefault("writes-in-flight-max"),
     drainTimeoutMs: optionDefault("drain-timeout-ms"),
     publishMaxAgeMs: optionDefault("publish-max-age-ms"),
@@ -343,6 +344,13 @@ const TABLE: {
   },
   { option: "meta-db", text: "31", json: 31, field: "metaDb", expected: 31 },
   { option: "write-timeout-ms", text: "2500", json: 2500, field: "writeTimeoutMs", expected: 2500 },
+  {
+    option: "script-time-max-ms",
+    text: "500",
+    json: 500,
+    field: "scriptTimeMaxMs",
+    expected: 500,
+  },
   {
     option: "admin-listen",
     text: "127.0.0.1:9121",

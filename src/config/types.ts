@@ -112,6 +112,8 @@ export interface Config {
   metaDb: number | undefined;
   /** How long a client waits for a write's reply. */
   writeTimeoutMs: number;
+  /** The script budget ops accepted here carry, in ms (src/determinism/script_budget.ts). */
+  scriptTimeMaxMs: number;
   /** Writes this node may have waiting for their replies, all connections and peers together. */
   writesInFlightMax: number;
   /** How long a stop (SIGTERM) lets connections finish what they took before closing them. */

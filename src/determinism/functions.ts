@@ -3,9 +3,12 @@
  * loaded wrapped: after its `#!lua name=...` line (Redis requires it first),
  * a one-line prologue binds `redis` and `math` for the whole library, so its
  * callbacks' calls decide time and chance from the op (see prologue.ts), and
- * wraps every callback it registers so that it takes T and the seed off its
- * args: an op's `FCALL fn numkeys keys... args...` is applied with T and the
- * seed appended, and the callback sees the client's args.
+ * wraps every callback it registers so that it takes T, the seed and the
+ * script budget off its args: an op's `FCALL fn numkeys keys... args...` is
+ * applied with T, the seed and the budget appended, and the callback sees the
+ * client's args. Its loops and functions are charged for the budget
+ * (script_budget.ts), and `FUNCTION LIST`/`DUMP` show the code without the
+ * charges.
  *
  * Clients see their own code: `FUNCTION LIST WITHCODE` and `FUNCTION DUMP`
  * replies are rewritten to it ({@linkcode restoreFunctionReply}), and
@@ -26,9 +29,12 @@
 
 import { equalsIgnoreCase, parseStrictInteger } from "../command/bytes.ts";
 import { concatBytes } from "../resp/bytes.ts";
+import { encodeCommand } from "../resp/encoder.ts";
+import { RequestDecoder } from "../resp/request_decoder.ts";
 import { arrayItems, bulkPayload, mapItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
-import { type LogContext, pressLua, WRAPPER_CORE_PRESSED } from "./prologue.ts";
+import { contextArgs, type LogContext, pressLua, WRAPPER_CORE_PRESSED } from "./prologue.ts";
+import { instrument, LIBRARY_LOAD_STEPS, uninstrument } from "./script_budget.ts";
 import {
   checksumHolds,
   readFunctionPayload,
@@ -37,29 +43,38 @@ import {
 import { FUNCTION_PROLOGUE_SOURCE } from "./wrapper_lua.ts";
 
 /** The one-line prologue of a library: follows its shebang line; ends in a space, no newline. */
-export const FUNCTION_PROLOGUE = pressLua(FUNCTION_PROLOGUE_SOURCE).replace(
-  "@CORE@",
-  () => WRAPPER_CORE_PRESSED,
-) + " ";
+export const FUNCTION_PROLOGUE = pressLua(FUNCTION_PROLOGUE_SOURCE)
+  .replace("@LOAD_STEPS@", String(LIBRARY_LOAD_STEPS))
+  .replace("@CORE@", () => WRAPPER_CORE_PRESSED) + " ";
 
 const encoder = new TextEncoder();
 const PROLOGUE_BYTES = encoder.encode(FUNCTION_PROLOGUE);
 const NEWLINE = 0x0a;
 
 /**
- * A library's code as Pylon loads it: the prologue at the start of line 2.
+ * A library's code as Pylon loads it: its loops and functions charged for
+ * the script budget (script_budget.ts), the prologue at the start of line 2.
  * Code without a `#!` first line is returned as it is (Redis refuses it).
+ * Code that names a name reserved for the budget never loads: in its place
+ * goes a library that fails to load, naming the reason, alike on every rack
+ * (the gateway refuses such code before it is logged).
  */
 export function libraryCode(clientCode: Uint8Array): Uint8Array {
   if (clientCode[0] !== 0x23 || clientCode[1] !== 0x21) return clientCode;
   const end = clientCode.indexOf(NEWLINE);
   if (end < 0) return clientCode;
-  return concatBytes([
-    clientCode.subarray(0, end + 1),
-    PROLOGUE_BYTES,
-    clientCode.subarray(end + 1),
-  ]);
+  const charged = instrument(clientCode);
+  const code = "refusal" in charged
+    ? concatBytes([clientCode.subarray(0, end + 1), RESERVED_NAME_LIBRARY])
+    : charged.code;
+  return concatBytes([code.subarray(0, end + 1), PROLOGUE_BYTES, code.subarray(end + 1)]);
 }
+
+/** Library code that fails to load, its error naming why (no `error` exists at load time). */
+const RESERVED_NAME_LIBRARY = encoder.encode(
+  "local Pylon_refuses_library_code_naming_a_name_reserved_for_its_script_budget; " +
+    "Pylon_refuses_library_code_naming_a_name_reserved_for_its_script_budget()\n",
+);
 
 /** The client's own code of a library Pylon loaded (any other code as it is). */
 export function clientLibraryCode(code: Uint8Array): Uint8Array {
@@ -70,7 +85,9 @@ export function clientLibraryCode(code: Uint8Array): Uint8Array {
   for (let i = 0; i < PROLOGUE_BYTES.length; i++) {
     if (code[at + i] !== PROLOGUE_BYTES[i]) return code;
   }
-  return concatBytes([code.subarray(0, at), code.subarray(at + PROLOGUE_BYTES.length)]);
+  return uninstrument(
+    concatBytes([code.subarray(0, at), code.subarray(at + PROLOGUE_BYTES.length)]),
+  );
 }
 
 /**
@@ -104,9 +121,9 @@ export function wrapFunctionRestore(argv: readonly Uint8Array[]): Uint8Array[] |
 }
 
 /**
- * `FCALL`/`FCALL_RO fn numkeys keys... args...` as the op applies it: T and
- * the seed appended. As it is when numkeys is not what Redis accepts (its own
- * error).
+ * `FCALL`/`FCALL_RO fn numkeys keys... args...` as the op applies it: T, the
+ * seed and the budget appended. As it is when numkeys is not what Redis
+ * accepts (its own error).
  */
 export function wrapFcall(argv: readonly Uint8Array[], context: LogContext): Uint8Array[] {
   const name = argv[0];
@@ -118,7 +135,25 @@ export function wrapFcall(argv: readonly Uint8Array[], context: LogContext): Uin
   }
   const numkeys = argv[2] === undefined ? undefined : parseStrictInteger(argv[2]);
   if (numkeys === undefined || numkeys < 0 || numkeys > argv.length - 3) return out;
-  return [...out, encoder.encode(String(context.logTimeMs)), encoder.encode(context.seed)];
+  return [...out, ...contextArgs(context)];
+}
+
+/**
+ * An encoded read-only script request as the rack's Redis runs it for a
+ * read: `FCALL_RO` gets T, the seed and the budget appended, as the
+ * library's prologue takes them off its args (without them it would take
+ * the client's last three); a read has no op, so T is the time it is served
+ * and the seed 0. The budget bounds read-only functions as it bounds ops.
+ * Any other request is returned as it is.
+ */
+export function readScriptRequest(request: Uint8Array, context: LogContext): Uint8Array {
+  const decoder = new RequestDecoder();
+  decoder.push(request);
+  const argv = decoder.next();
+  if (argv === undefined || argv[0] === undefined || !equalsIgnoreCase(argv[0], "fcall_ro")) {
+    return request;
+  }
+  return encodeCommand(wrapFcall(argv, context));
 }
 
 const decoder = new TextDecoder();

@@ -3,6 +3,7 @@ import {
   clientLibraryCode,
   FUNCTION_PROLOGUE,
   libraryCode,
+  readScriptRequest,
   restoreFunctionReply,
   wrapFcall,
   wrapFunctionLoad,
@@ -17,11 +18,24 @@ const words = (args: Uint8Array[]) => args.map((a) => td.decode(a));
 
 Deno.test("the function prologue is one line that goes after the library's shebang", () => {
   assert.ok(!FUNCTION_PROLOGUE.includes("\n"));
-  assert.ok(FUNCTION_PROLOGUE.startsWith("local redis, math = "));
+  assert.ok(FUNCTION_PROLOGUE.startsWith("local __pylon_steps, __pylon_stop, __pylon_why = "));
   const code = "#!lua name=lib\nredis.register_function('f', function() return 1 end)\n";
   const wrapped = td.decode(libraryCode(te.encode(code)));
-  assert.equal(wrapped, "#!lua name=lib\n" + FUNCTION_PROLOGUE + code.slice(15));
+  assert.equal(
+    wrapped,
+    "#!lua name=lib\n" + FUNCTION_PROLOGUE + "redis.register_function('f', function() " +
+      "__pylon_steps = __pylon_steps - 6 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end  " +
+      "return 1 end)\n",
+  );
   assert.equal(td.decode(clientLibraryCode(te.encode(wrapped))), code);
+});
+
+Deno.test("libraryCode() loads a library that fails, naming why, in place of one naming a reserved name", () => {
+  const code = "#!lua name=lib\nlocal __pylon_steps = 1e18\n";
+  const wrapped = td.decode(libraryCode(te.encode(code)));
+  assert.ok(wrapped.startsWith("#!lua name=lib\n" + FUNCTION_PROLOGUE));
+  assert.ok(!wrapped.includes("1e18"));
+  assert.ok(wrapped.includes("Pylon_refuses_library_code_naming_a_name_reserved"));
 });
 
 Deno.test("libraryCode() leaves code without a shebang line as it is, for Redis's error", () => {
@@ -54,8 +68,8 @@ Deno.test("wrapFunctionLoad() wraps LOAD and LOAD REPLACE only", () => {
   ]);
 });
 
-Deno.test("wrapFcall() appends T and the seed only where numkeys is valid", () => {
-  const context = { logTimeMs: 1_700_000_000_000, seed: "42" };
+Deno.test("wrapFcall() appends T, the seed and the budget only where numkeys is valid", () => {
+  const context = { logTimeMs: 1_700_000_000_000, seed: "42", budgetSteps: 77 };
   assert.deepEqual(words(wrapFcall(argv("FCALL", "f", "1", "k", "a"), context)), [
     "FCALL",
     "f",
@@ -64,6 +78,7 @@ Deno.test("wrapFcall() appends T and the seed only where numkeys is valid", () =
     "a",
     "1700000000000",
     "42",
+    "77",
   ]);
   assert.deepEqual(words(wrapFcall(argv("fcall_ro", "f", "0"), context)), [
     "fcall_ro",
@@ -71,6 +86,7 @@ Deno.test("wrapFcall() appends T and the seed only where numkeys is valid", () =
     "0",
     "1700000000000",
     "42",
+    "77",
   ]);
   for (const numkeys of ["2", "-1", "x", "01"]) {
     assert.deepEqual(words(wrapFcall(argv("FCALL", "f", numkeys, "k"), context)), [
@@ -141,4 +157,15 @@ Deno.test("restoreFunctionReply() shows FUNCTION LIST's library_code and FUNCTIO
   assert.equal(td.decode(readFunctionPayload(inner)!.libraries[0]!), code);
   const error = te.encode("-ERR nope\r\n");
   assert.equal(restoreFunctionReply(argv("FUNCTION", "LIST"), 2, error), error);
+});
+
+Deno.test("readScriptRequest() gives FCALL_RO of a read T, seed 0 and the budget; other requests stay", async () => {
+  const { encodeCommand } = await import("../resp/encoder.ts");
+  const context = { logTimeMs: 5, seed: "0", budgetSteps: 9 };
+  assert.equal(
+    td.decode(readScriptRequest(encodeCommand(["fcall_ro", "f", "1", "k", "a"]), context)),
+    td.decode(encodeCommand(["fcall_ro", "f", "1", "k", "a", "5", "0", "9"])),
+  );
+  const evalRo = encodeCommand(["EVAL_RO", "return 1", "0"]);
+  assert.equal(readScriptRequest(evalRo, context), evalRo);
 });

@@ -5,14 +5,17 @@
  * runs behind a prologue:
  *
  * ```
- * EVAL <PROLOGUE><client's body> numkeys keys... args... <T> <seed>
+ * EVAL <PROLOGUE><client's body, charged> numkeys keys... args... <T> <seed> <budget>
  * ```
  *
  * T is the op's log time (ms since the epoch) and the seed comes from the op's
- * id, both the same on every rack. The prologue is one line with no newline,
- * so the client's lines keep their numbers in Redis's error messages (after a
- * `#!lua` shebang line it goes at the start of line 2). It takes T and the
- * seed off ARGV (the body sees the client's ARGV) and shadows `redis` with a
+ * id, both the same on every rack; the budget is the op's script budget in
+ * steps, and the client's body has a step charge at the start of each loop
+ * and function body (script_budget.ts). The prologue is one line with no
+ * newline, and so is each charge, so the client's lines keep their numbers in
+ * Redis's error messages (after a `#!lua` shebang line it goes at the start
+ * of line 2). It takes T, the seed and the budget off ARGV (the body sees the
+ * client's ARGV) and shadows `redis` with a
  * local table whose `call` and `pcall` decide from T and the seed (the
  * handlers in wrapper_lua.ts say how, command by command):
  *
@@ -39,7 +42,7 @@
  * `XCLAIM`, `XAUTOCLAIM`, `XREADGROUP`) run as a one-call script through the
  * same wrapper ({@linkcode commandAsScript}).
  *
- * What it costs: the prologue is about 31 KB (send it once with SCRIPT
+ * What it costs: the prologue is about 35 KB (send it once with SCRIPT
  * LOAD and apply EVALSHA: EVAL would hash it on every run) and a run builds
  * about 20 Lua closures, plus a group of handlers at the first call that
  * needs one; each call checks its key arguments' expiry (one PEXPIRETIME per
@@ -57,8 +60,10 @@
  * anything, and that refusal is this rack's alone.
  *
  * What stays open, stated: a script that reaches the real API around the
- * wrapper (`_G.redis`, `loadstring`) is not wrapped (the random commands stay
- * denied to it by ACL; `TIME` does not); a read-only script (`EVAL_RO`,
+ * wrapper (`getmetatable(redis).__newindex`) is not wrapped (the random
+ * commands stay denied to it by ACL; `TIME` does not); `_G` and its
+ * metatable lead only to the wrapper, and `loadstring` and `load` are refused
+ * (the code they make would escape the budget); a read-only script (`EVAL_RO`,
  * `no-writes`) cannot delete a logically expired key it reads, so the
  * applier must expire its declared keys first ({@linkcode EXPIRE_DUE}); a
  * script that keeps `redis.call` in a variable, catches an error it raised
@@ -78,6 +83,16 @@ import { concatBytes } from "../resp/bytes.ts";
 import { arrayItems, mapItems } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import { EVAL_ENTRY, WRAPPER_CORE } from "./wrapper_lua.ts";
+import {
+  DEFAULT_BUDGET_STEPS,
+  instrument,
+  REDIS_CALL_STEPS,
+  REPLY_ELEMENT_STEPS,
+  STEPS_NAME,
+  STEPS_PER_MS,
+  STOP_NAME,
+  WHY_NAME,
+} from "./script_budget.ts";
 
 export { EXPIRE_DUE } from "./expiry.ts";
 
@@ -87,6 +102,11 @@ export interface LogContext {
   logTimeMs: number;
   /** The op's seed: a decimal integer (see {@linkcode opSeed}). */
   seed: string;
+  /**
+   * The op's script budget in steps (script_budget.ts); undefined: the
+   * default, {@linkcode DEFAULT_BUDGET_STEPS}.
+   */
+  budgetSteps?: number | undefined;
 }
 
 /**
@@ -130,57 +150,90 @@ export function pressLua(source: string): string {
     .join(" ");
 }
 
-/** The wrapper's core, pressed onto one line, key positions filled in. */
-export const WRAPPER_CORE_PRESSED = pressLua(WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs()));
+/** The wrapper's core, pressed onto one line, key positions and the budget's rates filled in. */
+export const WRAPPER_CORE_PRESSED = pressLua(
+  WRAPPER_CORE.replace("@KEY_SPECS@", keySpecs())
+    .replace("@STEPS_PER_MS@", String(STEPS_PER_MS))
+    .replace("@REDIS_CALL_STEPS@", String(REDIS_CALL_STEPS))
+    .replace("@REPLY_ELEMENT_STEPS@", String(REPLY_ELEMENT_STEPS)),
+);
 
 /**
- * The one-line prologue of a script applied as an op: binds the local
- * `redis` to the wrapper, fed with the last two ARGV entries (T, seed),
- * which it removes, and shadows `_G` so that `_G.redis` is the wrapper too.
- * Ends in a space, no newline.
+ * The one-line prologue of a script applied as an op: declares the script
+ * budget's counter and stop (script_budget.ts), binds the local `redis` to
+ * the wrapper, fed with the last three ARGV entries (T, seed, budget), which
+ * it removes, shadows `pcall`, `xpcall`, `coroutine`, `loadstring` and
+ * `load` for the budget, and shadows `_G` so that `_G.redis` (and the
+ * others) are the wrapper's too, its metatable hidden (its `__index` is the
+ * real globals). Ends in a space, no newline.
  */
-export const PROLOGUE = `local redis = (function() ${WRAPPER_CORE_PRESSED} ${
-  pressLua(EVAL_ENTRY)
-} end)(); local _G = setmetatable({ redis = redis }, { __index = _G }); `;
+export const PROLOGUE = `local ${STEPS_NAME}, ${STOP_NAME}, ${WHY_NAME}; ` +
+  `local redis, pcall, xpcall, coroutine, loadstring, load = (function() ${WRAPPER_CORE_PRESSED} ${
+    pressLua(EVAL_ENTRY)
+  } end)(); local _G = setmetatable({ redis = redis, pcall = pcall, xpcall = xpcall, ` +
+  `coroutine = coroutine, loadstring = loadstring, load = load }, ` +
+  `{ __index = _G, __newindex = _G, __metatable = getmetatable(_G) }); rawset(_G, '_G', _G); `;
 
 const encoder = new TextEncoder();
 const PROLOGUE_BYTES = encoder.encode(PROLOGUE);
 const NEWLINE = 0x0a;
 
 /**
- * The body to EVAL for a client's script body: the prologue in front, or,
- * after a `#!` shebang line (which Redis requires first), at the start of
+ * The body to EVAL for a client's script body: its loops and functions
+ * charged for the script budget (script_budget.ts), the prologue in front,
+ * or, after a `#!` shebang line (which Redis requires first), at the start of
  * line 2. A shebang without a line end is left as it is (Redis refuses it).
+ * A body that names a name reserved for the budget never runs: in its place
+ * runs a script that answers the refusal, alike on every rack.
  */
 export function scriptBody(clientBody: Uint8Array): Uint8Array {
-  if (clientBody[0] === 0x23 && clientBody[1] === 0x21) {
-    const end = clientBody.indexOf(NEWLINE);
-    if (end < 0) return clientBody;
-    return concatBytes([
-      clientBody.subarray(0, end + 1),
-      PROLOGUE_BYTES,
-      clientBody.subarray(end + 1),
-    ]);
+  if (clientBody[0] === 0x23 && clientBody[1] === 0x21 && clientBody.indexOf(NEWLINE) < 0) {
+    return clientBody;
   }
-  return concatBytes([PROLOGUE_BYTES, clientBody]);
+  const charged = instrument(clientBody);
+  if ("refusal" in charged) return refusalBody(charged.refusal);
+  return placeProlog(charged.code);
+}
+
+/** A script that answers the error `text` (which must not hold `]==]`). */
+function refusalBody(text: string): Uint8Array {
+  return encoder.encode(`return redis.error_reply([==[${text}]==])`);
+}
+
+/** The prologue placed in front of `code`, or at the start of line 2 after a shebang line. */
+function placeProlog(code: Uint8Array): Uint8Array {
+  if (code[0] === 0x23 && code[1] === 0x21) {
+    const end = code.indexOf(NEWLINE);
+    if (end < 0) return code;
+    return concatBytes([code.subarray(0, end + 1), PROLOGUE_BYTES, code.subarray(end + 1)]);
+  }
+  return concatBytes([PROLOGUE_BYTES, code]);
 }
 
 /**
- * EVAL's arguments after the body, the op's T and seed appended:
- * `numkeys keys... args... T seed`. Undefined when `numkeys` is not what
- * Redis accepts for these arguments (not an integer, negative, more than the
- * arguments): then the client's own request must go to Redis unchanged, for
- * its own error (appending would change the count it checks).
+ * EVAL's arguments after the body, the op's T, seed and budget appended:
+ * `numkeys keys... args... T seed budget`. Undefined when `numkeys` is not
+ * what Redis accepts for these arguments (not an integer, negative, more than
+ * the arguments): then the client's own request must go to Redis unchanged,
+ * for its own error (appending would change the count it checks).
  */
 export function scriptArgs(
   argvTail: readonly Uint8Array[],
-  logTimeMs: number,
-  seed: string,
+  context: LogContext,
 ): Uint8Array[] | undefined {
-  checkContext({ logTimeMs, seed });
+  checkContext(context);
   const numkeys = argvTail[0] === undefined ? undefined : parseStrictInteger(argvTail[0]);
   if (numkeys === undefined || numkeys < 0 || numkeys > argvTail.length - 1) return undefined;
-  return [...argvTail, encoder.encode(String(logTimeMs)), encoder.encode(seed)];
+  return [...argvTail, ...contextArgs(context)];
+}
+
+/** The op's T, seed and budget as the wrapper takes them off the end of ARGV. */
+export function contextArgs(context: LogContext): Uint8Array[] {
+  return [
+    encoder.encode(String(context.logTimeMs)),
+    encoder.encode(context.seed),
+    encoder.encode(String(context.budgetSteps ?? DEFAULT_BUDGET_STEPS)),
+  ];
 }
 
 function checkContext(context: LogContext): void {
@@ -190,6 +243,10 @@ function checkContext(context: LogContext): void {
   if (!/^(0|[1-9][0-9]{0,14})$/.test(context.seed)) {
     throw new RangeError(`A seed must be a decimal integer below 10^15, got '${context.seed}'`);
   }
+  const budget = context.budgetSteps;
+  if (budget !== undefined && (!Number.isSafeInteger(budget) || budget < 0)) {
+    throw new RangeError(`A script budget must be a whole number of steps, got '${budget}'`);
+  }
 }
 
 const EVAL = encoder.encode("EVAL");
@@ -197,7 +254,7 @@ const EVAL_RO = encoder.encode("EVAL_RO");
 
 /**
  * An `EVAL` or `EVAL_RO` request as the op applies it: the wrapped body, the
- * client's keys and args, then T and the seed. The request unchanged when its
+ * client's keys and args, then T, the seed and the budget. The request unchanged when its
  * numkeys is invalid (Redis's own error) or it is not one of the two.
  */
 export function wrapEval(argv: readonly Uint8Array[], context: LogContext): Uint8Array[] {
@@ -205,7 +262,7 @@ export function wrapEval(argv: readonly Uint8Array[], context: LogContext): Uint
   if (name === undefined || argv[1] === undefined) return [...argv];
   const readOnly = equalsIgnoreCase(name, "eval_ro");
   if (!readOnly && !equalsIgnoreCase(name, "eval")) return [...argv];
-  const tail = scriptArgs(argv.slice(2), context.logTimeMs, context.seed);
+  const tail = scriptArgs(argv.slice(2), context);
   if (tail === undefined) return [...argv];
   return [readOnly ? EVAL_RO : EVAL, scriptBody(argv[1]), ...tail];
 }
@@ -218,11 +275,16 @@ function sha1(body: Uint8Array): string {
 /**
  * A script's reply as the client's own script would give it: Redis names the
  * script in runtime errors (`... script: <sha1>, on @user_script:3.`), and the
- * wrapped body has another sha1 than the client's. Other replies unchanged.
+ * wrapped body (whose sha1 the caller may know) has another sha1 than the
+ * client's. Other replies unchanged.
  */
-export function restoreScriptReply(reply: Uint8Array, clientBody: Uint8Array): Uint8Array {
+export function restoreScriptReply(
+  reply: Uint8Array,
+  clientBody: Uint8Array,
+  wrappedSha?: string,
+): Uint8Array {
   if (reply[0] !== 0x2d && reply[0] !== 0x21) return reply;
-  const wrapped = sha1(scriptBody(clientBody));
+  const wrapped = wrappedSha ?? sha1(scriptBody(clientBody));
   const text = new TextDecoder().decode(reply);
   const at = text.indexOf(`script: ${wrapped}`);
   if (at < 0) return reply;
@@ -277,6 +339,9 @@ function wrappedCommand(argv: readonly Uint8Array[]): Wrapped | undefined {
   return undefined;
 }
 
+/** The budget of a top-level command run through the wrapper: none to speak of. */
+const NO_BUDGET_STEPS = Number.MAX_SAFE_INTEGER;
+
 /** Runs the client's command, ARGV, through the wrapper and answers Redis's reply. */
 const CALL_BODY = "return redis.pcall(unpack(ARGV))";
 /** The same for a RESP3 client: the script reads and answers RESP3 types. */
@@ -312,13 +377,14 @@ export function commandAsScript(
   const body = protocol === 3
     ? (wrapped === "xreadgroup" ? XREADGROUP_BODY_RESP3 : CALL_BODY_RESP3)
     : CALL_BODY;
+  // Pylon's own bodies, one command each: no budget, which would only stop a large reply (an
+  // SPOP of millions) after the command ran, losing it.
   return [
     EVAL,
-    scriptBody(encoder.encode(body)),
+    placeProlog(encoder.encode(body)),
     encoder.encode("0"),
     ...argv,
-    encoder.encode(String(context.logTimeMs)),
-    encoder.encode(context.seed),
+    ...contextArgs({ ...context, budgetSteps: NO_BUDGET_STEPS }),
   ];
 }
 

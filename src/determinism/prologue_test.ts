@@ -11,18 +11,21 @@ import {
   scriptBody,
   wrapEval,
 } from "./prologue.ts";
+import { DEFAULT_BUDGET_STEPS } from "./script_budget.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 const argv = (...words: string[]) => words.map((w) => te.encode(w));
 const words = (args: Uint8Array[]) => args.map((a) => td.decode(a));
-const context = { logTimeMs: 1_700_000_000_123, seed: "99" };
+const context = { logTimeMs: 1_700_000_000_123, seed: "99", budgetSteps: 5000 };
 
 Deno.test("the prologue is one line: the client's line numbers stay theirs", () => {
   assert.ok(!PROLOGUE.includes("\n"));
   assert.ok(!PROLOGUE.includes("\r"));
-  assert.ok(PROLOGUE.startsWith("local redis = (function() "));
-  assert.ok(PROLOGUE.endsWith("{ __index = _G }); "));
+  assert.ok(
+    PROLOGUE.startsWith("local __pylon_steps, __pylon_stop, __pylon_why; local redis, pcall, "),
+  );
+  assert.ok(PROLOGUE.endsWith("rawset(_G, '_G', _G); "));
   // No comment survives pressing: one would swallow the rest of the line.
   assert.ok(!PROLOGUE.includes("--"));
 });
@@ -51,22 +54,46 @@ Deno.test("scriptBody() puts the prologue first, or after a shebang line", () =>
   assert.equal(scriptBody(bare), bare, "a shebang Redis refuses stays as it is");
 });
 
-Deno.test("scriptArgs() appends T and the seed only where numkeys is what Redis accepts", () => {
-  assert.deepEqual(
-    words(scriptArgs(argv("2", "a", "b", "x"), 5, "7")!),
-    ["2", "a", "b", "x", "5", "7"],
+Deno.test("scriptBody() charges the body's loops, and runs a refusal in place of a reserved name", () => {
+  const body = td.decode(scriptBody(te.encode("while true do end")));
+  assert.equal(
+    body,
+    PROLOGUE +
+      "while true do __pylon_steps = __pylon_steps - 4 if __pylon_steps < 0 then __pylon_stop(__pylon_why) end  end",
   );
-  assert.deepEqual(words(scriptArgs(argv("0"), 5, "7")!), ["0", "5", "7"]);
+  const refused = td.decode(scriptBody(te.encode("local __pylon_steps = 1 while true do end")));
+  assert.match(refused, /^return redis\.error_reply\(\[==\[ERR Pylon refuses this script: /);
+});
+
+const at = (logTimeMs: number, seed: string, budgetSteps?: number) => ({
+  logTimeMs,
+  seed,
+  budgetSteps,
+});
+
+Deno.test("scriptArgs() appends T, the seed and the budget only where numkeys is what Redis accepts", () => {
+  assert.deepEqual(
+    words(scriptArgs(argv("2", "a", "b", "x"), at(5, "7", 9))!),
+    ["2", "a", "b", "x", "5", "7", "9"],
+  );
+  assert.deepEqual(words(scriptArgs(argv("0"), at(5, "7"))!), [
+    "0",
+    "5",
+    "7",
+    String(DEFAULT_BUDGET_STEPS),
+  ]);
   for (const tail of [argv("3", "a", "b"), argv("-1"), argv("x"), argv("01", "a"), []]) {
-    assert.equal(scriptArgs(tail, 5, "7"), undefined);
+    assert.equal(scriptArgs(tail, at(5, "7")), undefined);
   }
 });
 
-Deno.test("scriptArgs() refuses a log time or a seed Lua could not read exactly", () => {
-  assert.throws(() => scriptArgs(argv("0"), -1, "1"), RangeError);
-  assert.throws(() => scriptArgs(argv("0"), 1.5, "1"), RangeError);
-  assert.throws(() => scriptArgs(argv("0"), 1, "x"), RangeError);
-  assert.throws(() => scriptArgs(argv("0"), 1, "1234567890123456"), RangeError);
+Deno.test("scriptArgs() refuses a log time, a seed or a budget Lua could not read exactly", () => {
+  assert.throws(() => scriptArgs(argv("0"), at(-1, "1")), RangeError);
+  assert.throws(() => scriptArgs(argv("0"), at(1.5, "1")), RangeError);
+  assert.throws(() => scriptArgs(argv("0"), at(1, "x")), RangeError);
+  assert.throws(() => scriptArgs(argv("0"), at(1, "1234567890123456")), RangeError);
+  assert.throws(() => scriptArgs(argv("0"), at(1, "1", -1)), RangeError);
+  assert.throws(() => scriptArgs(argv("0"), at(1, "1", 0.5)), RangeError);
 });
 
 Deno.test("wrapEval() wraps EVAL and EVAL_RO and leaves an invalid numkeys to Redis", () => {
@@ -79,6 +106,7 @@ Deno.test("wrapEval() wraps EVAL and EVAL_RO and leaves an invalid numkeys to Re
     "a",
     "1700000000123",
     "99",
+    "5000",
   ]);
   assert.equal(td.decode(wrapEval(argv("EVAL_RO", "return 1", "0"), context)[0]!), "EVAL_RO");
   assert.deepEqual(words(wrapEval(argv("EVAL", "return 1", "2", "k"), context)), [
@@ -109,7 +137,15 @@ Deno.test("commandAsScript() wraps SPOP, XADD *, XCLAIM, XAUTOCLAIM and XREADGRO
 
 Deno.test("commandAsScript() runs the command as ARGV of an EVAL, in the client's protocol", () => {
   const resp2 = words(commandAsScript(argv("SPOP", "k", "2"), 2, context)!);
-  assert.deepEqual(resp2.slice(2), ["0", "SPOP", "k", "2", "1700000000123", "99"]);
+  assert.deepEqual(resp2.slice(2), [
+    "0",
+    "SPOP",
+    "k",
+    "2",
+    "1700000000123",
+    "99",
+    String(Number.MAX_SAFE_INTEGER),
+  ]);
   assert.equal(resp2[1], PROLOGUE + "return redis.pcall(unpack(ARGV))");
   const resp3 = words(commandAsScript(argv("SPOP", "k", "2"), 3, context)!);
   assert.ok(resp3[1]!.endsWith("redis.setresp(3) return redis.pcall(unpack(ARGV))"));

@@ -31,12 +31,46 @@ local setmetatable, rawget, rawset, pairs, ipairs = setmetatable, rawget, rawset
 -- protocol (redis.setresp) and the names already checked for expiry in this run.
 local T, Ts, rng, resp, checked = 0, '0', 1, 2, {}
 local function istr(x) return sformat('%.0f', x) end
-local function begin(t, s)
+-- The script budget (script_budget.ts). __pylon_steps, __pylon_stop and __pylon_why are locals
+-- of the prologue, before this core. __pylon_steps counts down: the code's own loops and functions
+-- charge it, and so does each call; below zero every charge raises __pylon_why again with
+-- __pylon_stop, Lua's error (a C function, so the error names the line that charged).
+local BUDGET_RATE, CALL_STEPS, ELEMENT_STEPS = @STEPS_PER_MS@, @REDIS_CALL_STEPS@, @REPLY_ELEMENT_STEPS@
+local opcall, oxpcall, oresume = pcall, xpcall, coroutine.resume
+local function charge(n)
+  __pylon_steps = __pylon_steps - n
+  if __pylon_steps < 0 then __pylon_stop(__pylon_why) end
+end
+local function spent(...)
+  if __pylon_steps < 0 then __pylon_stop(__pylon_why) end
+  return ...
+end
+local function refuseCode(name)
+  return function()
+    error({ err = 'ERR Pylon refuses \'' .. name .. '\' in scripts: the code it makes would run outside the script budget' }, 0)
+  end
+end
+-- What the prologue puts in place of the globals that could catch the budget error or run code
+-- that was not charged.
+local shadows = {
+  pcall = function(...) return spent(opcall(...)) end,
+  xpcall = function(...) return spent(oxpcall(...)) end,
+  coroutine = setmetatable({ resume = function(...) return spent(oresume(...)) end },
+    { __index = coroutine, __newindex = coroutine }),
+  loadstring = refuseCode('loadstring'),
+  load = refuseCode('load'),
+}
+-- A run begins: the op's T, seed and budget of steps, and whether a script or a function runs.
+local function begin(t, s, b, kind)
   T = tonumber(t) or 0
   Ts = istr(T)
   rng = (tonumber(s) or 0) % 2147483646 + 1
   resp = 2
   checked = {}
+  local budget = tonumber(b) or 0
+  __pylon_steps = budget
+  __pylon_stop = error
+  __pylon_why = { err = 'ERR Pylon stopped the ' .. kind .. ': it ran past its budget of ' .. istr(budget / BUDGET_RATE) .. ' ms (' .. istr(budget) .. ' steps, script-time-max-ms), and every rack stops it at this same point; writes it made before stay' }
 end
 local function rp(...) return redis.pcall(...) end
 local function isErr(r) return type(r) == 'table' and type(rawget(r, 'err')) == 'string' end
@@ -1072,7 +1106,7 @@ local function handlerFor(name)
   hcache[name] = h
   return h
 end
-local function run(...)
+local function runOne(...)
   local n = select('#', ...)
   if n == 0 then return redis.pcall(...) end
   local args = { ... }
@@ -1093,6 +1127,13 @@ local function run(...)
     if r ~= PASS then return r end
   end
   return redis.pcall(...)
+end
+-- Each call is charged before it runs (its arguments) and after (the length of a table it returns).
+local function run(...)
+  charge(CALL_STEPS + select('#', ...))
+  local r = runOne(...)
+  if type(r) == 'table' then charge(#r * ELEMENT_STEPS) end
+  return r
 end
 -- Errors must name the script's own line, as Redis's handler finds it: the frame that called
 -- the function that raised, when that function is a C function. A Lua function called in a
@@ -1145,38 +1186,56 @@ local W = setmetatable({}, {
 })
 `;
 
-/** EVAL: the op's T and seed, the last two ARGV entries, taken off so the body sees the client's ARGV. */
+/**
+ * EVAL: the op's T, seed and budget, the last three ARGV entries, taken off
+ * so the body sees the client's ARGV. Evaluates to the stand-in for `redis`
+ * and the shadows of `pcall`, `xpcall`, `coroutine`, `loadstring`, `load`.
+ */
 export const EVAL_ENTRY = String.raw`
 local A = ARGV
 local n = #A
-begin(A[n - 1], A[n])
+begin(A[n - 2], A[n - 1], A[n], 'script')
 A[n] = nil
 A[n - 1] = nil
-return W
+A[n - 2] = nil
+return W, shadows.pcall, shadows.xpcall, shadows.coroutine, shadows.loadstring, shadows.load
 `;
 
 /**
  * Functions: the library's code runs once, at FUNCTION LOAD, where Redis gives
  * it only `redis.register_function`, `redis.log` and the version (no
- * `string`, `setmetatable`, `type`...). So the core is built at the
+ * `string`, `setmetatable`, `type`, `error`...). So the core is built at the
  * first call of a function, and `redis` is a plain table until then; each
- * callback registered is wrapped to take T and the seed off its args before the
- * client's callback runs. `math` is shadowed too: `math.random` draws from
- * the op's random source (a function's Lua state cannot be reseeded by the
- * applier as a script's is). The core's text is spliced in at `@CORE@`.
+ * callback registered is wrapped to take T, the seed and the budget off its
+ * args before the client's callback runs. `math` is shadowed too:
+ * `math.random` draws from the op's random source (a function's Lua state
+ * cannot be reseeded by the applier as a script's is). So are `pcall`,
+ * `xpcall`, `coroutine`, `loadstring`, `load` and `_G`, as in scripts (the
+ * script budget, script_budget.ts); until the first call they only lead to
+ * the core, which is not there yet (as the globals are not, at load).
+ *
+ * The library's own code (its top level, while FUNCTION LOAD runs it) has a
+ * budget of its own (LIBRARY_LOAD_STEPS); with no `error` to raise at load time,
+ * its stop calls a nil local whose name says what happened. The core's text
+ * is spliced in at `@CORE@`.
  */
 export const FUNCTION_PROLOGUE_SOURCE = String.raw`
-local redis, math = (function()
+local __pylon_steps, __pylon_stop, __pylon_why = @LOAD_STEPS@, function() local Pylon_stopped_the_library_code_at_its_load_budget; Pylon_stopped_the_library_code_at_its_load_budget() end;
+local redis, math, pcall, xpcall, coroutine, loadstring, load, _G = (function()
   local core
   local R = { log = redis.log, LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
     LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
     REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM }
-  local M = {}
+  local M, C, G = {}, {}, {}
+  local function P(...) return core.shadows.pcall(...) end
+  local function X(...) return core.shadows.xpcall(...) end
+  local function L(...) return core.shadows.loadstring(...) end
+  local function D(...) return core.shadows.load(...) end
   local function enter(args)
     if not core then
       core = (function()
         @CORE@
-        return { W = W, begin = begin,
+        return { W = W, begin = begin, shadows = shadows,
           random = function(...) return needLib().mathRandom(...) end,
           randomseed = function(...) return needLib().mathRandomseed(...) end }
       end)()
@@ -1185,11 +1244,16 @@ local redis, math = (function()
       M.random = core.random
       M.randomseed = core.randomseed
       setmetatable(M, { __index = math, __newindex = math })
+      C.resume = core.shadows.coroutine.resume
+      setmetatable(C, { __index = coroutine, __newindex = coroutine })
+      G.redis, G.math, G.pcall, G.xpcall, G.coroutine, G.loadstring, G.load, G._G = R, M, P, X, C, L, D, G
+      setmetatable(G, { __index = _G, __newindex = _G, __metatable = getmetatable(_G) })
     end
     local n = #args
-    core.begin(args[n - 1], args[n])
+    core.begin(args[n - 2], args[n - 1], args[n], 'function')
     args[n] = nil
     args[n - 1] = nil
+    args[n - 2] = nil
   end
   local function wrap(cb)
     if cb == nil then return nil end
@@ -1205,6 +1269,6 @@ local redis, math = (function()
     return redis.register_function({ function_name = a.function_name, callback = wrap(a.callback),
       flags = a.flags, description = a.description })
   end
-  return R, M
+  return R, M, P, X, C, L, D, G
 end)();
 `;

@@ -13,6 +13,7 @@
  *       u32 argc, then per argument: u32 length, bytes
  *   (flag bit 1) the watch: u16 db, f64 from, u32 key count, per key u32 length, bytes
  *   (flag bit 2) the watched keys' expiries: f64 watch time, per key f64 (NaN: none)
+ *   (flag bit 3) the script budget: f64 steps (src/determinism/script_budget.ts)
  *
  * A plain write is one command; a client transaction is its queued commands,
  * applied together and answered with one array, as EXEC is.
@@ -43,6 +44,13 @@ export interface Op {
    * one of `keys` in `db`.
    */
   watch?: OpWatch;
+  /**
+   * The budget of the scripts and functions the op runs, in steps
+   * (src/determinism/script_budget.ts): every rack stops an overrunning one
+   * at the same point. Set by the accepting node on ops that run one;
+   * undefined: the default budget.
+   */
+  scriptBudgetSteps?: number;
 }
 
 /** What a transaction watched. */
@@ -157,6 +165,7 @@ export function encodeOp(op: Op): Uint8Array {
       size += 8 + 8 * expiries.at.length;
     }
   }
+  if (op.scriptBudgetSteps !== undefined) size += 8;
   if (size > SLAB_BYTES / 8) {
     const own = new Uint8Array(size);
     writeOp(op, own, new DataView(own.buffer), 0, origin, rack);
@@ -203,7 +212,7 @@ function writeOp(
   at += 2;
   out[at++] = op.protocol;
   out[at++] = (op.transaction ? 1 : 0) | (op.watch === undefined ? 0 : 2) |
-    (op.watch?.expiries === undefined ? 0 : 4);
+    (op.watch?.expiries === undefined ? 0 : 4) | (op.scriptBudgetSteps === undefined ? 0 : 8);
   view.setFloat64(at, op.acceptedAtMs);
   at += 8;
   view.setUint32(at, op.commands.length);
@@ -241,6 +250,7 @@ function writeOp(
       }
     }
   }
+  if (op.scriptBudgetSteps !== undefined) view.setFloat64(at, op.scriptBudgetSteps);
 }
 
 /** Parses an op; arguments are views into `bytes`. Throws {@linkcode OpFormatError}. */
@@ -276,7 +286,7 @@ export function decodeOp(bytes: Uint8Array): Op {
     throw new OpFormatError(`Op protocol ${protocol} is not 2 or 3`);
   }
   const flags = bytes[at++]!;
-  if ((flags & ~7) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
+  if ((flags & ~15) !== 0) throw new OpFormatError(`Unknown op flags ${flags}`);
   if ((flags & 4) !== 0 && (flags & 2) === 0) {
     throw new OpFormatError("Op has watch expiries but no watch");
   }
@@ -330,9 +340,19 @@ export function decodeOp(bytes: Uint8Array): Op {
       watch.expiries = { watchedAtMs, at: expiries };
     }
   }
+  let scriptBudgetSteps: number | undefined;
+  if ((flags & 8) !== 0) {
+    need(8);
+    scriptBudgetSteps = view.getFloat64(at);
+    at += 8;
+    if (!Number.isSafeInteger(scriptBudgetSteps) || scriptBudgetSteps < 0) {
+      throw new OpFormatError(`Op script budget ${scriptBudgetSteps} is not a number of steps`);
+    }
+  }
   if (at !== bytes.length) throw new OpFormatError(`Op has ${bytes.length - at} trailing bytes`);
   const transaction = (flags & 1) === 1;
   const op: Op = { id, origin, rack, db, protocol, transaction, acceptedAtMs, commands };
   if (watch !== undefined) op.watch = watch;
+  if (scriptBudgetSteps !== undefined) op.scriptBudgetSteps = scriptBudgetSteps;
   return op;
 }

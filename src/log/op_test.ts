@@ -111,3 +111,19 @@ Deno.test("a watch's expiries round-trip (none as NaN), and a tick is an op with
   delete tick.watch;
   assert.deepEqual(decodeOp(encodeOp(tick)).commands, []);
 });
+
+Deno.test("a script budget round-trips, with or without a watch, and ops without one have none", () => {
+  const random = new SeededRandom(9);
+  const op = { ...sample(random), scriptBudgetSteps: 250_000_000 };
+  assert.equal(decodeOp(encodeOp(op)).scriptBudgetSteps, 250_000_000);
+  const watched: Op = {
+    ...op,
+    watch: { db: 1, from: 7, keys: [new Uint8Array([1])], expiries: { watchedAtMs: 5, at: [9] } },
+  };
+  const decoded = decodeOp(encodeOp(watched));
+  assert.equal(decoded.scriptBudgetSteps, 250_000_000);
+  assert.deepEqual(decoded.watch?.expiries, { watchedAtMs: 5, at: [9] });
+  assert.equal("scriptBudgetSteps" in decodeOp(encodeOp(sample(random))), false);
+  const bad = encodeOp({ ...op, scriptBudgetSteps: 1.5 });
+  assert.throws(() => decodeOp(bad.slice()), OpFormatError);
+});

@@ -19,6 +19,8 @@ import { frameText, isErrorFrame } from "../resp/frames.ts";
 import type { Protocol } from "../resp/value.ts";
 import type { RedisAccess } from "./access.ts";
 import type { PipelineConnection } from "./pipeline_connection.ts";
+import { readScriptRequest } from "../determinism/functions.ts";
+import { DEFAULT_BUDGET_STEPS } from "../determinism/script_budget.ts";
 
 /** The restricted Redis user scripts run as. */
 export const SCRIPT_USER = "pylon-scripts";
@@ -40,6 +42,7 @@ export class ScriptRunner {
   #access: RedisAccess;
   #password: string;
   #idle: PipelineConnection[] = [];
+  #budgetSteps: () => number;
 
   constructor(
     io: {
@@ -50,9 +53,12 @@ export class ScriptRunner {
       access: RedisAccess;
       /** Names the world: the restricted user's password derives from it and Pylon's own. */
       logId: string;
+      /** The script budget of a read-only function, in steps (src/determinism/script_budget.ts). */
+      budgetSteps?: () => number;
     },
   ) {
     const { access, logId } = options;
+    this.#budgetSteps = options.budgetSteps ?? (() => DEFAULT_BUDGET_STEPS);
     this.#connect = io.connect;
     this.#address = io.address;
     this.#access = access;
@@ -62,8 +68,17 @@ export class ScriptRunner {
       .digest("hex");
   }
 
-  /** Runs `request` (an encoded script command) in `db`; Redis's raw reply, or an error text. */
+  /**
+   * Runs `request` (an encoded script command) in `db`; Redis's raw reply, or
+   * an error text. A function runs with T, the seed and the budget its
+   * library's prologue expects (src/determinism/functions.ts).
+   */
   async run(request: Uint8Array, db: number, protocol: Protocol): Promise<Uint8Array | string> {
+    request = readScriptRequest(request, {
+      logTimeMs: Date.now(),
+      seed: "0",
+      budgetSteps: this.#budgetSteps(),
+    });
     let connection: PipelineConnection;
     try {
       connection = await this.#take();

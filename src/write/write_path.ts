@@ -18,7 +18,6 @@ import {
   slotPartition,
 } from "../command/mod.ts";
 import { encodeOp, type Op, type OpWatch } from "../log/op.ts";
-import type { AcceptedWatch } from "../applier/watch.ts";
 import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
 
@@ -31,6 +30,7 @@ import { ignored } from "../observe/ignored.ts";
 import { refused, sinceTurn, turnNow, writeSeconds } from "../observe/metrics.ts";
 import { answerWhen } from "./answer_policy.ts";
 import { type Clock, realClock } from "../clock.ts";
+import { budgetSteps, SCRIPT_TIME_MAX_MS_DEFAULT } from "../determinism/script_budget.ts";
 
 /** Options of {@linkcode WritePath}. */
 export interface WritePathOptions {
@@ -42,6 +42,11 @@ export interface WritePathOptions {
   ackLog: ReadonlySet<string>;
   /** A client waits this long for a write's reply before getting an error. */
   writeTimeoutMs: number;
+  /**
+   * The budget of the scripts and functions an op runs, in ms, carried in
+   * the op as steps (src/determinism/script_budget.ts); default: the option's.
+   */
+  scriptTimeMaxMs?: number;
   /**
    * Writes waiting for their replies, over every connection and peer: past it a
    * write is refused before it is logged, so a stalled log cannot grow the node
@@ -59,7 +64,7 @@ export interface WritePathOptions {
    * A watched transaction's check against the log before it is logged
    * (src/applier/watch.ts checkWatchAtAccept); undefined: racks decide all of it.
    */
-  checkWatch?: (watch: OpWatch, partition: number) => Promise<AcceptedWatch>;
+  checkWatch?: (watch: OpWatch, partition: number) => Promise<"aborted" | "logged">;
 }
 
 /** Counters for `PYLON INFO`. */
@@ -74,6 +79,9 @@ export interface WriteStats {
 const DB_OUT_OF_RANGE = "ERR DB index is out of range";
 const NULL_ARRAY = new TextEncoder().encode("*-1\r\n");
 const NULL_RESP3 = new TextEncoder().encode("_\r\n");
+
+/** Commands that run a script or a function: their op carries a script budget. */
+const SCRIPT_RUNNERS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
 
 // Label lookups once, not per write.
 const answeredSeconds = writeSeconds.labels("answered");
@@ -98,8 +106,13 @@ export class WritePath implements WriteSubmitter {
     this.#clock = options.clock ?? realClock;
   }
 
-  /** Changes the write timeout and the bound on writes in flight (a reload); later writes use them. */
-  configure(changes: { writeTimeoutMs: number; writesInFlightMax: number }): void {
+  /**
+   * Changes the write timeout, the bound on writes in flight and the script
+   * budget (a reload); later writes use them.
+   */
+  configure(
+    changes: { writeTimeoutMs: number; writesInFlightMax: number; scriptTimeMaxMs?: number },
+  ): void {
     this.#options = { ...this.#options, ...changes };
   }
 
@@ -152,6 +165,12 @@ export class WritePath implements WriteSubmitter {
       acceptedAtMs: now,
       commands: request.commands.map((c) => rewriteForLog(c.command, c.argv, now)),
     };
+    if (request.commands.some((c) => SCRIPT_RUNNERS.has(c.command.name))) {
+      // Every rack stops its scripts at the same step: the budget is the op's, not each rack's.
+      op.scriptBudgetSteps = budgetSteps(
+        this.#options.scriptTimeMaxMs ?? SCRIPT_TIME_MAX_MS_DEFAULT,
+      );
+    }
     if (request.watch !== undefined) {
       // A position this node does not know yet counts as the start: more aborts, never a wrong run.
       op.watch = {

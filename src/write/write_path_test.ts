@@ -6,6 +6,7 @@ import { findCommand } from "../command/mod.ts";
 import { MemoryOpLog } from "../log/memory_log.ts";
 import { decodeOp } from "../log/op.ts";
 import { WritePath, type WriteRequest } from "./write_path.ts";
+import { budgetSteps } from "../determinism/script_budget.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -53,6 +54,41 @@ Deno.test("past writes-in-flight-max a write is refused before it is logged", as
   void path.submit(setRequest("k5"), (r) => replies.push(text(r)));
   await log.bounds(0);
   assert.equal(log.records(0).length, 4);
+  path.expire(Number.POSITIVE_INFINITY);
+  await log.close();
+});
+
+Deno.test("an op that runs a script carries the node's script budget in steps; others carry none", async () => {
+  const log = new MemoryOpLog({ partitions: 1 });
+  const pending = new PendingWrites();
+  const path = new WritePath(log, pending, {
+    nodeId: "n1",
+    rack: "east",
+    metaDb: 15,
+    ackLog: new Set(),
+    writeTimeoutMs: 60_000,
+    writesInFlightMax: 10,
+    scriptTimeMaxMs: 300,
+  });
+  const evalRequest: WriteRequest = {
+    commands: [{
+      argv: [bytes("EVAL"), bytes("return 1"), bytes("0")],
+      command: findCommand("eval")!,
+      reply: "data",
+    }],
+    transaction: false,
+    db: 0,
+    protocol: 2,
+  };
+  void path.submit(evalRequest, () => {});
+  void path.submit(setRequest("k"), () => {});
+  path.configure({ writeTimeoutMs: 60_000, writesInFlightMax: 10, scriptTimeMaxMs: 50 });
+  void path.submit(evalRequest, () => {});
+  await log.bounds(0);
+  assert.deepEqual(
+    log.records(0).map((r) => decodeOp(r).scriptBudgetSteps),
+    [budgetSteps(300), undefined, budgetSteps(50)],
+  );
   path.expire(Number.POSITIVE_INFINITY);
   await log.close();
 });
