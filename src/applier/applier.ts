@@ -710,6 +710,7 @@ class PartitionApplier {
     await this.#untilRedisClockReaches(connection, batch);
     const plan = planBatch(batch, {
       partition: this.partition,
+      partitions: this.#log.partitions,
       metaDb,
       markerCommand: this.#markerCommand,
       scripts,

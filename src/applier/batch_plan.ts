@@ -99,6 +99,8 @@ export interface Batch {
 /** What a plan needs of its applier besides the batch. */
 export interface PlanOptions {
   partition: number;
+  /** How many partitions the log has (default 1): scripts then keep to their op's. */
+  partitions?: number;
   /** The db holding Pylon's metadata. */
   metaDb: number;
   /** `SET pylon:identity <marker>`, re-asserted by every batch. */
@@ -277,7 +279,15 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
     op.commands.forEach((argv, index) => {
       // FLUSHALL empties the metadata db too: bodies are kept again when next run.
       if (equalsIgnoreCase(argv[0]!, "flushall")) scripts?.forget();
-      const at = { opId: op.id, index, logTimeMs: time, budgetSteps: op.scriptBudgetSteps };
+      const at = {
+        opId: op.id,
+        index,
+        logTimeMs: time,
+        budgetSteps: op.scriptBudgetSteps,
+        partitions: (options.partitions ?? 1) > 1
+          ? { own: options.partition, count: options.partitions! }
+          : undefined,
+      };
       const own = (restore?: (reply: Uint8Array) => Uint8Array): Slot =>
         restore === undefined ? { kind: "op", op, index } : { kind: "op", op, index, restore };
       const asScript = scripts?.queue(

@@ -266,7 +266,13 @@ export class ScriptRegistry {
    */
   queue(
     argv: readonly Uint8Array[],
-    at: { opId: string; index: number; logTimeMs: number; budgetSteps?: number | undefined },
+    at: {
+      opId: string;
+      index: number;
+      logTimeMs: number;
+      budgetSteps?: number | undefined;
+      partitions?: { own: number; count: number } | undefined;
+    },
     queue: (command: Uint8Array, own: boolean, restore?: (reply: Uint8Array) => Uint8Array) => void,
     meta: Uint8Array[],
     load: (wrapped: Uint8Array, sha: string) => void,
@@ -292,6 +298,7 @@ export class ScriptRegistry {
             logTimeMs: at.logTimeMs,
             seed: opSeed(at.opId, at.index),
             budgetSteps: at.budgetSteps,
+            partitions: at.partitions,
           })
           : undefined;
         const readOnly = script.kind === "eval" ? argv[0]!.length === 7 : script.readOnly;
@@ -324,6 +331,7 @@ export class ScriptRegistry {
             logTimeMs: at.logTimeMs,
             seed: opSeed(at.opId, at.index),
             budgetSteps: at.budgetSteps,
+            partitions: at.partitions,
           })),
           true,
         );

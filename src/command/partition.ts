@@ -6,7 +6,9 @@
  * PUBLISH and SPUBLISH go by their channel's slot. Requests whose keys fall in
  * different partitions are refused as Redis Cluster refuses cross-slot
  * requests, and keyless writes that touch every key (FLUSHALL, FLUSHDB,
- * SWAPDB) are refused: no single partition orders them against the others.
+ * SWAPDB) are refused: no single partition orders them against the others;
+ * so is SORT with BY or GET patterns (it reads keys it does not name). Scripts
+ * keep to their op's partition at run time (src/determinism/wrapper_lua.ts).
  */
 
 import { commandKeys, hasKeys } from "./keys.ts";
@@ -58,6 +60,16 @@ export function partitionFor(
       ),
     };
   }
+  if ((command.name === "sort" || command.name === "sort_ro") && readsByPattern(argv)) {
+    return {
+      error: refusedMessage(
+        command.name,
+        `BY and GET patterns read other keys, which may live in other partitions, applied at ` +
+          `another pace on each rack (this world has ${partitions}); sort without them, or use ` +
+          `one partition`,
+      ),
+    };
+  }
   let partition: number | undefined;
   for (const position of commandKeys(command, argv)) {
     const own = slotPartition(keyHashSlot(argv[position]!), partitions);
@@ -65,4 +77,15 @@ export function partitionFor(
     else if (own !== partition) return { error: CROSSSLOT_ERROR };
   }
   return { partition: partition ?? 0 };
+}
+
+/** Whether SORT's arguments read other keys: `BY` a pattern with `*`, or `GET` anything but `#`. */
+function readsByPattern(argv: readonly Uint8Array[]): boolean {
+  const text = new TextDecoder();
+  for (let i = 2; i + 1 < argv.length; i++) {
+    const word = text.decode(argv[i]).toLowerCase();
+    const next = text.decode(argv[i + 1]);
+    if ((word === "by" && next.includes("*")) || (word === "get" && next !== "#")) return true;
+  }
+  return false;
 }

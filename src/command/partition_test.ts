@@ -79,3 +79,21 @@ Deno.test("partitionFor() puts keyed requests whose keys cannot be found in part
   assert.throws(() => place(0, "set", "k", "v"), RangeError);
   assert.throws(() => place(16385, "set", "k", "v"), RangeError);
 });
+
+Deno.test("partitionFor() refuses SORT with BY or GET patterns when there are several partitions", () => {
+  for (
+    const request of [
+      ["sort", "k", "BY", "w_*", "STORE", "d"],
+      ["sort", "k", "GET", "o_*", "STORE", "d"],
+      ["sort_ro", "k", "by", "h_*->f"],
+    ]
+  ) {
+    const placed = place(2, ...request);
+    assert.ok("error" in placed, request.join(" "));
+    assert.match(placed.error, /BY and GET patterns read other keys/);
+    assert.ok(!("error" in place(1, ...request)), "one partition orders every key");
+  }
+  for (const request of [["sort", "k", "BY", "nosort", "GET", "#", "STORE", "{k}d"]]) {
+    assert.ok(!("error" in place(2, ...request)), request.join(" "));
+  }
+});

@@ -107,6 +107,11 @@ export interface LogContext {
    * default, {@linkcode DEFAULT_BUDGET_STEPS}.
    */
   budgetSteps?: number | undefined;
+  /**
+   * The op's partition and the log's partition count, when it has several:
+   * a script then touches keys of that partition only (wrapper_lua.ts).
+   */
+  partitions?: { own: number; count: number } | undefined;
 }
 
 /**
@@ -232,7 +237,12 @@ export function contextArgs(context: LogContext): Uint8Array[] {
   return [
     encoder.encode(String(context.logTimeMs)),
     encoder.encode(context.seed),
-    encoder.encode(String(context.budgetSteps ?? DEFAULT_BUDGET_STEPS)),
+    encoder.encode(
+      String(context.budgetSteps ?? DEFAULT_BUDGET_STEPS) +
+        (context.partitions !== undefined && context.partitions.count > 1
+          ? `:${context.partitions.own}/${context.partitions.count}`
+          : ""),
+    ),
   ];
 }
 

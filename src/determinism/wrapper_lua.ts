@@ -27,6 +27,8 @@ local sbyte, ssub, slower, sformat, sfind, smatch = string.byte, string.sub, str
 local floor, tsort, tconcat = math.floor, table.sort, table.concat
 local unpack, select, type, tonumber, tostring, xpcall, error = unpack, select, type, tonumber, tostring, xpcall, error
 local setmetatable, rawget, rawset, pairs, ipairs = setmetatable, rawget, rawset, pairs, ipairs
+-- Per run: the op's partition and the log's partition count (src/command/partition.ts).
+local PO, PC = 0, 1
 -- Per run: the op's log time T (ms, number and decimal text), the random state, the script's
 -- protocol (redis.setresp) and the names already checked for expiry in this run.
 local T, Ts, rng, resp, checked = 0, '0', 1, 2, {}
@@ -67,6 +69,14 @@ local function begin(t, s, b, kind)
   rng = (tonumber(s) or 0) % 2147483646 + 1
   resp = 2
   checked = {}
+  -- The budget argument may end ':own/count': the op's partition, when the log has several.
+  local bs, po, pc = smatch(b or '', '^([0-9]+):([0-9]+)/([0-9]+)$')
+  if bs then
+    b = bs
+    PO, PC = tonumber(po), tonumber(pc)
+  else
+    PO, PC = 0, 1
+  end
   local budget = tonumber(b) or 0
   __pylon_steps = budget
   __pylon_stop = error
@@ -132,6 +142,70 @@ local function preexpire(name, a)
     local k = a[i]
     if k then expireName(k) end
   end
+end
+-- Several partitions: a script touches keys of its op's partition only, since each partition is
+-- applied at its own pace and another's keys would be read at a point that differs per rack.
+-- Redis Cluster's hash slot (CRC16/XMODEM of the key, or of its {hash tag}), then the partition.
+local function slotOf(k)
+  local i = sfind(k, '{', 1, true)
+  if i then
+    local j = sfind(k, '}', i + 1, true)
+    if j and j > i + 1 then k = ssub(k, i + 1, j - 1) end
+  end
+  local crc = 0
+  for c = 1, #k do
+    crc = bit.bxor(crc, bit.lshift(sbyte(k, c), 8))
+    for _ = 1, 8 do
+      if bit.band(crc, 32768) ~= 0 then
+        crc = bit.band(bit.bxor(bit.lshift(crc, 1), 4129), 65535)
+      else
+        crc = bit.band(bit.lshift(crc, 1), 65535)
+      end
+    end
+  end
+  return crc % 16384
+end
+local ACROSS = ';keys=1;scan=1;randomkey=1;dbsize=1;flushall=1;flushdb=1;swapdb=1;'
+local function partitionRefusal(what)
+  return fail('Pylon: this log has ' .. PC .. ' partitions and this script runs in partition ' .. PO .. ': ' .. what .. '; a script may touch the keys of one partition only (declare them in KEYS, as on Redis Cluster)')
+end
+local function ownPartition(name, a)
+  if sfind(ACROSS, ';' .. name .. '=', 1, true) then
+    return partitionRefusal(slower(name) .. ' reads or changes every partition')
+  end
+  if name == 'sort' or name == 'sort_ro' then
+    for i = 3, #a - 1 do
+      local w = word(a[i])
+      if (w == 'by' and sfind(a[i + 1], '*', 1, true)) or (w == 'get' and a[i + 1] ~= '#') then
+        return partitionRefusal('SORT reads other keys through BY and GET patterns')
+      end
+    end
+  end
+  local s = spec(name)
+  if s == 'S' then s = spec(name .. '|' .. word(a[2])) end
+  if s == '0' or s == false or s == nil then return nil end
+  local keys = {}
+  if s == 'M' or s == 'S' then
+    local r = redis.pcall('COMMAND', 'GETKEYS', unpack(a))
+    if type(r) ~= 'table' or r.err then return nil end
+    keys = r
+  else
+    local x, y, z = smatch(s, '^([-0-9]+),([-0-9]+),([0-9]+)$')
+    local f, l, st = tonumber(x) + 1, tonumber(y), tonumber(z)
+    local n = #a
+    if l < 0 then l = n + l + 1 else l = l + 1 end
+    if st < 1 then st = 1 end
+    for i = f, l, st do
+      if a[i] then keys[#keys + 1] = a[i] end
+    end
+  end
+  for _, k in ipairs(keys) do
+    local p = floor(slotOf(k) * PC / 16384)
+    if p ~= PO then
+      return partitionRefusal('key ' .. sformat('%q', k) .. ' is in partition ' .. p)
+    end
+  end
+  return nil
 end
 local GROUP_OF = ';expire=E;pexpire=E;expireat=E;pexpireat=E;set=E;getex=E;setex=E;psetex=E;restore=E;ttl=E;pttl=E;expiretime=E;pexpiretime=E;spop=R;srandmember=R;zrandmember=R;hrandfield=R;randomkey=R;keys=R;dbsize=R;smembers=R;sinter=R;sunion=R;sdiff=R;hkeys=R;hvals=R;hgetall=R;sort=R;sort_ro=R;xadd=S;xreadgroup=S;xclaim=S;xautoclaim=S;xpending=S;object=X;xinfo=X;memory=X;dump=X;scan=X;sscan=X;hscan=X;zscan=X;pubsub=X;migrate=X;lastsave=X;'
 -- The handlers, and the helpers only they use, are built at the first call that needs them.
@@ -1119,6 +1193,10 @@ local function runOne(...)
     a[i] = v
   end
   local name = slower(a[1])
+  if PC > 1 then
+    local refused = ownPartition(name, a)
+    if refused then return refused end
+  end
   preexpire(name, a)
   -- SET and GETEX without options set no expiry: no handler to build.
   local h = not ((name == 'set' and n == 3) or (name == 'getex' and n == 2)) and handlerFor(name)
