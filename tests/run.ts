@@ -42,7 +42,7 @@ async function killLeftovers(root: string): Promise<string[]> {
 async function main(): Promise<number> {
   const started = performance.now();
   try {
-    await provision(["redis", "kafka", "redis-py", "frameworks"]);
+    await provision(["redis", "kafka", "redis-py", "frameworks", "redis-6.2", "faketime"]);
   } catch (error) {
     if (error instanceof ProvisionError) {
       console.error(`test: ${error.message}`);
