@@ -186,6 +186,27 @@ export class RedisServer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Rewrites directives of the server's `redis.conf` (a value replaces every
+   * line of that directive, undefined removes them) and, with `server`, the
+   * binary it runs: both take effect at the next start.
+   */
+  async reconfigure(
+    changes: Record<string, string | undefined>,
+    server?: RedisBinary | "default",
+  ): Promise<void> {
+    const conf = join(this.dir, "redis.conf");
+    const lines = (await Deno.readTextFile(conf)).trimEnd().split("\n")
+      .filter((line) => !(line.split(" ")[0]! in changes));
+    for (const [key, value] of Object.entries(changes)) {
+      if (value !== undefined) lines.push(`${key} ${value}`);
+    }
+    await Deno.writeTextFile(conf, lines.join("\n") + "\n");
+    if (server !== undefined) {
+      this.service.spec.cmd = server === "default" ? "redis-server" : server.path;
+    }
+  }
+
   /** Starts a stopped or killed server again on the same port and folder. */
   async restart(): Promise<void> {
     if (this.service.running) await this.service.stop();
