@@ -177,7 +177,7 @@ export async function assertSameData(
   return keys;
 }
 
-/** Pylon's metadata in a rack's Redis, read directly: marker, position, last op, halt. */
+/** Pylon's metadata in a rack's Redis, read directly: marker, position (0: none), last op, halt. */
 export async function metadata(
   redis: RedisServer,
   metaDb: number,
@@ -190,13 +190,17 @@ export async function metadata(
     ["GET", "pylon:applied-op:0"],
     ["GET", "pylon:halted"],
   );
-  return { marker: marker!, position: Number(position), lastOp: lastOp!, halted: halted! };
+  // No position stored yet: nothing applied.
+  const at = position === "(nil)" ? 0 : Number(position);
+  return { marker: marker!, position: at, lastOp: lastOp!, halted: halted! };
 }
 
 /** Waits until both racks applied the same position and nothing is waiting for a reply. */
 export async function waitSamePosition(racks: WorldRack[], timeoutMs = 60_000): Promise<number> {
+  let seen: ApplierView[] = [];
   return await waitFor("every rack to apply up to the same position", async () => {
     const views = await Promise.all(racks.map(applierView));
+    seen = views;
     const ends = views.map((v) => Number(v.info.get("partition_0_log_end")));
     const end = Math.max(...ends);
     return views.every((v) =>
@@ -205,7 +209,16 @@ export async function waitSamePosition(racks: WorldRack[], timeoutMs = 60_000): 
       )
       ? end
       : undefined;
-  }, { timeoutMs, intervalMs: 200 });
+  }, {
+    timeoutMs,
+    intervalMs: 200,
+    context: () =>
+      seen.map((v, i) =>
+        `${racks[i]!.name}: ${v.state} applied=${v.applied} end=${
+          v.info.get("partition_0_log_end")
+        } writes_waiting=${v.info.get("writes_waiting")} last_error=${v.lastError}`
+      ).join("\n"),
+  });
 }
 
 /** Every op the world's topic still holds in partition 0, decoded (ticks included). */
