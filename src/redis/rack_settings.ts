@@ -9,11 +9,16 @@ import { allCommands, isPylonCommand } from "../command/table.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame, mapItems } from "../resp/frames.ts";
 import type { CommandRunner } from "./command_runner.ts";
-import { type RackSettings, SAME_EVERYWHERE } from "../cluster/rack_contract.ts";
+import {
+  compareVersions,
+  type RackSettings,
+  REDIS_VERSION_FLOOR,
+  SAME_EVERYWHERE,
+} from "../cluster/rack_contract.ts";
 
 const utf8 = new TextDecoder();
 
-/** The settings `CONFIG GET` reads (all in one call). */
+/** The settings `CONFIG GET` reads (one call each). */
 const CONFIG_NAMES = [...SAME_EVERYWHERE, "maxmemory-policy"];
 
 /**
@@ -30,34 +35,48 @@ function commandsPylonSends(): string[] {
     .map((spec) => spec.name);
 }
 
-/** Reads the rack's settings; `commands`: also which commands of Pylon's table it lacks. */
+/**
+ * Reads the rack's settings; `commands`: also which commands of Pylon's table
+ * it lacks. Each setting is read with its own `CONFIG GET` and the command
+ * list is left unread below the version floor, so a Redis older than the
+ * floor (6.2 has neither `CONFIG GET` of several names nor `COMMAND LIST`) is
+ * still read, and refused for its version rather than failing to be read.
+ */
 export async function readRackSettings(
   connection: CommandRunner,
   options: { commands: boolean },
 ): Promise<RackSettings> {
   const commands = [
     encodeCommand(["INFO", "server"]),
-    encodeCommand(["CONFIG", "GET", ...CONFIG_NAMES]),
+    ...CONFIG_NAMES.map((name) => encodeCommand(["CONFIG", "GET", name])),
   ];
   if (options.commands) commands.push(encodeCommand(["COMMAND", "LIST"]));
-  const [info, config, list] = await connection.run(commands);
-  for (const frame of [info!, config!, ...(list === undefined ? [] : [list])]) {
-    if (isErrorFrame(frame)) {
-      throw new Error(`reading the rack's Redis settings: ${frameText(frame)}`);
+  const frames = await connection.run(commands);
+  const [info, ...configs] = frames.slice(0, 1 + CONFIG_NAMES.length);
+  const list = options.commands ? frames[1 + CONFIG_NAMES.length] : undefined;
+  for (const frame of [info!, ...configs]) {
+    if (isErrorFrame(frame!)) {
+      throw new Error(`reading the rack's Redis settings: ${frameText(frame!)}`);
     }
   }
   const version = /^redis_version:(\S+)/m.exec(utf8.decode(bulkPayload(info!)))?.[1] ?? "";
   const values: Record<string, string> = {};
-  const items = (mapItems(config!) ?? arrayItems(config!) ?? []).map((frame) =>
-    utf8.decode(bulkPayload(frame))
-  );
-  for (let i = 0; i + 1 < items.length; i += 2) values[items[i]!] = items[i + 1]!;
-  const settings: RackSettings = { redisVersion: version, config: values };
-  if (list !== undefined) {
-    const present = new Set(
-      (arrayItems(list) ?? []).map((frame) => utf8.decode(bulkPayload(frame)).toLowerCase()),
+  for (const config of configs) {
+    const items = (mapItems(config!) ?? arrayItems(config!) ?? []).map((frame) =>
+      utf8.decode(bulkPayload(frame))
     );
-    settings.missingCommands = commandsPylonSends().filter((name) => !present.has(name));
+    for (let i = 0; i + 1 < items.length; i += 2) values[items[i]!] = items[i + 1]!;
   }
+  const settings: RackSettings = { redisVersion: version, config: values };
+  if (list === undefined) return settings;
+  if (isErrorFrame(list)) {
+    // Below the floor the version alone refuses the rack; at or above it, this is a failure.
+    if (compareVersions(version, REDIS_VERSION_FLOOR) < 0) return settings;
+    throw new Error(`reading the rack's Redis commands: ${frameText(list)}`);
+  }
+  const present = new Set(
+    (arrayItems(list) ?? []).map((frame) => utf8.decode(bulkPayload(frame)).toLowerCase()),
+  );
+  settings.missingCommands = commandsPylonSends().filter((name) => !present.has(name));
   return settings;
 }
