@@ -278,6 +278,8 @@ export async function deleteRecordsBefore(world: World, offset: number): Promise
   const admin = kafka.admin();
   await admin.connect();
   try {
+    // kafkajs deletes records only of a topic whose metadata it loaded.
+    await admin.fetchTopicMetadata({ topics: [world.topic] });
     await admin.deleteTopicRecords({
       topic: world.topic,
       partitions: [{ partition: 0, offset: String(offset) }],
