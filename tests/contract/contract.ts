@@ -195,19 +195,29 @@ export async function metadata(
   return { marker: marker!, position: at, lastOp: lastOp!, halted: halted! };
 }
 
-/** Waits until both racks applied the same position and nothing is waiting for a reply. */
+/**
+ * Waits until every rack applied every partition up to its log's end and
+ * nothing waits for a reply; answers partition 0's position.
+ */
 export async function waitSamePosition(racks: WorldRack[], timeoutMs = 60_000): Promise<number> {
   let seen: ApplierView[] = [];
+  const caughtUp = (info: Map<string, string>, p: string, end: number) =>
+    Number(info.get(`partition_${p}_applied`)) === end &&
+    /^(applying|waiting)$/.test(info.get(`partition_${p}`) ?? "");
   return await waitFor("every rack to apply up to the same position", async () => {
     const views = await Promise.all(racks.map(applierView));
     seen = views;
-    const ends = views.map((v) => Number(v.info.get("partition_0_log_end")));
-    const end = Math.max(...ends);
+    const partitions = [...views[0]!.info.keys()].flatMap((key) =>
+      /^partition_(\d+)_applied$/.exec(key)?.slice(1) ?? []
+    );
+    const ends = partitions.map((p) =>
+      Math.max(...views.map((v) => Number(v.info.get(`partition_${p}_log_end`))))
+    );
     return views.every((v) =>
-        v.applied === end && v.info.get("writes_waiting") === "0" &&
-        (v.state === "applying" || v.state === "waiting")
+        v.info.get("writes_waiting") === "0" &&
+        partitions.every((p, i) => caughtUp(v.info, p, ends[i]!))
       )
-      ? end
+      ? ends[0]!
       : undefined;
   }, {
     timeoutMs,
