@@ -29,7 +29,7 @@ import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText } from "../resp/frames.ts";
 import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
-import type { LogReader, OpLog } from "../log/op_log.ts";
+import type { LogReader, LogRecord, OpLog } from "../log/op_log.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { type Clock, realClock } from "../clock.ts";
 import type { HandBack } from "./hand_back.ts";
@@ -48,6 +48,7 @@ import {
   type Batch,
   connectionAfter,
   type ConnectionState,
+  endsBatch,
   type Fence,
   type OpReply,
   parsePosition,
@@ -291,6 +292,8 @@ class PartitionApplier {
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
+  /** Records read past a batch cut short after a script op (src/applier/batch_plan.ts endsBatch). */
+  #carried: LogRecord[] = [];
   #connection: CommandRunner | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -463,7 +466,7 @@ class PartitionApplier {
     if (position >= catchUpTo) this.#status.catchingUp = false;
 
     while (!this.#stopped && !connection.closed) {
-      const records = await this.#reader!.next({
+      let records = this.#carried.length > 0 ? this.#carried.splice(0) : await this.#reader!.next({
         recordsMax: this.#options.batchRecordsMax,
         bytesMax: this.#options.batchBytesMax,
         waitMs: 200,
@@ -482,8 +485,7 @@ class PartitionApplier {
           `reader returned offset ${records[0]!.offset}, expected ${position}`,
         );
       }
-      const next = records[records.length - 1]!.offset + 1;
-      const ops: (Op | undefined)[] = records.map((r) => {
+      let ops: (Op | undefined)[] = records.map((r) => {
         try {
           return opOf(r.value);
         } catch (error) {
@@ -500,6 +502,15 @@ class PartitionApplier {
           return undefined;
         }
       });
+      // A script op ends its batch: one killed by SCRIPT KILL sent to this rack's Redis is then
+      // the batch's last op, and the rack goes back to just before it instead of halting.
+      const cut = ops.findIndex((op) => op !== undefined && endsBatch(op));
+      if (cut >= 0 && cut < ops.length - 1) {
+        this.#carried = records.slice(cut + 1);
+        records = records.slice(0, cut + 1);
+        ops = ops.slice(0, cut + 1);
+      }
+      const next = records[records.length - 1]!.offset + 1;
       const outcome = await this.#applyBatch(connection, ops, next);
       if (outcome.kind === "moved") {
         position = outcome.stored;
@@ -611,6 +622,7 @@ class PartitionApplier {
 
   /** Seeks the reader to `position` (creating it on first use). */
   #moveTo(position: number, why: string): void {
+    this.#carried = [];
     if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, position);
     else this.#reader.seek(position);
     this.#status.position = position;

@@ -10,6 +10,7 @@ import {
   type BatchPlan,
   connectionAfter,
   type ConnectionState,
+  endsBatch,
   planBatch,
   type PlanOptions,
   planScriptSteps,
@@ -732,4 +733,17 @@ Deno.test("XADD * and SPOP run through the determinism wrapper by sha, loaded on
     wrapCommands: false,
   });
   assert.deepEqual(words(bare.commands).slice(1, 3), ["XADD s * f v", "SPOP set"]);
+});
+
+Deno.test("endsBatch: a lone script or function call ends its batch; transactions and other ops do not", () => {
+  assert.equal(endsBatch(op({ commands: [["EVAL", "return 1", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["evalsha", "abc", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["FCALL", "f", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["SET", "k", "v"]] })), false);
+  assert.equal(endsBatch(op({ commands: [] })), false, "a tick");
+  // Inside a client transaction a killed script cannot be undone by going back anyway.
+  assert.equal(
+    endsBatch(op({ commands: [["EVAL", "return 1", "0"]], transaction: true })),
+    false,
+  );
 });
