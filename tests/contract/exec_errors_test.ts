@@ -146,6 +146,53 @@ Deno.test("a script op killed by SCRIPT KILL on one rack's Redis is applied agai
   );
 });
 
+Deno.test("a script op killed on a rack that reads it together with later ops is applied again there, not halted", async () => {
+  const started = performance.now();
+  const iterations = await loopFor(1_000);
+  await using kafka = await useKafka();
+  await using world = await startWorld({
+    brokers: kafka.brokers,
+    racks: 2,
+    setups: [{}, { redis: { config: { "lua-time-limit": "100" } } }],
+  });
+  const [east, west] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
+  const [eastRedis, westRedis] = [await world.master(east), await world.master(west)];
+  await waitSamePosition(world.racks);
+  // West lags: it will read the script op and the ops after it in one batch (a fetch it had
+  // asked for before it froze returns the first op alone: that is "before").
+  west.pylon.service.pause();
+  const script = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end " +
+    "redis.call('SET', KEYS[1], ARGV[2]) return i";
+  assert.deepEqual(
+    await run(
+      east.pylon.port,
+      ["SET", "before", "1"],
+      ["EVAL", script, "1", "looped", String(iterations), "done"],
+      ["SET", "after", "1"],
+    ),
+    ["OK", String(iterations), "OK"],
+  );
+  west.pylon.service.resume();
+  const killed = await waitFor("SCRIPT KILL on west's Redis to kill the script op", async () => {
+    const reply = await westRedis.call("SCRIPT", "KILL");
+    return reply === "OK" ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 20 });
+  assert.ok(killed);
+  await waitSamePosition(world.racks, 60_000).catch(async (error) => {
+    throw new Error(
+      `${error.message}\nwest's Redis: ${JSON.stringify(await metadata(westRedis, META_DB))}`,
+    );
+  });
+  for (const redis of [eastRedis, westRedis]) {
+    assert.equal(await redis.call("GET", "looped"), "done", `port ${redis.port}`);
+  }
+  assert.equal(await assertSameData(eastRedis, westRedis, DBS, "after the kill"), 3);
+  assert.equal((await metadata(westRedis, META_DB)).halted, "(nil)", "west rewound, not halted");
+  console.log(
+    `script kill on a lagging rack: ${Math.round((performance.now() - started) / 1000)} s`,
+  );
+});
+
 Deno.test("a transaction refused whole by a rack's Redis out of memory pauses that rack; applied once memory is raised", async () => {
   const started = performance.now();
   await using kafka = await useKafka();
