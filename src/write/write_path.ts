@@ -18,7 +18,6 @@ import {
   slotPartition,
 } from "../command/mod.ts";
 import { encodeOp, type Op, type OpWatch } from "../log/op.ts";
-import type { AcceptedWatch } from "../applier/watch.ts";
 import { newOpId } from "../log/op_id.ts";
 import { LogError, type OpLog, type Placement } from "../log/op_log.ts";
 
@@ -65,7 +64,7 @@ export interface WritePathOptions {
    * A watched transaction's check against the log before it is logged
    * (src/applier/watch.ts checkWatchAtAccept); undefined: racks decide all of it.
    */
-  checkWatch?: (watch: OpWatch, partition: number) => Promise<AcceptedWatch>;
+  checkWatch?: (watch: OpWatch, partition: number) => Promise<"aborted" | "logged">;
 }
 
 /** Counters for `PYLON INFO`. */
