@@ -26,7 +26,7 @@ import { getLogger } from "@logtape/logtape";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { arrayItems, bulkPayload, frameText } from "../resp/frames.ts";
+import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
 import type { LogReader, LogRecord, OpLog } from "../log/op_log.ts";
@@ -37,8 +37,11 @@ import {
   checkRackRedis,
   encodeMarker,
   MARKER_KEY,
+  MarkerReadRefused,
   type RackMarker,
 } from "../identity/rack_marker.ts";
+import { classifyRedisError } from "./redis_errors.ts";
+import { type Rewind, rewindCommand } from "./rewind.ts";
 import { IdentityError } from "../identity/node_identity.ts";
 import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
@@ -292,6 +295,8 @@ class PartitionApplier {
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
+  /** A rewind not made yet (its Redis refused it or the connection broke): made first. */
+  #pendingRewind: Rewind | undefined;
   /** Records read past a batch cut short after a script op (src/applier/batch_plan.ts endsBatch). */
   #carried: LogRecord[] = [];
   #connection: CommandRunner | undefined;
@@ -423,10 +428,19 @@ class PartitionApplier {
     this.#state = { protocol: 2, db: 0 };
     this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
-    await checkRackRedis(connection, this.#options.marker, meta, describe(address));
+    await checkRackRedis(connection, this.#options.marker, meta, describe(address)).catch(
+      (error) => {
+        // Out of memory, loading, ...: Redis refuses even a read in MULTI.
+        if (error instanceof MarkerReadRefused && classifyRedisError(error.reply) === "rack") {
+          throw new RackCondition(error.reply);
+        }
+        throw error;
+      },
+    );
     const halted = await haltedReason(connection);
     if (halted !== undefined) throw new RackHalted(halted);
     await this.#checkContract(connection, true);
+    await this.#rewind(connection);
     const [, stored, lastOp, logTime] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
@@ -719,6 +733,23 @@ class PartitionApplier {
     }
   }
 
+  /**
+   * Makes the pending rewind (src/applier/rewind.ts); until it is made, this
+   * applier applies nothing more (each session starts with it). Another
+   * applier that moved the position since leaves nothing to go back from.
+   */
+  async #rewind(connection: CommandRunner): Promise<void> {
+    const rewind = this.#pendingRewind;
+    if (rewind === undefined) return;
+    const [reply] = await connection.run([rewindCommand(rewind)]);
+    if (isErrorFrame(reply!)) {
+      const text = frameText(reply!);
+      const why = `going back to offset ${rewind.position} failed: ${text}`;
+      throw classifyRedisError(text) === "rack" ? new RackCondition(why) : new Error(why);
+    }
+    this.#pendingRewind = undefined;
+  }
+
   /** The log's verdict on a watched op; records it needs gone from the log pause this rack. */
   async #overtaken(op: Op, offset: number): Promise<boolean> {
     try {
@@ -756,23 +787,21 @@ class PartitionApplier {
     const first = batch.next - batch.ops.length;
     const timeBefore = at === 0 ? this.#logTime : batch.times[at - 1]!;
     const lastBefore = lastOpIdOf(batch.ops.slice(0, at), this.#lastOpId);
-    const frames = await connection.run([
-      encodeCommand(["MULTI"]),
-      encodeCommand(["SELECT", String(this.#options.metaDb)]),
-      encodeCommand(["SET", positionKey(this.partition), String(first + at)]),
-      encodeCommand(["SET", logTimeKey(this.partition), String(timeBefore)]),
-      encodeCommand(["SET", lastOpKey(this.partition), lastBefore]),
-      encodeCommand(["EXEC"]),
-    ]);
-    this.#state.db = this.#options.metaDb;
-    if (arrayItems(frames[5]!) === null) {
-      throw new Error(`going back before offset ${first + at} failed: ${frameText(frames[5]!)}`);
-    }
+    // The ops before it are applied whatever follows.
+    this.#deliver(settled.replies.filter(({ op }) => batch.ops.indexOf(op) < at));
+    this.#pendingRewind = {
+      partition: this.partition,
+      metaDb: this.#options.metaDb,
+      stored: batch.next,
+      position: first + at,
+      logTimeMs: timeBefore,
+      lastOpId: lastBefore,
+    };
+    await this.#rewind(connection);
     const failed = batch.ops[at]!;
     this.#logTime = timeBefore;
     this.#status.logTimeMs = timeBefore;
     this.#lastOpId = lastBefore;
-    this.#deliver(settled.replies.filter(({ op }) => batch.ops.indexOf(op) < at));
     this.#options.progress.advance(this.partition, first + at);
     this.#status.position = first + at;
     throw new RackCondition(
