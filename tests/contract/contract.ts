@@ -52,8 +52,9 @@ export async function waitPaused(
   }, {
     timeoutMs,
     intervalMs: 100,
-    context: () =>
-      `last seen: state=${last?.state} applied=${last?.applied} last_error=${last?.lastError}`,
+    context: async () =>
+      `last seen: state=${last?.state} applied=${last?.applied} last_error=${last?.lastError}\n` +
+      await rack.pylon.service.logTail(30),
   });
 }
 

@@ -14,7 +14,9 @@ import { RawClient, startRedis, startWorld, useKafka, waitFor } from "../harness
 import {
   applierView,
   assertSameData,
+  logOps,
   metadata,
+  opText,
   redisKeys,
   replyText,
   run,
@@ -191,6 +193,66 @@ Deno.test("a script op killed on a rack that reads it together with later ops is
   console.log(
     `script kill on a lagging rack: ${Math.round((performance.now() - started) / 1000)} s`,
   );
+});
+
+Deno.test("a script op killed on a rack that the same batch took past its memory goes back, and is applied once memory is raised", async () => {
+  const started = performance.now();
+  const iterations = await loopFor(1_000);
+  await using kafka = await useKafka();
+  await using world = await startWorld({
+    brokers: kafka.brokers,
+    racks: 2,
+    setups: [{}, { redis: { config: { "lua-time-limit": "100" } } }],
+  });
+  const [east, west] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
+  const [eastRedis, westRedis] = [await world.master(east), await world.master(west)];
+  await waitSamePosition(world.racks);
+  // Room for 1 MB more on west: the batch is queued within it and goes past it as it runs, so
+  // going back before the killed script needs a write Redis then refuses to everyone else.
+  const used = Number((await westRedis.info("memory")).get("used_memory"));
+  assert.equal(await westRedis.call("CONFIG", "SET", "maxmemory", String(used + 1_000_000)), "OK");
+  west.pylon.service.pause();
+  const script = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end " +
+    "redis.call('SET', KEYS[1], ARGV[2]) return i";
+  assert.deepEqual(
+    await run(
+      east.pylon.port,
+      ["SET", "before", "1"],
+      ["SETRANGE", "big", "1500000", "x"],
+      ["EVAL", script, "1", "looped", String(iterations), "done"],
+    ),
+    ["OK", "1500001", String(iterations)],
+  );
+  const ops = await logOps(world);
+  const scriptOp = ops.find(({ op }) => opText(op).some((c) => c.startsWith("EVAL")))!;
+  west.pylon.service.resume();
+  await waitFor("SCRIPT KILL on west's Redis to kill the script op", async () => {
+    return (await westRedis.call("SCRIPT", "KILL")) === "OK" ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 20 });
+  // West went back before the script op: it neither moved past it nor halted.
+  // Its retries then find the Redis out of memory; what it stored is read from its Redis.
+  const stopped = await waitFor("west to stop on the kill", async () => {
+    const seen = await applierView(west);
+    return /paused|error|halted/.test(seen.state) && /OOM|array/.test(seen.lastError)
+      ? seen
+      : undefined;
+  }, { timeoutMs: 30_000 });
+  const westMeta = await metadata(westRedis, META_DB);
+  assert.ok(
+    westMeta.position <= scriptOp.offset,
+    `west stored ${westMeta.position}, the script op is at ${scriptOp.offset}: ` +
+      `${stopped.lastError}\n${await west.pylon.service.logTail(12)}`,
+  );
+  await waitPaused(west, /OOM/, 30_000);
+  assert.equal(westMeta.halted, "(nil)");
+  assert.equal(await westRedis.call("GET", "looped"), "");
+
+  assert.equal(await westRedis.call("CONFIG", "SET", "maxmemory", "0"), "OK");
+  await waitApplying(west);
+  await waitSamePosition(world.racks);
+  assert.equal(await westRedis.call("GET", "looped"), "done");
+  assert.equal(await assertSameData(eastRedis, westRedis, DBS, "after raising memory"), 3);
+  console.log(`script kill past memory: ${Math.round((performance.now() - started) / 1000)} s`);
 });
 
 Deno.test("a transaction refused whole by a rack's Redis out of memory pauses that rack; applied once memory is raised", async () => {
