@@ -248,6 +248,7 @@ async function runNode(
     nodeId,
     rack,
     metaDb,
+    worldMetaDb: () => world.state.contract?.metaDb,
     ackLog,
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
@@ -375,6 +376,7 @@ async function runNode(
       // The world's number of dbs once its contract records it (every rack's is the same then).
       databases: () => Number(world.state.contract?.settings.databases ?? upstream.databases),
       reservedDb: metaDb,
+      worldMetaDb: () => world.state.contract?.metaDb,
       admin: (argv) => adminCommand(world, argv),
       users: new Users({
         requirepass: config.requirepass,

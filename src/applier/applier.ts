@@ -26,10 +26,10 @@ import { getLogger } from "@logtape/logtape";
 import { equalsIgnoreCase } from "../command/bytes.ts";
 import { describe, type HostPort } from "../net/address.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import { arrayItems, bulkPayload, frameText } from "../resp/frames.ts";
+import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { decodeOp, encodeOp, type Op, OpFormatError, opOf } from "../log/op.ts";
 import { newOpId } from "../log/op_id.ts";
-import type { LogReader, OpLog } from "../log/op_log.ts";
+import type { LogReader, LogRecord, OpLog } from "../log/op_log.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { type Clock, realClock } from "../clock.ts";
 import type { HandBack } from "./hand_back.ts";
@@ -37,8 +37,11 @@ import {
   checkRackRedis,
   encodeMarker,
   MARKER_KEY,
+  MarkerReadRefused,
   type RackMarker,
 } from "../identity/rack_marker.ts";
+import { classifyRedisError } from "./redis_errors.ts";
+import { type Rewind, rewindCommand } from "./rewind.ts";
 import { IdentityError } from "../identity/node_identity.ts";
 import { EXIT, fatal } from "../observe/fatal.ts";
 import { ignored } from "../observe/ignored.ts";
@@ -48,6 +51,7 @@ import {
   type Batch,
   connectionAfter,
   type ConnectionState,
+  endsBatch,
   type Fence,
   type OpReply,
   parsePosition,
@@ -299,6 +303,10 @@ class PartitionApplier {
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
+  /** A rewind not made yet (its Redis refused it or the connection broke): made first. */
+  #pendingRewind: Rewind | undefined;
+  /** Records read past a batch cut short after a script op (src/applier/batch_plan.ts endsBatch). */
+  #carried: LogRecord[] = [];
   #connection: CommandRunner | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -428,10 +436,19 @@ class PartitionApplier {
     this.#state = { protocol: 2, db: 0 };
     this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
-    await checkRackRedis(connection, this.#options.marker, meta, describe(address));
+    await checkRackRedis(connection, this.#options.marker, meta, describe(address)).catch(
+      (error) => {
+        // Out of memory, loading, ...: Redis refuses even a read in MULTI.
+        if (error instanceof MarkerReadRefused && classifyRedisError(error.reply) === "rack") {
+          throw new RackCondition(error.reply);
+        }
+        throw error;
+      },
+    );
     const halted = await haltedReason(connection);
     if (halted !== undefined) throw new RackHalted(halted);
     await this.#checkContract(connection, true);
+    await this.#rewind(connection);
     const [, stored, lastOp, logTime] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
@@ -471,7 +488,7 @@ class PartitionApplier {
     if (position >= catchUpTo) this.#status.catchingUp = false;
 
     while (!this.#stopped && !connection.closed) {
-      const records = await this.#reader!.next({
+      let records = this.#carried.length > 0 ? this.#carried.splice(0) : await this.#reader!.next({
         recordsMax: this.#options.batchRecordsMax,
         bytesMax: this.#options.batchBytesMax,
         waitMs: 200,
@@ -490,8 +507,7 @@ class PartitionApplier {
           `reader returned offset ${records[0]!.offset}, expected ${position}`,
         );
       }
-      const next = records[records.length - 1]!.offset + 1;
-      const ops: (Op | undefined)[] = records.map((r) => {
+      let ops: (Op | undefined)[] = records.map((r) => {
         try {
           return opOf(r.value);
         } catch (error) {
@@ -508,6 +524,15 @@ class PartitionApplier {
           return undefined;
         }
       });
+      // A script op ends its batch: one killed by SCRIPT KILL sent to this rack's Redis is then
+      // the batch's last op, and the rack goes back to just before it instead of halting.
+      const cut = ops.findIndex((op) => op !== undefined && endsBatch(op));
+      if (cut >= 0 && cut < ops.length - 1) {
+        this.#carried = records.slice(cut + 1);
+        records = records.slice(0, cut + 1);
+        ops = ops.slice(0, cut + 1);
+      }
+      const next = records[records.length - 1]!.offset + 1;
       const outcome = await this.#applyBatch(connection, ops, next);
       if (outcome.kind === "moved") {
         position = outcome.stored;
@@ -658,6 +683,7 @@ class PartitionApplier {
 
   /** Seeks the reader to `position` (creating it on first use). */
   #moveTo(position: number, why: string): void {
+    this.#carried = [];
     if (this.#reader === undefined) this.#reader = this.#log.reader(this.partition, position);
     else this.#reader.seek(position);
     this.#status.position = position;
@@ -761,6 +787,23 @@ class PartitionApplier {
     }
   }
 
+  /**
+   * Makes the pending rewind (src/applier/rewind.ts); until it is made, this
+   * applier applies nothing more (each session starts with it). Another
+   * applier that moved the position since leaves nothing to go back from.
+   */
+  async #rewind(connection: CommandRunner): Promise<void> {
+    const rewind = this.#pendingRewind;
+    if (rewind === undefined) return;
+    const [reply] = await connection.run([rewindCommand(rewind)]);
+    if (isErrorFrame(reply!)) {
+      const text = frameText(reply!);
+      const why = `going back to offset ${rewind.position} failed: ${text}`;
+      throw classifyRedisError(text) === "rack" ? new RackCondition(why) : new Error(why);
+    }
+    this.#pendingRewind = undefined;
+  }
+
   /** The log's verdict on a watched op; records it needs gone from the log pause this rack. */
   async #overtaken(op: Op, offset: number): Promise<boolean> {
     try {
@@ -798,23 +841,21 @@ class PartitionApplier {
     const first = batch.next - batch.ops.length;
     const timeBefore = at === 0 ? this.#logTime : batch.times[at - 1]!;
     const lastBefore = lastOpIdOf(batch.ops.slice(0, at), this.#lastOpId);
-    const frames = await connection.run([
-      encodeCommand(["MULTI"]),
-      encodeCommand(["SELECT", String(this.#options.metaDb)]),
-      encodeCommand(["SET", positionKey(this.partition), String(first + at)]),
-      encodeCommand(["SET", logTimeKey(this.partition), String(timeBefore)]),
-      encodeCommand(["SET", lastOpKey(this.partition), lastBefore]),
-      encodeCommand(["EXEC"]),
-    ]);
-    this.#state.db = this.#options.metaDb;
-    if (arrayItems(frames[5]!) === null) {
-      throw new Error(`going back before offset ${first + at} failed: ${frameText(frames[5]!)}`);
-    }
+    // The ops before it are applied whatever follows.
+    this.#deliver(settled.replies.filter(({ op }) => batch.ops.indexOf(op) < at));
+    this.#pendingRewind = {
+      partition: this.partition,
+      metaDb: this.#options.metaDb,
+      stored: batch.next,
+      position: first + at,
+      logTimeMs: timeBefore,
+      lastOpId: lastBefore,
+    };
+    await this.#rewind(connection);
     const failed = batch.ops[at]!;
     this.#logTime = timeBefore;
     this.#status.logTimeMs = timeBefore;
     this.#lastOpId = lastBefore;
-    this.#deliver(settled.replies.filter(({ op }) => batch.ops.indexOf(op) < at));
     this.#options.progress.advance(this.partition, first + at);
     this.#status.position = first + at;
     throw new RackCondition(

@@ -461,6 +461,19 @@ export function settleBatch(plan: BatchPlan, frames: readonly Uint8Array[]): Set
 const SCRIPT_COMMANDS = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
 
 /**
+ * Whether `op` ends the batch it is read in: a lone script or function call.
+ * Killed on this rack alone (`SCRIPT KILL`/`FUNCTION KILL` sent to its Redis),
+ * it is then the batch's last op, changed nothing, and the rack can go back to
+ * just before it ({@linkcode RackErrorInside}); ops after it in the same EXEC
+ * would have run, and the rack would have to halt.
+ */
+export function endsBatch(op: Op): boolean {
+  const name = op.commands[0]?.[0];
+  return !op.transaction && op.commands.length === 1 && name !== undefined &&
+    SCRIPT_COMMANDS.some((script) => equalsIgnoreCase(name, script));
+}
+
+/**
  * The first rack condition among EXEC's items, if any: an error of one of
  * Pylon's own setup commands (a SELECT, HELLO or AUTH refused here leaves
  * what follows in the wrong place), or a rack's error in an op's reply

@@ -10,6 +10,7 @@ import {
   type BatchPlan,
   connectionAfter,
   type ConnectionState,
+  endsBatch,
   planBatch,
   type PlanOptions,
   planScriptSteps,
@@ -777,4 +778,17 @@ Deno.test("a script and a function run with the budget their op carries", () => 
   assert.ok(shown.includes(wrappedRun(e)));
   assert.ok(wrappedRun(e).endsWith(" 777"));
   assert.ok(shown.includes(`FCALL f 0 0 ${opSeed(e.id, 1)} 777`));
+});
+
+Deno.test("endsBatch: a lone script or function call ends its batch; transactions and other ops do not", () => {
+  assert.equal(endsBatch(op({ commands: [["EVAL", "return 1", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["evalsha", "abc", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["FCALL", "f", "0"]] })), true);
+  assert.equal(endsBatch(op({ commands: [["SET", "k", "v"]] })), false);
+  assert.equal(endsBatch(op({ commands: [] })), false, "a tick");
+  // Inside a client transaction a killed script cannot be undone by going back anyway.
+  assert.equal(
+    endsBatch(op({ commands: [["EVAL", "return 1", "0"]], transaction: true })),
+    false,
+  );
 });

@@ -25,15 +25,22 @@ export class RackHalted extends Error {
   }
 }
 
+/**
+ * Sets the halt in the metadata db even when the Redis is out of memory (its
+ * condition is often why): a script flagged `allow-oom`.
+ */
+const HALT_SCRIPT = "#!lua flags=allow-oom\nredis.call('SELECT', ARGV[1])\n" +
+  "return redis.call('SET', ARGV[2], ARGV[3])";
+
 /** Records in the rack's Redis why it is halted (the connection ends in the metadata db). */
 export async function haltRack(
   connection: CommandRunner,
   metaDb: number,
   reason: string,
 ): Promise<void> {
-  const [, set] = await connection.run([
+  const [set] = await connection.run([
+    encodeCommand(["EVAL", HALT_SCRIPT, "0", String(metaDb), HALTED_KEY, reason]),
     encodeCommand(["SELECT", String(metaDb)]),
-    encodeCommand(["SET", HALTED_KEY, reason]),
   ]);
   if (isErrorFrame(set!)) throw new Error(`recording the halt: ${frameText(set!)}`);
 }

@@ -143,6 +143,9 @@ export function isLogicallyExpired(storedMs: number | bigint, logTimeMs: number)
  * is logically expired at log time T and answers how many it deleted. It
  * SELECTs each pair's db (inside a script that moves only the script's own
  * db), so it runs as Pylon's own Redis user, never as the scripts' user.
+ * A db this Redis does not have (`MOVE k 20` in a world of 16 dbs, which
+ * Redis then refuses alike on every rack) holds no key to delete: skipped,
+ * never an error of Pylon's own step.
  * Comparisons are exact: every stored time and T are far below 2^53 where
  * they decide (a stored time above 2^53 is never due).
  */
@@ -151,10 +154,12 @@ export const EXPIRE_DUE = [
   "local t = tonumber(ARGV[1])",
   "local deleted = 0",
   "for i = 2, #ARGV - 1, 2 do",
-  "  redis.call('SELECT', ARGV[i])",
-  "  local stored = redis.call('PEXPIRETIME', ARGV[i + 1])",
-  "  if stored >= 0 and (stored < shift or stored - shift <= t) then",
-  "    deleted = deleted + redis.call('DEL', ARGV[i + 1])",
+  "  local selected = redis.pcall('SELECT', ARGV[i])",
+  "  if not (type(selected) == 'table' and selected.err) then",
+  "    local stored = redis.call('PEXPIRETIME', ARGV[i + 1])",
+  "    if stored >= 0 and (stored < shift or stored - shift <= t) then",
+  "      deleted = deleted + redis.call('DEL', ARGV[i + 1])",
+  "    end",
   "  end",
   "end",
   "return deleted",

@@ -59,6 +59,12 @@ export interface GatewayBackend {
   databases(): number;
   /** Pylon's metadata db: clients cannot select or name it. */
   reservedDb: number;
+  /**
+   * The metadata db the world's contract records, when known: where every
+   * other rack keeps Pylon's metadata, so clients cannot select it either
+   * (it differs from {@linkcode reservedDb} only on a rack the contract refuses).
+   */
+  worldMetaDb?: () => number | undefined;
   /** Membership admin commands. */
   admin?: LocalContext["admin"];
   pylonInfo(): string;
@@ -160,7 +166,8 @@ export class Gateway {
     this.#protectedMode = backend.protectedMode ?? false;
     // One rule for SELECT, whether run at once or queued in MULTI.
     const selectable = (db: number) =>
-      db >= 0 && db < backend.databases() && db !== backend.reservedDb;
+      db >= 0 && db < backend.databases() && db !== backend.reservedDb &&
+      db !== backend.worldMetaDb?.();
     this.#local = {
       users,
       authLimiter: this.#authLimiter,

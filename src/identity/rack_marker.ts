@@ -134,6 +134,16 @@ export function dbsInKeyspace(info: string): number[] {
   return dbs;
 }
 
+/** Redis refused the marker's read as a whole (out of memory, loading, ...): its reply. */
+export class MarkerReadRefused extends Error {
+  override name = "MarkerReadRefused";
+  readonly reply: string;
+  constructor(reply: string) {
+    super(`reading ${MARKER_KEY}: ${reply}`);
+    this.reply = reply;
+  }
+}
+
 /**
  * Checks the marker of the Redis behind `connection`, claiming an empty
  * Redis. Throws {@linkcode IdentityError} when it must be refused. Leaves the
@@ -149,7 +159,7 @@ export async function checkRackRedis(
   // The marker and the keyspace are read in one transaction: read apart, another applier
   // claiming the empty Redis in between looks like data with no marker (found by the
   // applier simulation, seed 1).
-  const [selected, , , , exec] = await connection.run([
+  const [selected, , queuedGet, queuedInfo, exec] = await connection.run([
     encodeCommand(["SELECT", String(metaDb)]),
     encodeCommand(["MULTI"]),
     encodeCommand(["GET", MARKER_KEY]),
@@ -163,8 +173,13 @@ export async function checkRackRedis(
         `--meta-db with a db it has.`,
     );
   }
+  if (isErrorFrame(exec!)) {
+    // EXECABORT names no cause: the command refused when queued does.
+    const cause = [queuedGet!, queuedInfo!].find(isErrorFrame) ?? exec!;
+    throw new MarkerReadRefused(frameText(cause));
+  }
   const [stored, info] = arrayItems(exec!) ?? [];
-  if (isErrorFrame(exec!) || stored === undefined || info === undefined) {
+  if (stored === undefined || info === undefined) {
     throw new Error(`reading ${MARKER_KEY}: ${frameText(exec!)}`);
   }
   if (isErrorFrame(stored)) throw new Error(`GET ${MARKER_KEY}: ${frameText(stored)}`);

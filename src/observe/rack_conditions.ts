@@ -20,8 +20,8 @@ const counts = new Map<string, number>();
 
 /** The short reason of a condition's text: Redis's error prefix, or the setting named first. */
 export function conditionReason(text: string): string {
-  const setting = /does not meet the world's contract: ([a-z-]+)/.exec(text)?.[1];
-  if (setting !== undefined) return `contract_${setting.replaceAll("-", "_")}`;
+  const setting = /does not meet the world's contract: ([a-z][a-z_ -]*?) is '/.exec(text)?.[1];
+  if (setting !== undefined) return `contract_${setting.replaceAll(/[- ]/g, "_")}`;
   if (/Script killed by user/.test(text)) return "script_killed";
   if (/retention/.test(text)) return "retention";
   const prefix = /^(?:.*?: )?([A-Z]{3,})\b/.exec(text)?.[1];

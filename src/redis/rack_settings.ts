@@ -9,11 +9,16 @@ import { allCommands, isPylonCommand } from "../command/table.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame, mapItems } from "../resp/frames.ts";
 import type { CommandRunner } from "./command_runner.ts";
-import { type RackSettings, SAME_EVERYWHERE } from "../cluster/rack_contract.ts";
+import {
+  compareVersions,
+  type RackSettings,
+  REDIS_VERSION_FLOOR,
+  SAME_EVERYWHERE,
+} from "../cluster/rack_contract.ts";
 
 const utf8 = new TextDecoder();
 
-/** The settings `CONFIG GET` reads (all in one call). */
+/** The settings `CONFIG GET` reads (one call each). */
 const CONFIG_NAMES = [...SAME_EVERYWHERE, "maxmemory-policy"];
 
 /**
@@ -30,32 +35,41 @@ function commandsPylonSends(): string[] {
     .map((spec) => spec.name);
 }
 
-/** Reads the rack's settings; `commands`: also which commands of Pylon's table it lacks. */
+/**
+ * Reads the rack's settings; `commands`: also which commands of Pylon's table
+ * it lacks. Each setting is read with its own `CONFIG GET` and the command
+ * list is left unread below the version floor, so a Redis older than the
+ * floor (6.2 has neither `CONFIG GET` of several names nor `COMMAND LIST`) is
+ * still read, and refused for its version rather than failing to be read.
+ */
 export async function readRackSettings(
   connection: CommandRunner,
   options: { commands: boolean },
 ): Promise<RackSettings> {
   const commands = [
     encodeCommand(["INFO", "server"]),
-    encodeCommand(["CONFIG", "GET", ...CONFIG_NAMES]),
+    ...CONFIG_NAMES.map((name) => encodeCommand(["CONFIG", "GET", name])),
   ];
   if (options.commands) commands.push(encodeCommand(["COMMAND", "LIST"]));
-  const [info, config, list] = await connection.run(commands);
-  for (const frame of [info!, ...(list === undefined ? [] : [list])]) {
-    if (isErrorFrame(frame)) {
-      throw new Error(`reading the rack's Redis settings: ${frameText(frame)}`);
-    }
+  const frames = await connection.run(commands);
+  const [info, ...configs] = frames.slice(0, 1 + CONFIG_NAMES.length);
+  const list = options.commands ? frames[1 + CONFIG_NAMES.length] : undefined;
+  if (isErrorFrame(info!)) {
+    throw new Error(`reading the rack's Redis settings: ${frameText(info!)}`);
   }
+  const version = versionOf(info!);
   // A Redis that refuses CONFIG (renamed, as managed services do) cannot show its settings.
-  if (isErrorFrame(config!)) {
-    return { redisVersion: versionOf(info!), config: undefined, ...missing(list) };
+  if (configs.some((config) => isErrorFrame(config!))) {
+    return { redisVersion: version, config: undefined, ...missing(version, list) };
   }
   const values: Record<string, string> = {};
-  const items = (mapItems(config!) ?? arrayItems(config!) ?? []).map((frame) =>
-    utf8.decode(bulkPayload(frame))
-  );
-  for (let i = 0; i + 1 < items.length; i += 2) values[items[i]!] = items[i + 1]!;
-  return { redisVersion: versionOf(info!), config: values, ...missing(list) };
+  for (const config of configs) {
+    const items = (mapItems(config!) ?? arrayItems(config!) ?? []).map((frame) =>
+      utf8.decode(bulkPayload(frame))
+    );
+    for (let i = 0; i + 1 < items.length; i += 2) values[items[i]!] = items[i + 1]!;
+  }
+  return { redisVersion: version, config: values, ...missing(version, list) };
 }
 
 /** `redis_version` from `INFO server`. */
@@ -64,8 +78,16 @@ function versionOf(info: Uint8Array): string {
 }
 
 /** The commands of Pylon's table missing from `COMMAND LIST`'s reply, when it was read. */
-function missing(list: Uint8Array | undefined): { missingCommands?: string[] } {
+function missing(
+  version: string,
+  list: Uint8Array | undefined,
+): { missingCommands?: string[] } {
   if (list === undefined) return {};
+  if (isErrorFrame(list)) {
+    // Below the floor the version alone refuses the rack; at or above it, this is a failure.
+    if (compareVersions(version, REDIS_VERSION_FLOOR) < 0) return {};
+    throw new Error(`reading the rack's Redis commands: ${frameText(list)}`);
+  }
   const present = new Set(
     (arrayItems(list) ?? []).map((frame) => utf8.decode(bulkPayload(frame)).toLowerCase()),
   );

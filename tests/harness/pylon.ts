@@ -6,7 +6,18 @@ import { parseInfo, redisCli } from "./redis.ts";
 import { scratchDir, Service } from "./service.ts";
 import { waitFor } from "./wait.ts";
 
-const MAIN = `${dirname(dirname(dirname(fromFileUrl(import.meta.url))))}/main.ts`;
+/**
+ * Environment variable naming another checkout's `main.ts` to run instead of
+ * this one's: a test run against old code shows what a new test catches.
+ */
+export const PYLON_MAIN_ENV = "PYLON_TEST_MAIN";
+
+const OTHER_MAIN = Deno.env.get(PYLON_MAIN_ENV) || undefined;
+const MAIN = OTHER_MAIN ?? `${dirname(dirname(dirname(fromFileUrl(import.meta.url))))}/main.ts`;
+/** That checkout's own imports and lock file. */
+const CONFIG_FLAGS = OTHER_MAIN === undefined
+  ? []
+  : ["--config", `${dirname(OTHER_MAIN)}/deno.json`];
 
 /** Options of {@linkcode startPylon}. */
 export interface PylonOptions {
@@ -85,6 +96,7 @@ export class PylonProcess implements AsyncDisposable {
         "--allow-all",
         "--no-check",
         "--v8-flags=--expose-gc",
+        ...CONFIG_FLAGS,
         ...(options.denoFlags ?? []),
         MAIN,
         "--listen",

@@ -2,6 +2,7 @@
 
 import { join } from "node:path";
 import { freePort } from "./ports.ts";
+import type { RedisBinary } from "./provision.ts";
 import { scratchDir, Service } from "./service.ts";
 import { waitFor } from "./wait.ts";
 
@@ -17,6 +18,8 @@ export interface RedisOptions {
   tls?: { certFile: string; keyFile: string; caFile: string };
   /** `requirepass` (and `masterauth`, for replicas): the harness authenticates with it. */
   password?: string;
+  /** Another `redis-server` than the machine's (e.g. Redis 6.2 from provision.ts). */
+  server?: RedisBinary;
 }
 
 /** Runs `redis-cli` against an address and returns its output without the final newline. */
@@ -84,14 +87,16 @@ export class RedisServer implements AsyncDisposable {
       'logfile ""',
       'save ""',
       "protected-mode no",
-      // Tests compare racks with DEBUG DIGEST.
-      "enable-debug-command yes",
       // Replicas sync at once instead of after the default 5 s batching delay.
       "repl-diskless-sync-delay 0",
       `appendonly ${
         options.appendonly === undefined || options.appendonly === "no" ? "no" : "yes"
       }`,
     ];
+    // Tests compare racks with DEBUG DIGEST (Redis 7 turned it off by default; 6.2 lacks the option).
+    if (Number(options.server?.version.split(".")[0] ?? 7) >= 7) {
+      lines.push("enable-debug-command yes");
+    }
     if (options.appendonly === "always" || options.appendonly === "everysec") {
       lines.push(`appendfsync ${options.appendonly}`);
     }
@@ -113,7 +118,12 @@ export class RedisServer implements AsyncDisposable {
     }
     for (const [key, value] of Object.entries(options.config ?? {})) lines.push(`${key} ${value}`);
     await Deno.writeTextFile(conf, lines.join("\n") + "\n");
-    const service = new Service({ name: `redis-${port}`, cmd: "redis-server", args: [conf], dir });
+    const service = new Service({
+      name: `redis-${port}`,
+      cmd: options.server?.path ?? "redis-server",
+      args: [conf],
+      dir,
+    });
     const server = new RedisServer(port, dir, service, options.tls?.caFile, options.password);
     await server.#launch();
     return server;
@@ -173,6 +183,27 @@ export class RedisServer implements AsyncDisposable {
       await Deno.remove(join(this.dir, name), { recursive: true }).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
+    }
+  }
+
+  /**
+   * Rewrites directives of the server's `redis.conf` (a value replaces every
+   * line of that directive, undefined removes them) and, with `server`, the
+   * binary it runs: both take effect at the next start.
+   */
+  async reconfigure(
+    changes: Record<string, string | undefined>,
+    server?: RedisBinary | "default",
+  ): Promise<void> {
+    const conf = join(this.dir, "redis.conf");
+    const lines = (await Deno.readTextFile(conf)).trimEnd().split("\n")
+      .filter((line) => !(line.split(" ")[0]! in changes));
+    for (const [key, value] of Object.entries(changes)) {
+      if (value !== undefined) lines.push(`${key} ${value}`);
+    }
+    await Deno.writeTextFile(conf, lines.join("\n") + "\n");
+    if (server !== undefined) {
+      this.service.spec.cmd = server === "default" ? "redis-server" : server.path;
     }
   }
 

@@ -6,7 +6,7 @@
 
 import { freePort } from "./ports.ts";
 import { type PylonProcess, startPylon } from "./pylon.ts";
-import { type RedisServer, startRedis } from "./redis.ts";
+import { type RedisOptions, type RedisServer, startRedis } from "./redis.ts";
 import { type SentinelRack, startRack } from "./rack.ts";
 import { uniqueTopic } from "./kafka.ts";
 
@@ -23,6 +23,16 @@ export interface WorldRack extends RackSlot {
   pylon: PylonProcess;
 }
 
+/** How one rack of a world differs from the others. */
+export interface RackSetup {
+  /** Its Redis's options (a standalone Redis only). */
+  redis?: RedisOptions;
+  /** More flags for its node. */
+  args?: string[];
+  /** More environment for its node (e.g. a shifted clock). */
+  env?: Record<string, string>;
+}
+
 /** Options of {@linkcode startWorld}. */
 export interface WorldOptions {
   brokers: string[];
@@ -31,6 +41,8 @@ export interface WorldOptions {
   sentinel?: boolean;
   /** More flags for every node. */
   args?: string[];
+  /** Per rack, in order, how it differs from the others. */
+  setups?: RackSetup[];
 }
 
 /** A running world. */
@@ -79,13 +91,21 @@ export class World implements AsyncDisposable {
   async addRack(
     slot: { name: string; nodeId: string; peerPort: number },
     sentinel: boolean,
+    setup: RackSetup = {},
   ): Promise<WorldRack> {
-    const redis = sentinel ? await startRack() : await startRedis();
+    const redis = sentinel ? await startRack() : await startRedis(setup.redis);
     const others = this.#planned.filter((p) => p.nodeId !== slot.nodeId);
     const target = "sentinels" in redis
       ? { sentinels: redis.sentinelList, master: redis.masterName }
       : { url: redis.url };
-    const pylon = await startPylon({ redis: target, args: this.nodeArgs(slot, others) });
+    const pylon = await startPylon({
+      redis: target,
+      args: [...this.nodeArgs(slot, others), ...(setup.args ?? [])],
+      ...(setup.env === undefined ? {} : { env: setup.env }),
+    }).catch(async (error) => {
+      await redis[Symbol.asyncDispose]();
+      throw error;
+    });
     const rack: WorldRack = { ...slot, redis, pylon };
     this.racks.push(rack);
     return rack;
@@ -108,12 +128,14 @@ export class World implements AsyncDisposable {
 }
 
 /** Starts `racks` racks; `reserve` more slots can be added later with {@linkcode World.addRack}. */
-export async function startWorld(options: WorldOptions & { reserve?: number }): Promise<World> {
+export async function startWorld(
+  options: WorldOptions & { reserve?: number },
+): Promise<World> {
   const world = new World(options.brokers, options.args ?? []);
   const slots = world.plan(options.racks + (options.reserve ?? 0));
   try {
-    for (const slot of slots.slice(0, options.racks)) {
-      await world.addRack(slot, options.sentinel ?? false);
+    for (const [i, slot] of slots.slice(0, options.racks).entries()) {
+      await world.addRack(slot, options.sentinel ?? false, options.setups?.[i]);
     }
     return world;
   } catch (error) {

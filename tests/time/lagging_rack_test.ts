@@ -21,6 +21,8 @@ Deno.test("a rack that applies seconds late converges exactly: expiries, XADD *,
   await using kafka = await useKafka();
   await using world = await startWorld({ brokers: kafka.brokers, racks: 2 });
   const [east, west] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
+  // Both apply first: a new world records its contract for racks' Redis with both nodes up.
+  for (const rack of world.racks) await rack.pylon.waitApplying();
   await west!.pylon.stop();
   const viaEast = new Redis({ port: east!.pylon.port, lazyConnect: true, maxRetriesPerRequest: 0 });
   await viaEast.connect();
