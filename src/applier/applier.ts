@@ -63,6 +63,7 @@ import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
+import type { OutcomeHook } from "./outcome_hook.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -104,6 +105,12 @@ export interface ApplierOptions {
    * moves on when no one writes. Undefined: no ticks (simulations).
    */
   ticks?: { nodeId: string; rack: string; intervalMs: number };
+  /**
+   * The divergence checker (src/divergence/): fingerprints each batch's
+   * replies, halts the applier when the rack diverged, and stands it still
+   * at stops. Undefined: none (simulations).
+   */
+  outcomes?: OutcomeHook;
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -116,8 +123,11 @@ export interface MasterSource {
 /** One partition's progress, for `PYLON INFO`. */
 export interface PartitionStatus {
   partition: number;
-  /** `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); see `lastError`. */
-  state: "starting" | "applying" | "waiting" | "paused" | "error";
+  /**
+   * `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); `diverged`: its
+   * outcomes or data differ from the world's (src/divergence/); see `lastError`.
+   */
+  state: "starting" | "applying" | "waiting" | "paused" | "error" | "diverged";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -232,6 +242,9 @@ type Outcome = { kind: "applied" } | { kind: "moved"; stored: number };
 
 const APPLIED: Outcome = { kind: "applied" };
 
+/** How often a halted (diverged) applier looks whether the halt was cleared. */
+const HALT_POLL_MS = 250;
+
 /** How long a batch waits for the rack's Redis clock to reach its log time before pausing. */
 const REDIS_CLOCK_WAIT_MS_MAX = 5_000;
 
@@ -249,8 +262,11 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "outcomes">>;
   #ticks: ApplierOptions["ticks"];
+  #outcomes: OutcomeHook | undefined;
+  /** A kept script body by sha, for the outcome fingerprints. */
+  #scriptBody = (sha: string) => this.#scripts?.body(sha);
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
@@ -272,7 +288,7 @@ class PartitionApplier {
   #redisClockOffset: number | undefined;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, ...rest } = options;
+    const { partition, master, outcomes, ...rest } = options;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -286,6 +302,7 @@ class PartitionApplier {
       ...rest,
     };
     this.#ticks = options.ticks;
+    this.#outcomes = outcomes;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -413,8 +430,21 @@ class PartitionApplier {
     if (position >= catchUpTo) this.#status.catchingUp = false;
 
     while (!this.#stopped && !connection.closed) {
+      let recordsMax = this.#options.batchRecordsMax;
+      const hook = this.#outcomes;
+      if (hook !== undefined) {
+        if (await this.#halted(hook)) continue;
+        const stop = hook.nextStop(this.partition, position);
+        if (stop === position) {
+          await hook.atStop(this.partition, position, this.#logTime, connection);
+          this.#state.db = -1; // the stop may leave the connection in another db
+          continue;
+        }
+        // Batches end at the next stop.
+        recordsMax = Math.min(recordsMax, stop - position);
+      }
       const records = await this.#reader!.next({
-        recordsMax: this.#options.batchRecordsMax,
+        recordsMax,
         bytesMax: this.#options.batchBytesMax,
         waitMs: 200,
       });
@@ -466,6 +496,26 @@ class PartitionApplier {
       this.#status.position = position;
       if (position >= catchUpTo) this.#status.catchingUp = false;
     }
+  }
+
+  /**
+   * While the rack is halted (it diverged from the world: src/divergence/),
+   * nothing is applied; true when it is. Applying resumes where it stopped
+   * once the halt is cleared.
+   */
+  async #halted(hook: OutcomeHook): Promise<boolean> {
+    const reason = hook.halted();
+    if (reason === undefined) {
+      if (this.#status.state === "diverged") {
+        this.#status.state = "applying";
+        this.#status.lastError = undefined;
+      }
+      return false;
+    }
+    this.#status.state = "diverged";
+    this.#status.lastError = reason;
+    await new Promise<void>((resolve) => this.#options.clock.after(HALT_POLL_MS, resolve));
+    return true;
   }
 
   /**
@@ -572,6 +622,13 @@ class PartitionApplier {
         this.#logTime = after;
         this.#status.logTimeMs = after;
         this.#deliver(settled.replies);
+        this.#outcomes?.applied(
+          this.partition,
+          next - ops.length,
+          ops,
+          settled.replies,
+          this.#scriptBody,
+        );
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
         return fenced(settled.fence);
@@ -591,6 +648,7 @@ class PartitionApplier {
         // Refused by Redis itself: that is the op's reply on every rack; only the position and
         // the log time move.
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
+        this.#outcomes?.applied(this.partition, next - 1, ops, settled.replies, this.#scriptBody);
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
     }
