@@ -65,8 +65,11 @@ export async function serveAdmin(
         const s = node.snapshot();
         const draining = node.draining();
         if (ready(s, draining)) return new Response("ready\n");
+        const diverged = s.divergence?.diverged;
         const why = draining
           ? "draining"
+          : diverged !== undefined
+          ? `this rack diverged from the world and serves no reads: ${diverged}`
           : "this node does not serve reads from its rack's Redis (it is down, or catching up " +
             "while another rack serves them)";
         return new Response(`not ready: ${why}\n`, { status: 503 });

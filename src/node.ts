@@ -46,6 +46,9 @@ import { ScriptOps } from "./applier/script_ops.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
+import { DivergenceGuard } from "./divergence/guard.ts";
+import { DivergenceChecker } from "./divergence/checker.ts";
+import { verdictStore } from "./divergence/verdict_store.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -196,6 +199,25 @@ async function runNode(
     verify: verifyOpAt(opLog),
   });
   recovery.start();
+  // Divergence: the verdict kept in the rack's Redis, and the rack leader's checks (src/divergence/).
+  const guard = new DivergenceGuard(verdictStore(upstream, metaDb));
+  // Read before the first client is served (bounded: a Redis that does not answer serves no reads).
+  await Promise.race([guard.start(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  let applierStatus: () => ReturnType<RackApplier["liveStatus"]> = () => undefined;
+  const checker = new DivergenceChecker({
+    rack,
+    partitions: opLog.partitions,
+    applier: () => applierStatus(),
+    peers,
+    guard,
+    connect: async () => {
+      const address = upstream.address;
+      return address === undefined ? undefined : await upstream.connectPipeline(address);
+    },
+    dbs: () =>
+      Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
+    dataKeysPerSecond: config.digestKeysPerSecond,
+  });
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
   const applier = new RackApplier(() =>
     new Applier(opLog, {
@@ -213,7 +235,9 @@ async function runNode(
       sweepDbs: () =>
         Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
+      outcomes: checker,
     }), { enabled: config.applier });
+  applierStatus = () => applier.liveStatus();
   const me = {
     id: nodeId,
     rack,
@@ -269,7 +293,16 @@ async function runNode(
     { connect: (address) => upstream.connectPipeline(address), address: () => upstream.address },
     { access: config.redis.access, logId: opLog.id },
   );
-  const reads = new ReadService({ rack, upstream, progress, metaDb, scripts, health, peers });
+  const reads = new ReadService({
+    rack,
+    upstream,
+    progress,
+    metaDb,
+    scripts,
+    health,
+    peers,
+    diverged: () => guard.reason(),
+  });
   const router = new WriteRouter({ writes, peers, health, ackLog });
 
   let peerServer: PeerServer | undefined;
@@ -300,6 +333,7 @@ async function runNode(
     routing: { ...reads.stats(), ...router.stats() },
     peers: peers?.status() ?? [],
     peerServer: peerServer?.stats(),
+    divergence: checker.status(),
     raft: world.status(),
     strong: {
       ...gate.stats(),
@@ -320,6 +354,8 @@ async function runNode(
     retention?.stop();
     clearInterval(expireTimer);
     recovery.stop();
+    await checker.stop();
+    guard.stop();
     scripts.close();
     await world.stop();
     await applier.stop();
@@ -337,6 +373,8 @@ async function runNode(
           health,
           raft: (from, batch) => world.receive(from, batch),
           propose: (group, data) => world.proposeForPeer(group, data),
+          leads: () => applier.liveStatus() !== undefined,
+          divergence: (type, payload) => checker.serve(type, payload),
         }),
         {
           nodeId,
@@ -349,6 +387,7 @@ async function runNode(
     }
     admin?.attach({ snapshot, draining: () => draining });
     peers?.start();
+    checker.start();
     await world.start();
     gateway = new Gateway({
       read: (read, sink) => reads.serve(read, sink),

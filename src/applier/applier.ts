@@ -646,9 +646,8 @@ class PartitionApplier {
           return await this.#applyOneByOne(connection, ops, next - ops.length);
         }
         // Refused by Redis itself: that is the op's reply on every rack; only the position and
-        // the log time move.
+        // the log time move (its outcome is fingerprinted as no reply, by the batch below).
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
-        this.#outcomes?.applied(this.partition, next - 1, ops, settled.replies, this.#scriptBody);
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);
     }

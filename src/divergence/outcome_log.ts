@@ -12,8 +12,9 @@
  * A rack that starts recording in mid-window (a restart, a new rack leader,
  * offsets that jump because another applier moved the position) has no
  * chain for that window and simply skips it: its chains begin at the next
- * window. Offsets seen again (a Redis that failed over and lost the last
- * batches is applied again) keep the outcome recorded first.
+ * window. Offsets seen again (a Redis that failed over and lost its last
+ * batches, or one emptied to be rebuilt from the log) start it afresh the
+ * same way: what they answer now replaces what they answered before.
  *
  * Kept, bounded ({@linkcode outcomeBounds}): the last `ringOps` ops with
  * their digest and the start of their reply, to name the first op that
@@ -99,9 +100,12 @@ export class OutcomeLog {
   add(record: OutcomeRecord): void {
     const { offset } = record;
     const W = this.bounds.windowOps;
-    if (this.#next !== undefined && offset < this.#next) return; // applied again: the first stays
-    if (this.#next === undefined || offset > this.#next) {
-      // A start or a gap: the ops kept no longer run up to here; chains begin at the next window.
+    if (this.#next === undefined || offset !== this.#next) {
+      // A start, a gap or a step back: the ops kept no longer run up to here; chains begin at
+      // the next window, and window hashes from here on are recomputed as they are applied.
+      if (this.#next !== undefined && offset < this.#next) {
+        this.#forgetWindowsFrom(Math.floor(offset / W));
+      }
       this.#validFrom = Math.ceil(offset / W) * W;
       this.#ringStart = offset;
       this.#records = [];
@@ -120,6 +124,12 @@ export class OutcomeLog {
       this.#windowIds[at] = k;
       this.#windowHashes[at] = this.#chain;
     }
+  }
+
+  #forgetWindowsFrom(k: number): void {
+    this.#windowIds.forEach((id, at) => {
+      if (id >= k) this.#windowIds[at] = -1;
+    });
   }
 
   /** The op kept at `offset`, if any. */

@@ -29,8 +29,8 @@ export interface PartitionSummary {
 export interface OutcomeSummary {
   /** Whether the answering node applies (leads its rack): only then does it record outcomes. */
   leads: boolean;
-  /** Whether its rack has stopped because it diverged. */
-  diverged: boolean;
+  /** Why its rack has stopped because it diverged, or undefined. */
+  diverged: string | undefined;
   partitions: PartitionSummary[];
 }
 
@@ -51,7 +51,7 @@ export function decodeSummaryAsk(payload: Uint8Array): WindowAsk[] {
 }
 
 export function encodeSummary(summary: OutcomeSummary): Uint8Array {
-  const w = new PayloadWriter().u8(summary.leads ? 1 : 0).u8(summary.diverged ? 1 : 0)
+  const w = new PayloadWriter().u8(summary.leads ? 1 : 0).text(summary.diverged ?? "")
     .u32(summary.partitions.length);
   for (const p of summary.partitions) {
     w.f64(p.position ?? NONE);
@@ -69,7 +69,7 @@ export function encodeSummary(summary: OutcomeSummary): Uint8Array {
 export function decodeSummary(payload: Uint8Array): OutcomeSummary {
   const r = new PayloadReader(payload);
   const leads = r.u8() === 1;
-  const diverged = r.u8() === 1;
+  const diverged = r.text() || undefined;
   const partitions: PartitionSummary[] = [];
   for (let n = r.u32(); n > 0; n--) {
     const position = r.f64();
@@ -165,6 +165,23 @@ export function decodeDigestAsk(payload: Uint8Array): DigestAsk {
   for (let n = r.u32(); n > 0; n--) keys.push(r.bytes().slice());
   r.end();
   return { partition, position, db, limits, keys };
+}
+
+/** A key another rack found different on this one: this rack digests it with the others again. */
+export interface DataHint {
+  db: number;
+  key: Uint8Array;
+}
+
+export function encodeDataHint(hint: DataHint): Uint8Array {
+  return new PayloadWriter().u16(hint.db).bytes(hint.key).finish();
+}
+
+export function decodeDataHint(payload: Uint8Array): DataHint {
+  const r = new PayloadReader(payload);
+  const hint = { db: r.u16(), key: r.bytes().slice() };
+  r.end();
+  return hint;
 }
 
 /** A rack's answer to a digest request. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  decodeDataHint,
   decodeDigestAnswer,
   decodeDigestAsk,
   decodeRecords,
@@ -7,6 +8,7 @@ import {
   decodeSummary,
   decodeSummaryAsk,
   type DigestAnswer,
+  encodeDataHint,
   encodeDigestAnswer,
   encodeDigestAsk,
   encodeRecords,
@@ -21,7 +23,7 @@ Deno.test("every divergence payload decodes to what was encoded", () => {
   assert.deepEqual(decodeSummaryAsk(encodeSummaryAsk(asks)), asks);
   const summary: OutcomeSummary = {
     leads: true,
-    diverged: false,
+    diverged: undefined,
     partitions: [
       {
         position: 1234,
@@ -33,6 +35,8 @@ Deno.test("every divergence payload decodes to what was encoded", () => {
     ],
   };
   assert.deepEqual(decodeSummary(encodeSummary(summary)), summary);
+  const halted = { ...summary, diverged: "op 1 differs" };
+  assert.deepEqual(decodeSummary(encodeSummary(halted)), halted);
   const recordsAsk = { partition: 2, from: 256, to: 300 };
   assert.deepEqual(decodeRecordsAsk(encodeRecordsAsk(recordsAsk)), recordsAsk);
   const records = [
@@ -56,5 +60,7 @@ Deno.test("every divergence payload decodes to what was encoded", () => {
     { kind: "absent" },
   ];
   for (const a of answers) assert.deepEqual(decodeDigestAnswer(encodeDigestAnswer(a)), a);
+  const hint = { db: 2, key: Uint8Array.of(1, 2, 3) };
+  assert.deepEqual(decodeDataHint(encodeDataHint(hint)), hint);
   assert.throws(() => decodeSummary(encodeSummary(summary).subarray(0, 20)));
 });

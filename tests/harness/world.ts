@@ -31,6 +31,8 @@ export interface WorldOptions {
   sentinel?: boolean;
   /** More flags for every node. */
   args?: string[];
+  /** More flags for one rack's node (its own admin port, ...). */
+  rackArgs?: (slot: RackSlot) => string[];
 }
 
 /** A running world. */
@@ -40,10 +42,16 @@ export class World implements AsyncDisposable {
   readonly secret: string;
   readonly brokers: string[];
   readonly args: string[];
+  readonly rackArgs: (slot: RackSlot) => string[];
 
-  constructor(brokers: string[], args: string[]) {
+  constructor(
+    brokers: string[],
+    args: string[],
+    rackArgs: (slot: RackSlot) => string[] = () => [],
+  ) {
     this.brokers = brokers;
     this.args = args;
+    this.rackArgs = rackArgs;
     this.topic = uniqueTopic("world");
     this.secret = `secret-${crypto.randomUUID()}`;
   }
@@ -68,6 +76,7 @@ export class World implements AsyncDisposable {
       this.secret,
       ...others.flatMap((o) => ["--peer", `${o.nodeId}@${o.name}@127.0.0.1:${o.peerPort}`]),
       ...this.args,
+      ...this.rackArgs(self),
     ];
   }
 
@@ -109,7 +118,7 @@ export class World implements AsyncDisposable {
 
 /** Starts `racks` racks; `reserve` more slots can be added later with {@linkcode World.addRack}. */
 export async function startWorld(options: WorldOptions & { reserve?: number }): Promise<World> {
-  const world = new World(options.brokers, options.args ?? []);
+  const world = new World(options.brokers, options.args ?? [], options.rackArgs);
   const slots = world.plan(options.racks + (options.reserve ?? 0));
   try {
     for (const slot of slots.slice(0, options.racks)) {
