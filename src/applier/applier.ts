@@ -173,6 +173,18 @@ class RackCondition extends Error {
   }
 }
 
+/**
+ * The rack's halt (it diverged) was cleared, usually by emptying its Redis to
+ * rebuild it: the session starts over and checks the Redis again, and reads
+ * go elsewhere until it has caught up.
+ */
+class HaltCleared extends Error {
+  override name = "HaltCleared";
+  constructor() {
+    super("the divergence halt was cleared; checking the rack's Redis again");
+  }
+}
+
 /** A broken rule of the applier's own: the node must stop rather than apply on. */
 class ApplierInvariantError extends Error {
   override name = "ApplierInvariantError";
@@ -506,10 +518,7 @@ class PartitionApplier {
   async #halted(hook: OutcomeHook): Promise<boolean> {
     const reason = hook.halted();
     if (reason === undefined) {
-      if (this.#status.state === "diverged") {
-        this.#status.state = "applying";
-        this.#status.lastError = undefined;
-      }
+      if (this.#status.state === "diverged") throw new HaltCleared();
       return false;
     }
     this.#status.state = "diverged";

@@ -175,6 +175,8 @@ export class DivergenceChecker implements OutcomeHook {
   #scan = { dbIndex: 0, cursor: "0" };
   #carry: { db: number; key: Uint8Array }[] = [];
   #margins: number[];
+  /** Whether the last digest round of each partition found a rack past its position. */
+  #passedLast: boolean[];
   #connection: CommandRunner | undefined;
 
   constructor(parts: CheckerParts) {
@@ -184,6 +186,7 @@ export class DivergenceChecker implements OutcomeHook {
     this.#logs = Array.from({ length: parts.partitions }, () => undefined);
     this.#stops = new ApplyStops(this.#clock);
     this.#margins = Array.from({ length: parts.partitions }, () => 0);
+    this.#passedLast = Array.from({ length: parts.partitions }, () => false);
   }
 
   /** Starts the rounds (they do nothing while this node does not lead or has no peers). */
@@ -664,21 +667,21 @@ export class DivergenceChecker implements OutcomeHook {
     answers.forEach((a, i) => {
       if (a.kind === "passed" && i > 0) this.#rack(racks[i]!).positions[partition] = a.position;
     });
-    if (answers.some((a) => a.kind === "passed")) {
-      // Someone was already past it: further ahead next time.
-      this.#margins[partition] = Math.min(
-        MARGIN_OPS_MAX,
-        Math.max(8, this.#margins[partition]! * 2),
-      );
-      this.#stats.dataRoundsRetried++;
-      return this.#carryOver(db, keys);
-    }
+    // A rack already past the position: once more from the positions just learnt, then further
+    // ahead each time; otherwise nearer (a position too far ahead is not reached in time).
+    const passed = answers.some((a) => a.kind === "passed");
+    const margin = this.#margins[partition]!;
+    this.#margins[partition] = !passed
+      ? Math.floor(margin / 2)
+      : this.#passedLast[partition]
+      ? Math.min(MARGIN_OPS_MAX, Math.max(1, margin * 2))
+      : margin;
+    this.#passedLast[partition] = passed;
     const own = answers[0]!;
-    if (own.kind !== "done") {
+    if (passed || own.kind !== "done") {
       this.#stats.dataRoundsRetried++;
       return this.#carryOver(db, keys);
     }
-    this.#margins[partition] = Math.floor(this.#margins[partition]! / 2);
     const left: Uint8Array[] = [];
     const differing: { key: Uint8Array; verdict: Verdict<string> }[] = [];
     keys.forEach((key, i) => {
