@@ -200,7 +200,11 @@ async function runNode(
   });
   recovery.start();
   // Divergence: the verdict kept in the rack's Redis, and the rack leader's checks (src/divergence/).
-  const guard = new DivergenceGuard(verdictStore(upstream, metaDb));
+  const verdicts = verdictStore({
+    address: () => upstream.address,
+    connect: (address) => upstream.connectPipeline(address),
+  }, metaDb);
+  const guard = new DivergenceGuard(verdicts);
   // Read before the first client is served (bounded: a Redis that does not answer serves no reads).
   await Promise.race([guard.start(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
   let applierStatus: () => ReturnType<RackApplier["liveStatus"]> = () => undefined;
@@ -309,6 +313,8 @@ async function runNode(
   let peerAddress: HostPort | undefined;
   let gateway: Gateway | undefined = undefined;
   let draining = false;
+  // No read is served before the client port listens, whatever the rack's Redis says.
+  let listening = false;
   const snapshot = (): NodeSnapshot => ({
     config: current,
     identity,
@@ -328,7 +334,7 @@ async function runNode(
       ? Array.from({ length: opLog.partitions }, (_, p) => opLog.sizeBytes(p))
       : undefined,
     logFreedBytes: retention?.freedBytes,
-    servesReads: reads.servesHere(),
+    servesReads: listening && reads.servesHere(),
     applies: health.applies(),
     routing: { ...reads.stats(), ...router.stats() },
     peers: peers?.status() ?? [],
@@ -356,6 +362,7 @@ async function runNode(
     recovery.stop();
     await checker.stop();
     guard.stop();
+    verdicts.close();
     scripts.close();
     await world.stop();
     await applier.stop();
@@ -431,6 +438,7 @@ async function runNode(
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();
+    listening = true;
     return {
       identity,
       address,
