@@ -77,8 +77,6 @@ export const DATA_ROUND_MS = 250;
 export const DIGEST_WAIT_MS = 5_000;
 /** How long a peer may take to answer a summary or records request. */
 const ASK_TIMEOUT_MS = 3_000;
-/** Bytes of each reply kept to show in a message. */
-export const REPLY_KEPT_BYTES = 96;
 /** Keys carried to the next data round at most (the budget left them out, a round was retried). */
 const CARRY_KEYS_MAX = 1_000;
 /** How far ahead of the furthest rack a digest position is taken, at most. */
@@ -223,6 +221,7 @@ export class DivergenceChecker implements OutcomeHook {
     scriptBody: (sha: string) => Uint8Array | undefined,
   ): void {
     this.#stops.crossed(partition, first, first + ops.length);
+    if (this.#parts.peers === undefined) return; // a world of one rack: nothing to compare with
     const outcomes = this.#logs[partition] ??= new OutcomeLog(this.#bounds);
     const byOp = new Map<Op, Uint8Array>();
     for (const { op, reply } of replies) byOp.set(op, reply);
@@ -230,12 +229,11 @@ export class DivergenceChecker implements OutcomeHook {
       const op = ops[i];
       const reply = op === undefined ? undefined : byOp.get(op);
       const id = op?.id ?? "";
-      outcomes.add({
-        offset: first + i,
+      outcomes.add(first + i, {
         opId: id,
         rack: op?.rack ?? "",
         digest: outcomeDigest(id, comparedReply(op, reply, scriptBody)),
-        reply: reply === undefined ? EMPTY : reply.slice(0, REPLY_KEPT_BYTES),
+        reply: reply ?? EMPTY,
       });
     }
     this.#stats.outcomeOps += ops.length;
@@ -453,10 +451,10 @@ export class DivergenceChecker implements OutcomeHook {
     const theirsAt = new Map(theirs.map((r) => [r.offset, r]));
     let first: number | undefined;
     for (let o = from; o <= mismatch.upTo; o++) {
-      const a = outcomes.record(o);
+      const a = outcomes.digestAt(o);
       const b = theirsAt.get(o);
       if (a === undefined || b === undefined) break;
-      if (a.digest !== b.digest) {
+      if (a !== b.digest) {
         first = o;
         break;
       }
@@ -750,7 +748,7 @@ function describeFirst(
 ): string {
   const any = [...first.records.values()][0]!;
   const replies = [...first.records]
-    .map(([rack, r]) => `rack '${rack}' answered ${showReply(r.reply)}`)
+    .map(([rack, r]) => `rack '${rack}' answered ${showReply(r.reply, r.replyLength)}`)
     .join(", ");
   return `op ${any.opId || "(not an op)"} at offset ${first.offset} of partition ${partition}` +
     `${any.rack === "" ? "" : ` (accepted by rack '${any.rack}')`}: ${replies}`;

@@ -48,6 +48,9 @@ function mentionsPublish(bytes: Uint8Array): boolean {
 export function rackLocalReply(argv: readonly Uint8Array[], bodies: ScriptBodies): boolean {
   const name = argv[0];
   if (name === undefined) return false;
+  // Only names beginning with e, f, p or s can be these (the common case costs one test).
+  const first = name[0]! | 0x20;
+  if (first !== 0x65 && first !== 0x66 && first !== 0x70 && first !== 0x73) return false;
   if (equalsIgnoreCase(name, "publish") || equalsIgnoreCase(name, "spublish")) return true;
   if (equalsIgnoreCase(name, "fcall") || equalsIgnoreCase(name, "fcall_ro")) return true;
   if (equalsIgnoreCase(name, "eval") || equalsIgnoreCase(name, "eval_ro")) {
@@ -99,9 +102,11 @@ export function outcomeDigest(opId: string, compared: Uint8Array): number {
   return chain52(hashText(opId), hash52(compared));
 }
 
-/** A reply shown in a message: its first `bytesMax` bytes, CR LF made visible, quoted. */
-export function showReply(reply: Uint8Array, bytesMax = 96): string {
-  const cut = reply.length > bytesMax;
-  const text = utf8.decode(reply.subarray(0, bytesMax));
-  return JSON.stringify(text) + (cut ? ` (${reply.length} bytes, cut)` : "");
+/**
+ * A reply shown in a message: its first bytes as kept, CR LF made visible,
+ * quoted; `length` is the whole reply's, said when the bytes are cut.
+ */
+export function showReply(reply: Uint8Array, length = reply.length): string {
+  const text = utf8.decode(reply);
+  return JSON.stringify(text) + (length > reply.length ? ` (${length} bytes, cut)` : "");
 }

@@ -8,8 +8,7 @@ const bounds = { windowOps: 4, ringOps: 16, windowsKept: 64 };
 function log(from: number, to: number, differ?: number): OutcomeLog {
   const l = new OutcomeLog(bounds);
   for (let o = from; o < to; o++) {
-    l.add({
-      offset: o,
+    l.add(o, {
       opId: `op${o}`,
       rack: "a",
       digest: o === differ ? 1 : o + 100,

@@ -44,6 +44,9 @@ export function outcomeBounds(partitions: number): OutcomeBounds {
   };
 }
 
+/** Bytes of each reply kept to name it in a message. */
+export const REPLY_KEPT_BYTES = 96;
+
 /** One op as this rack applied it. */
 export interface OutcomeRecord {
   offset: number;
@@ -51,8 +54,10 @@ export interface OutcomeRecord {
   /** The rack that accepted the op (its reply is what the client saw); "" when not an op. */
   rack: string;
   digest: number;
-  /** The start of the reply Redis gave here (not the compared form). */
+  /** The start of the reply Redis gave here (not the compared form): {@linkcode REPLY_KEPT_BYTES} at most. */
   reply: Uint8Array;
+  /** The whole reply's length. */
+  replyLength: number;
 }
 
 /** The chain's value before the first op of every window. */
@@ -72,16 +77,25 @@ export class OutcomeLog {
   /** Chains are valid from here (a window's first offset); Infinity: none yet. */
   #validFrom = Infinity;
   #chain = WINDOW_SEED;
-  /** The kept ops, by offset modulo ringOps: a contiguous run [#ringStart, #next). */
-  #records: (OutcomeRecord | undefined)[] = [];
-  #chains: number[] = [];
+  // The kept ops, by offset modulo ringOps: a contiguous run [#ringStart, #next). In arrays and
+  // one slab of reply bytes: nothing is allocated per op.
   #ringStart = 0;
+  #opIds: string[] = [];
+  #racks: string[] = [];
+  #digests: Float64Array;
+  #chains: Float64Array;
+  #replies: Uint8Array;
+  #replyLengths: Float64Array;
   /** Window hashes by window index modulo windowsKept, with the index they hold. */
   #windowIds: Float64Array;
   #windowHashes: Float64Array;
 
   constructor(bounds: OutcomeBounds) {
     this.bounds = bounds;
+    this.#digests = new Float64Array(bounds.ringOps);
+    this.#chains = new Float64Array(bounds.ringOps);
+    this.#replies = new Uint8Array(bounds.ringOps * REPLY_KEPT_BYTES);
+    this.#replyLengths = new Float64Array(bounds.ringOps);
     this.#windowIds = new Float64Array(bounds.windowsKept).fill(-1);
     this.#windowHashes = new Float64Array(bounds.windowsKept);
   }
@@ -96,9 +110,8 @@ export class OutcomeLog {
     return this.#validFrom === Infinity ? undefined : this.#validFrom;
   }
 
-  /** Records the outcome of the op at `record.offset`. */
-  add(record: OutcomeRecord): void {
-    const { offset } = record;
+  /** Records the outcome of the op at `offset`; `reply` is the whole reply Redis gave. */
+  add(offset: number, op: { opId: string; rack: string; digest: number; reply: Uint8Array }): void {
     const W = this.bounds.windowOps;
     if (this.#next === undefined || offset !== this.#next) {
       // A start, a gap or a step back: the ops kept no longer run up to here; chains begin at
@@ -108,14 +121,16 @@ export class OutcomeLog {
       }
       this.#validFrom = Math.ceil(offset / W) * W;
       this.#ringStart = offset;
-      this.#records = [];
-      this.#chains = [];
     }
     if (offset % W === 0) this.#chain = WINDOW_SEED;
-    this.#chain = chain52(this.#chain, record.digest);
+    this.#chain = chain52(this.#chain, op.digest);
     const slot = offset % this.bounds.ringOps;
-    this.#records[slot] = record;
+    this.#opIds[slot] = op.opId;
+    this.#racks[slot] = op.rack;
+    this.#digests[slot] = op.digest;
     this.#chains[slot] = this.#chain;
+    this.#replies.set(op.reply.subarray(0, REPLY_KEPT_BYTES), slot * REPLY_KEPT_BYTES);
+    this.#replyLengths[slot] = op.reply.length;
     this.#next = offset + 1;
     if (this.#next - this.#ringStart > this.bounds.ringOps) this.#ringStart++;
     if ((offset + 1) % W === 0 && offset >= this.#validFrom) {
@@ -132,12 +147,30 @@ export class OutcomeLog {
     });
   }
 
-  /** The op kept at `offset`, if any. */
+  /** Whether the op at `offset` is kept. */
+  #holds(offset: number): boolean {
+    return this.#next !== undefined && offset >= this.#ringStart && offset < this.#next;
+  }
+
+  /** The digest of the op kept at `offset`, if any. */
+  digestAt(offset: number): number | undefined {
+    return this.#holds(offset) ? this.#digests[offset % this.bounds.ringOps] : undefined;
+  }
+
+  /** The op kept at `offset`, if any (a copy). */
   record(offset: number): OutcomeRecord | undefined {
-    if (this.#next === undefined || offset < this.#ringStart || offset >= this.#next) {
-      return undefined;
-    }
-    return this.#records[offset % this.bounds.ringOps];
+    if (!this.#holds(offset)) return undefined;
+    const slot = offset % this.bounds.ringOps;
+    const length = this.#replyLengths[slot]!;
+    const at = slot * REPLY_KEPT_BYTES;
+    return {
+      offset,
+      opId: this.#opIds[slot]!,
+      rack: this.#racks[slot]!,
+      digest: this.#digests[slot]!,
+      reply: this.#replies.slice(at, at + Math.min(length, REPLY_KEPT_BYTES)),
+      replyLength: length,
+    };
   }
 
   /** The kept ops in [from, to] (both included). */
@@ -153,7 +186,7 @@ export class OutcomeLog {
 
   /** The chain at `offset` when it is kept and its window was seen from its start. */
   chainAt(offset: number): number | undefined {
-    if (this.record(offset) === undefined || offset < this.#validFrom) return undefined;
+    if (!this.#holds(offset) || offset < this.#validFrom) return undefined;
     return this.#chains[offset % this.bounds.ringOps];
   }
 

@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
-import { outcomeBounds, OutcomeLog, type OutcomeRecord } from "./outcome_log.ts";
+import { outcomeBounds, OutcomeLog, REPLY_KEPT_BYTES } from "./outcome_log.ts";
 
 const bounds = { windowOps: 4, ringOps: 8, windowsKept: 4 };
 
-function record(offset: number, digest = offset * 7 + 1): OutcomeRecord {
-  return { offset, opId: `op${offset}`, rack: "east", digest, reply: new Uint8Array() };
+function record(offset: number, digest = offset * 7 + 1) {
+  return {
+    opId: `op${offset}`,
+    rack: "east",
+    digest,
+    reply: new TextEncoder().encode(`:${offset}\r\n`),
+  };
 }
 
 function fill(log: OutcomeLog, from: number, to: number, digest?: (o: number) => number) {
-  for (let o = from; o < to; o++) log.add(record(o, digest?.(o)));
+  for (let o = from; o < to; o++) log.add(o, record(o, digest?.(o)));
 }
 
 Deno.test("two racks that applied the same outcomes from different starts agree where both saw whole windows", () => {
@@ -47,7 +52,7 @@ Deno.test("the ring keeps the last ringOps ops; a gap restarts the chains at the
   assert.deepEqual(log.records(10, 14).map((r) => r.offset), [12, 13, 14]);
   assert.equal(log.window(0), undefined, "only windowsKept windows are kept");
   assert.notEqual(log.window(1), undefined);
-  log.add(record(22)); // 20 and 21 were applied by another applier
+  log.add(22, record(22)); // 20 and 21 were applied by another applier
   assert.equal(log.record(19), undefined);
   assert.equal(log.validFrom, 24);
   assert.equal(log.latest(), undefined);
@@ -60,7 +65,7 @@ Deno.test("offsets applied again (a Redis rebuilt from the log) replace what was
   const log = new OutcomeLog(bounds);
   fill(log, 0, 14, (o) => (o === 6 ? 999 : o * 7 + 1));
   const wrong = log.window(1);
-  log.add(record(0)); // the rack's Redis was emptied: applied from the start again
+  log.add(0, record(0)); // the rack's Redis was emptied: applied from the start again
   assert.equal(log.window(1), undefined, "the old hash is not compared any more");
   assert.equal(log.window(2), undefined);
   assert.equal(log.next, 1);
@@ -80,4 +85,23 @@ Deno.test("outcomeBounds keeps about 131,072 ops over all partitions", () => {
     const b = outcomeBounds(p);
     assert.ok(b.ringOps >= 2 * b.windowOps && b.ringOps * Math.min(p, 32) <= 131_072);
   }
+});
+
+Deno.test("a kept op gives its reply's first bytes and whole length", () => {
+  const log = new OutcomeLog(bounds);
+  const long = new Uint8Array(300).fill(65);
+  log.add(0, { opId: "a", rack: "east", digest: 1, reply: long });
+  log.add(1, { opId: "b", rack: "west", digest: 2, reply: new TextEncoder().encode(":1\r\n") });
+  const a = log.record(0)!;
+  assert.equal(a.reply.length, REPLY_KEPT_BYTES);
+  assert.equal(a.replyLength, 300);
+  assert.deepEqual(log.record(1), {
+    offset: 1,
+    opId: "b",
+    rack: "west",
+    digest: 2,
+    reply: new TextEncoder().encode(":1\r\n"),
+    replyLength: 4,
+  });
+  assert.equal(log.digestAt(1), 2);
 });

@@ -108,7 +108,9 @@ export function decodeRecordsAsk(payload: Uint8Array): RecordsAsk {
 
 export function encodeRecords(records: readonly OutcomeRecord[]): Uint8Array {
   const w = new PayloadWriter().u32(records.length);
-  for (const r of records) w.f64(r.offset).text(r.opId).text(r.rack).f64(r.digest).bytes(r.reply);
+  for (const r of records) {
+    w.f64(r.offset).text(r.opId).text(r.rack).f64(r.digest).bytes(r.reply).f64(r.replyLength);
+  }
   return w.finish();
 }
 
@@ -122,6 +124,7 @@ export function decodeRecords(payload: Uint8Array): OutcomeRecord[] {
       rack: r.text(),
       digest: r.f64(),
       reply: r.bytes().slice(),
+      replyLength: r.f64(),
     });
   }
   r.end();

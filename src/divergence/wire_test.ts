@@ -40,8 +40,15 @@ Deno.test("every divergence payload decodes to what was encoded", () => {
   const recordsAsk = { partition: 2, from: 256, to: 300 };
   assert.deepEqual(decodeRecordsAsk(encodeRecordsAsk(recordsAsk)), recordsAsk);
   const records = [
-    { offset: 5, opId: "01J", rack: "east", digest: 99, reply: Uint8Array.of(58, 49, 13, 10) },
-    { offset: 6, opId: "", rack: "", digest: 0, reply: new Uint8Array() },
+    {
+      offset: 5,
+      opId: "01J",
+      rack: "east",
+      digest: 99,
+      reply: Uint8Array.of(58, 49, 13, 10),
+      replyLength: 4,
+    },
+    { offset: 6, opId: "", rack: "", digest: 0, reply: new Uint8Array(), replyLength: 0 },
   ];
   assert.deepEqual(decodeRecords(encodeRecords(records)), records);
   const ask = {
