@@ -79,6 +79,8 @@ export const DIGEST_WAIT_MS = 5_000;
 const ASK_TIMEOUT_MS = 3_000;
 /** Keys carried to the next data round at most (the budget left them out, a round was retried). */
 const CARRY_KEYS_MAX = 1_000;
+/** Racks further behind than this are not asked for digests (they catch up first). */
+const DIGEST_LAG_OPS_MAX = 10_000;
 /** How far ahead of the furthest rack a digest position is taken, at most. */
 const MARGIN_OPS_MAX = 100_000;
 
@@ -143,6 +145,8 @@ interface Located {
   /** The first op that differs, with every rack's record of it that could be had. */
   first: { offset: number; records: Map<string, OutcomeRecord> } | undefined;
   verdict: Verdict<number>;
+  /** What the reference rack is, when no majority decided. */
+  reference: string;
 }
 
 /** The rack leader's divergence checks; see the module's header. */
@@ -335,7 +339,7 @@ export class DivergenceChecker implements OutcomeHook {
       await this.#outcomeRound;
       const pause = Math.max(0, OUTCOME_ROUND_MS_MIN - (this.#clock.now() - startedAt));
       await sleep(this.#clock, pause, this.#stopped.signal);
-      if (this.#opsSinceRound >= this.#bounds.windowOps) continue;
+      if (this.#opsSinceRound >= this.#bounds.windowOps || this.#stopped.signal.aborted) continue;
       await new Promise<void>((resolve) => {
         const cancel = this.#clock.after(OUTCOME_ROUND_MS - OUTCOME_ROUND_MS_MIN, wake);
         function wake() {
@@ -478,7 +482,13 @@ export class DivergenceChecker implements OutcomeHook {
         [...records].map(([rack, r]) => ({ rack, value: r.digest })),
         { origin: records.get(this.#parts.rack)!.rack },
       );
-      return { partition, mismatch, first: { offset, records }, verdict };
+      return {
+        partition,
+        mismatch,
+        first: { offset, records },
+        verdict,
+        reference: "the accepting rack",
+      };
     }
     // The ops are no longer kept on one side: the window's hashes decide.
     const window = mismatch.window;
@@ -498,19 +508,35 @@ export class DivergenceChecker implements OutcomeHook {
         values.push({ rack: l.rack, value: undefined });
       }
     }));
-    return { partition, mismatch, first: undefined, verdict: decide(values) };
+    // With no majority, the rack that applied these ops first is the reference: the other
+    // (it still keeps them) applied them later, catching up or rebuilt, on another footing.
+    const mineKept = outcomes.record(from) !== undefined;
+    const theirsKept = theirs.length > 0;
+    const earlier = mineKept && !theirsKept
+      ? other.rack
+      : !mineKept && theirsKept
+      ? this.#parts.rack
+      : undefined;
+    const verdict = decide(values, { origin: earlier });
+    return {
+      partition,
+      mismatch,
+      first: undefined,
+      verdict,
+      reference: "the rack that applied these ops first",
+    };
   }
 
   /** Says what was found; halts this rack if it is among the diverged. */
   #report(located: Located, other: string): void {
-    const { verdict, first, partition, mismatch } = located;
+    const { verdict, first, partition, mismatch, reference } = located;
     if (verdict.diverged.length === 0) return; // another rack set it right in between
     const where = first === undefined
       ? `the outcomes of ops ${mismatch.window * this.#bounds.windowOps}..${mismatch.upTo} of ` +
         `partition ${partition} differ between rack '${this.#parts.rack}' and rack '${other}' ` +
         `(the first op that differs is no longer kept to name it)`
       : describeFirst(partition, first);
-    this.#conclude(verdict, where);
+    this.#conclude(verdict, where, { reference });
   }
 
   /**
@@ -518,12 +544,18 @@ export class DivergenceChecker implements OutcomeHook {
    * tells the others which key to check themselves (they decide for
    * themselves: a rack missing a key never samples it).
    */
-  #conclude<V>(verdict: Verdict<V>, what: string, hint?: { db: number; key: Uint8Array }): void {
+  #conclude<V>(
+    verdict: Verdict<V>,
+    what: string,
+    options: { reference?: string; hint?: { db: number; key: Uint8Array } } = {},
+  ): void {
+    const { hint } = options;
     const racks = verdict.diverged.map((r) => `'${r}'`).join(", ");
     const basis = verdict.basis === "majority"
       ? `${verdict.agreeing} of ${verdict.answered} racks agree`
       : verdict.basis === "origin"
-      ? `no majority: the accepting rack '${verdict.referenceRack}' is the reference`
+      ? `no majority: ${options.reference ?? "the rack"} '${verdict.referenceRack}' is the ` +
+        `reference`
       : `no majority and no way to tell which is right: every rack involved stops`;
     const message = `${what}; rack${verdict.diverged.length > 1 ? "s" : ""} ${racks} ` +
       `differ${verdict.diverged.length > 1 ? "" : "s"} from the world (${basis})`;
@@ -639,13 +671,17 @@ export class DivergenceChecker implements OutcomeHook {
     partition: number,
     db: number,
     keys: Uint8Array[],
-    leaders: { id: string; rack: string }[],
+    all: { id: string; rack: string }[],
   ): Promise<void> {
     const peers = this.#parts.peers!;
     const current = this.#parts.applier()?.[partition]?.position;
     if (current === undefined) return this.#carryOver(db, keys);
-    const known = leaders.map((l) => this.#rack(l.rack).positions[partition] ?? 0);
-    const position = Math.max(current, ...known) + this.#margins[partition]!;
+    const known = (l: { rack: string }) => this.#rack(l.rack).positions[partition];
+    const furthest = Math.max(current, ...all.map((l) => known(l) ?? 0));
+    // A rack catching up far behind would not reach the position in time: it is asked later.
+    const leaders = all.filter((l) => (known(l) ?? furthest) >= furthest - DIGEST_LAG_OPS_MAX);
+    if (leaders.length === 0) return this.#carryOver(db, keys);
+    const position = furthest + this.#margins[partition]!;
     const limits = DIGEST_LIMITS;
     const mine = this.#stops.add(partition, position, {
       current,
@@ -715,7 +751,7 @@ export class DivergenceChecker implements OutcomeHook {
       found.verdict,
       `key ${showKey(found.key)} of db ${db} differs at log position ${position} of partition ` +
         `${partition}${more}: ${holds}`,
-      { db, key: found.key },
+      { hint: { db, key: found.key } },
     );
   }
 

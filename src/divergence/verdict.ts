@@ -7,7 +7,9 @@
  *    Pylon's back is outvoted, even if it accepted the op.)
  * 2. No majority (two racks, or an even split) and the op's accepting rack
  *    answered: its outcome is the reference (it is what the client got), and
- *    the racks that differ from it diverged.
+ *    the racks that differ from it diverged. (When the op can no longer be
+ *    named, the checker passes the rack that applied the window first: the
+ *    other applied it later, catching up or rebuilt.)
  * 3. Otherwise (a data digest, or an op whose accepting rack did not
  *    answer, with no majority): nothing tells which is right, so every rack
  *    involved is taken as diverged. Each stops serving reads: no rack serves
