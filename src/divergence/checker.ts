@@ -10,11 +10,10 @@
  *   each other rack's leader the hashes of the windows it has not compared
  *   yet and the chain at that rack's last op, and compares them
  *   (src/divergence/outcome_compare.ts).
- * - **Data.** Every {@linkcode DATA_ROUND_MS} it takes the next keys of its
- *   own Redis (SCAN, every client db in turn) and asks every rack to digest
- *   them at one log position of their partition (src/divergence/data_digest.ts
- *   and stops.ts): the same keys as of the same op everywhere, so the data
- *   itself is compared, whatever replies showed.
+ * - **Data** (src/divergence/data_rounds.ts). A few keys at a time, digested
+ *   by every rack at one log position of their partition: the same keys as of
+ *   the same op everywhere, so the data itself is compared, whatever replies
+ *   showed. A rack another found different on a key checks it itself.
  * - **A difference** is located (the first op that differs, from the ops
  *   each rack keeps, with both replies) and decided (src/divergence/verdict.ts):
  *   if this rack diverged it halts (src/divergence/guard.ts): it applies
@@ -28,35 +27,33 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type Clock, realClock, sleep } from "../clock.ts";
-import { keyHashSlot } from "../command/slot.ts";
-import { slotPartition } from "../command/partition.ts";
 import { FrameType } from "../cluster/peer_protocol.ts";
 import type { PartitionStatus } from "../applier/applier.ts";
 import type { OpReply } from "../applier/batch_plan.ts";
 import type { OutcomeHook } from "../applier/outcome_hook.ts";
 import type { Op } from "../log/op.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
-import { encodeCommand } from "../resp/encoder.ts";
-import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import { comparedReply, outcomeDigest, showReply } from "./outcome.ts";
-import { outcomeBounds, OutcomeLog, type OutcomeRecord } from "./outcome_log.ts";
+import {
+  type OutcomeBounds,
+  outcomeBounds,
+  OutcomeLog,
+  type OutcomeRecord,
+} from "./outcome_log.ts";
 import { compareSummary, firstCursor, type Mismatch, windowAsk } from "./outcome_compare.ts";
-import { ApplyStops, type StopResult } from "./stops.ts";
+import { ApplyStops } from "./stops.ts";
+import { ASK_TIMEOUT_MS, DataRounds, type RackPeers } from "./data_rounds.ts";
 import { decide, type Verdict } from "./verdict.ts";
 import type { DivergenceGuard } from "./guard.ts";
-import { ABSENT, describeDigest, DIGEST_LIMITS, digestKeys, NOT_DIGESTED } from "./data_digest.ts";
 import {
   decodeDataHint,
-  decodeDigestAnswer,
   decodeDigestAsk,
   decodeRecords,
   decodeRecordsAsk,
   decodeSummary,
   decodeSummaryAsk,
-  type DigestAnswer,
   encodeDataHint,
   encodeDigestAnswer,
-  encodeDigestAsk,
   encodeRecords,
   encodeRecordsAsk,
   encodeSummary,
@@ -71,29 +68,10 @@ const log = getLogger(["pylon", "divergence"]);
 export const OUTCOME_ROUND_MS = 250;
 /** ... and at most this often, when a window's worth of ops was applied sooner. */
 export const OUTCOME_ROUND_MS_MIN = 50;
-/** Data digest rounds: one chunk of keys every this often. */
-export const DATA_ROUND_MS = 250;
-/** How long a rack waits to reach a digest's position. */
-export const DIGEST_WAIT_MS = 5_000;
-/** How long a peer may take to answer a summary or records request. */
-const ASK_TIMEOUT_MS = 3_000;
-/** Keys carried to the next data round at most (the budget left them out, a round was retried). */
-const CARRY_KEYS_MAX = 1_000;
-/** Racks further behind than this are not asked for digests (they catch up first). */
-const DIGEST_LAG_OPS_MAX = 10_000;
-/** How far ahead of the furthest rack a digest position is taken, at most. */
-const MARGIN_OPS_MAX = 100_000;
 
 const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder();
 
-/** The other racks as the checker reaches them (src/cluster/peers.ts). */
-export interface RackPeers {
-  /** Each other rack's leader, as probes last said. */
-  rackLeaders(): { id: string; rack: string }[];
-  /** A request answered with a payload (rejects with the peer's error or when it does not answer). */
-  ask(to: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-}
+export type { RackPeers };
 
 /** What the checker works with. */
 export interface CheckerParts {
@@ -154,7 +132,7 @@ export class DivergenceChecker implements OutcomeHook {
   #parts: CheckerParts;
   #clock: Clock;
   #logs: (OutcomeLog | undefined)[];
-  #bounds;
+  #bounds: OutcomeBounds;
   #stops: ApplyStops;
   #racks = new Map<string, RackState>();
   #peersDiverged = new Map<string, string>();
@@ -163,23 +141,13 @@ export class DivergenceChecker implements OutcomeHook {
     outcomeWindowsCompared: 0,
     outcomeWindowsSkipped: 0,
     outcomePointsCompared: 0,
-    dataRounds: 0,
-    dataRoundsRetried: 0,
-    dataKeysCompared: 0,
   };
+  #data: DataRounds | undefined;
   #stopped = new AbortController();
   #loops: Promise<void>[] = [];
   /** Ops recorded since the last outcome round; a window's worth starts one early. */
   #opsSinceRound = 0;
   #wakeOutcomes: (() => void) | undefined;
-  #outcomeRound: Promise<void> | undefined;
-  // Data rounds: where SCAN is, and keys to ask again.
-  #scan = { dbIndex: 0, cursor: "0" };
-  #carry: { db: number; key: Uint8Array }[] = [];
-  #margins: number[];
-  /** Whether the last digest round of each partition found a rack past its position. */
-  #passedLast: boolean[];
-  #connection: CommandRunner | undefined;
 
   constructor(parts: CheckerParts) {
     this.#parts = parts;
@@ -187,22 +155,37 @@ export class DivergenceChecker implements OutcomeHook {
     this.#bounds = outcomeBounds(parts.partitions);
     this.#logs = Array.from({ length: parts.partitions }, () => undefined);
     this.#stops = new ApplyStops(this.#clock);
-    this.#margins = Array.from({ length: parts.partitions }, () => 0);
-    this.#passedLast = Array.from({ length: parts.partitions }, () => false);
+    const peers = parts.peers;
+    this.#data = peers === undefined ? undefined : new DataRounds({
+      rack: parts.rack,
+      partitions: parts.partitions,
+      applier: parts.applier,
+      peers,
+      halted: () => parts.guard.reason() !== undefined,
+      connect: parts.connect,
+      dbs: parts.dbs,
+      keysPerSecond: parts.dataKeysPerSecond,
+      stops: this.#stops,
+      position: (rack, partition) => this.#rack(rack).positions[partition],
+      learnPosition: (rack, partition, position) => {
+        this.#rack(rack).positions[partition] = position;
+      },
+      differs: (verdict, what, hint) => this.#conclude(verdict, what, { hint }),
+      clock: this.#clock,
+    });
   }
 
   /** Starts the rounds (they do nothing while this node does not lead or has no peers). */
   start(): void {
     if (this.#parts.peers === undefined) return;
     this.#loops.push(this.#outcomeLoop());
-    if (this.#parts.dataKeysPerSecond > 0) this.#loops.push(this.#dataLoop());
+    if (this.#parts.dataKeysPerSecond > 0) this.#loops.push(this.#data!.run(this.#stopped.signal));
   }
 
   async stop(): Promise<void> {
     this.#stopped.abort();
     this.#wakeOutcomes?.();
     this.#stops.clear();
-    this.#connection?.close();
     await Promise.all(this.#loops);
   }
 
@@ -210,6 +193,7 @@ export class DivergenceChecker implements OutcomeHook {
     return {
       diverged: this.#parts.guard.reason(),
       ...this.#stats,
+      ...(this.#data?.stats() ?? { dataRounds: 0, dataRoundsRetried: 0, dataKeysCompared: 0 }),
       dataKeysPerSecond: this.#parts.dataKeysPerSecond,
       peersDiverged: [...this.#peersDiverged],
     };
@@ -227,11 +211,18 @@ export class DivergenceChecker implements OutcomeHook {
     this.#stops.crossed(partition, first, first + ops.length);
     if (this.#parts.peers === undefined) return; // a world of one rack: nothing to compare with
     const outcomes = this.#logs[partition] ??= new OutcomeLog(this.#bounds);
-    const byOp = new Map<Op, Uint8Array>();
-    for (const { op, reply } of replies) byOp.set(op, reply);
+    // Replies come in log order but for skipped ops (first) and ops with none (ticks): a map then.
+    let byOp: Map<Op, Uint8Array> | undefined;
+    let next = 0;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      const reply = op === undefined ? undefined : byOp.get(op);
+      let reply: Uint8Array | undefined;
+      if (op !== undefined && byOp === undefined && replies[next]?.op === op) {
+        reply = replies[next++]!.reply;
+      } else if (op !== undefined) {
+        byOp ??= new Map(replies.map((r) => [r.op, r.reply]));
+        reply = byOp.get(op);
+      }
       const id = op?.id ?? "";
       outcomes.add(first + i, {
         opId: id,
@@ -275,16 +266,13 @@ export class DivergenceChecker implements OutcomeHook {
         return encodeRecords(this.#logs[ask.partition]?.records(ask.from, to) ?? []);
       }
       case FrameType.DataDigest:
-        return encodeDigestAnswer(await this.#digestHere(decodeDigestAsk(payload)));
-      case FrameType.DataHint: {
+        return encodeDigestAnswer(
+          await this.#data?.digestHere(decodeDigestAsk(payload)) ?? { kind: "absent" },
+        );
+      case FrameType.DataHint:
         // Checked here, with every rack, before anything is concluded: first in the next round.
-        const hint = decodeDataHint(payload);
-        if (!this.#carry.some((c) => c.db === hint.db && sameBytes(c.key, hint.key))) {
-          this.#carry.unshift(hint);
-          this.#carry.length = Math.min(this.#carry.length, CARRY_KEYS_MAX);
-        }
+        this.#data?.hint(decodeDataHint(payload));
         return EMPTY;
-      }
       default:
         throw new Error(`unknown divergence request ${type}`);
     }
@@ -313,30 +301,15 @@ export class DivergenceChecker implements OutcomeHook {
     };
   }
 
-  /** Digests keys here when this rack's applier stands at the asked position. */
-  async #digestHere(ask: ReturnType<typeof decodeDigestAsk>): Promise<DigestAnswer> {
-    const status = this.#parts.applier()?.[ask.partition];
-    if (status === undefined || this.#parts.guard.reason() !== undefined) return { kind: "absent" };
-    return answerOf(
-      await this.#stops.add(ask.partition, ask.position, {
-        current: status.position,
-        timeoutMs: DIGEST_WAIT_MS,
-        work: (connection, logTimeMs) =>
-          digestKeys(connection, { db: ask.db, keys: ask.keys, logTimeMs, limits: ask.limits }),
-      }),
-    );
-  }
-
   // ---- outcome rounds ----
 
   async #outcomeLoop(): Promise<void> {
     while (!this.#stopped.signal.aborted) {
       const startedAt = this.#clock.now();
       this.#opsSinceRound = 0;
-      this.#outcomeRound = this.#compareOutcomes().catch((error) =>
+      await this.#compareOutcomes().catch((error) =>
         log.warning("outcome comparison failed: {error}", { error: (error as Error).message })
       );
-      await this.#outcomeRound;
       const pause = Math.max(0, OUTCOME_ROUND_MS_MIN - (this.#clock.now() - startedAt));
       await sleep(this.#clock, pause, this.#stopped.signal);
       if (this.#opsSinceRound >= this.#bounds.windowOps || this.#stopped.signal.aborted) continue;
@@ -582,199 +555,6 @@ export class DivergenceChecker implements OutcomeHook {
     this.#parts.peers!.ask(leader.id, FrameType.DataHint, encodeDataHint(hint), ASK_TIMEOUT_MS)
       .catch(() => {}); // found again in a later pass
   }
-
-  // ---- data rounds ----
-
-  async #dataLoop(): Promise<void> {
-    while (!this.#stopped.signal.aborted) {
-      try {
-        await this.#dataRound();
-      } catch (error) {
-        this.#connection?.close();
-        this.#connection = undefined;
-        log.warning("data digest round failed: {error}", { error: (error as Error).message });
-      }
-      await sleep(this.#clock, DATA_ROUND_MS, this.#stopped.signal);
-    }
-  }
-
-  /** Keys per round, from the rate. */
-  #chunk(): number {
-    return Math.max(1, Math.ceil(this.#parts.dataKeysPerSecond * DATA_ROUND_MS / 1_000));
-  }
-
-  /** One round: the next keys, digested at a position on every rack, compared. */
-  async #dataRound(): Promise<void> {
-    const peers = this.#parts.peers;
-    const applier = this.#parts.applier();
-    if (peers === undefined || applier === undefined || this.#parts.guard.reason() !== undefined) {
-      return;
-    }
-    const leaders = peers.rackLeaders();
-    if (leaders.length === 0) return;
-    const sample = await this.#sample();
-    if (sample === undefined) return;
-    const groups = new Map<number, Uint8Array[]>();
-    for (const key of sample.keys) {
-      const p = this.#parts.partitions === 1
-        ? 0
-        : slotPartition(keyHashSlot(key), this.#parts.partitions);
-      groups.set(p, [...(groups.get(p) ?? []), key]);
-    }
-    this.#stats.dataRounds++;
-    await Promise.all(
-      [...groups].map(([partition, keys]) =>
-        this.#digestGroup(partition, sample.db, keys, leaders)
-      ),
-    );
-  }
-
-  /** The keys of the next round: carried ones first, else the next SCAN of a client db. */
-  async #sample(): Promise<{ db: number; keys: Uint8Array[] } | undefined> {
-    const chunk = this.#chunk();
-    if (this.#carry.length > 0) {
-      const db = this.#carry[0]!.db;
-      const same = this.#carry.filter((c) => c.db === db).slice(0, chunk);
-      this.#carry = this.#carry.filter((c) => !same.includes(c));
-      return { db, keys: same.map((c) => c.key) };
-    }
-    const dbs = this.#parts.dbs();
-    if (dbs.length === 0) return undefined;
-    const connection = await this.#connect();
-    if (connection === undefined) return undefined;
-    // At most one pass over the dbs for a non-empty chunk.
-    for (let tries = 0; tries <= dbs.length; tries++) {
-      const db = dbs[this.#scan.dbIndex % dbs.length]!;
-      const [selected, reply] = await connection.run([
-        encodeCommand(["SELECT", String(db)]),
-        encodeCommand(["SCAN", this.#scan.cursor, "COUNT", String(chunk)]),
-      ]);
-      if (isErrorFrame(selected!)) throw new Error(`SELECT ${db}: ${frameText(selected!)}`);
-      if (isErrorFrame(reply!)) throw new Error(`SCAN: ${frameText(reply!)}`);
-      const [cursor, keys] = arrayItems(reply!) ?? [];
-      this.#scan.cursor = utf8.decode(bulkPayload(cursor!) ?? EMPTY);
-      if (this.#scan.cursor === "0") this.#scan.dbIndex = (this.#scan.dbIndex + 1) % dbs.length;
-      const found = (arrayItems(keys!) ?? []).map((k) => (bulkPayload(k) ?? EMPTY).slice());
-      if (found.length > 0) return { db, keys: found };
-    }
-    return undefined;
-  }
-
-  async #connect(): Promise<CommandRunner | undefined> {
-    if (this.#connection !== undefined && !this.#connection.closed) return this.#connection;
-    this.#connection = await this.#parts.connect();
-    return this.#connection;
-  }
-
-  /** Digests `keys` of `db` (all of partition `partition`) on every rack at one position, and compares. */
-  async #digestGroup(
-    partition: number,
-    db: number,
-    keys: Uint8Array[],
-    all: { id: string; rack: string }[],
-  ): Promise<void> {
-    const peers = this.#parts.peers!;
-    const current = this.#parts.applier()?.[partition]?.position;
-    if (current === undefined) return this.#carryOver(db, keys);
-    const known = (l: { rack: string }) => this.#rack(l.rack).positions[partition];
-    const furthest = Math.max(current, ...all.map((l) => known(l) ?? 0));
-    // A rack catching up far behind would not reach the position in time: it is asked later.
-    const leaders = all.filter((l) => (known(l) ?? furthest) >= furthest - DIGEST_LAG_OPS_MAX);
-    if (leaders.length === 0) return this.#carryOver(db, keys);
-    const position = furthest + this.#margins[partition]!;
-    const limits = DIGEST_LIMITS;
-    const mine = this.#stops.add(partition, position, {
-      current,
-      timeoutMs: DIGEST_WAIT_MS,
-      work: (connection, logTimeMs) => digestKeys(connection, { db, keys, logTimeMs, limits }),
-    }).then(answerOf);
-    const payload = encodeDigestAsk({ partition, position, db, limits, keys });
-    const answers = await Promise.all([
-      mine,
-      ...leaders.map((l) =>
-        peers.ask(l.id, FrameType.DataDigest, payload, DIGEST_WAIT_MS + ASK_TIMEOUT_MS)
-          .then(decodeDigestAnswer)
-          .catch((error): DigestAnswer => ({ kind: "failed", error: (error as Error).message }))
-      ),
-    ]);
-    const racks = [this.#parts.rack, ...leaders.map((l) => l.rack)];
-    answers.forEach((a, i) => {
-      if (a.kind === "passed" && i > 0) this.#rack(racks[i]!).positions[partition] = a.position;
-    });
-    // A rack already past the position: once more from the positions just learnt, then further
-    // ahead each time; otherwise nearer (a position too far ahead is not reached in time).
-    const passed = answers.some((a) => a.kind === "passed");
-    const margin = this.#margins[partition]!;
-    this.#margins[partition] = !passed
-      ? Math.floor(margin / 2)
-      : this.#passedLast[partition]
-      ? Math.min(MARGIN_OPS_MAX, Math.max(1, margin * 2))
-      : margin;
-    this.#passedLast[partition] = passed;
-    const own = answers[0]!;
-    if (passed || own.kind !== "done") {
-      this.#stats.dataRoundsRetried++;
-      return this.#carryOver(db, keys);
-    }
-    const left: Uint8Array[] = [];
-    const differing: { key: Uint8Array; verdict: Verdict<string> }[] = [];
-    keys.forEach((key, i) => {
-      if (own.digests[i] === NOT_DIGESTED) {
-        left.push(key);
-        return;
-      }
-      const values = answers.map((a, r) => ({
-        rack: racks[r]!,
-        value: a.kind === "done" && a.digests[i] !== NOT_DIGESTED ? a.digests[i] : undefined,
-      }));
-      if (values.filter((v) => v.value !== undefined).length < 2) return;
-      this.#stats.dataKeysCompared++;
-      const verdict = decide(values);
-      if (verdict.diverged.length > 0) differing.push({ key, verdict });
-    });
-    this.#carryOver(db, left);
-    const found = differing[0];
-    if (found === undefined) return;
-    const holds = racks
-      .map((rack, r) => {
-        const a = answers[r]!;
-        return a.kind === "done"
-          ? `rack '${rack}' has ${describeDigest(a.digests[keys.indexOf(found.key)] ?? ABSENT)}`
-          : undefined;
-      })
-      .filter((s) => s !== undefined)
-      .join("; ");
-    const more = differing.length > 1
-      ? ` (and ${differing.length - 1} more keys of this round)`
-      : "";
-    this.#conclude(
-      found.verdict,
-      `key ${showKey(found.key)} of db ${db} differs at log position ${position} of partition ` +
-        `${partition}${more}: ${holds}`,
-      { hint: { db, key: found.key } },
-    );
-  }
-
-  #carryOver(db: number, keys: Uint8Array[]): void {
-    for (const key of keys) {
-      if (this.#carry.length >= CARRY_KEYS_MAX) return;
-      this.#carry.push({ db, key });
-    }
-  }
-}
-
-/** A stop's result as a peer's answer. */
-function answerOf(result: StopResult<string[]>): DigestAnswer {
-  switch (result.kind) {
-    case "done":
-      return { kind: "done", digests: result.value };
-    case "passed":
-      return { kind: "passed", position: result.position };
-    case "timeout":
-      return { kind: "timeout" };
-    case "failed":
-      return { kind: "failed", error: result.error };
-  }
 }
 
 /** The first op that differs, with each rack's reply. */
@@ -788,14 +568,4 @@ function describeFirst(
     .join(", ");
   return `op ${any.opId || "(not an op)"} at offset ${first.offset} of partition ${partition}` +
     `${any.rack === "" ? "" : ` (accepted by rack '${any.rack}')`}: ${replies}`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-/** A key for a message: quoted, cut at 100 characters. */
-function showKey(key: Uint8Array): string {
-  const text = utf8.decode(key.subarray(0, 100));
-  return JSON.stringify(text) + (key.length > 100 ? "..." : "");
 }

@@ -10,6 +10,8 @@ import type { Op } from "../log/op.ts";
 import type { PartitionStatus } from "../applier/applier.ts";
 import { DivergenceChecker, type RackPeers } from "./checker.ts";
 import { DivergenceGuard } from "./guard.ts";
+import { FrameType } from "../cluster/peer_protocol.ts";
+import { decodeRecords, encodeRecordsAsk } from "./wire.ts";
 
 const encoder = new TextEncoder();
 
@@ -186,4 +188,38 @@ Deno.test("with no majority and the ops kept nowhere, both racks stop", async ()
     );
   }
   for (const { checker } of w.racks.values()) await checker.stop();
+});
+
+Deno.test("each op's reply is recorded at its offset, whatever order the replies come in", async () => {
+  const clock = new ManualClock();
+  const w = world(["a", "b"], clock);
+  const op = (id: string, commands: string[][]): Op => ({
+    id,
+    origin: "n",
+    rack: "a",
+    db: 0,
+    protocol: 2,
+    transaction: false,
+    acceptedAtMs: 0,
+    commands: commands.map((argv) => argv.map((x) => encoder.encode(x))),
+  });
+  const tick = op("tick", []);
+  const ran = op("ran", [["INCR", "k"]]);
+  const skipped = op("skipped", [["PUBLISH", "c", "m"]]);
+  const { checker } = w.racks.get("a")!;
+  // As settleBatch gives them: skipped ops first, then the ones that ran; none for a tick.
+  checker.applied(0, 0, [tick, ran, undefined, skipped], [
+    { op: skipped, reply: encoder.encode(":0\r\n") },
+    { op: ran, reply: encoder.encode(":1\r\n") },
+  ], () => undefined);
+  const records = decodeRecords(
+    await checker.serve(
+      FrameType.OutcomeRecords,
+      encodeRecordsAsk({ partition: 0, from: 0, to: 3 }),
+    ),
+  );
+  assert.deepEqual(
+    records.map((r) => [r.offset, r.opId, new TextDecoder().decode(r.reply)]),
+    [[0, "tick", ""], [1, "ran", ":1\r\n"], [2, "", ""], [3, "skipped", ":0\r\n"]],
+  );
 });
