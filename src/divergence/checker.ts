@@ -40,7 +40,13 @@ import {
   OutcomeLog,
   type OutcomeRecord,
 } from "./outcome_log.ts";
-import { compareSummary, firstCursor, type Mismatch, windowAsk } from "./outcome_compare.ts";
+import {
+  compareSummary,
+  firstCursor,
+  type Mismatch,
+  pointsFor,
+  windowAsk,
+} from "./outcome_compare.ts";
 import { ApplyStops } from "./stops.ts";
 import { ASK_TIMEOUT_MS, DataRounds, type RackPeers } from "./data_rounds.ts";
 import { decide, type Verdict } from "./verdict.ts";
@@ -293,7 +299,7 @@ export class DivergenceChecker implements OutcomeHook {
         for (let k = ask.fromWindow; k <= last; k++) windows.push(outcomes!.window(k));
         return {
           position: applier?.[partition]?.position,
-          point: outcomes?.latest(),
+          points: pointsFor(outcomes, ask),
           fromWindow: ask.fromWindow,
           windows,
         };
@@ -471,6 +477,7 @@ export class DivergenceChecker implements OutcomeHook {
       const asks = this.#logs.map((_, p) => ({
         fromWindow: p === partition ? window : 0,
         count: p === partition ? 1 : 0,
+        at: undefined,
       }));
       try {
         const s = decodeSummary(

@@ -6,7 +6,7 @@
  * Pure.
  */
 
-import type { OutcomeLog } from "./outcome_log.ts";
+import type { ChainPoint, OutcomeLog } from "./outcome_log.ts";
 import type { PartitionSummary, WindowAsk } from "./wire.ts";
 
 /** Window hashes asked for at most per partition and request. */
@@ -36,10 +36,28 @@ export function firstCursor(mine: OutcomeLog | undefined): number {
   return mine?.firstWindow() ?? (mine === undefined ? 0 : mine.lastWindow() + 1);
 }
 
-/** What to ask another rack for, from `cursor`: the windows this rack has whole since. */
+/**
+ * What to ask another rack for, from `cursor`: the windows this rack has
+ * whole since, and the chain at this rack's last op (compared here when the
+ * other rack is ahead, as the rack that applies second usually is).
+ */
 export function windowAsk(mine: OutcomeLog | undefined, cursor: number): WindowAsk {
   const count = mine === undefined ? 0 : Math.max(0, mine.lastWindow() - cursor + 1);
-  return { fromWindow: cursor, count: Math.min(count, WINDOWS_PER_ASK) };
+  return {
+    fromWindow: cursor,
+    count: Math.min(count, WINDOWS_PER_ASK),
+    at: mine?.latest()?.offset,
+  };
+}
+
+/** What this rack answers to `ask`: its last op's chain, and the chain at the asked op. */
+export function pointsFor(mine: OutcomeLog | undefined, ask: WindowAsk): ChainPoint[] {
+  const points: ChainPoint[] = [];
+  const latest = mine?.latest();
+  if (latest !== undefined) points.push(latest);
+  const chain = ask.at === undefined ? undefined : mine?.chainAt(ask.at);
+  if (chain !== undefined && ask.at !== latest?.offset) points.push({ offset: ask.at!, chain });
+  return points;
 }
 
 /** Compares `theirs` with `mine` from window `cursor`. */
@@ -70,24 +88,27 @@ export function compareSummary(
     }
   }
   const cursorNext = Math.max(cursor, end + 1);
-  const point = theirs.point;
-  const chain = point === undefined ? undefined : mine.chainAt(point.offset);
-  if (point === undefined || chain === undefined) {
-    return {
-      windowsCompared,
-      windowsSkipped,
-      pointCompared: false,
-      mismatch: undefined,
-      cursor: cursorNext,
-    };
+  let pointCompared = false;
+  // The earliest point that differs names the smaller range.
+  for (const point of [...theirs.points].sort((a, b) => a.offset - b.offset)) {
+    const chain = mine.chainAt(point.offset);
+    if (chain === undefined) continue;
+    if (chain !== point.chain) {
+      return {
+        windowsCompared,
+        windowsSkipped,
+        pointCompared,
+        mismatch: { window: Math.floor(point.offset / W), upTo: point.offset },
+        cursor: cursorNext,
+      };
+    }
+    pointCompared = true;
   }
   return {
     windowsCompared,
     windowsSkipped,
-    pointCompared: chain === point.chain,
-    mismatch: chain === point.chain
-      ? undefined
-      : { window: Math.floor(point.offset / W), upTo: point.offset },
+    pointCompared,
+    mismatch: undefined,
     cursor: cursorNext,
   };
 }

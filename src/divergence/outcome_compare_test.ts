@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { OutcomeLog } from "./outcome_log.ts";
-import { compareSummary, firstCursor, windowAsk } from "./outcome_compare.ts";
+import { compareSummary, firstCursor, pointsFor, windowAsk } from "./outcome_compare.ts";
 import type { PartitionSummary } from "./wire.ts";
 
 const bounds = { windowOps: 4, ringOps: 16, windowsKept: 64 };
@@ -25,7 +25,12 @@ function summary(theirs: OutcomeLog, mine: OutcomeLog, cursor: number): Partitio
   for (let k = ask.fromWindow; k < ask.fromWindow + ask.count && k <= theirs.lastWindow(); k++) {
     windows.push(theirs.window(k));
   }
-  return { position: theirs.next, point: theirs.latest(), fromWindow: ask.fromWindow, windows };
+  return {
+    position: theirs.next,
+    points: pointsFor(theirs, ask),
+    fromWindow: ask.fromWindow,
+    windows,
+  };
 }
 
 Deno.test("equal racks compare every window both hold, and the other rack's last op", () => {
@@ -65,4 +70,12 @@ Deno.test("windows one rack saw only in part are skipped, not compared", () => {
   assert.equal(c.mismatch, undefined);
   assert.equal(firstCursor(restarted), 3);
   assert.equal(firstCursor(undefined), 0);
+});
+
+Deno.test("the rack behind compares its own last op, which the rack ahead answers", () => {
+  const mine = log(0, 22, 21); // behind, and its last op differs, in a window not yet whole
+  const theirs = log(0, 30);
+  const c = compareSummary(mine, 0, summary(theirs, mine, 0));
+  assert.equal(c.windowsCompared, 5);
+  assert.deepEqual(c.mismatch, { window: 5, upTo: 21 });
 });

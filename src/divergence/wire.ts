@@ -8,18 +8,23 @@
 import { PayloadReader, PayloadWriter } from "../wire.ts";
 import type { ChainPoint, OutcomeRecord } from "./outcome_log.ts";
 
-/** What the asker wants of one partition: the window hashes from `fromWindow`, at most `count`. */
+/**
+ * What the asker wants of one partition: the window hashes from `fromWindow`,
+ * at most `count`, and the chain at `at` (the asker's own last op) if the
+ * answering rack has it.
+ */
 export interface WindowAsk {
   fromWindow: number;
   count: number;
+  at: number | undefined;
 }
 
 /** One partition's outcomes as the answering rack has them. */
 export interface PartitionSummary {
   /** The next offset its applier applies, when it applies. */
   position: number | undefined;
-  /** Its last op, with the chain there. */
-  point: ChainPoint | undefined;
+  /** Its chain at its last op, and at the op the asker asked about, where it has them. */
+  points: ChainPoint[];
   /** Hashes of windows `fromWindow` onwards that it applied whole (undefined: not kept, or not seen whole). */
   fromWindow: number;
   windows: (number | undefined)[];
@@ -38,14 +43,19 @@ const NONE = -1;
 
 export function encodeSummaryAsk(asks: WindowAsk[]): Uint8Array {
   const w = new PayloadWriter().u32(asks.length);
-  for (const ask of asks) w.f64(ask.fromWindow).u32(ask.count);
+  for (const ask of asks) w.f64(ask.fromWindow).u32(ask.count).f64(ask.at ?? NONE);
   return w.finish();
 }
 
 export function decodeSummaryAsk(payload: Uint8Array): WindowAsk[] {
   const r = new PayloadReader(payload);
   const asks: WindowAsk[] = [];
-  for (let n = r.u32(); n > 0; n--) asks.push({ fromWindow: r.f64(), count: r.u32() });
+  for (let n = r.u32(); n > 0; n--) {
+    const fromWindow = r.f64();
+    const count = r.u32();
+    const at = r.f64();
+    asks.push({ fromWindow, count, at: at === NONE ? undefined : at });
+  }
   r.end();
   return asks;
 }
@@ -55,8 +65,8 @@ export function encodeSummary(summary: OutcomeSummary): Uint8Array {
     .u32(summary.partitions.length);
   for (const p of summary.partitions) {
     w.f64(p.position ?? NONE);
-    if (p.point === undefined) w.u8(0);
-    else w.u8(1).f64(p.point.offset).f64(p.point.chain);
+    w.u8(p.points.length);
+    for (const point of p.points) w.f64(point.offset).f64(point.chain);
     w.f64(p.fromWindow).u32(p.windows.length);
     for (const hash of p.windows) {
       if (hash === undefined) w.u8(0);
@@ -73,13 +83,14 @@ export function decodeSummary(payload: Uint8Array): OutcomeSummary {
   const partitions: PartitionSummary[] = [];
   for (let n = r.u32(); n > 0; n--) {
     const position = r.f64();
-    const point = r.u8() === 1 ? { offset: r.f64(), chain: r.f64() } : undefined;
+    const points: ChainPoint[] = [];
+    for (let k = r.u8(); k > 0; k--) points.push({ offset: r.f64(), chain: r.f64() });
     const fromWindow = r.f64();
     const windows: (number | undefined)[] = [];
     for (let k = r.u32(); k > 0; k--) windows.push(r.u8() === 1 ? r.f64() : undefined);
     partitions.push({
       position: position === NONE ? undefined : position,
-      point,
+      points,
       fromWindow,
       windows,
     });

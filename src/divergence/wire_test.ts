@@ -19,7 +19,7 @@ import {
 } from "./wire.ts";
 
 Deno.test("every divergence payload decodes to what was encoded", () => {
-  const asks = [{ fromWindow: 3, count: 10 }, { fromWindow: 0, count: 0 }];
+  const asks = [{ fromWindow: 3, count: 10, at: 77 }, { fromWindow: 0, count: 0, at: undefined }];
   assert.deepEqual(decodeSummaryAsk(encodeSummaryAsk(asks)), asks);
   const summary: OutcomeSummary = {
     leads: true,
@@ -27,11 +27,11 @@ Deno.test("every divergence payload decodes to what was encoded", () => {
     partitions: [
       {
         position: 1234,
-        point: { offset: 1233, chain: 2 ** 52 - 3 },
+        points: [{ offset: 1233, chain: 2 ** 52 - 3 }, { offset: 1200, chain: 5 }],
         fromWindow: 2,
         windows: [17, undefined, 2 ** 51],
       },
-      { position: undefined, point: undefined, fromWindow: 0, windows: [] },
+      { position: undefined, points: [], fromWindow: 0, windows: [] },
     ],
   };
   assert.deepEqual(decodeSummary(encodeSummary(summary)), summary);

@@ -101,9 +101,10 @@ Deno.test("replies that differ by rack for good reasons, restarts and expiries r
   stop = true;
   await Promise.all(loads);
 
-  // PUBLISH answered differently on the two racks: 1 subscriber on rack0, none on rack1.
+  // PUBLISH answered differently on the two racks: 1 subscriber on rack0, none on rack1 (":1"
+  // there too while rack1 could not apply and rack0 took its writes).
   assert.deepEqual([...counts.get("rack0")!], [":1\r\n"]);
-  assert.deepEqual([...counts.get("rack1")!], [":0\r\n"]);
+  assert.ok(counts.get("rack1")!.has(":0\r\n"), [...counts.get("rack1")!].join(" "));
 
   await waitConverged(world.racks);
   const keys = Number(await a.pylon.call("DBSIZE"));
