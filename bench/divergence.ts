@@ -68,6 +68,7 @@ function recordingChecker(): DivergenceChecker {
   return new DivergenceChecker({
     rack: "r",
     partitions: 1,
+    metaDb: META_DB,
     applier: () => undefined,
     peers: { rackLeaders: () => [], ask: () => Promise.reject(new Error("none")) },
     guard,

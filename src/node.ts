@@ -211,6 +211,7 @@ async function runNode(
   const checker = new DivergenceChecker({
     rack,
     partitions: opLog.partitions,
+    metaDb,
     applier: () => applierStatus(),
     peers,
     guard,

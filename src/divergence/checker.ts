@@ -83,6 +83,8 @@ export type { RackPeers };
 export interface CheckerParts {
   rack: string;
   partitions: number;
+  /** The db of Pylon's metadata in the rack's Redis. */
+  metaDb: number;
   /** This node's applier's partitions while it leads its rack; undefined otherwise. */
   applier(): readonly Readonly<PartitionStatus>[] | undefined;
   /** The other racks; undefined in a world of one rack. */
@@ -165,6 +167,7 @@ export class DivergenceChecker implements OutcomeHook {
     this.#data = peers === undefined ? undefined : new DataRounds({
       rack: parts.rack,
       partitions: parts.partitions,
+      metaDb: parts.metaDb,
       applier: parts.applier,
       peers,
       halted: () => parts.guard.reason() !== undefined,

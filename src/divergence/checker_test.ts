@@ -42,6 +42,7 @@ function world(names: string[], clock: ManualClock) {
     const checker = new DivergenceChecker({
       rack: name,
       partitions: 1,
+      metaDb: 15,
       applier: () => [status()],
       peers,
       guard,

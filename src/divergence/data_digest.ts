@@ -35,6 +35,7 @@ import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { EXPIRY_SHIFT_MS } from "../determinism/expiry.ts";
 import type { DigestLimits } from "./wire.ts";
+import { positionKey } from "../meta_keys.ts";
 
 /** The limits a digest request carries by default. */
 export const DIGEST_LIMITS: DigestLimits = {
@@ -52,8 +53,12 @@ export const ABSENT = "none";
 
 /**
  * KEYS: the keys. ARGV: log time T, the expiry shift H, elementsMax, budget,
- * stringBytesMax. Answers one text per key: `none`, `?`, or
- * `<type> <size> <expiry in log ms or -1> <digest>`.
+ * stringBytesMax, then (optional) the partition's position key, the position
+ * it must hold and the db of the keys. Answers one text per key: `none`, `?`,
+ * or `<type> <size> <expiry in log ms or -1> <digest>`; or the error
+ * `PYLONMOVED` when the stored position is not the one asked for (another
+ * applier of the rack, deposed or racing, moved it: the data is not as of
+ * that position). It runs in the metadata db then, and SELECTs the keys' db.
  */
 export const DIGEST_SCRIPT = `#!lua flags=no-writes
 local t = tonumber(ARGV[1])
@@ -62,6 +67,11 @@ local cap = tonumber(ARGV[3])
 local budget = tonumber(ARGV[4])
 local strcap = tonumber(ARGV[5])
 local half = math.floor(cap / 2)
+if ARGV[6] then
+  local at = redis.call('GET', ARGV[6])
+  if at ~= ARGV[7] then return redis.error_reply('PYLONMOVED position ' .. tostring(at)) end
+  redis.call('SELECT', ARGV[8])
+end
 local function enc(v)
   if v == false or v == nil then return '~' end
   if type(v) == 'number' then return ':' .. string.format('%.0f', v) end
@@ -178,14 +188,10 @@ return out`;
  * The commands that digest `keys` of `db` at log time `logTimeMs`: SELECT,
  * then the script (its answer is the last reply).
  */
-export function digestCommands(
-  db: number,
-  keys: readonly Uint8Array[],
-  logTimeMs: number,
-  limits: DigestLimits,
-): Uint8Array[] {
+export function digestCommands(options: DigestOptions): Uint8Array[] {
+  const { db, keys, logTimeMs, limits, at } = options;
   return [
-    encodeCommand(["SELECT", String(db)]),
+    encodeCommand(["SELECT", String(at?.metaDb ?? db)]),
     encodeCommand([
       "EVAL",
       DIGEST_SCRIPT,
@@ -196,8 +202,18 @@ export function digestCommands(
       String(limits.elementsMax),
       String(limits.budget),
       String(limits.stringBytesMax),
+      ...(at === undefined ? [] : [positionKey(at.partition), String(at.position), String(db)]),
     ]),
   ];
+}
+
+/** What to digest, and where the stored position must stand (checked in the same script). */
+export interface DigestOptions {
+  db: number;
+  keys: readonly Uint8Array[];
+  logTimeMs: number;
+  limits: DigestLimits;
+  at?: { metaDb: number; partition: number; position: number };
 }
 
 /** Reads the script's answer (one text per key); throws on an error or a malformed answer. */
@@ -210,15 +226,14 @@ export function parseDigests(frame: Uint8Array, keys: number): string[] {
   return items.map((item) => new TextDecoder().decode(bulkPayload(item) ?? new Uint8Array()));
 }
 
-/** Digests `keys` of `db` on `connection` (which it leaves in `db`). */
+/** Digests `options.keys` on `connection` (which it may leave in another db). */
 export async function digestKeys(
   connection: CommandRunner,
-  options: { db: number; keys: readonly Uint8Array[]; logTimeMs: number; limits: DigestLimits },
+  options: DigestOptions,
 ): Promise<string[]> {
-  const { db, keys, logTimeMs, limits } = options;
-  const [selected, reply] = await connection.run(digestCommands(db, keys, logTimeMs, limits));
-  if (isErrorFrame(selected!)) throw new Error(`SELECT ${db}: ${frameText(selected!)}`);
-  return parseDigests(reply!, keys.length);
+  const [selected, reply] = await connection.run(digestCommands(options));
+  if (isErrorFrame(selected!)) throw new Error(`SELECT: ${frameText(selected!)}`);
+  return parseDigests(reply!, options.keys.length);
 }
 
 const UNITS: Record<string, string> = {

@@ -60,6 +60,8 @@ export interface RackPeers {
 export interface DataRoundsParts {
   rack: string;
   partitions: number;
+  /** The db of Pylon's metadata (the digest checks the stored position there). */
+  metaDb: number;
   /** This node's applier's partitions while it leads its rack; undefined otherwise. */
   applier(): readonly Readonly<PartitionStatus>[] | undefined;
   peers: RackPeers;
@@ -138,7 +140,13 @@ export class DataRounds {
         current: status.position,
         timeoutMs: DIGEST_WAIT_MS,
         work: (connection, logTimeMs) =>
-          digestKeys(connection, { db: ask.db, keys: ask.keys, logTimeMs, limits: ask.limits }),
+          digestKeys(connection, {
+            db: ask.db,
+            keys: ask.keys,
+            logTimeMs,
+            limits: ask.limits,
+            at: { metaDb: this.#parts.metaDb, partition: ask.partition, position: ask.position },
+          }),
       }),
     );
   }
@@ -227,7 +235,14 @@ export class DataRounds {
     const mine = stops.add(partition, position, {
       current,
       timeoutMs: DIGEST_WAIT_MS,
-      work: (connection, logTimeMs) => digestKeys(connection, { db, keys, logTimeMs, limits }),
+      work: (connection, logTimeMs) =>
+        digestKeys(connection, {
+          db,
+          keys,
+          logTimeMs,
+          limits,
+          at: { metaDb: this.#parts.metaDb, partition, position },
+        }),
     }).then(answerOf);
     const payload = encodeDigestAsk({ partition, position, db, limits, keys });
     const answers = await Promise.all([

@@ -175,3 +175,20 @@ Deno.test("large values are digested by their ends and the budget leaves the las
     c.close();
   }
 });
+
+Deno.test("a digest at a position is refused when another applier moved the stored position", async () => {
+  await using redis = await startRedis();
+  const c = await PipelineConnection.connect({ host: redis.host, port: redis.port });
+  try {
+    await run(c, ["SET", "k", "v"], ["SELECT", "15"], ["SET", "pylon:applied:0", "5"]);
+    const keys = [encoder.encode("k")];
+    const at = (position: number) => ({ metaDb: 15, partition: 0, position });
+    const options = { db: 0, keys, logTimeMs: T, limits: DIGEST_LIMITS };
+    const here = await digestKeys(c, { ...options, at: at(5) });
+    assert.deepEqual(here, await digestKeys(c, options), "the keys' db, not the metadata db");
+    assert.match(here[0]!, /^string 1 -1 /);
+    await assert.rejects(() => digestKeys(c, { ...options, at: at(6) }), /PYLONMOVED position 5/);
+  } finally {
+    c.close();
+  }
+});
