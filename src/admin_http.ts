@@ -65,11 +65,14 @@ export async function serveAdmin(
         const s = node.snapshot();
         const draining = node.draining();
         if (ready(s, draining)) return new Response("ready\n");
+        const diverged = s.divergence?.diverged;
         const stopped = (s.applier ?? []).find((p) =>
           (p.state === "halted" || p.state === "paused") && p.lastError !== undefined
         );
         const why = draining
           ? "draining"
+          : diverged !== undefined
+          ? `this rack diverged from the world and serves no reads: ${diverged}`
           : stopped !== undefined
           ? `partition ${stopped.partition} is ${stopped.state}: ${stopped.lastError}`
           : "this node does not serve reads from its rack's Redis (it is down, or catching up " +

@@ -26,6 +26,12 @@ export function logTimeKey(partition: number): string {
   return `pylon:applied-time:${partition}`;
 }
 
+/**
+ * Key holding why this rack stopped because it diverged from the world
+ * (src/divergence/guard.ts); every node of the rack reads it.
+ */
+export const DIVERGED_KEY = "pylon:diverged";
+
 /** Key under which a rack leader keeps op `opId`'s reply for a writer it could not reach. */
 export function replyKey(opId: string): string {
   return `pylon:reply:${opId}`;

@@ -48,6 +48,9 @@ import { budgetSteps } from "./determinism/script_budget.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
+import { DivergenceGuard } from "./divergence/guard.ts";
+import { DivergenceChecker } from "./divergence/checker.ts";
+import { verdictStore } from "./divergence/verdict_store.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -198,6 +201,30 @@ async function runNode(
     verify: verifyOpAt(opLog),
   });
   recovery.start();
+  // Divergence: the verdict kept in the rack's Redis, and the rack leader's checks (src/divergence/).
+  const verdicts = verdictStore({
+    address: () => upstream.address,
+    connect: (address) => upstream.connectPipeline(address),
+  }, metaDb);
+  const guard = new DivergenceGuard(verdicts);
+  // Read before the first client is served (bounded: a Redis that does not answer serves no reads).
+  await Promise.race([guard.start(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  let applierStatus: () => ReturnType<RackApplier["liveStatus"]> = () => undefined;
+  const checker = new DivergenceChecker({
+    rack,
+    partitions: opLog.partitions,
+    metaDb,
+    applier: () => applierStatus(),
+    peers,
+    guard,
+    connect: async () => {
+      const address = upstream.address;
+      return address === undefined ? undefined : await upstream.connectPipeline(address);
+    },
+    dbs: () =>
+      Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
+    dataKeysPerSecond: config.digestKeysPerSecond,
+  });
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
   const applier = new RackApplier(() =>
     new Applier(opLog, {
@@ -223,7 +250,9 @@ async function runNode(
           ) => ignored("contract_proposal", error)),
         soleRack: () => [...world.state.nodes.values()].every((n) => n.rack === rack),
       },
+      outcomes: checker,
     }), { enabled: config.applier });
+  applierStatus = () => applier.liveStatus();
   const me = {
     id: nodeId,
     rack,
@@ -287,13 +316,24 @@ async function runNode(
       budgetSteps: () => budgetSteps(current.scriptTimeMaxMs),
     },
   );
-  const reads = new ReadService({ rack, upstream, progress, metaDb, scripts, health, peers });
+  const reads = new ReadService({
+    rack,
+    upstream,
+    progress,
+    metaDb,
+    scripts,
+    health,
+    peers,
+    diverged: () => guard.reason(),
+  });
   const router = new WriteRouter({ writes, peers, health, ackLog });
 
   let peerServer: PeerServer | undefined;
   let peerAddress: HostPort | undefined;
   let gateway: Gateway | undefined = undefined;
   let draining = false;
+  // No read is served before the client port listens, whatever the rack's Redis says.
+  let listening = false;
   const snapshot = (): NodeSnapshot => ({
     config: current,
     identity,
@@ -313,11 +353,12 @@ async function runNode(
       ? Array.from({ length: opLog.partitions }, (_, p) => opLog.sizeBytes(p))
       : undefined,
     logFreedBytes: retention?.freedBytes,
-    servesReads: reads.servesHere(),
+    servesReads: listening && reads.servesHere(),
     applies: health.applies(),
     routing: { ...reads.stats(), ...router.stats() },
     peers: peers?.status() ?? [],
     peerServer: peerServer?.stats(),
+    divergence: checker.status(),
     raft: world.status(),
     strong: {
       ...gate.stats(),
@@ -338,6 +379,9 @@ async function runNode(
     retention?.stop();
     clearInterval(expireTimer);
     recovery.stop();
+    await checker.stop();
+    guard.stop();
+    verdicts.close();
     scripts.close();
     await world.stop();
     await applier.stop();
@@ -355,6 +399,8 @@ async function runNode(
           health,
           raft: (from, batch) => world.receive(from, batch),
           propose: (group, data) => world.proposeForPeer(group, data),
+          leads: () => applier.liveStatus() !== undefined,
+          divergence: (type, payload) => checker.serve(type, payload),
         }),
         {
           nodeId,
@@ -367,6 +413,7 @@ async function runNode(
     }
     admin?.attach({ snapshot, draining: () => draining });
     peers?.start();
+    checker.start();
     await world.start();
     gateway = new Gateway({
       read: (read, sink) => reads.serve(read, sink),
@@ -412,6 +459,7 @@ async function runNode(
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();
+    listening = true;
     return {
       identity,
       address,

@@ -17,6 +17,7 @@ import type { ReadStats } from "./read/read_service.ts";
 import type { WriteRouterStats } from "./write/write_router.ts";
 import type { PeerServerStats } from "./cluster/peer_server.ts";
 import type { GroupStatus } from "./cluster/world.ts";
+import type { DivergenceStatus } from "./divergence/checker.ts";
 import { type InfoSection, renderInfo } from "./observe/info.ts";
 import { VERSION } from "./version.ts";
 
@@ -40,6 +41,8 @@ export interface NodeSnapshot {
   peers: PeerStatus[];
   peerServer: PeerServerStats | undefined;
   raft: GroupStatus[];
+  /** The divergence checks (src/divergence/): what was compared, and what was found. */
+  divergence?: DivergenceStatus;
   /** Strong requests (src/consistency/), with the racks known and the quorum. */
   strong?: GateStats & { confirmedBy: Record<string, number>; racks: number; quorum: number };
 }
@@ -175,6 +178,29 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
           [`${name}_last_error`, p.lastError ?? ""],
         ] as [string, string | number][];
       }),
+    });
+  }
+  if (s.divergence !== undefined) {
+    const d = s.divergence;
+    const line = (text: string) => text.replaceAll(/[\r\n]+/g, " ");
+    sections.push({
+      title: "Divergence",
+      fields: [
+        ["diverged", d.diverged === undefined ? 0 : 1],
+        ["diverged_reason", line(d.diverged ?? "")],
+        ["outcome_ops_fingerprinted", d.outcomeOps],
+        ["outcome_windows_compared", d.outcomeWindowsCompared],
+        ["outcome_windows_skipped", d.outcomeWindowsSkipped],
+        ["outcome_points_compared", d.outcomePointsCompared],
+        ["data_digest_keys_per_second", d.dataKeysPerSecond],
+        ["data_digest_rounds", d.dataRounds],
+        ["data_digest_rounds_retried", d.dataRoundsRetried],
+        ["data_keys_compared", d.dataKeysCompared],
+        ["racks_diverged", d.peersDiverged.map(([rack]) => rack).join(",")],
+        ...d.peersDiverged.map(([rack, why]) =>
+          [`rack_diverged_${rack}`, line(why)] as [string, string]
+        ),
+      ],
     });
   }
   if (s.raft.length > 0) {

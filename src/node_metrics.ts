@@ -87,6 +87,20 @@ const m = {
       "peer",
     ] as const,
   ),
+  diverged: gauge(
+    "pylon_diverged",
+    "1 while this rack is stopped because it diverged from the world",
+  ),
+  rackDiverged: gauge(
+    "pylon_rack_diverged",
+    "1 for each other rack this node found diverged",
+    ["rack"] as const,
+  ),
+  divergenceChecks: total(
+    "pylon_divergence_checks_total",
+    "What the divergence checks compared with other racks: outcome windows and last ops, data keys",
+    ["kind"] as const,
+  ),
   raftTerm: gauge("pylon_raft_term", "Raft term", ["group"] as const),
   raftCommit: gauge("pylon_raft_commit", "Raft commit index", ["group"] as const),
   raftRole: gauge("pylon_raft_role", "1 for this node's Raft role", ["group", "role"] as const),
@@ -176,6 +190,17 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
     m.peerUp.set(peer.up ? 1 : 0, { peer: peer.id, rack: peer.rack });
     if (peer.rttMs !== undefined) m.peerRtt.set(peer.rttMs / 1000, { peer: peer.id });
     m.peerServesReads.set(peer.servesReads ? 1 : 0, { peer: peer.id });
+  }
+  m.rackDiverged.reset();
+  if (s.divergence !== undefined) {
+    const d = s.divergence;
+    m.diverged.set(d.diverged === undefined ? 0 : 1);
+    for (const [rack] of d.peersDiverged) m.rackDiverged.set(1, { rack });
+    m.divergenceChecks(d.outcomeWindowsCompared, { kind: "outcome_window" });
+    m.divergenceChecks(d.outcomeWindowsSkipped, { kind: "outcome_window_skipped" });
+    m.divergenceChecks(d.outcomePointsCompared, { kind: "outcome_point" });
+    m.divergenceChecks(d.dataKeysCompared, { kind: "data_key" });
+    m.divergenceChecks(d.dataRoundsRetried, { kind: "data_round_retried" });
   }
   for (const g of [m.raftTerm, m.raftCommit, m.raftRole]) g.reset();
   for (const group of s.raft) {

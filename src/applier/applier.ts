@@ -78,6 +78,7 @@ import {
 import { readRackSettings } from "../redis/rack_settings.ts";
 import { conditionReason, rackConditionMet } from "../observe/rack_conditions.ts";
 import { overrunAfterMs, overrunReason } from "./script_overrun.ts";
+import type { OutcomeHook } from "./outcome_hook.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -125,6 +126,12 @@ export interface ApplierOptions {
    * after. Undefined: not checked (simulations).
    */
   contract?: ContractSource;
+  /**
+   * The divergence checker (src/divergence/): fingerprints each batch's
+   * replies, halts the applier when the rack diverged, and stands it still
+   * at stops. Undefined: none (simulations).
+   */
+  outcomes?: OutcomeHook;
 }
 
 /** Where the applier finds the world's contract for its rack's Redis. */
@@ -159,9 +166,10 @@ export interface PartitionStatus {
    * `paused`: this rack's Redis refuses writes (out of memory, read-only,
    * ...), or a script op keeps it busy past its budget
    * (src/applier/script_overrun.ts); `halted`: its data may differ from the
-   * other racks' (src/applier/halt.ts); see `lastError`.
+   * other racks' (src/applier/halt.ts); `diverged`: its outcomes or data differ from the world's (src/divergence/);
+   * see `lastError`.
    */
-  state: "starting" | "applying" | "waiting" | "paused" | "halted" | "error";
+  state: "starting" | "applying" | "waiting" | "paused" | "halted" | "error" | "diverged";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -204,6 +212,18 @@ class RackCondition extends Error {
   override name = "RackCondition";
   constructor(text: string) {
     super(`the rack's Redis refuses writes: ${text}`);
+  }
+}
+
+/**
+ * The rack's halt (it diverged) was cleared, usually by emptying its Redis to
+ * rebuild it: the session starts over and checks the Redis again, and reads
+ * go elsewhere until it has caught up.
+ */
+class HaltCleared extends Error {
+  override name = "HaltCleared";
+  constructor() {
+    super("the divergence halt was cleared; checking the rack's Redis again");
   }
 }
 
@@ -276,6 +296,9 @@ type Outcome = { kind: "applied" } | { kind: "moved"; stored: number };
 
 const APPLIED: Outcome = { kind: "applied" };
 
+/** How often a halted (diverged) applier looks whether the halt was cleared. */
+const HALT_POLL_MS = 250;
+
 /** How long a batch waits for the rack's Redis clock to reach its log time before pausing. */
 const REDIS_CLOCK_WAIT_MS_MAX = 5_000;
 
@@ -293,13 +316,16 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract" | "outcomes">>;
   #contract: ContractSource | undefined;
   /** When this session last checked the contract (its clock), and the commands found missing. */
   #contractCheckedAt = 0;
   #missingCommands: string[] = [];
   #contractUnverifiedWarned = false;
   #ticks: ApplierOptions["ticks"];
+  #outcomes: OutcomeHook | undefined;
+  /** A kept script body by sha, for the outcome fingerprints. */
+  #scriptBody = (sha: string) => this.#scripts?.body(sha);
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
@@ -329,7 +355,7 @@ class PartitionApplier {
   #redisClockOffset: number | undefined;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, contract: _contract, ...rest } = options;
+    const { partition, master, contract: _contract, outcomes, ...rest } = options;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -344,6 +370,7 @@ class PartitionApplier {
     };
     this.#ticks = options.ticks;
     this.#contract = options.contract;
+    this.#outcomes = outcomes;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -488,11 +515,26 @@ class PartitionApplier {
     if (position >= catchUpTo) this.#status.catchingUp = false;
 
     while (!this.#stopped && !connection.closed) {
-      let records = this.#carried.length > 0 ? this.#carried.splice(0) : await this.#reader!.next({
-        recordsMax: this.#options.batchRecordsMax,
-        bytesMax: this.#options.batchBytesMax,
-        waitMs: 200,
-      });
+      let recordsMax = this.#options.batchRecordsMax;
+      const hook = this.#outcomes;
+      if (hook !== undefined) {
+        if (await this.#halted(hook)) continue;
+        const stop = hook.nextStop(this.partition, position);
+        if (stop === position) {
+          await hook.atStop(this.partition, position, this.#logTime, connection);
+          this.#state.db = -1; // the stop may leave the connection in another db
+          continue;
+        }
+        // Batches end at the next stop.
+        recordsMax = Math.min(recordsMax, stop - position);
+      }
+      let records = this.#carried.length > 0
+        ? this.#carried.splice(0, recordsMax)
+        : await this.#reader!.next({
+          recordsMax,
+          bytesMax: this.#options.batchBytesMax,
+          waitMs: 200,
+        });
       if (this.#options.clock.now() - this.#contractCheckedAt >= CONTRACT_CHECK_MS) {
         await this.#checkContract(connection, false);
       }
@@ -649,6 +691,23 @@ class PartitionApplier {
   }
 
   /**
+   * While the rack is halted (it diverged from the world: src/divergence/),
+   * nothing is applied; true when it is. Applying resumes where it stopped
+   * once the halt is cleared.
+   */
+  async #halted(hook: OutcomeHook): Promise<boolean> {
+    const reason = hook.halted();
+    if (reason === undefined) {
+      if (this.#status.state === "diverged") throw new HaltCleared();
+      return false;
+    }
+    this.#status.state = "diverged";
+    this.#status.lastError = reason;
+    await new Promise<void>((resolve) => this.#options.clock.after(HALT_POLL_MS, resolve));
+    return true;
+  }
+
+  /**
    * Reads the op at `offset` and checks it is the one Redis says was applied
    * last: a log re-created under the same name holds other ops there.
    */
@@ -763,6 +822,13 @@ class PartitionApplier {
         this.#status.logTimeMs = after;
         this.#lastOpId = lastOpIdOf(ops, this.#lastOpId);
         this.#deliver(settled.replies);
+        this.#outcomes?.applied(
+          this.partition,
+          next - ops.length,
+          ops,
+          settled.replies,
+          this.#scriptBody,
+        );
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
         return fenced(settled.fence);
@@ -780,7 +846,7 @@ class PartitionApplier {
           return await this.#applyOneByOne(connection, ops, next - ops.length);
         }
         // Refused by Redis itself: that is the op's reply on every rack; only the position and
-        // the log time move.
+        // the log time move (its outcome is fingerprinted as no reply, by the batch below).
         for (const { op, reply } of settled.replies) this.#settle(op, reply);
         this.#logTime = after;
         return await this.#applyBatch(connection, [undefined], next);

@@ -363,6 +363,11 @@ export class ScriptRegistry {
     return wrapped;
   }
 
+  /** A body known kept, by sha (undefined: not known here). */
+  body(sha: string): Uint8Array | undefined {
+    return this.#bodies.get(sha);
+  }
+
   /** The batch's EXEC ran: the bodies it kept are known from now on. */
   applied(): void {
     for (const [sha, body] of this.#keeping) this.#remember(sha, body);

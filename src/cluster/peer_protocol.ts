@@ -41,12 +41,20 @@ export const FrameType = {
   Raft: 40,
   /** a proposal for a group this peer leads: group, data; answered with Reply */
   Propose: 41,
+  /** divergence (src/divergence/wire.ts): the outcome summaries asked for; answered with Reply */
+  Outcomes: 50,
+  /** divergence: the ops kept in a range of offsets, their outcome digests and replies */
+  OutcomeRecords: 51,
+  /** divergence: data digests of keys at a log position */
+  DataDigest: 52,
+  /** divergence: a key another rack found different here, to digest again (one-way) */
+  DataHint: 53,
 } as const;
 
 export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
 
 /** Protocol version in the challenge; a node refuses another version. */
-export const PEER_PROTOCOL_VERSION = 3;
+export const PEER_PROTOCOL_VERSION = 4;
 
 /** Largest frame accepted from an authenticated peer (a forwarded reply may hold a 512 MiB value). */
 export const FRAME_BYTES_MAX = 600 * 1024 * 1024;

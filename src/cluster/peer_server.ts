@@ -55,6 +55,8 @@ export interface PeerService {
   raft(from: string, batch: Uint8Array): void;
   /** A proposal forwarded to this node as a group's leader; resolves with an error text if not taken. */
   propose(group: string, data: Uint8Array): Promise<string | undefined>;
+  /** A divergence checker's request (Outcomes, OutcomeRecords, DataDigest): its answer's payload. */
+  divergence(type: number, payload: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Bits of a node's state, sent in every probe answer. */
@@ -63,6 +65,8 @@ export const PeerFlags = {
   servesReads: 1,
   /** Its rack applies the log now: writes forwarded to it get real replies. */
   applies: 2,
+  /** It is its rack's leader and runs the applier: the divergence checker asks it. */
+  leads: 4,
 } as const;
 
 /** Options of {@linkcode PeerServer}. */
@@ -302,6 +306,15 @@ export class PeerServer {
         );
         return;
       }
+      case FrameType.Outcomes:
+      case FrameType.OutcomeRecords:
+      case FrameType.DataDigest:
+      case FrameType.DataHint:
+        this.#service.divergence(frame.type, frame.payload.slice()).then(
+          (bytes) => reply(0, bytes),
+          (e: unknown) => error(String(e)),
+        );
+        return;
       case FrameType.HandBack: {
         const opId = r.text();
         const bytes = r.bytes();

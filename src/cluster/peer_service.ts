@@ -48,8 +48,12 @@ export function peerService(parts: {
   health: RackHealth;
   raft: (from: string, batch: Uint8Array) => void;
   propose: (group: string, data: Uint8Array) => Promise<string | undefined>;
+  /** Whether this node runs its rack's applier. */
+  leads: () => boolean;
+  /** The divergence checker's answers (src/divergence/checker.ts). */
+  divergence: (type: number, payload: Uint8Array) => Promise<Uint8Array>;
 }): PeerService {
-  const { reads, writes, replies, health, raft, propose } = parts;
+  const { reads, writes, replies, health, raft, propose, leads, divergence } = parts;
   return {
     read: (db, protocol, request, need) => reads.forPeer(db, protocol, request, need),
     async write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
@@ -66,9 +70,10 @@ export function peerService(parts: {
     },
     flags() {
       return (health.servesReads() ? PeerFlags.servesReads : 0) |
-        (health.applies() ? PeerFlags.applies : 0);
+        (health.applies() ? PeerFlags.applies : 0) | (leads() ? PeerFlags.leads : 0);
     },
     raft,
     propose,
+    divergence,
   };
 }

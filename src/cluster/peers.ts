@@ -171,6 +171,35 @@ export class Peers {
     }
   }
 
+  /**
+   * For each other rack, the node that runs its applier (the fastest, should
+   * two say so during a change of leader), as their probes last said.
+   */
+  rackLeaders(): { id: string; rack: string }[] {
+    const leaders = new Map<string, { id: string; rack: string }>();
+    for (const client of this.ranked(PeerFlags.leads)) {
+      if (!leaders.has(client.peer.rack)) {
+        leaders.set(client.peer.rack, { id: client.peer.id, rack: client.peer.rack });
+      }
+    }
+    return [...leaders.values()];
+  }
+
+  /**
+   * Sends node `to` a request of `type` (answered with a Reply frame);
+   * resolves with the answer's payload, rejects with its error.
+   */
+  async ask(to: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const client = this.#clients.find((c) => c.peer.id === to);
+    if (client === undefined) throw new PeerUnavailable(`no link to ${to}`);
+    const frame = await client.request(type, payload, timeoutMs);
+    const r = new PayloadReader(frame.payload);
+    const status = r.u8();
+    const bytes = r.bytes();
+    if (status !== 0) throw new Error(`${to}: ${new TextDecoder().decode(bytes)}`);
+    return bytes;
+  }
+
   /** Hands a reply to node `origin` of this rack; false if no link to it is up. */
   handBack(origin: string, opId: string, reply: Uint8Array): boolean {
     const client = this.#clients.find((c) => c.peer.id === origin);

@@ -27,9 +27,12 @@ export interface HealthSources {
   leaderFlags(): number;
 }
 
-/** Whether a partition's applier can apply now (not paused, halted or failing). */
+/**
+ * Whether a partition's applier can apply now (not paused by a rack condition, not failing, not
+ * halted for a rack condition or because the rack diverged from the world).
+ */
 export function isWorking(state: PartitionStatus["state"]): boolean {
-  return state !== "error" && state !== "paused" && state !== "halted";
+  return state !== "error" && state !== "paused" && state !== "halted" && state !== "diverged";
 }
 
 /** The rack's health, judged from `sources`. */

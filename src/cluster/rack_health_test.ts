@@ -25,6 +25,7 @@ Deno.test("the leader judges its rack from its own applier", () => {
     [[partition("applying", true)], true, false, true], // catching up: reads elsewhere
     [[partition("paused")], true, false, false], // OOM, READONLY, ...
     [[partition("error")], true, false, false],
+    [[partition("diverged")], true, false, false], // halted: it differs from the world
     [[partition("applying"), partition("paused")], true, false, false],
     [[partition("applying")], false, false, false], // Redis unreachable
   ];

@@ -314,6 +314,15 @@ export const OPTIONS = {
     min: 0,
     max: 86_400_000,
   },
+  "digest-keys-per-second": {
+    kind: "integer",
+    value: "n",
+    help:
+      "keys whose data the rack leader compares with every other rack's per second (0: none; README: Divergence)",
+    default: 400,
+    min: 0,
+    max: 100_000,
+  },
   "writes-in-flight-max": {
     kind: "integer",
     value: "n",

@@ -198,6 +198,7 @@ export function parseConfig(
       writesInFlightMax: read.integer("writes-in-flight-max"),
       drainTimeoutMs: read.integer("drain-timeout-ms"),
       publishMaxAgeMs: read.integer("publish-max-age-ms"),
+      digestKeysPerSecond: read.integer("digest-keys-per-second"),
       logSegmentBytes: read.size("log-segment-bytes"),
       logRetentionBytes: read.size("log-retention-bytes"),
       logRetentionMs: read.integer("log-retention-ms"),

@@ -53,6 +53,7 @@ Deno.test("parseConfig() with no sources holds every default of the option table
     writesInFlightMax: optionDefault("writes-in-flight-max"),
     drainTimeoutMs: optionDefault("drain-timeout-ms"),
     publishMaxAgeMs: optionDefault("publish-max-age-ms"),
+    digestKeysPerSecond: optionDefault("digest-keys-per-second"),
     logSegmentBytes: optionDefault("log-segment-bytes"),
     logRetentionBytes: optionDefault("log-retention-bytes"),
     logRetentionMs: optionDefault("log-retention-ms"),
@@ -413,6 +414,13 @@ const TABLE: {
     json: 1000,
     field: "publishMaxAgeMs",
     expected: 1000,
+  },
+  {
+    option: "digest-keys-per-second",
+    text: "0",
+    json: 0,
+    field: "digestKeysPerSecond",
+    expected: 0,
   },
   {
     option: "writes-in-flight-max",

@@ -120,6 +120,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** A message older than this when its rack applies it is not published there (a rack catching up). */
   publishMaxAgeMs: number;
+  /** Keys the rack leader digests and compares with the other racks per second (0: none). */
+  digestKeysPerSecond: number;
   /** Embedded log: segment size, and the bounds past which applied segments are removed. */
   logSegmentBytes: number;
   logRetentionBytes: number;

@@ -70,6 +70,11 @@ export interface ReadParts {
   health: RackHealth;
   /** Other racks, for reads this one cannot serve (undefined: a one-rack world). */
   peers: Peers | undefined;
+  /**
+   * Why this rack's Redis must serve no reads at all (it diverged from the
+   * world: src/divergence/), or undefined. Its reads go to another rack or fail.
+   */
+  diverged?: () => string | undefined;
 }
 
 const NOT_APPLIED = (rack: string) =>
@@ -96,7 +101,7 @@ export class ReadService {
    */
   servesHere(): boolean {
     const { health, peers, upstream } = this.#parts;
-    if (!upstream.healthy) return false;
+    if (!upstream.healthy || this.#parts.diverged?.() !== undefined) return false;
     return health.servesReads() || !(peers?.canForwardReads() ?? false);
   }
 
@@ -129,7 +134,9 @@ export class ReadService {
     need: Need,
   ): Promise<{ reply: Uint8Array } | { error: string }> {
     const { health, progress, rack } = this.#parts;
-    if (!health.servesReads()) return { error: `rack '${rack}' cannot serve reads now` };
+    if (!health.servesReads() || this.#parts.diverged?.() !== undefined) {
+      return { error: `rack '${rack}' cannot serve reads now` };
+    }
     if (request.length === 0) {
       return await progress.reached(need, READ_WAIT_MS)
         ? { reply: OK }
@@ -212,6 +219,18 @@ export class ReadService {
       });
     };
     if (canForward && !health.servesReads()) return forward();
+    // A rack that diverged serves nothing from its Redis (rack administration aside).
+    const diverged = read.localOnly ? undefined : this.#parts.diverged?.();
+    if (diverged !== undefined) {
+      if (canForward) return forward();
+      return sink(
+        new UpstreamError(
+          `rack '${this.#parts.rack}' diverged from the world and no other rack can serve the ` +
+            `read now (${diverged})`,
+        ),
+        true,
+      );
+    }
     void this.here(read, performance.now() + READ_WAIT_MS).then((result) => {
       if (result.kind === "reply") return sink(result.reply);
       if (result.kind === "error") return sink(result.error);

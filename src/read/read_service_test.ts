@@ -18,7 +18,9 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const bulk = (value: string) => new TextEncoder().encode(`$${value.length}\r\n${value}\r\n`);
 
 /** A rack whose Redis has applied `applied` (partition 0) and answers every read with "v". */
-function rack(options: { applied: number; servesReads?: boolean; peers?: string[] }) {
+function rack(
+  options: { applied: number; servesReads?: boolean; peers?: string[]; diverged?: string },
+) {
   const state = { applied: options.applied, redisReads: 0, peerReads: [] as string[] };
   const upstream = {
     send: (_request: Uint8Array, _db: number, _protocol: number, sink: (r: Uint8Array) => void) => {
@@ -59,6 +61,7 @@ function rack(options: { applied: number; servesReads?: boolean; peers?: string[
     scripts,
     health,
     peers,
+    diverged: () => options.diverged,
   });
   return { reads, state };
 }
@@ -147,4 +150,22 @@ Deno.test("a script read runs as the script user once the rack has applied what 
   const { reads, state } = rack({ applied: 10 });
   assert.equal(await serve(reads, read([[0, 9]], { script: true })), "$6\r\nscript\r\n");
   assert.equal(state.redisReads, 0, "not through the pooled connections");
+});
+
+Deno.test("a rack that diverged serves no read from its Redis: a peer serves it, or it fails", async () => {
+  const { reads, state } = rack({ applied: 10, peers: ["b"], diverged: "op 1 differs" });
+  assert.equal(reads.servesHere(), false);
+  assert.equal(await serve(reads, read()), "$9\r\nfrom-peer\r\n");
+  assert.equal(state.redisReads, 0);
+  assert.equal(await serve(reads, read([], { localOnly: true })), "$1\r\nv\r\n", "administration");
+  assert.match(
+    (await reads.forPeer(0, 2, encodeCommand(["GET", "k"]), new Map()) as { error: string }).error,
+    /cannot serve reads now/,
+  );
+  const alone = rack({ applied: 10, peers: [], diverged: "op 1 differs" });
+  assert.match(
+    await serve(alone.reads, read()),
+    /^error: rack 'here' diverged from the world and no other rack can serve the read now \(op 1 differs\)$/,
+  );
+  assert.equal(alone.state.redisReads, 0);
 });

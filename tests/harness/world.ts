@@ -43,6 +43,8 @@ export interface WorldOptions {
   args?: string[];
   /** Per rack, in order, how it differs from the others. */
   setups?: RackSetup[];
+  /** More flags for one rack's node (its own admin port, ...). */
+  rackArgs?: (slot: RackSlot) => string[];
 }
 
 /** A running world. */
@@ -52,10 +54,16 @@ export class World implements AsyncDisposable {
   readonly secret: string;
   readonly brokers: string[];
   readonly args: string[];
+  readonly rackArgs: (slot: RackSlot) => string[];
 
-  constructor(brokers: string[], args: string[]) {
+  constructor(
+    brokers: string[],
+    args: string[],
+    rackArgs: (slot: RackSlot) => string[] = () => [],
+  ) {
     this.brokers = brokers;
     this.args = args;
+    this.rackArgs = rackArgs;
     this.topic = uniqueTopic("world");
     this.secret = `secret-${crypto.randomUUID()}`;
   }
@@ -80,6 +88,7 @@ export class World implements AsyncDisposable {
       this.secret,
       ...others.flatMap((o) => ["--peer", `${o.nodeId}@${o.name}@127.0.0.1:${o.peerPort}`]),
       ...this.args,
+      ...this.rackArgs(self),
     ];
   }
 
@@ -128,10 +137,8 @@ export class World implements AsyncDisposable {
 }
 
 /** Starts `racks` racks; `reserve` more slots can be added later with {@linkcode World.addRack}. */
-export async function startWorld(
-  options: WorldOptions & { reserve?: number },
-): Promise<World> {
-  const world = new World(options.brokers, options.args ?? []);
+export async function startWorld(options: WorldOptions & { reserve?: number }): Promise<World> {
+  const world = new World(options.brokers, options.args ?? [], options.rackArgs);
   const slots = world.plan(options.racks + (options.reserve ?? 0));
   try {
     for (const [i, slot] of slots.slice(0, options.racks).entries()) {
