@@ -46,11 +46,20 @@ import { ScriptOps } from "./applier/script_ops.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
+import { KeyWaiters } from "./write/key_waiters.ts";
+import { keyHashSlot, slotPartition } from "./command/mod.ts";
 
 const log = getLogger(["pylon", "node"]);
 
 /** How far log time may fall behind the clock while no one writes before a tick moves it on. */
 const LOG_TICK_MS = 1_000;
+
+/**
+ * How often a node whose own applier is not applying (it does not lead its
+ * rack, or its rack's Redis is paused) tries its waiting clients' keys again:
+ * it hears of no applied op.
+ */
+const WAITERS_POLL_MS = 1_000;
 
 /** A running node. */
 export interface PylonNode {
@@ -184,6 +193,9 @@ async function runNode(
     timeoutMs: () => current.writeTimeoutMs,
   });
 
+  // Clients waiting in blocking commands, woken by the keys this node's applier readies.
+  const waiters = new KeyWaiters((key) => slotPartition(keyHashSlot(key), opLog.partitions));
+
   const replies = new HandBack(pending, {
     nodeId,
     rack,
@@ -213,7 +225,15 @@ async function runNode(
       sweepDbs: () =>
         Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
+      readied: (ops) => waiters.readied(ops),
     }), { enabled: config.applier });
+  const waitersPoll = setInterval(() => {
+    if (waiters.size === 0) return;
+    const status = applier.liveStatus();
+    const applying = status !== undefined &&
+      status.every((p) => p.state === "applying" || p.state === "waiting");
+    if (!applying) waiters.poll();
+  }, WAITERS_POLL_MS);
   const me = {
     id: nodeId,
     rack,
@@ -319,6 +339,7 @@ async function runNode(
     logEnds.stop();
     retention?.stop();
     clearInterval(expireTimer);
+    clearInterval(waitersPoll);
     recovery.stop();
     scripts.close();
     await world.stop();
@@ -369,6 +390,7 @@ async function runNode(
         Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
       subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
       gate,
+      waiters,
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {

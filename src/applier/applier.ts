@@ -63,6 +63,8 @@ import { Backoff, backoffSchedule } from "../backoff.ts";
 import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
+import { readiedKeys } from "./wakes.ts";
+import type { Readied } from "../write/key_waiters.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -104,6 +106,12 @@ export interface ApplierOptions {
    * moves on when no one writes. Undefined: no ticks (simulations).
    */
   ticks?: { nodeId: string; rack: string; intervalMs: number };
+  /**
+   * After each batch: the keys its ops readied for clients waiting in
+   * blocking commands (src/applier/wakes.ts), in log order, after the
+   * batch's replies were handed back.
+   */
+  readied?: (ops: Readied[]) => void;
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -249,7 +257,8 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "readied">>;
+  #readied: ApplierOptions["readied"];
   #ticks: ApplierOptions["ticks"];
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
@@ -285,7 +294,9 @@ class PartitionApplier {
       scriptOps: undefined,
       ...rest,
     };
+    delete (this.#options as ApplierOptions).readied;
     this.#ticks = options.ticks;
+    this.#readied = options.readied;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -572,6 +583,7 @@ class PartitionApplier {
         this.#logTime = after;
         this.#status.logTimeMs = after;
         this.#deliver(settled.replies);
+        this.#wake(batch, settled.replies);
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
         return fenced(settled.fence);
@@ -672,6 +684,31 @@ class PartitionApplier {
       } catch (error) {
         ignored("reply_store", error);
       }
+    }
+  }
+
+  /** Tells the waiting clients which keys the batch's ops readied (ops that ran, in log order). */
+  #wake(batch: Batch, replies: readonly OpReply[]): void {
+    const readied = this.#readied;
+    if (readied === undefined) return;
+    const first = batch.next - batch.ops.length;
+    const at = new Map<Op, number>();
+    batch.ops.forEach((op, i) => {
+      if (op !== undefined && op.commands.length > 0) at.set(op, first + i);
+    });
+    const ops: Readied[] = [];
+    for (const { op, reply } of replies) {
+      const offset = at.get(op);
+      if (offset === undefined || batch.skipped.has(op)) continue;
+      const keys = readiedKeys(op, reply);
+      if (keys === "all" || keys.length > 0) ops.push({ partition: this.partition, offset, keys });
+    }
+    if (ops.length === 0) return;
+    ops.sort((a, b) => a.offset - b.offset);
+    try {
+      readied(ops);
+    } catch (error) {
+      ignored("wake_waiters", error);
     }
   }
 
