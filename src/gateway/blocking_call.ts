@@ -248,7 +248,8 @@ export class BlockingCall {
   async #firstRead(need: Need): Promise<void> {
     this.#inFlight = true;
     const { keys } = this.request;
-    if (keys.length === 0) {
+    const streams = keys.length === 0 ? 0 : this.argv.length - keys[0]!;
+    if (keys.length === 0 || streams !== keys.length * 2) {
       // Arguments Redis refuses (an unbalanced list of streams): its error is the answer.
       const reply = await this.#readOnce(
         encodeCommand(withoutBlock(this.argv)),
