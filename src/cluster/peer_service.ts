@@ -26,6 +26,11 @@ export function forwardedCommands(
       commands.push({ argv, command: r.command, reply: r.reply });
       continue;
     }
+    // A blocking pop's try (src/gateway/blocking_call.ts): an op that never blocks, as any write.
+    if (r.kind === "blocking" && r.command.name !== "xread") {
+      commands.push({ argv, command: r.command, reply: "data" });
+      continue;
+    }
     const step = transactionStep(r);
     if (transaction && step === "queue") {
       commands.push({ argv, command: r.command, reply: "data" });
