@@ -30,3 +30,12 @@ export function logTimeKey(partition: number): string {
 export function replyKey(opId: string): string {
   return `pylon:reply:${opId}`;
 }
+
+/**
+ * Hash of what tries of node `nodeId`'s clients took and the clients have not
+ * got yet (op id → the command that puts it back), kept by the applier in the
+ * pop's own transaction (src/applier/claims.ts).
+ */
+export function claimsKey(nodeId: string): string {
+  return `pylon:claims:${nodeId}`;
+}

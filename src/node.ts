@@ -47,6 +47,13 @@ import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
 import { KeyWaiters } from "./write/key_waiters.ts";
+import { Claims } from "./write/claims.ts";
+import { decodeClaim } from "./applier/claims.ts";
+import { claimsKey } from "./meta_keys.ts";
+import { newOpId } from "./log/op_id.ts";
+import { encodeCommand } from "./resp/encoder.ts";
+import { frameText, isErrorFrame } from "./resp/frames.ts";
+import { UpstreamError } from "./redis/upstream_connection.ts";
 import { keyHashSlot, slotPartition } from "./command/mod.ts";
 
 const log = getLogger(["pylon", "node"]);
@@ -151,6 +158,39 @@ export async function startNode(config: Config, options: StartOptions): Promise<
   };
 }
 
+/** How long a start waits for its rack to apply the log before it puts back its old claims. */
+const CLAIMS_RESTORE_WAIT_MS = 10 * 60_000;
+
+/**
+ * Puts back what tries of this node's earlier life took for clients it lost
+ * (src/write/claims.ts), once the rack applied the log up to its end now:
+ * every try of that life is applied by then, its claim kept.
+ */
+async function restoreClaims(
+  claims: Claims,
+  beforeId: string,
+  opLog: OpLog,
+  progress: RackProgress,
+): Promise<void> {
+  try {
+    const need = new Map<number, number>();
+    for (let p = 0; p < opLog.partitions; p++) need.set(p, (await opLog.bounds(p)).end);
+    if (!await progress.reached(need, CLAIMS_RESTORE_WAIT_MS)) {
+      throw new Error("the rack did not apply the log's end in time");
+    }
+    const restored = await claims.restoreOrphans(beforeId);
+    if (restored > 0) {
+      log.info("put back {n} elements taken for clients of this node's earlier life", {
+        n: restored,
+      });
+    }
+  } catch (error) {
+    log.error("could not put back the claims of this node's earlier life: {error}", {
+      error: String(error),
+    });
+  }
+}
+
 /** Wires and starts the parts of a node whose identity is settled. */
 async function runNode(
   config: Config,
@@ -226,6 +266,7 @@ async function runNode(
         Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
       readied: (ops) => waiters.readied(ops),
+      claims: { rack },
     }), { enabled: config.applier });
   const waitersPoll = setInterval(() => {
     if (waiters.size === 0) return;
@@ -262,6 +303,22 @@ async function runNode(
     writeTimeoutMs: config.writeTimeoutMs,
     writesInFlightMax: config.writesInFlightMax,
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
+  });
+
+  // What tries took for this node's clients, until they have it (src/write/claims.ts).
+  const lifeStartId = newOpId(Date.now());
+  const claims = new Claims({
+    key: claimsKey(nodeId),
+    run: (argv) =>
+      new Promise((resolve, reject) =>
+        upstream.send(encodeCommand(argv), metaDb, 2, (reply) => {
+          if (reply instanceof UpstreamError) reject(reply);
+          else if (isErrorFrame(reply)) reject(new Error(frameText(reply)));
+          else resolve(reply);
+        })
+      ),
+    write: (request, reply) => router.write(request, reply),
+    decode: decodeClaim,
   });
 
   const logEnds = new LogEnds(opLog);
@@ -391,6 +448,7 @@ async function runNode(
       subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
       gate,
       waiters,
+      claims,
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {
@@ -414,6 +472,7 @@ async function runNode(
       memoryBudgetBytes: config.clientMemoryBudget,
     });
     const address = await gateway.listen();
+    void restoreClaims(claims, lifeStartId, opLog, progress);
     return {
       identity,
       address,

@@ -112,6 +112,8 @@ export interface ApplierOptions {
    * batch's replies were handed back.
    */
   readied?: (ops: Readied[]) => void;
+  /** This rack: tries of pops accepted here keep claims (src/applier/claims.ts). */
+  claims?: { rack: string };
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -257,7 +259,8 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "readied">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "readied" | "claims">>;
+  #claims: ApplierOptions["claims"];
   #readied: ApplierOptions["readied"];
   #ticks: ApplierOptions["ticks"];
   /** When this applier last appended a tick (its wall clock). */
@@ -295,8 +298,10 @@ class PartitionApplier {
       ...rest,
     };
     delete (this.#options as ApplierOptions).readied;
+    delete (this.#options as ApplierOptions).claims;
     this.#ticks = options.ticks;
     this.#readied = options.readied;
+    this.#claims = options.claims;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -571,6 +576,7 @@ class PartitionApplier {
       markerCommand: this.#markerCommand,
       scripts,
       connection: this.#state,
+      ...(this.#claims === undefined ? {} : { claims: this.#claims }),
     });
 
     const startedAt = performance.now();

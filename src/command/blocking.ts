@@ -37,6 +37,19 @@ const SECONDS_TIMEOUT_AT: Readonly<Record<string, (argv: readonly Uint8Array[]) 
   bzmpop: () => 1,
 };
 
+/**
+ * Pops whose tries keep a claim until their client has what they took
+ * (src/applier/claims.ts); moves keep their element in the destination.
+ */
+export const CLAIMED_POPS: ReadonlySet<string> = new Set([
+  "blpop",
+  "brpop",
+  "blmpop",
+  "bzpopmin",
+  "bzpopmax",
+  "bzmpop",
+]);
+
 /** Commands whose only waited key is their first (the source of a move). */
 const SOURCE_ONLY = new Set(["brpoplpush", "blmove"]);
 

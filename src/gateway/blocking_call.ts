@@ -27,6 +27,7 @@
 import { type CommandSpec, findCommand } from "../command/mod.ts";
 import {
   type BlockingRequest,
+  CLAIMED_POPS,
   isNothing,
   putBackCommand,
   timeoutReply,
@@ -54,6 +55,11 @@ export interface BlockingHost {
   waiters: KeyWaiters;
   /** Where this rack has applied `partition` up to (the next offset), as the node knows it. */
   appliedPosition(partition: number): number | undefined;
+  /** What tries took and clients have not got yet (src/write/claims.ts); undefined: none kept. */
+  claims?: {
+    release(opId: string): Promise<void>;
+    giveBack(opId: string | undefined, db: number, argv: Uint8Array[]): Promise<void>;
+  };
 }
 
 /** Longest timer Deno sets; a longer timeout waits for ever. */
@@ -199,6 +205,8 @@ export class BlockingCall {
       protocol: this.#protocol,
     };
     let reply: Uint8Array | undefined;
+    let opId: string | undefined;
+    request.opId = (id) => opId = id;
     let written: Promise<Placement | undefined>;
     try {
       written = this.#host.write(request, (bytes) => reply ??= bytes);
@@ -207,17 +215,23 @@ export class BlockingCall {
     }
     written.then((placement) => {
       if (placement !== undefined) this.#placed(placement);
-      this.#tried(reply ?? encodeError("ERR Pylon lost this try's reply"), placement, first);
+      this.#tried(reply ?? encodeError("ERR Pylon lost this try's reply"), placement, first, opId);
     }, (error: unknown) => {
       this.#tried(
         encodeError(`ERR Pylon lost track of this try (${error}); it may or may not be applied`),
         undefined,
         first,
+        opId,
       );
     }).finally(() => settled?.());
   }
 
-  #tried(reply: Uint8Array, placement: Placement | undefined, first: boolean): void {
+  #tried(
+    reply: Uint8Array,
+    placement: Placement | undefined,
+    first: boolean,
+    opId: string | undefined,
+  ): void {
     this.#inFlight = false;
     if (this.#done) return;
     const at = placement === undefined ? undefined : placement;
@@ -226,14 +240,26 @@ export class BlockingCall {
     if (isNothing(reply) || (isError && !first && !isPylonError(reply))) return this.#wait(at);
     if (this.#ending === "gone") {
       const back = isError ? undefined : putBackCommand(this.command.name, this.argv, reply);
-      if (back !== undefined) this.#putBack(back);
+      if (back !== undefined) this.#putBack(opId, back);
       return this.#finish(undefined, !isError);
     }
     this.#finish(reply, !isError);
+    // Its client has it (the reply is queued for the socket): the claim goes.
+    const claims = this.#host.claims;
+    if (
+      !isError && opId !== undefined && claims !== undefined && CLAIMED_POPS.has(this.command.name)
+    ) {
+      claims.release(opId);
+    }
   }
 
-  /** Logs the op that puts back what a try took for a client that left. */
-  #putBack(argv: Uint8Array[]): void {
+  /** Puts back what a try took for a client that left (its claim first, then the op). */
+  #putBack(opId: string | undefined, argv: Uint8Array[]): void {
+    const claims = this.#host.claims;
+    if (claims !== undefined) {
+      void claims.giveBack(opId, this.#db, argv).catch(() => {});
+      return;
+    }
     const command = findCommand(utf8.decode(argv[0]!));
     if (command === undefined) return;
     void this.#host.write({

@@ -25,6 +25,7 @@ import { Users } from "../auth/users.ts";
 import { AuthLimiter } from "../auth/auth_limiter.ts";
 import { MemoryBudget } from "./memory_budget.ts";
 import { KeyWaiters } from "../write/key_waiters.ts";
+import type { BlockingHost } from "./blocking_call.ts";
 import { UpstreamError } from "../redis/upstream_connection.ts";
 
 const log = getLogger(["pylon", "gateway"]);
@@ -76,6 +77,8 @@ export interface GatewayBackend {
   gate?: ConnectionHost["gate"];
   /** The clients waiting in blocking commands, woken by the applier (default: a table of its own). */
   waiters?: KeyWaiters;
+  /** What tries took for this node's clients until they have it (default: no claims kept). */
+  claims?: BlockingHost["claims"];
 }
 
 /** Counters for `PYLON INFO`. */
@@ -213,6 +216,7 @@ export class Gateway {
           ),
         waiters: backend.waiters ?? new KeyWaiters(() => 0),
         appliedPosition: (partition) => backend.appliedPositions?.()[partition],
+        ...(backend.claims === undefined ? {} : { claims: backend.claims }),
       },
       closed: (connection) => {
         this.#clients.delete(connection.id);

@@ -36,6 +36,8 @@ export interface WriteRequest {
   };
   /** Linearizable: answered once a quorum of racks applied it (src/write/answer_policy.ts). */
   strong?: boolean;
+  /** Told the op's id when this node logs it (a blocking pop's try: its claim's name). */
+  opId?: (id: string) => void;
 }
 
 /** What accepts writes: the write path. */

@@ -153,6 +153,7 @@ export class WritePath implements WriteSubmitter {
       };
       if (request.watch.expiries !== undefined) op.watch.expiries = request.watch.expiries;
     }
+    request.opId?.(op.id);
     const ackOnLog = answerWhen(request, this.#options.ackLog) === "logged";
     this.#stats.accepted++;
 

@@ -254,4 +254,13 @@ Deno.test("blocking commands answer byte for byte as a twin Redis, in RESP2 and 
   assert.ok(compared >= 250, `${compared} requests compared`);
   // Nothing is left waiting on the node.
   assert.match(await pylon.call("INFO", "clients"), /blocked_clients:0/);
+  // The tries ran as claims (LMPOP and ZMPOP inside the claim script), each removed once answered.
+  const stats = await rack.call("INFO", "commandstats");
+  assert.match(stats, /cmdstat_lmpop:calls=\d+/);
+  assert.match(stats, /cmdstat_zmpop:calls=\d+/);
+  await waitFor(
+    "every claim removed",
+    async () =>
+      (await rack.call("-n", "15", "KEYS", "pylon:claims:*")).trim() === "" ? true : undefined,
+  );
 });
