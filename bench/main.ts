@@ -6,11 +6,13 @@
 import { benchRead } from "./read.ts";
 import { benchWrite } from "./write.ts";
 import { benchWorld } from "./world.ts";
+import { benchQueue } from "./queue.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
   write: benchWrite,
   world: benchWorld,
+  queue: benchQueue,
 };
 
 const name = Deno.args[0];

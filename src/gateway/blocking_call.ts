@@ -59,6 +59,7 @@ export interface BlockingHost {
   claims?: {
     release(opId: string): Promise<void>;
     giveBack(opId: string | undefined, db: number, argv: Uint8Array[]): Promise<void>;
+    recover(opId: string): Promise<boolean>;
   };
 }
 
@@ -234,8 +235,12 @@ export class BlockingCall {
   ): void {
     this.#inFlight = false;
     if (this.#done) return;
-    const at = placement === undefined ? undefined : placement;
+    const at: LogPosition | undefined = placement;
     const isError = reply[0] === 0x2d || reply[0] === 0x21;
+    // Pylon could not tell what the try did: if it took something, its claim will say so.
+    if (isPylonError(reply) && opId !== undefined && CLAIMED_POPS.has(this.command.name)) {
+      void this.#host.claims?.recover(opId).catch(() => false);
+    }
     // A later try's error from Redis (the key changed type): still blocked, as on Redis.
     if (isNothing(reply) || (isError && !first && !isPylonError(reply))) return this.#wait(at);
     if (this.#ending === "gone") {

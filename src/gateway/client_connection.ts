@@ -291,11 +291,14 @@ export class ClientConnection {
 
   /**
    * A drain (SIGTERM): takes no more requests, and ends the connection once
-   * every request already taken has its reply written. What the client sends
+   * every request already taken has its reply written (a blocking command's is
+   * its timeout's nil, at once). What the client sends
    * meanwhile is read and dropped, so the kernel never answers it with a reset
    * that could discard replies the client has not read yet.
    */
   drain(): void {
+    // A client waiting in a blocking command gets its timeout's nil now, as if its time ran out.
+    this.#blocked?.unblock("timeout");
     this.#closing = true;
     this.#paused = false;
     this.#socket.resume();

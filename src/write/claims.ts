@@ -2,9 +2,12 @@
  * This node's side of claims (src/applier/claims.ts keeps them): a claim is
  * removed once the client got what the try took; when the client is gone,
  * the claim is removed first and then the put-back op is logged (a node that
- * dies between the two loses that element: a duplicate would be worse); when
- * the node starts again, every claim of its earlier life is put back the same
- * way, once its rack applied the log up to where it ended at the start.
+ * dies between the two loses that element: a duplicate would be worse); a try
+ * whose client got Pylon's error instead of a reply is looked for among the
+ * claims for a minute and put back if found; when the node starts again,
+ * every claim of its earlier life is put back the same way, once its rack
+ * applied the log up to where it ended at the start. Whoever removes a claim
+ * (HDEL answers 1) puts it back, never two of them.
  */
 
 import { getLogger } from "@logtape/logtape";
@@ -24,6 +27,8 @@ export type DecodeClaim = (value: Uint8Array) => { db: number; argv: Uint8Array[
 const RELEASE_BATCH_MAX = 1_000;
 /** Tries of a removal before the client is answered anyway (the claim then stays: see release). */
 const RELEASE_TRIES = 3;
+/** When a try whose reply was lost is looked for among the claims (waits, one after another). */
+const RECOVER_AFTER_MS = [500, 2_000, 10_000, 30_000];
 
 const utf8 = new TextDecoder();
 
@@ -104,9 +109,42 @@ export class Claims {
    * Without a claim id (the try was applied as another rack's), only the op.
    */
   async giveBack(opId: string | undefined, db: number, argv: Uint8Array[]): Promise<void> {
-    if (opId !== undefined) await this.#run(["HDEL", this.#key, opId]);
+    // Only the one who removed the claim puts it back (a start's restore may race with this).
+    if (opId !== undefined && !await this.#take(opId)) return;
     await this.#log(db, argv);
     this.putBack++;
+  }
+
+  /**
+   * Try `opId`'s client got Pylon's error instead of its reply (the log or
+   * the rack did not answer in time): if the try took something after all,
+   * its claim shows it once the rack applied it. Looked for a few times over
+   * a minute; what is found is put back.
+   */
+  async recover(opId: string): Promise<boolean> {
+    for (const waitMs of RECOVER_AFTER_MS) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      let value: Uint8Array;
+      try {
+        value = await this.#run(["HGET", this.#key, opId]);
+      } catch {
+        continue;
+      }
+      if (value[0] !== 0x24 || value[1] === 0x2d) continue;
+      const crlf = value.indexOf(0x0d);
+      const claim = this.#decode(value.subarray(crlf + 2, value.length - 2));
+      if (claim === undefined || !await this.#take(opId)) return false;
+      await this.#log(claim.db, claim.argv);
+      this.putBack++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Removes claim `opId`; whether this call removed it (HDEL answered 1). */
+  async #take(opId: string): Promise<boolean> {
+    const reply = await this.#run(["HDEL", this.#key, opId]);
+    return utf8.decode(reply).startsWith(":1");
   }
 
   /**
@@ -121,7 +159,7 @@ export class Claims {
       const id = utf8.decode(fields[i]!);
       if (id >= beforeId) continue;
       const claim = this.#decode(fields[i + 1]!);
-      await this.#run(["HDEL", this.#key, id]);
+      if (!await this.#take(id)) continue;
       if (claim === undefined) {
         log.error("claim {id} cannot be read; removed", { id });
         continue;
