@@ -132,13 +132,25 @@ async function manyBlocked(): Promise<void> {
     const blockedInMs = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const waiting = rss(pid);
-    // One push among them: how long until its client is answered.
-    const target = conns[BLOCKED >> 1]!;
-    const at = performance.now();
-    await pylon.call("RPUSH", `bench:k${BLOCKED >> 1}`, "x");
-    const n = await target.read(buf);
-    const served = performance.now() - at;
-    if (n === null) throw new Error("the waiting client was closed");
+    // Pushes among them, one at a time: how long until that client is answered.
+    const pushes: number[] = [];
+    const pushed: number[] = [];
+    await using pusher = await RawClient.connect(pylon.port);
+    for (let k = 0; k < 20; k++) {
+      const i = Math.floor((k + 0.5) * BLOCKED / 20);
+      const at = performance.now();
+      await pusher.command("RPUSH", `bench:k${i}`, "x");
+      const n = await conns[i]!.read(buf);
+      pushes.push(performance.now() - at);
+      await pusher.read(10_000);
+      pushed.push(performance.now() - at);
+      if (n === null) throw new Error("the waiting client was closed");
+    }
+    console.log(`served (ms, in order): ${pushes.map((p) => p.toFixed(1)).join(" ")}`);
+    console.log(`RPUSH answered (ms): ${pushed.map((p) => p.toFixed(1)).join(" ")}`);
+    pushes.sort((a, b) => a - b);
+    const served = quantile(pushes, 0.5);
+    const wait = await waitMemory();
     console.log(
       `\n${BLOCKED.toLocaleString("en-US")} clients blocked at once on one node (embedded log)`,
     );
@@ -148,8 +160,10 @@ async function manyBlocked(): Promise<void> {
       ["RSS, all waiting in BLPOP (MiB)", (waiting / 1024 / 1024).toFixed(0)],
       ["per idle client (KiB)", ((idle - base) / BLOCKED / 1024).toFixed(2)],
       ["per waiting client, above idle (KiB)", ((waiting - idle) / BLOCKED / 1024).toFixed(2)],
+      ["the wait itself, heap after GC (bytes per client)", String(wait)],
       ["time for all to start waiting (ms)", blockedInMs.toFixed(0)],
-      ["RPUSH through the node -> that client's reply (ms)", served.toFixed(2)],
+      ["RPUSH -> that client's reply, p50 of 20 (ms)", served.toFixed(2)],
+      ["RPUSH -> that client's reply, max of 20 (ms)", pushes[pushes.length - 1]!.toFixed(2)],
     ]);
   } finally {
     for (const conn of conns) {
@@ -162,9 +176,24 @@ async function manyBlocked(): Promise<void> {
   }
 }
 
+/** Heap bytes the wait itself holds per client (bench/wait_memory.ts, in a process of its own). */
+async function waitMemory(): Promise<number> {
+  const script = new URL("./wait_memory.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--v8-flags=--expose-gc", script, String(BLOCKED)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) throw new Error("bench/wait_memory.ts failed");
+  return (JSON.parse(new TextDecoder().decode(output.stdout)) as { bytesPerWait: number })
+    .bytesPerWait;
+}
+
+/** `PYLON_BENCH_QUEUE=roundtrips|blocked` runs one part alone. */
 export async function benchQueue(): Promise<void> {
+  const part = Deno.env.get("PYLON_BENCH_QUEUE") ?? "all";
   await ensureRedis();
   await ensureKafka();
-  await roundTrips();
-  await manyBlocked();
+  if (part !== "blocked") await roundTrips();
+  if (part !== "roundtrips") await manyBlocked();
 }

@@ -109,7 +109,9 @@ export class BlockingCall {
   ) {
     this.#host = host;
     this.command = options.command;
-    this.argv = options.argv;
+    // Copied: the decoder's arguments are views of the chunk they arrived in, which a long
+    // wait would keep alive whole.
+    this.argv = options.argv.map((arg) => arg.slice());
     this.request = options.request;
     this.#db = options.db;
     this.#protocol = options.protocol;
@@ -208,21 +210,29 @@ export class BlockingCall {
     let reply: Uint8Array | undefined;
     let opId: string | undefined;
     request.opId = (id) => opId = id;
+    let settledTry = false;
+    const settle = (bytes: Uint8Array, placement: Placement | undefined) => {
+      if (settledTry) return;
+      settledTry = true;
+      this.#tried(bytes, placement, first, opId);
+    };
     let written: Promise<Placement | undefined>;
     try {
-      written = this.#host.write(request, (bytes) => reply ??= bytes);
+      written = this.#host.write(request, (bytes) => {
+        reply ??= bytes;
+        // What it took (or an error) is answered now; only nothing waits for the try's place.
+        if (!isNothing(bytes)) settle(bytes, undefined);
+      });
     } catch (error) {
       written = Promise.reject(error);
     }
     written.then((placement) => {
       if (placement !== undefined) this.#placed(placement);
-      this.#tried(reply ?? encodeError("ERR Pylon lost this try's reply"), placement, first, opId);
+      settle(reply ?? encodeError("ERR Pylon lost this try's reply"), placement);
     }, (error: unknown) => {
-      this.#tried(
+      settle(
         encodeError(`ERR Pylon lost track of this try (${error}); it may or may not be applied`),
         undefined,
-        first,
-        opId,
       );
     }).finally(() => settled?.());
   }
