@@ -282,6 +282,12 @@ class PartitionApplier {
   #logTime = 0;
   /** Redis's clock minus this node's wall clock, as last read (ms); undefined: not read yet. */
   #redisClockOffset: number | undefined;
+  /**
+   * Tries before this offset keep no claim: a Redis with no stored position
+   * (new, or back empty) is rebuilt from the log, and the tries it replays
+   * were answered long ago (a claim would put back what a client has).
+   */
+  #claimFrom = 0;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
     const { partition, master, ...rest } = options;
@@ -403,8 +409,10 @@ class PartitionApplier {
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
-    let position = parsePosition(stored!) ?? bounds.start;
+    const storedPosition = parsePosition(stored!);
+    let position = storedPosition ?? bounds.start;
     const catchUpTo = bounds.end;
+    this.#claimFrom = storedPosition === undefined ? catchUpTo : 0;
     if (position > bounds.end) {
       throw new IdentityError(
         `Redis at ${
@@ -576,7 +584,9 @@ class PartitionApplier {
       markerCommand: this.#markerCommand,
       scripts,
       connection: this.#state,
-      ...(this.#claims === undefined ? {} : { claims: this.#claims }),
+      ...(this.#claims === undefined
+        ? {}
+        : { claims: { rack: this.#claims.rack, fromOffset: this.#claimFrom } }),
     });
 
     const startedAt = performance.now();

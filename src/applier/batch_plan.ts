@@ -125,9 +125,10 @@ export interface PlanOptions {
   wrapCommands?: boolean;
   /**
    * Tries of pops accepted in this rack keep what they took as a claim
-   * (src/applier/claims.ts); undefined: no claims (simulations).
+   * (src/applier/claims.ts), those at or after `fromOffset`; undefined: no
+   * claims (simulations).
    */
-  claims?: { rack: string };
+  claims?: { rack: string; fromOffset: number };
 }
 
 /** The commands of one batch and whose reply each is. */
@@ -267,6 +268,7 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
   batch.ops.forEach((op, at) => {
     if (op === undefined || batch.skipped.has(op)) return;
     const time = batch.times[at]!;
+    const offset = batch.next - batch.ops.length + at;
     if (op.protocol !== state.protocol) {
       queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
       state.protocol = op.protocol;
@@ -296,7 +298,7 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
         return;
       }
       // A try of a pop accepted in this rack: what it takes is kept until its client has it.
-      const claim = options.claims === undefined
+      const claim = options.claims === undefined || offset < options.claims.fromOffset
         ? undefined
         : claimedTry(op, { rack: options.claims.rack, metaDb });
       if (claim !== undefined) {

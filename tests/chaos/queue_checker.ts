@@ -74,6 +74,13 @@ export function checkQueues(
     }
     if (queued.has(element)) flag("queue_taken_and_queued", `${element} was taken and is queued`);
   }
+  // A claim is put back when its node starts again: one of an element taken or queued is a
+  // duplicate waiting to happen.
+  for (const { key, element } of claimed) {
+    if (taken.has(element) || queued.has(element)) {
+      flag("queue_stale_claim", `a claim holds ${element} of ${key}, which is taken or queued`);
+    }
+  }
   for (const [element, key] of pushed) {
     if (!taken.has(element) && !queued.has(element) && !held.has(element)) {
       flag("queue_lost", `${element} pushed onto ${key} is neither taken, queued nor claimed`);

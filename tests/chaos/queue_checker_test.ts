@@ -87,6 +87,15 @@ Deno.test("the checker catches an element taken twice, one lost, one invented, o
     { key: "q:0", element: "lost" },
   ]);
   assert.deepEqual(withClaim.anomalies, [], "an element a claim still holds is not lost");
+  const stale = checkQueues(history.slice(0, 4), [rack({ "q:0": ["b"] })], [
+    { key: "q:0", element: "lost" },
+    { key: "q:0", element: "a" },
+  ]);
+  assert.deepEqual(
+    stale.anomalies.map((a) => a.kind),
+    ["queue_stale_claim"],
+    "a claim of a taken element",
+  );
 });
 
 Deno.test("streams: delivered once, pending or waiting pass; twice, lost, invented and acked-yet-pending are caught", () => {
