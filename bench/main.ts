@@ -7,12 +7,14 @@ import { benchRead } from "./read.ts";
 import { benchWrite } from "./write.ts";
 import { benchWorld } from "./world.ts";
 import { benchDivergence } from "./divergence.ts";
+import { benchQueue } from "./queue.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
   write: benchWrite,
   world: benchWorld,
   divergence: benchDivergence,
+  queue: benchQueue,
 };
 
 const name = Deno.args[0];

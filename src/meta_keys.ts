@@ -43,3 +43,12 @@ export function replyKey(opId: string): string {
  * applies nor lets the rack serve reads while it exists.
  */
 export const HALTED_KEY = "pylon:halted";
+
+/**
+ * Hash of what tries of node `nodeId`'s clients took and the clients have not
+ * got yet (op id → the command that puts it back), kept by the applier in the
+ * pop's own transaction (src/applier/claims.ts).
+ */
+export function claimsKey(nodeId: string): string {
+  return `pylon:claims:${nodeId}`;
+}

@@ -51,11 +51,27 @@ import { ConsistencyGate } from "./consistency/gate.ts";
 import { DivergenceGuard } from "./divergence/guard.ts";
 import { DivergenceChecker } from "./divergence/checker.ts";
 import { verdictStore } from "./divergence/verdict_store.ts";
+import { KeyWaiters } from "./write/key_waiters.ts";
+import { Claims } from "./write/claims.ts";
+import { decodeClaim } from "./applier/claims.ts";
+import { claimsKey } from "./meta_keys.ts";
+import { newOpId } from "./log/op_id.ts";
+import { encodeCommand } from "./resp/encoder.ts";
+import { frameText, isErrorFrame } from "./resp/frames.ts";
+import { UpstreamError } from "./redis/upstream_connection.ts";
+import { keyHashSlot, slotPartition } from "./command/mod.ts";
 
 const log = getLogger(["pylon", "node"]);
 
 /** How far log time may fall behind the clock while no one writes before a tick moves it on. */
 const LOG_TICK_MS = 1_000;
+
+/**
+ * How often a node whose own applier is not applying (it does not lead its
+ * rack, or its rack's Redis is paused) tries its waiting clients' keys again:
+ * it hears of no applied op.
+ */
+const WAITERS_POLL_MS = 1_000;
 
 /** A running node. */
 export interface PylonNode {
@@ -147,6 +163,39 @@ export async function startNode(config: Config, options: StartOptions): Promise<
   };
 }
 
+/** How long a start waits for its rack to apply the log before it puts back its old claims. */
+const CLAIMS_RESTORE_WAIT_MS = 10 * 60_000;
+
+/**
+ * Puts back what tries of this node's earlier life took for clients it lost
+ * (src/write/claims.ts), once the rack applied the log up to its end now:
+ * every try of that life is applied by then, its claim kept.
+ */
+async function restoreClaims(
+  claims: Claims,
+  beforeId: string,
+  opLog: OpLog,
+  progress: RackProgress,
+): Promise<void> {
+  try {
+    const need = new Map<number, number>();
+    for (let p = 0; p < opLog.partitions; p++) need.set(p, (await opLog.bounds(p)).end);
+    if (!await progress.reached(need, CLAIMS_RESTORE_WAIT_MS)) {
+      throw new Error("the rack did not apply the log's end in time");
+    }
+    const restored = await claims.restoreOrphans(beforeId);
+    if (restored > 0) {
+      log.info("put back {n} elements taken for clients of this node's earlier life", {
+        n: restored,
+      });
+    }
+  } catch (error) {
+    log.error("could not put back the claims of this node's earlier life: {error}", {
+      error: String(error),
+    });
+  }
+}
+
 /** Wires and starts the parts of a node whose identity is settled. */
 async function runNode(
   config: Config,
@@ -188,6 +237,9 @@ async function runNode(
     contentious,
     timeoutMs: () => current.writeTimeoutMs,
   });
+
+  // Clients waiting in blocking commands, woken by the keys this node's applier readies.
+  const waiters = new KeyWaiters((key) => slotPartition(keyHashSlot(key), opLog.partitions));
 
   const replies = new HandBack(pending, {
     nodeId,
@@ -251,8 +303,17 @@ async function runNode(
         soleRack: () => [...world.state.nodes.values()].every((n) => n.rack === rack),
       },
       outcomes: checker,
+      readied: (ops) => waiters.readied(ops),
+      claims: { rack },
     }), { enabled: config.applier });
   applierStatus = () => applier.liveStatus();
+  const waitersPoll = setInterval(() => {
+    if (waiters.size === 0) return;
+    const status = applier.liveStatus();
+    const applying = status !== undefined &&
+      status.every((p) => p.state === "applying" || p.state === "waiting");
+    if (!applying) waiters.poll();
+  }, WAITERS_POLL_MS);
   const me = {
     id: nodeId,
     rack,
@@ -285,6 +346,22 @@ async function runNode(
     storedReply: async (opId) => (await fetchStoredReplies(upstream, metaDb)([opId])).get(opId),
     // Watches are checked against the log before their transaction is logged (src/applier/watch.ts).
     checkWatch: (watch, partition) => checkWatchAtAccept(opLog, partition, watch),
+  });
+
+  // What tries took for this node's clients, until they have it (src/write/claims.ts).
+  const lifeStartId = newOpId(Date.now());
+  const claims = new Claims({
+    key: claimsKey(nodeId),
+    run: (argv) =>
+      new Promise((resolve, reject) =>
+        upstream.send(encodeCommand(argv), metaDb, 2, (reply) => {
+          if (reply instanceof UpstreamError) reject(reply);
+          else if (isErrorFrame(reply)) reject(new Error(frameText(reply)));
+          else resolve(reply);
+        })
+      ),
+    write: (request, reply) => router.write(request, reply),
+    decode: decodeClaim,
   });
 
   const logEnds = new LogEnds(opLog);
@@ -378,6 +455,7 @@ async function runNode(
     logEnds.stop();
     retention?.stop();
     clearInterval(expireTimer);
+    clearInterval(waitersPoll);
     recovery.stop();
     await checker.stop();
     guard.stop();
@@ -436,6 +514,8 @@ async function runNode(
         Array.from({ length: opLog.partitions }, (_, p) => progress.position(p)),
       subscriberTarget: { address: () => upstream.address, access: upstream.target.access },
       gate,
+      waiters,
+      claims,
     }, {
       listen: config.listen,
       ...(config.tls === undefined ? {} : {
@@ -460,6 +540,7 @@ async function runNode(
     });
     const address = await gateway.listen();
     listening = true;
+    void restoreClaims(claims, lifeStartId, opLog, progress);
     return {
       identity,
       address,

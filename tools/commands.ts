@@ -14,6 +14,7 @@ const SERVED: Record<CommandSpec["class"], string> = {
   pubsub: "subscription (the rack's Redis)",
   transaction: "transaction (answered by Pylon; EXEC is one op)",
   wait: "answered by Pylon once racks applied the connection's writes",
+  blocking: "blocking (attempts as ops, or reads of the rack's Redis, woken by applied ops)",
   refused: "refused",
 };
 

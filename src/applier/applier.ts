@@ -79,6 +79,8 @@ import { readRackSettings } from "../redis/rack_settings.ts";
 import { conditionReason, rackConditionMet } from "../observe/rack_conditions.ts";
 import { overrunAfterMs, overrunReason } from "./script_overrun.ts";
 import type { OutcomeHook } from "./outcome_hook.ts";
+import { readiedKeys } from "./wakes.ts";
+import type { Readied } from "../write/key_waiters.ts";
 
 const log = getLogger(["pylon", "applier"]);
 
@@ -132,6 +134,14 @@ export interface ApplierOptions {
    * at stops. Undefined: none (simulations).
    */
   outcomes?: OutcomeHook;
+  /**
+   * After each batch: the keys its ops readied for clients waiting in
+   * blocking commands (src/applier/wakes.ts), in log order, after the
+   * batch's replies were handed back.
+   */
+  readied?: (ops: Readied[]) => void;
+  /** This rack: tries of pops accepted here keep claims (src/applier/claims.ts). */
+  claims?: { rack: string };
 }
 
 /** Where the applier finds the world's contract for its rack's Redis. */
@@ -316,12 +326,16 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract" | "outcomes">>;
+  #options: Required<
+    Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract" | "outcomes" | "readied" | "claims">
+  >;
   #contract: ContractSource | undefined;
   /** When this session last checked the contract (its clock), and the commands found missing. */
   #contractCheckedAt = 0;
   #missingCommands: string[] = [];
   #contractUnverifiedWarned = false;
+  #claims: ApplierOptions["claims"];
+  #readied: ApplierOptions["readied"];
   #ticks: ApplierOptions["ticks"];
   #outcomes: OutcomeHook | undefined;
   /** A kept script body by sha, for the outcome fingerprints. */
@@ -353,9 +367,15 @@ class PartitionApplier {
   #lastOpId = "";
   /** Redis's clock minus this node's wall clock, as last read (ms); undefined: not read yet. */
   #redisClockOffset: number | undefined;
+  /**
+   * Tries before this offset keep no claim: a Redis with no stored position
+   * (new, or back empty) is rebuilt from the log, and the tries it replays
+   * were answered long ago (a claim would put back what a client has).
+   */
+  #claimFrom = 0;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, contract: _contract, outcomes, ...rest } = options;
+    const { partition, master, contract: _contract, outcomes, readied, claims, ...rest } = options;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -371,6 +391,8 @@ class PartitionApplier {
     this.#ticks = options.ticks;
     this.#contract = options.contract;
     this.#outcomes = outcomes;
+    this.#readied = readied;
+    this.#claims = claims;
     this.#watches = new WatchVerdicts(log, partition);
     this.#markerCommand = encodeCommand(["SET", MARKER_KEY, encodeMarker(options.marker)]);
     const scriptOps = this.#options.scriptOps;
@@ -488,8 +510,10 @@ class PartitionApplier {
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
-    let position = parsePosition(stored!) ?? bounds.start;
+    const storedPosition = parsePosition(stored!);
+    let position = storedPosition ?? bounds.start;
     const catchUpTo = bounds.end;
+    this.#claimFrom = storedPosition === undefined ? catchUpTo : 0;
     if (position > bounds.end) {
       throw new IdentityError(
         `Redis at ${
@@ -800,6 +824,9 @@ class PartitionApplier {
       markerCommand: this.#markerCommand,
       scripts,
       connection: this.#state,
+      ...(this.#claims === undefined
+        ? {}
+        : { claims: { rack: this.#claims.rack, fromOffset: this.#claimFrom } }),
     });
 
     const startedAt = performance.now();
@@ -829,6 +856,7 @@ class PartitionApplier {
           settled.replies,
           this.#scriptBody,
         );
+        this.#wake(batch, settled.replies);
         return settled.fence.kind === "held" ? APPLIED : fenced(settled.fence);
       case "fenced":
         return fenced(settled.fence);
@@ -1038,6 +1066,31 @@ class PartitionApplier {
       } catch (error) {
         ignored("reply_store", error);
       }
+    }
+  }
+
+  /** Tells the waiting clients which keys the batch's ops readied (ops that ran, in log order). */
+  #wake(batch: Batch, replies: readonly OpReply[]): void {
+    const readied = this.#readied;
+    if (readied === undefined) return;
+    const first = batch.next - batch.ops.length;
+    const at = new Map<Op, number>();
+    batch.ops.forEach((op, i) => {
+      if (op !== undefined && op.commands.length > 0) at.set(op, first + i);
+    });
+    const ops: Readied[] = [];
+    for (const { op, reply } of replies) {
+      const offset = at.get(op);
+      if (offset === undefined || batch.skipped.has(op)) continue;
+      const keys = readiedKeys(op, reply);
+      if (keys === "all" || keys.length > 0) ops.push({ partition: this.partition, offset, keys });
+    }
+    if (ops.length === 0) return;
+    ops.sort((a, b) => a.offset - b.offset);
+    try {
+      readied(ops);
+    } catch (error) {
+      ignored("wake_waiters", error);
     }
   }
 

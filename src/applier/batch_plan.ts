@@ -11,7 +11,8 @@
  *   per op that runs, in log order:
  *     HELLO 2|3, SELECT db     when the op's protocol or db differs from the connection's
  *     EVAL <expire due> T ..   the keys it touches that are expired at its log time T go first
- *     the op's commands        scripts as the restricted user, EVALSHA as EVAL of the kept body
+ *     the op's commands        scripts as the restricted user, EVALSHA as EVAL of the kept body;
+ *                              a pop's try from this rack as its claim script (claims.ts)
  *     EVAL <expire due> T ..   a key it gave an expiry already reached goes at once
  *     HSET pylon:scripts ...   bodies the op keeps, in the metadata db, after the op's own
  *   SELECT metaDb
@@ -51,6 +52,10 @@ import { shiftExpiry } from "../determinism/expiry.ts";
 import { wrapFunctionLoad, wrapFunctionRestore } from "../determinism/functions.ts";
 import { scriptSha } from "./script_ops.ts";
 import type { ScriptPlan, ScriptRegistry } from "./script_ops.ts";
+import { CLAIM_SCRIPT, claimedTry } from "./claims.ts";
+
+const CLAIM_BODY = new TextEncoder().encode(CLAIM_SCRIPT);
+const CLAIM_SHA = scriptSha(CLAIM_BODY);
 
 /** A stored position from a GET's reply; undefined when there is none (nil, not a number). */
 export function parsePosition(frame: Uint8Array): number | undefined {
@@ -120,6 +125,12 @@ export interface PlanOptions {
    * wrapper (default on; simulations on a Redis without Lua turn it off).
    */
   wrapCommands?: boolean;
+  /**
+   * Tries of pops accepted in this rack keep what they took as a claim
+   * (src/applier/claims.ts), those at or after `fromOffset`; undefined: no
+   * claims (simulations).
+   */
+  claims?: { rack: string; fromOffset: number };
 }
 
 /** The commands of one batch and whose reply each is. */
@@ -266,6 +277,7 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
   batch.ops.forEach((op, at) => {
     if (op === undefined || batch.skipped.has(op)) return;
     const time = batch.times[at]!;
+    const offset = batch.next - batch.ops.length + at;
     if (op.protocol !== state.protocol) {
       queue(encodeCommand(["HELLO", String(op.protocol)]), SETUP);
       state.protocol = op.protocol;
@@ -300,6 +312,15 @@ export function planBatch(batch: Batch, options: PlanOptions): BatchPlan {
       if (asScript === true) {
         // SCRIPT FLUSH: what the batch loaded before it is gone.
         if (argv.length >= 2 && equalsIgnoreCase(argv[1]!, "flush")) loaded.clear();
+        return;
+      }
+      // A try of a pop accepted in this rack: what it takes is kept until its client has it.
+      const claim = options.claims === undefined || offset < options.claims.fromOffset
+        ? undefined
+        : claimedTry(op, { rack: options.claims.rack, metaDb });
+      if (claim !== undefined) {
+        load(CLAIM_BODY, CLAIM_SHA);
+        queue(encodeCommand([EVALSHA, CLAIM_SHA, ...claim.args]), own(claim.restore));
         return;
       }
       // Time and chance from the log: SPOP, XADD *, XCLAIM, ... through the determinism wrapper.

@@ -792,3 +792,26 @@ Deno.test("endsBatch: a lone script or function call ends its batch; transaction
     false,
   );
 });
+
+Deno.test("a pop's try from this rack runs as its claim script; a rebuild's replay below fromOffset runs as it is", () => {
+  const replayed = op({ commands: [["BRPOP", "q", "0"]] });
+  const fresh = op({ commands: [["BRPOP", "q", "0"]] });
+  const west = op({ commands: [["BRPOP", "q", "0"]], rack: "west" });
+  const planned = planBatch(batchOf([replayed, fresh, west]), {
+    partition: 1,
+    metaDb: META,
+    markerCommand: MARKER,
+    scripts: undefined,
+    connection: { protocol: 2, db: 0 },
+    expirySteps: false,
+    claims: { rack: "east", fromOffset: 8 },
+  });
+  const words = planned.commands.map((c) =>
+    text(c).split("\r\n").filter((_, i) => i % 2 === 0 && i > 0).join(" ")
+  );
+  // Offsets 7, 8, 9: the first is below fromOffset, the third another rack's.
+  assert.equal(words.filter((w) => w === "BRPOP q 0").length, 2);
+  const claimed = words.filter((w) => w.startsWith("EVALSHA"));
+  assert.equal(claimed.length, 1);
+  assert.match(claimed[0]!, new RegExp(`15 pylon:claims:n1 ${fresh.id} 0 RPUSH LMPOP 1 q RIGHT$`));
+});

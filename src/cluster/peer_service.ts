@@ -26,6 +26,11 @@ export function forwardedCommands(
       commands.push({ argv, command: r.command, reply: r.reply });
       continue;
     }
+    // A blocking pop's try (src/gateway/blocking_call.ts): an op that never blocks, as any write.
+    if (r.kind === "blocking" && r.command.name !== "xread") {
+      commands.push({ argv, command: r.command, reply: "data" });
+      continue;
+    }
     const step = transactionStep(r);
     if (transaction && step === "queue") {
       commands.push({ argv, command: r.command, reply: "data" });
@@ -38,6 +43,18 @@ export function forwardedCommands(
     };
   }
   return commands;
+}
+
+/** One blocking pop alone: a try another rack's node forwarded. */
+function isForwardedTry(commands: WriteCommand[]): boolean {
+  return commands.length === 1 && commands[0]!.command.flags.includes("blocking");
+}
+
+const ONE_ITEM = new TextEncoder().encode("*1\r\n");
+
+/** The one reply inside EXEC's `*1` array (anything else, an error, as it is). */
+function execItem(reply: Uint8Array): Uint8Array {
+  return ONE_ITEM.every((byte, i) => reply[i] === byte) ? reply.subarray(ONE_ITEM.length) : reply;
 }
 
 /** Builds the {@linkcode PeerService} of a node. */
@@ -59,11 +76,17 @@ export function peerService(parts: {
     async write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
       const commands = forwardedCommands(transaction, argvs);
       if ("error" in commands) return { reply: encodeError(commands.error), placement: undefined };
+      // A blocking pop's try from another rack's node is logged as a one-command transaction:
+      // no claim is kept here for a client this node does not hold (src/applier/claims.ts).
+      const asTransaction = transaction || isForwardedTry(commands);
       let reply: Uint8Array | undefined;
-      const placement = await writes.submit({ commands, transaction, db, protocol }, (bytes) => {
-        reply = bytes;
-      });
-      return { reply: reply!, placement };
+      const placement = await writes.submit(
+        { commands, transaction: asTransaction, db, protocol },
+        (bytes) => {
+          reply = bytes;
+        },
+      );
+      return { reply: asTransaction && !transaction ? execItem(reply!) : reply!, placement };
     },
     handBack(opId: string, reply: Uint8Array) {
       replies.received(opId, reply);

@@ -40,7 +40,10 @@ export interface Override {
 }
 
 // Refusal reasons shared by several commands.
-const BLOCKING = "blocking commands are not served, Pylon does not hold clients waiting";
+const BLOCKING =
+  "the client waits on its node, no Redis connection held: each try is an op (Redis's own pop inside the applier's MULTI, which never blocks), tried again when an applied op readies one of its keys, until its timeout on the node's clock (src/gateway/blocking_call.ts)";
+const STREAM_BLOCK =
+  "BLOCK: the client waits on its node, read again from the local rack when an applied op touches its streams, until its timeout on the node's clock";
 const ADMIN = "it administers the underlying Redis; run it on that Redis directly";
 const CLUSTER = "Pylon is not a Redis Cluster node; cluster commands belong to a cluster's Redis";
 const REPLICATION = "it concerns the underlying Redis's replication; run it on that Redis directly";
@@ -141,9 +144,9 @@ function reservedNameRule(at: (argv: readonly Uint8Array[]) => number): Argument
 }
 
 const BLOCK_RULE: ArgumentRule = {
-  when: "BLOCK: refused, blocking commands are not served, Pylon does not hold clients waiting",
-  class: "refused",
-  reason: BLOCKING,
+  when: "BLOCK: blocking, served as a wait on the node (reads of the rack, or tries as ops)",
+  class: "blocking",
+  reason: STREAM_BLOCK,
   test: xreadBlocks,
 };
 
@@ -157,8 +160,8 @@ const BLOCK_RULE: ArgumentRule = {
  *     for all of a container's subcommands, then `*|help` for any other
  *     container's HELP.
  *  2. Redis's flags: `pubsub` → pubsub (served by the local Redis on a
- *     subscribed connection); `blocking` → refused (Pylon does not hold
- *     clients waiting); `admin` → refused, pointing at the underlying Redis;
+ *     subscribed connection); `blocking` → blocking (the client waits on its
+ *     node; each try is an op); `admin` → refused, pointing at the underlying Redis;
  *     `write` → write; `readonly` → read.
  *  3. Anything else is refused: nothing is guessed to be a read.
  *
@@ -168,7 +171,7 @@ const BLOCK_RULE: ArgumentRule = {
  * them as soon as the log has them).
  *
  * An `argumentRule` switches the class for requests whose arguments match it
- * (SORT .. STORE is a write, XREAD BLOCK is refused, ...); `route()` applies
+ * (SORT .. STORE is a write, XREAD BLOCK is blocking, ...); `route()` applies
  * it. Containers themselves (`client`, `config`, ...) only ever see a wrong
  * number of arguments, since every call names a subcommand.
  */
@@ -493,7 +496,8 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "client|unpause": { class: "refused", reason: ADMIN },
   "client|unblock": {
     class: "local",
-    reason: "no Pylon client is ever blocked: it answers 0, as Redis does for a client not blocked",
+    reason:
+      "unblocks a client waiting on this node in a blocking command (Pylon's own waiting clients)",
   },
   "client|no-evict": { class: "refused", reason: ADMIN },
 };
@@ -534,7 +538,7 @@ export function classify(command: RawCommand): Classification {
   }
   const flags = command.flags;
   if (flags.includes("pubsub")) return { class: "pubsub" };
-  if (flags.includes("blocking")) return { class: "refused", reason: BLOCKING };
+  if (flags.includes("blocking")) return { class: "blocking", reason: BLOCKING };
   if (flags.includes("admin")) return { class: "refused", reason: ADMIN };
   if (flags.includes("write")) return { class: "write", reply: "data" };
   if (flags.includes("readonly")) return { class: "read" };

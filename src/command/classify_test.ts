@@ -34,10 +34,7 @@ Deno.test("classify() follows Redis's flags when no override applies", () => {
   assert.deepEqual(classify(raw("x-write", ["write", "fast"])), { class: "write", reply: "data" });
   assert.deepEqual(classify(raw("x-read", ["readonly"])), { class: "read" });
   assert.equal(classify(raw("x-sub", ["pubsub"])).class, "pubsub");
-  assert.deepEqual(classify(raw("x-block", ["write", "blocking"])), {
-    class: "refused",
-    reason: "blocking commands are not served, Pylon does not hold clients waiting",
-  });
+  assert.equal(classify(raw("x-block", ["write", "blocking"])).class, "blocking");
   const admin = classify(raw("x-admin", ["write", "admin"]));
   assert.equal(admin.class, "refused");
   assert.match(admin.reason!, /underlying Redis/);
@@ -49,17 +46,24 @@ Deno.test("classify() refuses a command that is neither a read nor a write: noth
   assert.match(decided.reason!, /neither a read nor a write/);
 });
 
-Deno.test("Redis's flags make GET a read, INCR a write, BLPOP refused and SUBSCRIBE pubsub", () => {
+Deno.test("Redis's flags make GET a read, INCR a write, BLPOP blocking and SUBSCRIBE pubsub", () => {
   assert.equal(spec("get").class, "read");
   assert.equal(spec("incr").class, "write");
   assert.equal(spec("incr").reply, "data");
-  for (const name of ["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzmpop"]) {
-    assert.equal(spec(name).class, "refused", name);
-    assert.equal(
-      spec(name).reason,
-      "blocking commands are not served, Pylon does not hold clients waiting",
-      name,
-    );
+  const pops = [
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
+  ];
+  for (const name of pops) {
+    assert.equal(spec(name).class, "blocking", name);
+    assert.match(spec(name).reason!, /waits on its node/, name);
+    assert.equal(spec(name).inTransaction, "queue", `${name} does not block inside MULTI`);
   }
   for (const name of ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe"]) {
     assert.equal(spec(name).class, "pubsub", name);
@@ -257,7 +261,7 @@ Deno.test("commands whose arguments decide carry a rule", () => {
   ]);
   assert.equal(spec("sort").class, "read");
   assert.equal(spec("sort").argumentRule?.class, "write");
-  assert.equal(spec("xread").argumentRule?.class, "refused");
+  assert.equal(spec("xread").argumentRule?.class, "blocking");
 });
 
 Deno.test("writes whose choice or time comes from the op are writes with data replies", () => {

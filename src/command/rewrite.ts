@@ -11,6 +11,7 @@
  * | SET k v [..] EX s / PX ms [..] | SET k v [..] PXAT now+ms           |
  * | GETEX k EX s / PX ms           | GETEX k PXAT now+ms                |
  * | RESTORE k ttl v [..]           | RESTORE k now+ttl v [..] ABSTTL    |
+ * | XREADGROUP .. BLOCK ms ..      | XREADGROUP .. (without BLOCK)      |
  *
  * A request is rewritten only when Redis would accept its arguments: an
  * invalid one is logged unchanged, so Redis answers it with its own error
@@ -28,6 +29,7 @@ import {
   restoreTtl,
 } from "./options.ts";
 import type { CommandSpec } from "./types.ts";
+import { withoutBlock } from "./blocking.ts";
 
 const encoder = new TextEncoder();
 const PEXPIREAT = encoder.encode("PEXPIREAT");
@@ -120,6 +122,9 @@ export function rewriteForLog(
       return argv.length >= 2 ? rewriteStringExpiry(argv, nowMs, "getex") : argv;
     case "restore":
       return argv.length >= 4 ? rewriteRestore(argv, nowMs) : argv;
+    case "xreadgroup":
+      // A try never blocks (inside the applier's MULTI), and scripts may not say BLOCK.
+      return withoutBlock(argv);
     default:
       return argv;
   }

@@ -104,6 +104,7 @@ function routeFor(
     case "pubsub":
     case "transaction":
     case "wait":
+    case "blocking":
       return Object.freeze({ kind: klass, command: spec });
     case "write":
       return Object.freeze({ kind: "write", command: spec, reply: reply ?? "data" });
@@ -132,6 +133,8 @@ function transactionRefusal(
   switch (klass) {
     case "read":
     case "write":
+    // Inside MULTI Redis does not block: the attempt answers the element or nil.
+    case "blocking":
       return undefined;
     case "local":
       return decided.queuedInTransaction ? undefined : refused("it is not a read or a write");

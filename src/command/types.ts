@@ -9,7 +9,10 @@ import type { RawCommandDocs, RawKeySpec } from "./raw.ts";
  * world's membership (`world-admin`), served by the local Redis on a
  * subscribed connection (`pubsub`), a step of a transaction or its watch
  * (`transaction`), a wait for racks to apply the connection's writes
- * (`wait`), or not at all (`refused`).
+ * (`wait`), a command that waits for data (`blocking`: a pop logged as an
+ * attempt and tried again when an applied op readies its keys, or a stream
+ * read served by the local rack and read again then), or not at all
+ * (`refused`).
  */
 export type CommandClass =
   | "read"
@@ -20,6 +23,7 @@ export type CommandClass =
   | "pubsub"
   | "transaction"
   | "wait"
+  | "blocking"
   | "refused";
 
 /**
@@ -108,6 +112,7 @@ export type Route =
   | { kind: "pubsub"; command: CommandSpec }
   | { kind: "transaction"; command: CommandSpec }
   | { kind: "wait"; command: CommandSpec }
+  | { kind: "blocking"; command: CommandSpec }
   /** `message` is the full error text without the leading `-`. */
   | { kind: "refused"; command: CommandSpec; message: string }
   /** Unknown command or subcommand, or wrong arity: Redis's exact text without the `-`. */

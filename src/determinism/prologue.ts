@@ -78,6 +78,7 @@
 
 import { createHash } from "node:crypto";
 import { equalsIgnoreCase, isWord, parseStrictInteger } from "../command/bytes.ts";
+import { xreadBlocks } from "../command/keys.ts";
 import { loadRawCommands } from "../command/raw.ts";
 import { concatBytes } from "../resp/bytes.ts";
 import { arrayItems, mapItems } from "../resp/frames.ts";
@@ -345,7 +346,10 @@ function wrappedCommand(argv: readonly Uint8Array[]): Wrapped | undefined {
   }
   if (equalsIgnoreCase(name, "xclaim")) return argv.length >= 6 ? "xclaim" : undefined;
   if (equalsIgnoreCase(name, "xautoclaim")) return argv.length >= 6 ? "xautoclaim" : undefined;
-  if (equalsIgnoreCase(name, "xreadgroup")) return argv.length >= 7 ? "xreadgroup" : undefined;
+  // A BLOCK left in the log is invalid (valid ones are dropped when logged): Redis's own error.
+  if (equalsIgnoreCase(name, "xreadgroup")) {
+    return argv.length >= 7 && !xreadBlocks(argv) ? "xreadgroup" : undefined;
+  }
   return undefined;
 }
 

@@ -20,14 +20,11 @@ import { getLogger } from "@logtape/logtape";
 import { type Argv, RequestDecoder } from "../resp/request_decoder.ts";
 import { encode, encodeCommand, encodeError } from "../resp/encoder.ts";
 import { readSeconds, refused, sinceTurn, turnNow } from "../observe/metrics.ts";
-import {
-  blockingSources,
-  blockingTimeoutError,
-  blockingTypeError,
-} from "../command/blocking_timeout.ts";
+import { blockingRequest } from "../command/blocking.ts";
+import { BlockingCall, type BlockingHost } from "./blocking_call.ts";
 import { ProtocolError, type RespLimits } from "../resp/protocol_error.ts";
 import type { Protocol, RespValue } from "../resp/value.ts";
-import { commandKeysIfKnown, type CommandSpec, type Route, route } from "../command/mod.ts";
+import { type CommandSpec, type Route, route } from "../command/mod.ts";
 import type { AclUser } from "../auth/acl.ts";
 import type { Users } from "../auth/users.ts";
 import { accessRefusal } from "../auth/access.ts";
@@ -102,6 +99,8 @@ export interface ConnectionHost {
   subscriberSlot(): (() => void) | undefined;
   /** What reply filters need of the node (src/gateway/reply_filters.ts). */
   filters: FilterContext;
+  /** What blocking commands need: tries, reads, the node's table of waiting clients. */
+  blocking: BlockingHost;
 }
 
 /** How long an ended connection waits for the client to close its side. */
@@ -159,6 +158,8 @@ export class ClientConnection {
   #subscriberWaiting: (() => void) | undefined;
   /** Gives the subscriber's place back. */
   #subscriberRelease: (() => void) | undefined;
+  /** The blocking command this client waits in; nothing after it is dispatched meanwhile. */
+  #blocked: BlockingCall | undefined;
 
   /** One handler per kind the table gives: nothing else decides what a command is. */
   readonly #handlers: {
@@ -177,6 +178,7 @@ export class ClientConnection {
     "world-admin": (argv, r) => this.#answer(this.#host.local(this, argv, r.command)),
     pubsub: (argv) => this.#subscribeCommand(this.#decoder.raw ?? encodeCommand(argv)),
     transaction: (argv, r) => this.#transactionCommand(argv, r.command),
+    blocking: (argv, r) => this.#blockingCommand(argv, r.command),
     refused: (argv, r) => this.#refusedCommand(argv, r.command, r.message),
   };
 
@@ -267,6 +269,19 @@ export class ClientConnection {
     this.#subscriberRelease = undefined;
   }
 
+  /** Whether it waits in a blocking command (CLIENT LIST's `b`, INFO's blocked_clients). */
+  get blocked(): boolean {
+    return this.#blocked?.blocked ?? false;
+  }
+
+  /**
+   * CLIENT UNBLOCK: ends its blocking command with nil (`timeout`) or
+   * Redis's UNBLOCKED error; false if it waits in none.
+   */
+  unblock(mode: "timeout" | "error"): boolean {
+    return this.#blocked?.unblock(mode) ?? false;
+  }
+
   /** Requests in flight. */
   get pending(): number {
     return this.#replies.pending;
@@ -279,11 +294,14 @@ export class ClientConnection {
 
   /**
    * A drain (SIGTERM): takes no more requests, and ends the connection once
-   * every request already taken has its reply written. What the client sends
+   * every request already taken has its reply written (a blocking command's is
+   * its timeout's nil, at once). What the client sends
    * meanwhile is read and dropped, so the kernel never answers it with a reset
    * that could discard replies the client has not read yet.
    */
   drain(): void {
+    // A client waiting in a blocking command gets its timeout's nil now, as if its time ran out.
+    this.#blocked?.unblock("timeout");
     this.#closing = true;
     this.#paused = false;
     this.#socket.resume();
@@ -340,7 +358,8 @@ export class ClientConnection {
       this.destroy();
       return false;
     }
-    return this.#host.budget.update(this, this.#decoder.bufferedBytes + output);
+    const waiting = this.#blocked?.heldBytes ?? 0;
+    return this.#host.budget.update(this, this.#decoder.bufferedBytes + output + waiting);
   }
 
   /**
@@ -354,7 +373,8 @@ export class ClientConnection {
 
   #handleDecoded(): void {
     while (
-      !this.#closing && this.#replies.pending < this.#window.window() && !this.#subscriberBusy
+      !this.#closing && this.#replies.pending < this.#window.window() && !this.#subscriberBusy &&
+      this.#blocked === undefined
     ) {
       let argv: Argv | undefined;
       try {
@@ -655,53 +675,52 @@ export class ClientConnection {
     else this.#held.set(ticket, () => void count());
   }
 
-  /**
-   * A refused command: Redis's own error first where Redis would give one
-   * (a blocking command's wrong timeout, or WRONGTYPE for one of its sources,
-   * read from the rack in order), else Pylon's refusal with its reason.
-   */
-  #refusedCommand(argv: Argv, command: CommandSpec, message: string): void {
-    const timeout = blockingTimeoutError(command.name, argv);
-    if (timeout !== undefined) {
-      this.#replies.push(encodeError(timeout));
-      return;
-    }
+  /** A refused command: Pylon's refusal with its reason. */
+  #refusedCommand(_argv: Argv, command: CommandSpec, message: string): void {
     refused("not_served");
     commandRefused(command.name, this.remoteAddress, message);
-    const keys = (commandKeysIfKnown(command, argv) ?? []).map((i) => argv[i]!);
-    const sources = blockingSources(command.name, keys);
-    if (sources === undefined) {
-      this.#replies.push(encodeError(message));
+    this.#replies.push(encodeError(message));
+  }
+
+  /**
+   * A blocking command (src/gateway/blocking_call.ts): in order after the
+   * connection's earlier requests; nothing after it is dispatched until it
+   * is answered, as Redis runs nothing of a blocked client's.
+   */
+  #blockingCommand(argv: Argv, command: CommandSpec): void {
+    const request = blockingRequest(command.name, argv);
+    if ("error" in request) {
+      this.#replies.push(encodeError(request.error));
       return;
     }
     const slot = this.#replies.reserve();
-    const db = this.db;
-    const typeOf = (key: Uint8Array) =>
-      new Promise<string>((resolve) =>
-        this.#host.read({
-          request: encodeCommand(["TYPE", key]),
-          db,
-          protocol: 2,
-          need: this.#seen.need(),
-          script: false,
-          localOnly: false,
-        }, (reply) => {
-          resolve(reply instanceof UpstreamError ? "unknown" : utf8.decode(reply).slice(1).trim());
-        })
-      );
-    void (async () => {
-      const types: string[] = [];
-      for (const key of sources.keys) {
-        const type = await typeOf(key);
-        types.push(type);
-        if (type !== "none") break;
-      }
-      return blockingTypeError(sources.type, types) ?? message;
-    })().then((answer) => {
-      if (this.#closed) return;
-      this.#replies.fill(slot, encodeError(answer));
-      this.#scheduleFlush();
+    const call: BlockingCall = new BlockingCall(this.#host.blocking, {
+      command,
+      argv,
+      request,
+      db: this.db,
+      protocol: this.protocol,
+      answer: (reply) => {
+        if (this.#blocked === call) this.#blocked = undefined;
+        if (this.#closed) return;
+        this.#replies.fill(slot, reply);
+        this.#scheduleFlush();
+        // The requests that arrived behind it go on.
+        queueMicrotask(() => this.#drain());
+      },
+      placed: (placement) => this.#seen.placed(placement.partition, placement.offset),
     });
+    this.#blocked = call;
+    const reads = request.kind === "stream-read";
+    const { ticket, go } = reads ? this.#order.read() : this.#order.write();
+    const start = () =>
+      call.start(this.#seen.need(), () => {
+        this.#release(
+          reads ? (go ? [] : this.#order.answered(ticket)) : this.#order.settled(ticket),
+        );
+      });
+    if (go) start();
+    else this.#held.set(ticket, start);
   }
 
   #answer(reply: RespValue | Uint8Array | Promise<RespValue>): void {
@@ -871,11 +890,10 @@ export class ClientConnection {
     this.#closing = true;
     this.#host.budget.update(this, 0);
     this.closeSubscriber();
+    this.#blocked?.gone();
     // What it held is dropped now, not when its last upstream reply comes back.
     this.#decoder = new RequestDecoder(this.#limits.resp);
     this.#replies = new ReplyQueue();
     this.#host.closed(this);
   }
 }
-
-const utf8 = new TextDecoder();

@@ -2,7 +2,8 @@
  * Redis's `INFO` as a Pylon client sees it: the rack's Redis answers, then
  * the line of Pylon's metadata db is taken out of the keyspace section (it is
  * no client's data) and a `# Pylon` section is added when the default
- * sections are asked for (as Camellia adds its own). Redis's bytes are kept
+ * sections are asked for (as Camellia adds its own); `blocked_clients` counts
+ * the clients waiting on this node. Redis's bytes are kept
  * otherwise, in the reply type Redis chose (bulk string, or RESP3 verbatim).
  */
 
@@ -19,7 +20,7 @@ export function infoIncludesPylon(args: string[]): boolean {
 /** Rewrites the raw reply to `INFO <args>`; anything that is not INFO text is left as it is. */
 export function rewriteInfo(
   reply: Uint8Array,
-  options: { metaDb: number; pylonSection: string | undefined },
+  options: { metaDb: number; pylonSection: string | undefined; blockedClients?: number },
 ): Uint8Array {
   const text = new TextDecoder().decode(reply);
   const header = /^([$=])(\d+)\r\n/.exec(text);
@@ -38,6 +39,10 @@ export function rewriteInfo(
     const value = Number(ttl);
     return head + String(value >= EXPIRY_SHIFT_MS / 2 ? Math.max(0, value - EXPIRY_SHIFT_MS) : 0);
   });
+  // Clients block on Pylon, never on the rack's Redis: the count is this node's.
+  if (options.blockedClients !== undefined) {
+    body = body.replace(/^blocked_clients:\d+/m, `blocked_clients:${options.blockedClients}`);
+  }
   // Sections end with CRLF and are separated by an empty line.
   if (options.pylonSection !== undefined) {
     body = body.length === 0 ? options.pylonSection : `${body}\r\n${options.pylonSection}`;

@@ -219,7 +219,7 @@ export function clientLine(connection: ClientConnection, now = Date.now()): stri
     ["name", connection.name],
     ["age", Math.floor((now - connection.createdAt) / 1000)],
     ["idle", Math.floor((now - connection.lastActiveAt) / 1000)],
-    ["flags", subscriptionCount(connection) > 0 ? "P" : "N"],
+    ["flags", subscriptionCount(connection) > 0 ? "P" : connection.blocked ? "b" : "N"],
     ["db", connection.db],
     ["sub", connection.subscriptions.channels],
     ["psub", connection.subscriptions.patterns],
@@ -297,7 +297,10 @@ function client(
       if (reason !== "timeout" && reason !== "error") {
         return error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
       }
-      // No Pylon client is ever blocked.
+      const id = parseInteger(argv[2]);
+      for (const client of context.clients()) {
+        if (client.id === id) return integer(client.unblock(reason as "timeout" | "error") ? 1 : 0);
+      }
       return integer(0);
     }
     default:

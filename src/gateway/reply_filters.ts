@@ -19,7 +19,12 @@ import { restoreFunctionReply } from "../determinism/functions.ts";
 /** What the filters need of the node. */
 export interface FilterContext {
   /** How `INFO <args>` is shown to clients: the metadata db to hide, the Pylon section to add. */
-  info(args: string[]): { metaDb: number; pylonSection: string | undefined };
+  info(args: string[]): {
+    metaDb: number;
+    pylonSection: string | undefined;
+    /** This node's clients waiting in blocking commands (INFO's blocked_clients). */
+    blockedClients?: number;
+  };
 }
 
 const utf8 = new TextDecoder();

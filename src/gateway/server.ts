@@ -24,6 +24,9 @@ import { answerLocal, type LocalContext } from "./local_commands.ts";
 import { Users } from "../auth/users.ts";
 import { AuthLimiter } from "../auth/auth_limiter.ts";
 import { MemoryBudget } from "./memory_budget.ts";
+import { KeyWaiters } from "../write/key_waiters.ts";
+import type { BlockingHost } from "./blocking_call.ts";
+import { UpstreamError } from "../redis/upstream_connection.ts";
 
 const log = getLogger(["pylon", "gateway"]);
 
@@ -78,6 +81,10 @@ export interface GatewayBackend {
   subscriberTarget?: SubscriberTarget;
   /** Strong requests (contentious keys, `PYLON CONSISTENCY strong`, `WAIT`). */
   gate?: ConnectionHost["gate"];
+  /** The clients waiting in blocking commands, woken by the applier (default: a table of its own). */
+  waiters?: KeyWaiters;
+  /** What tries took for this node's clients until they have it (default: no claims kept). */
+  claims?: BlockingHost["claims"];
 }
 
 /** Counters for `PYLON INFO`. */
@@ -204,7 +211,19 @@ export class Gateway {
         info: (args) => ({
           metaDb: backend.reservedDb,
           pylonSection: infoIncludesPylon(args) ? pylonSection(backend.pylonInfo()) : undefined,
+          blockedClients: this.blockedClients(),
         }),
+      },
+      blocking: {
+        write: backend.write,
+        read: (request, { db, protocol, need }, sink) =>
+          backend.read(
+            { request, db, protocol, need, script: false, localOnly: false },
+            (reply) => sink(reply instanceof UpstreamError ? { error: reply.message } : reply),
+          ),
+        waiters: backend.waiters ?? new KeyWaiters(() => 0),
+        appliedPosition: (partition) => backend.appliedPositions?.()[partition],
+        ...(backend.claims === undefined ? {} : { claims: backend.claims }),
       },
       closed: (connection) => {
         this.#clients.delete(connection.id);
@@ -292,6 +311,13 @@ export class Gateway {
     if (secure === undefined || entry === undefined) return;
     (entry.server as tls.Server).setSecureContext(tlsContext(secure));
     log.info("TLS certificate reloaded");
+  }
+
+  /** Clients waiting in a blocking command now (INFO's blocked_clients). */
+  blockedClients(): number {
+    let count = 0;
+    for (const client of this.#clients.values()) if (client.blocked) count++;
+    return count;
   }
 
   /** Counters for `PYLON INFO`. */

@@ -42,6 +42,8 @@ export interface WriteRequest {
    * until then when this one is handed over late (a watch checked first).
    */
   handedOver?: () => void;
+  /** Told the op's id when this node logs it (a blocking pop's try: its claim's name). */
+  opId?: (id: string) => void;
 }
 
 /** What accepts writes: the write path. */

@@ -217,6 +217,7 @@ export class WritePath implements WriteSubmitter {
     request: WriteRequest,
     reply: (bytes: Uint8Array) => void,
   ): Promise<Placement | undefined> {
+    request.opId?.(op.id);
     const ackOnLog = answerWhen(request, this.#options.ackLog) === "logged";
     this.#stats.accepted++;
 

@@ -6,9 +6,12 @@
  * two together meet every fault (about eight fit in a run) whatever the seed;
  * targets and holds stay seeded. In both runs, beside the basic
  * clients, time clients (keys with expiries, streams, SPOP, scripts: time and
- * chance from the log, tests/chaos/time_clients.ts). Longer runs:
- * `deno task chaos`. `PYLON_CHAOS_SEED` and `PYLON_CHAOS_SECONDS` change the
- * seed and duration, `PYLON_CHAOS_TIME_CLIENTS` how many time clients (0: none).
+ * chance from the log, tests/chaos/time_clients.ts) and queue clients
+ * (producers, BRPOP consumers, a consumer group read with XREADGROUP BLOCK and
+ * acknowledged: tests/chaos/queue_clients.ts, every element counted by
+ * queue_checker.ts). Longer runs: `deno task chaos`. `PYLON_CHAOS_SEED` and
+ * `PYLON_CHAOS_SECONDS` change the seed and duration, `PYLON_CHAOS_TIME_CLIENTS`
+ * and `PYLON_CHAOS_QUEUE_CLIENTS` how many time and queue clients (0: none).
  */
 
 import { FAULTS } from "./nemesis.ts";
@@ -17,6 +20,7 @@ import { runChaos } from "./run.ts";
 const seconds = Number(Deno.env.get("PYLON_CHAOS_SECONDS") ?? "40");
 const seed = Number(Deno.env.get("PYLON_CHAOS_SEED") ?? "101");
 const timeClients = Number(Deno.env.get("PYLON_CHAOS_TIME_CLIENTS") ?? "4");
+const queueClients = Number(Deno.env.get("PYLON_CHAOS_QUEUE_CLIENTS") ?? "8");
 
 for (
   const [name, brokers, ackLog, offset, faults] of [
@@ -37,6 +41,7 @@ for (
         ackLog,
         clients: 8,
         timeClients,
+        queueClients,
         faults,
         inTurn: true,
         log: () => {},

@@ -65,8 +65,18 @@ export type TimeKind =
   | "script-ttl"
   | "script-expire";
 
+/**
+ * The operations of the queue clients (tests/chaos/queue_clients.ts), on keys
+ * no other client touches: lists `q:<n>` that producers `q-push` (LPUSH of a
+ * unique element) and consumers `q-pop` (BRPOP with a timeout); streams
+ * `qs:<n>` with group `g`, made by `q-group` (XGROUP CREATE .. MKSTREAM),
+ * filled by `q-xadd` (XADD * of a unique tag), read by `q-xread`
+ * (XREADGROUP .. BLOCK .. >) and acknowledged by `q-xack`.
+ */
+export type QueueKind = "q-push" | "q-pop" | "q-group" | "q-xadd" | "q-xread" | "q-xack";
+
 /** Every operation kind. */
-export type OpKind = BasicKind | TimeKind;
+export type OpKind = BasicKind | TimeKind | QueueKind;
 
 /** Whether an operation only reads. */
 export function isRead(kind: OpKind): boolean {

@@ -2,14 +2,15 @@
  * `deno task chaos`: runs the chaos suite from the command line.
  *
  *   deno task chaos [--seed n] [--duration s] [--brokers 1|3] [--ack apply|log]
- *                   [--clients n] [--time-clients n] [--faults a,b,..] [--in-turn]
+ *                   [--clients n] [--time-clients n] [--queue-clients n] [--faults a,b,..] [--in-turn]
  *                   [--runs n] [--history file]
  *
  * Each run prints its seed, what the nemesis did, the checker's figures and
  * any anomaly, and the history file; `--seed` replays a run's schedule. With
  * `--runs n` the runs follow one another with seeds seed, seed+1, ...; the
  * exit status is 1 if any run found an anomaly. `--time-clients` adds clients
- * of keys with expiries, streams, SPOP and scripts (tests/chaos/time_clients.ts);
+ * of keys with expiries, streams, SPOP and scripts (tests/chaos/time_clients.ts),
+ * `--queue-clients` producers and blocking consumers (tests/chaos/queue_clients.ts);
  * `--in-turn` takes the faults in the order given instead of at random.
  */
 
@@ -27,6 +28,7 @@ const args = parseArgs({
     ack: { type: "string", default: "apply" },
     clients: { type: "string", default: "12" },
     "time-clients": { type: "string", default: "4" },
+    "queue-clients": { type: "string", default: "8" },
     faults: { type: "string", default: FAULTS.join(",") },
     "in-turn": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
@@ -62,6 +64,7 @@ for (let i = 0; i < Number(v.runs); i++) {
     ackLog: v.ack === "log",
     clients: Number(v.clients),
     timeClients: Number(v["time-clients"]),
+    queueClients: Number(v["queue-clients"]),
     faults,
     inTurn: v["in-turn"] === true,
     ...(v.history === undefined ? {} : { historyPath: v.history }),

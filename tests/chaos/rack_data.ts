@@ -69,6 +69,8 @@ export interface KeyRecord {
   value?: string;
   /** A set's members. */
   members?: string[];
+  /** A list's elements, head first. */
+  items?: string[];
   /** A stream's entries and groups. */
   stream?: StreamRecord;
 }

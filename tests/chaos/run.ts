@@ -10,6 +10,8 @@ import { scratchDir, waitFor } from "../harness/mod.ts";
 import { check, type Verdict } from "./checker.ts";
 import { type Clients, startClients } from "./clients.ts";
 import { startTimeClients } from "./time_clients.ts";
+import { startQueueClients } from "./queue_clients.ts";
+import { checkQueues } from "./queue_checker.ts";
 import { type Fault, type FaultRecord, FAULTS, runNemesis } from "./nemesis.ts";
 import { ChaosWorld } from "./world.ts";
 import type { Entry } from "./history.ts";
@@ -23,6 +25,8 @@ export interface ChaosOptions {
   clients: number;
   /** Time clients (tests/chaos/time_clients.ts) beside the basic ones; default none. */
   timeClients?: number;
+  /** Queue clients (tests/chaos/queue_clients.ts): producers and blocking consumers; default none. */
+  queueClients?: number;
   faults: readonly Fault[];
   /** Take the faults in turn, in the order given, instead of at random (targets stay seeded). */
   inTurn?: boolean;
@@ -66,7 +70,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     seed: options.seed,
     replyTimeoutMs: 30_000,
   });
-  const clients = both(basic, timed);
+  const queued = startQueueClients({
+    targets: () => world.targets(),
+    clients: options.queueClients ?? 0,
+    firstClient: options.clients + (options.timeClients ?? 0),
+    seed: options.seed,
+    replyTimeoutMs: 30_000,
+  });
+  const clients = both(both(basic, timed), queued);
   let faults: FaultRecord[] = [];
   let end = 0;
   try {
@@ -100,6 +111,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const logged = await world.readLog(end);
   const history = clients.history;
   const verdict = check(history, racks, logged, comparisonMs);
+  const queues = checkQueues(history, racks, await world.claims());
+  for (const { kind, text } of queues.anomalies) {
+    verdict.anomalies.push(text);
+    verdict.all.push(text);
+    verdict.kinds[kind] = (verdict.kinds[kind] ?? 0) + 1;
+    verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
+  }
+  if ((options.queueClients ?? 0) > 0) Object.assign(verdict.figures, queues.figures);
   for (const exit of world.unexpectedExits) {
     verdict.anomalies.push(`unexpected exit: ${exit}`);
     verdict.all.push(`unexpected exit: ${exit}`);
@@ -176,9 +195,10 @@ function countBy(items: string[]): string {
 
 /** Latency of acknowledged writes, and how soon writes flowed again after each healed fault. */
 function figures(history: Entry[], faults: FaultRecord[]): Record<string, number> {
+  // Blocking reads wait by design: their latency is not a write's.
   const acked = history.filter((e) =>
     e.outcome === "ok" && e.kind !== "get" &&
-    e.kind !== "ismember"
+    e.kind !== "ismember" && e.kind !== "q-pop" && e.kind !== "q-xread"
   );
   const latencies = acked.map((e) => e.completeMs - e.invokeMs).sort((a, b) => a - b);
   const at = (q: number) => Math.round(latencies[Math.floor(q * (latencies.length - 1))] ?? 0);

@@ -25,6 +25,7 @@ import { RedisClient, replyText } from "../../src/redis/client.ts";
 import type { RespValue } from "../../src/resp/value.ts";
 import type { KeyRecord, LoggedOp, RackData } from "./checker.ts";
 import { parseStreamFull } from "./rack_data.ts";
+import { decodeClaim } from "../../src/applier/claims.ts";
 import type { ClientTarget } from "./clients.ts";
 
 /** One node of the chaos world. */
@@ -244,6 +245,8 @@ export class ChaosWorld implements AsyncDisposable {
             ? ["SMEMBERS", key]
             : type === "stream"
             ? ["XINFO", "STREAM", key, "FULL", "COUNT", "0"]
+            : type === "list"
+            ? ["LRANGE", key, "0", "-1"]
             : ["TYPE", key];
           const replies = await Promise.all([
             client.call("MULTI"),
@@ -273,6 +276,7 @@ export class ChaosWorld implements AsyncDisposable {
           if (type === "string") record.value = replyText(value!)!;
           else if (type === "set") record.members = arrayTexts(value!);
           else if (type === "stream") record.stream = parseStreamFull(value!);
+          else if (type === "list") record.items = arrayTexts(value!);
           data.keys.set(key, record);
         }));
         return data;
@@ -280,6 +284,38 @@ export class ChaosWorld implements AsyncDisposable {
         client.close();
       }
     }));
+  }
+
+  /**
+   * What claims still hold (src/applier/claims.ts), in every rack's metadata
+   * db: the elements their put-back commands would push, by key.
+   */
+  async claims(): Promise<{ key: string; element: string }[]> {
+    const held: { key: string; element: string }[] = [];
+    for (const rack of this.racks) {
+      const master = await rack.redis.master();
+      const keys = (await master.call("-n", String(META_DB), "KEYS", "pylon:claims:*"))
+        .split("\n").filter((k) => k !== "");
+      for (const key of keys) {
+        const client = await RedisClient.connect({ host: master.host, port: master.port });
+        try {
+          await client.command("SELECT", String(META_DB));
+          const fields = await client.call("HGETALL", key);
+          const values = fields.type === "array" && fields.value !== null ? fields.value : [];
+          for (let i = 1; i < values.length; i += 2) {
+            const v = values[i]!;
+            if (v.type !== "bulk" || v.value === null) continue;
+            const claim = decodeClaim(v.value);
+            if (claim === undefined) continue;
+            const [, list, ...rest] = claim.argv.map((a) => new TextDecoder().decode(a));
+            for (const element of rest) held.push({ key: list!, element });
+          }
+        } finally {
+          client.close();
+        }
+      }
+    }
+    return held;
   }
 
   /** The largest log time (partition 0) any rack's Redis holds now. */

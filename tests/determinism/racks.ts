@@ -173,7 +173,8 @@ export async function applyAll(
 /** Fields of XINFO STREAM FULL that each rack's own clock writes (never decided by an op). */
 const CLOCK_FIELDS = new Set(["seen-time", "active-time"]);
 
-function withoutClockFields(value: RespValue): unknown {
+/** A RESP value without the fields each rack's own clock writes (XINFO STREAM FULL's seen-time, active-time). */
+export function withoutClockFields(value: RespValue): unknown {
   switch (value.type) {
     case "array":
     case "set":

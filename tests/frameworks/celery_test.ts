@@ -15,13 +15,13 @@
  *   time. Sending a task binds the task queue, which has no expiry, with plain
  *   `SADD`s: that works today.
  * - then every read of a queue is a `BRPOP` (mingle's reply queue at start, the
- *   task queue after), which Pylon refuses: blocking commands are issue 25.
+ *   task queue after), which Pylon serves as tries in the log, the client
+ *   waiting on its node (src/gateway/blocking_call.ts).
  *
- * So through Pylon these tests assert, until issue 25, that a worker gets past
- * the scripts and that `BRPOP`'s refusal is what stops it (they fail today, at
- * `TIME`); issue 25 sets {@linkcode BLOCKING_SERVED} for Pylon, and they become
- * the same tests as on plain Redis: the worker starts and stays up, and it
- * processes tasks.
+ * Before issue 25 the worker stopped at `BRPOP`'s refusal; {@linkcode
+ * BLOCKING_SERVED} is now true for Pylon too, so these are the same tests as on
+ * plain Redis: the worker starts and stays up, and it processes tasks. The
+ * world-wide runs (three racks, a node killed) are in celery_world_test.ts.
  */
 
 import assert from "node:assert/strict";
@@ -36,10 +36,10 @@ import {
 } from "./frameworks.ts";
 
 /**
- * Whether the target serves blocking commands. Issue 25 sets Pylon's to true,
- * turning its variants from "stopped by BRPOP's refusal" into processing tests.
+ * Whether the target serves blocking commands (Pylon's since issue 25; false
+ * keeps the old "stopped by BRPOP's refusal" checks for a node that refuses them).
  */
-const BLOCKING_SERVED: Record<TargetKind, boolean> = { redis: true, pylon: false };
+const BLOCKING_SERVED: Record<TargetKind, boolean> = { redis: true, pylon: true };
 
 /** Pylon's refusal of `BRPOP` (src/command/classify.ts), as the worker logs it. */
 const BRPOP_REFUSED =
@@ -177,7 +177,7 @@ Deno.test("Celery on plain Redis: a worker with mingle, gossip and heartbeat at 
   await celeryWorkerStarts("redis");
 });
 
-Deno.test("Celery through Pylon: a worker runs kombu's binding scripts at start and, until issue 25, is stopped only by BRPOP's refusal in mingle", async () => {
+Deno.test("Celery through Pylon: a worker with mingle, gossip and heartbeat at their defaults starts and stays up (BRPOP served)", async () => {
   await celeryWorkerStarts("pylon");
 });
 
@@ -185,6 +185,6 @@ Deno.test("Celery on plain Redis: tasks sent through it are processed by a worke
   await celeryProcessesTasks("redis");
 });
 
-Deno.test("Celery through Pylon: tasks are sent through the node, and until issue 25 the worker is ready and then stopped by the refusal of BRPOP on the task queue, every task left queued", async () => {
+Deno.test("Celery through Pylon: tasks sent through the node are processed by a worker taking them with BRPOP, results in the rack's Redis", async () => {
   await celeryProcessesTasks("pylon");
 });

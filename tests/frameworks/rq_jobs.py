@@ -12,3 +12,9 @@ def add(a, b, key):
     total = a + b
     get_current_job().connection.set(key, total)
     return total
+
+
+def count(i):
+    """Counts this run of job i in `runs:<i>` and returns i + 1000."""
+    get_current_job().connection.incr(f"runs:{i}")
+    return i + 1000

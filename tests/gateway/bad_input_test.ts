@@ -58,7 +58,6 @@ Deno.test("wrong arity, unknown commands and refused commands get clear errors i
     assert.deepEqual(await viaPylon.read(), await direct.read(), argv.join(" "));
   }
   const refusals: [string[], RegExp][] = [
-    [["BLPOP", "l", "0"], /^ERR command 'blpop' is refused by Pylon: .*block/i],
     [["CONFIG", "SET", "dir", "/tmp"], /^ERR command 'config\|set' is refused by Pylon: .+/],
     [["SHUTDOWN"], /^ERR command 'shutdown' is refused by Pylon: .+/],
     [["SCRIPT", "KILL"], /^ERR command 'script\|kill' is refused by Pylon: .+/],

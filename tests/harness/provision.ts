@@ -13,6 +13,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 /** Kafka release the project runs (see ../shared notes: 3.9 keeps log4j 1 config). */
@@ -340,6 +341,7 @@ export const FRAMEWORKS_REQUIREMENTS: readonly string[] = [
   "tzlocal==5.4.5",
   "vine==5.1.0",
   "wcwidth==0.9.5",
+  "python-redis-lock==4.0.0",
 ];
 
 /** The frameworks' virtual environment: its Python and the two workers' commands. */
@@ -355,11 +357,16 @@ export interface FrameworksInstall {
 }
 
 /**
- * Where the frameworks' virtual environment lives. Its name has no versions: a
- * change of {@linkcode FRAMEWORKS_REQUIREMENTS} no longer matches its READY marker,
- * and it is made again in place.
+ * Where the frameworks' virtual environment lives: named by a hash of
+ * {@linkcode FRAMEWORKS_REQUIREMENTS}, so checkouts with other requirements sharing
+ * `.cache/` keep their own environment instead of making one another's again in place.
  */
-export const FRAMEWORKS_HOME = join(CACHE_DIR, "frameworks");
+export const FRAMEWORKS_HOME = join(
+  CACHE_DIR,
+  `frameworks-${
+    createHash("sha256").update(FRAMEWORKS_REQUIREMENTS.join("\n")).digest("hex").slice(0, 8)
+  }`,
+);
 
 function frameworksInstall(home: string): FrameworksInstall {
   const bin = join(home, "bin");
