@@ -11,6 +11,13 @@
  * in whatever Redis is master now, which re-applies exactly what that master
  * is missing.
  *
+ * A session starts only on a Redis that holds every op before its stored
+ * position: one that lacks ops the log no longer holds (empty or unmarked
+ * while the log's start was removed, behind retention, or a rebuild that did
+ * not finish) is never applied to from a later op; its partitions wait in
+ * state `rebuild` until a peer's snapshot replaced it (src/rebuild/judge.ts
+ * decides, src/rebuild/rebuilder.ts rebuilds).
+ *
  * Inside the transaction `HELLO 2|3` switches to each op's client protocol,
  * so the reply in EXEC's array is Redis's own bytes for that client.
  *
@@ -60,7 +67,8 @@ import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 import { expiredSinceWatch, WatchVerdicts } from "./watch.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
-import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
+import { lastOpKey, logTimeKey, positionKey, REBUILD_KEY } from "../meta_keys.ts";
+import { judgeStart, NeedsRebuild, trimmed } from "../rebuild/judge.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
 
@@ -104,6 +112,8 @@ export interface ApplierOptions {
    * moves on when no one writes. Undefined: no ticks (simulations).
    */
   ticks?: { nodeId: string; rack: string; intervalMs: number };
+  /** Told when a partition finds the rack's Redis needs a rebuild (src/rebuild/rebuilder.ts). */
+  rebuild?: { needed(partition: number, reason: string): void };
 }
 
 /** Where the applier finds the master, and how it connects to it. */
@@ -116,8 +126,12 @@ export interface MasterSource {
 /** One partition's progress, for `PYLON INFO`. */
 export interface PartitionStatus {
   partition: number;
-  /** `paused`: this rack's Redis refuses writes (out of memory, read-only, ...); see `lastError`. */
-  state: "starting" | "applying" | "waiting" | "paused" | "error";
+  /**
+   * `paused`: this rack's Redis refuses writes (out of memory, read-only, ...);
+   * `rebuild`: it lacks ops the log no longer holds and waits for a rebuild
+   * from a peer (src/rebuild/judge.ts). See `lastError`.
+   */
+  state: "starting" | "applying" | "waiting" | "paused" | "error" | "rebuild";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -249,8 +263,9 @@ class PartitionApplier {
   readonly partition: number;
   #log: OpLog;
   #master: MasterSource;
-  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks">>;
+  #options: Required<Omit<ApplierOptions, "sweepDbs" | "ticks" | "rebuild">>;
   #ticks: ApplierOptions["ticks"];
+  #rebuild: ApplierOptions["rebuild"];
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
@@ -272,7 +287,8 @@ class PartitionApplier {
   #redisClockOffset: number | undefined;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, ...rest } = options;
+    const { partition, master, rebuild, ...rest } = options;
+    this.#rebuild = rebuild;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -345,10 +361,17 @@ class PartitionApplier {
         }
         const message = (error as Error).message;
         const paused = error instanceof RackCondition;
+        const rebuild = error instanceof NeedsRebuild;
         if (this.#status.lastError !== message) {
           // An alert once per condition, not per retry.
           const fields = { partition: this.partition, error: message };
-          if (paused) {
+          if (rebuild) {
+            log.error(
+              "partition {partition}: {error}; nothing is applied to it and its reads go to " +
+                "other racks until it is rebuilt",
+              fields,
+            );
+          } else if (paused) {
             log.error(
               "partition {partition}: {error}; applying is paused (no op skipped, no client " +
                 "answered with it) and resumes where it stopped once Redis takes writes",
@@ -356,9 +379,14 @@ class PartitionApplier {
             );
           } else log.warning("partition {partition}: {error}; retrying", fields);
         }
-        this.#status.state = paused ? "paused" : "error";
+        this.#status.state = rebuild ? "rebuild" : paused ? "paused" : "error";
         this.#status.lastError = message;
         this.#status.catchingUp = true;
+        if (rebuild) {
+          // This Redis's log time is not the rack's any more: nothing is swept by it.
+          this.#status.logTimeMs = undefined;
+          this.#rebuild?.needed(this.partition, error.reason);
+        }
         this.#connection?.close();
         const delay = backoff.next()!;
         await new Promise<void>((resolve) => this.#options.clock.after(delay, resolve));
@@ -375,37 +403,54 @@ class PartitionApplier {
     this.#state = { protocol: 2, db: 0 };
     this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
-    await checkRackRedis(connection, this.#options.marker, meta, describe(address));
-    const [, stored, lastOp, logTime] = await connection.run([
+    const where = describe(address);
+    const found = await checkRackRedis(connection, this.#options.marker, meta, where, {
+      claim: true,
+      unmarked: "report",
+    });
+    // A rebuild's mark read after the WATCH: a rebuild that begins later writes the position,
+    // so this session's first batch finds it moved (src/rebuild/loader.ts).
+    const [, stored, lastOp, logTime, rebuilding] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
       encodeCommand(["GET", lastOpKey(this.partition)]),
       encodeCommand(["GET", logTimeKey(this.partition)]),
+      encodeCommand(["GET", REBUILD_KEY]),
     ]);
-    this.#logTime = parseLogTime(bulkPayload(logTime!));
-    this.#status.logTimeMs = this.#logTime;
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
-    let position = parsePosition(stored!) ?? bounds.start;
+    const mark = bulkPayload(rebuilding!);
+    const verdict = judgeStart({
+      partition: this.partition,
+      found: mark === undefined
+        ? found
+        : { kind: "unfinished", rebuild: new TextDecoder().decode(mark) },
+      stored: parsePosition(stored!),
+      bounds,
+      logTrimmed: found.kind === "unmarked"
+        ? trimmed(
+          await Promise.all(
+            Array.from({ length: this.#log.partitions }, (_, p) => this.#log.bounds(p)),
+          ),
+        )
+        : bounds.start > 0,
+    });
+    if (verdict.kind === "rebuild") throw new NeedsRebuild(verdict.reason);
+    if (verdict.kind === "refuse") throw new IdentityError(verdict.reason);
+    this.#logTime = parseLogTime(bulkPayload(logTime!));
+    this.#status.logTimeMs = this.#logTime;
+    let position = verdict.from;
     const catchUpTo = bounds.end;
     if (position > bounds.end) {
       throw new IdentityError(
-        `Redis at ${
-          describe(address)
-        } says partition ${this.partition} is applied up to ${position}, ` +
+        `Redis at ${where} says partition ${this.partition} is applied up to ${position}, ` +
           `but the log ends at ${bounds.end}: this Redis belongs to another log`,
-      );
-    }
-    if (position < bounds.start) {
-      throw new Error(
-        `partition ${this.partition} is applied up to ${position} but the log now starts at ` +
-          `${bounds.start}: this rack fell behind the log's retention (see README, catch-up)`,
       );
     }
     const lastId = bulkPayload(lastOp!);
     if (lastId !== undefined && lastId.length > 0 && position - 1 >= bounds.start) {
-      await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), describe(address));
+      await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), where);
     }
     this.#moveTo(position, "stored position");
     this.#status.state = "applying";

@@ -72,6 +72,10 @@ export interface ReadParts {
   peers: Peers | undefined;
 }
 
+const LACKS_DATA = (rack: string) =>
+  `rack '${rack}' is waiting for a rebuild from a peer (its Redis lacks ops the log no longer ` +
+  `holds) and no other rack can serve the read now`;
+
 const NOT_APPLIED = (rack: string) =>
   `rack '${rack}' has not applied what the read must see within ${READ_WAIT_MS} ms`;
 
@@ -96,7 +100,7 @@ export class ReadService {
    */
   servesHere(): boolean {
     const { health, peers, upstream } = this.#parts;
-    if (!upstream.healthy) return false;
+    if (!upstream.healthy || health.lacksData()) return false;
     return health.servesReads() || !(peers?.canForwardReads() ?? false);
   }
 
@@ -212,6 +216,10 @@ export class ReadService {
       });
     };
     if (canForward && !health.servesReads()) return forward();
+    if (health.lacksData() && !read.localOnly) {
+      // Never from a Redis that lacks part of the history, even when no other rack can serve.
+      return sink(new UpstreamError(LACKS_DATA(this.#parts.rack)), true);
+    }
     void this.here(read, performance.now() + READ_WAIT_MS).then((result) => {
       if (result.kind === "reply") return sink(result.reply);
       if (result.kind === "error") return sink(result.error);
