@@ -46,6 +46,9 @@ import { ScriptOps } from "./applier/script_ops.ts";
 import { Contentious } from "./consistency/contentious.ts";
 import { StrongConsistency } from "./consistency/strong.ts";
 import { ConsistencyGate } from "./consistency/gate.ts";
+import { Rebuilder } from "./rebuild/rebuilder.ts";
+import { describeRedis, SnapshotSource } from "./rebuild/snapshot_source.ts";
+import { rebuildCommand } from "./rebuild/command.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -196,6 +199,27 @@ async function runNode(
     verify: verifyOpAt(opLog),
   });
   recovery.start();
+  // A rack whose Redis lacks ops the log no longer holds is rebuilt from a peer's snapshot.
+  const rebuilder: Rebuilder = new Rebuilder({
+    nodeId,
+    rack,
+    metaDb,
+    mode: config.rebuild,
+    marker: markerFor(opLog),
+    log: opLog,
+    // Closures: the applier and the world are made below, and used only once the node runs.
+    applier: {
+      hold: () => applier.hold(),
+      release: () => applier.release(),
+      liveStatus: () => applier.liveStatus(),
+    },
+    peers,
+    rackLeader: (name) => world.state.rackLeaders.get(name)?.node,
+    master: () => upstream.address,
+    connect: (address) => upstream.connectPipeline(address),
+    databases: () => upstream.databases,
+    invalidatePositions: () => progress.invalidate(),
+  });
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
   const applier = new RackApplier(() =>
     new Applier(opLog, {
@@ -213,6 +237,7 @@ async function runNode(
       sweepDbs: () =>
         Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
       ticks: { nodeId, rack, intervalMs: LOG_TICK_MS },
+      rebuild: { needed: (partition, reason) => rebuilder.needed(partition, reason) },
     }), { enabled: config.applier });
   const me = {
     id: nodeId,
@@ -231,6 +256,7 @@ async function runNode(
     electionTicks: 10,
     onRackLeader: (leading) => {
       applier.lead(leading);
+      rebuilder.lead(leading);
     },
   });
 
@@ -263,6 +289,25 @@ async function runNode(
     leaderFlags: () => {
       const leader = world.rackLeader;
       return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
+    },
+    rebuilding: () => rebuilder.rebuilding,
+  });
+  // This rack's snapshot, for other racks' rebuilds.
+  const snapshots = peers === undefined ? undefined : new SnapshotSource({
+    nodeId,
+    rack,
+    metaDb,
+    servesReads: () => health.servesReads(),
+    master: () => upstream.address,
+    access: upstream.target.access,
+    databases: () => upstream.databases,
+    describeRedis: async (address) => {
+      const connection = await upstream.connectPipeline(address);
+      try {
+        return await describeRedis(connection);
+      } finally {
+        connection.close();
+      }
     },
   });
   const scripts = new ScriptRunner(
@@ -307,6 +352,8 @@ async function runNode(
       racks: strong.racks(),
       quorum: strong.quorum(),
     },
+    rebuild: rebuilder.status(),
+    snapshots: snapshots?.stats(),
   });
   const stopAll = async () => {
     // Not ready from here on; clients first, while the applier still runs: every write they
@@ -321,7 +368,9 @@ async function runNode(
     clearInterval(expireTimer);
     recovery.stop();
     scripts.close();
+    snapshots?.stop();
     await world.stop();
+    await rebuilder.stop();
     await applier.stop();
     await opLog.close().catch((error) => ignored("log_close", error));
     upstream.stop();
@@ -337,6 +386,9 @@ async function runNode(
           health,
           raft: (from, batch) => world.receive(from, batch),
           propose: (group, data) => world.proposeForPeer(group, data),
+          ...(snapshots === undefined ? {} : {
+            snapshot: (from, request, link) => snapshots.serve(from, request, link),
+          }),
         }),
         {
           nodeId,
@@ -357,7 +409,7 @@ async function runNode(
         gate.write(request, reply, (request, reply) => router.write(request, reply)),
       databases: () => upstream.databases,
       reservedDb: metaDb,
-      admin: (argv) => adminCommand(world, argv),
+      admin: (argv) => adminCommand(world, argv) ?? rebuildCommand(rebuilder, argv),
       users: new Users({
         requirepass: config.requirepass,
         users: config.users,

@@ -18,6 +18,8 @@ import type { PeerServerStats } from "./cluster/peer_server.ts";
 import type { GroupStatus } from "./cluster/world.ts";
 import { type InfoSection, renderInfo } from "./observe/info.ts";
 import { VERSION } from "./version.ts";
+import type { RebuildStatus } from "./rebuild/rebuilder.ts";
+import type { SnapshotSourceStats } from "./rebuild/snapshot_source.ts";
 
 /** Everything `PYLON INFO` reports, read at the moment it is asked. */
 export interface NodeSnapshot {
@@ -41,6 +43,9 @@ export interface NodeSnapshot {
   raft: GroupStatus[];
   /** Strong requests (src/consistency/), with the racks known and the quorum. */
   strong?: GateStats & { confirmedBy: Record<string, number>; racks: number; quorum: number };
+  /** Rebuilds of this rack (src/rebuild/rebuilder.ts), and snapshots served to other racks. */
+  rebuild?: RebuildStatus;
+  snapshots?: SnapshotSourceStats | undefined;
 }
 
 /** Renders `PYLON INFO`. */
@@ -176,6 +181,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       }),
     });
   }
+  if (s.rebuild !== undefined) sections.push(rebuildSection(s.rebuild, s.snapshots));
   if (s.raft.length > 0) {
     sections.push({
       title: "Raft",
@@ -237,4 +243,49 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
     ]),
   });
   return renderInfo(sections);
+}
+
+/** `# Rebuild`: where this rack's rebuild stands, and the snapshots this node served. */
+function rebuildSection(r: RebuildStatus, served: SnapshotSourceStats | undefined): InfoSection {
+  const fields: [string, string | number][] = [
+    ["rebuild_mode", r.mode],
+    ["rebuild_phase", r.phase],
+    ["rebuild_reason", oneLine(r.reason)],
+    ["rebuild_requested_from", r.requested ?? ""],
+    ["rebuild_source", r.source ?? ""],
+    ["rebuild_attempts", r.attempts],
+    ["rebuild_last_error", oneLine(r.lastError)],
+    ["rebuild_retry_in_ms", r.retryInMs === undefined ? "" : Math.round(r.retryInMs)],
+    ["rebuild_elapsed_ms", Math.round(r.elapsedMs)],
+    ["rebuild_phase_elapsed_ms", Math.round(r.phaseElapsedMs)],
+    ["rebuild_bytes", r.bytes],
+    ["rebuild_bytes_total", r.bytesTotal ?? "unknown"],
+    ["rebuild_keys", r.keys],
+    ["rebuild_keys_total", r.keysTotal ?? "unknown"],
+    ["rebuild_bytes_per_sec", Math.round(r.bytesPerSecond)],
+    ["rebuild_keys_per_sec", Math.round(r.keysPerSecond)],
+    ["rebuild_seconds_left", r.secondsLeft === undefined ? "unknown" : Math.ceil(r.secondsLeft)],
+    ["rebuild_catch_up_ops", r.catchUpOps ?? ""],
+    ["rebuilds_completed", r.completed],
+    ["rebuilds_failed", r.failed],
+    [
+      "rebuild_last_duration_ms",
+      r.lastDurationMs === undefined ? "" : Math.round(r.lastDurationMs),
+    ],
+  ];
+  if (served !== undefined) {
+    fields.push(
+      ["snapshot_serving", served.serving ?? ""],
+      ["snapshot_serving_bytes", served.servingBytes],
+      ["snapshots_served", served.served],
+      ["snapshots_failed", served.failed],
+      ["snapshots_refused", served.refused],
+      ["snapshot_bytes_sent", served.bytesSent],
+    );
+  }
+  return { title: "Rebuild", fields };
+}
+
+function oneLine(text: string | undefined): string {
+  return (text ?? "").replaceAll(/[\r\n]+/g, " ");
 }

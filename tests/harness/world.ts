@@ -53,8 +53,11 @@ export class World implements AsyncDisposable {
     return "sentinels" in rack.redis ? await rack.redis.master() : rack.redis;
   }
 
-  /** Flags that make a node of this world, peered with `others`. */
-  nodeArgs(self: RackSlot, others: RackSlot[]): string[] {
+  /**
+   * Flags that make a node of this world, peered with `others` (dialled at
+   * `via`'s address for a node id it names, e.g. a relay, else directly).
+   */
+  nodeArgs(self: RackSlot, others: RackSlot[], via?: ReadonlyMap<string, string>): string[] {
     return [
       "--node-id",
       self.nodeId,
@@ -66,7 +69,10 @@ export class World implements AsyncDisposable {
       `127.0.0.1:${self.peerPort}`,
       "--world-secret",
       this.secret,
-      ...others.flatMap((o) => ["--peer", `${o.nodeId}@${o.name}@127.0.0.1:${o.peerPort}`]),
+      ...others.flatMap((o) => [
+        "--peer",
+        `${o.nodeId}@${o.name}@${via?.get(o.nodeId) ?? `127.0.0.1:${o.peerPort}`}`,
+      ]),
       ...this.args,
     ];
   }
@@ -79,13 +85,17 @@ export class World implements AsyncDisposable {
   async addRack(
     slot: { name: string; nodeId: string; peerPort: number },
     sentinel: boolean,
+    options: { args?: string[]; via?: ReadonlyMap<string, string> } = {},
   ): Promise<WorldRack> {
     const redis = sentinel ? await startRack() : await startRedis();
     const others = this.#planned.filter((p) => p.nodeId !== slot.nodeId);
     const target = "sentinels" in redis
       ? { sentinels: redis.sentinelList, master: redis.masterName }
       : { url: redis.url };
-    const pylon = await startPylon({ redis: target, args: this.nodeArgs(slot, others) });
+    const pylon = await startPylon({
+      redis: target,
+      args: [...this.nodeArgs(slot, others, options.via), ...(options.args ?? [])],
+    });
     const rack: WorldRack = { ...slot, redis, pylon };
     this.racks.push(rack);
     return rack;
