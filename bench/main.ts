@@ -6,11 +6,13 @@
 import { benchRead } from "./read.ts";
 import { benchWrite } from "./write.ts";
 import { benchWorld } from "./world.ts";
+import { benchRebuild } from "./rebuild.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
   write: benchWrite,
   world: benchWorld,
+  rebuild: benchRebuild,
 };
 
 const name = Deno.args[0];

@@ -7,9 +7,7 @@
  * one buffer with the payload written once.
  */
 
-import { crc64, writeCrc64 } from "./crc64.ts";
-
-const ascii = new TextEncoder();
+import { crc64, CRC64_ZERO, writeCrc64 } from "./crc64.ts";
 
 /** Writes RESP bulk headers and bodies into one preallocated buffer. */
 class Out {
@@ -20,31 +18,56 @@ class Out {
     this.buf = new Uint8Array(size);
   }
 
+  /** ASCII text (headers, numbers, option names): one byte per character. */
   text(s: string): void {
-    this.at += ascii.encodeInto(s, this.buf.subarray(this.at)).written;
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+    this.at = at;
+  }
+
+  /** `$<n>\r\n`. */
+  header(n: number): void {
+    this.buf[this.at++] = 36;
+    this.text(String(n));
+    this.crlf();
+  }
+
+  crlf(): void {
+    this.buf[this.at++] = 13;
+    this.buf[this.at++] = 10;
   }
 
   bulk(bytes: Uint8Array): void {
-    this.text(`$${bytes.length}\r\n`);
+    this.header(bytes.length);
     this.buf.set(bytes, this.at);
     this.at += bytes.length;
-    this.text("\r\n");
+    this.crlf();
   }
 
-  /** `$<n>\r\n` + the payload `head`, `body`, the RDB version and its CRC + `\r\n`. */
-  payload(head: Uint8Array, body: Uint8Array, version: number): void {
-    const length = head.length + body.length + 10;
-    this.text(`$${length}\r\n`);
+  /**
+   * A DUMP payload as one bulk: the type byte (`type`, or none when
+   * negative), `body`, the RDB version (2 bytes) and the CRC-64 of all that.
+   */
+  payload(type: number, body: Uint8Array, version: number): void {
+    const head = type < 0 ? 0 : 1;
+    this.header(head + body.length + 10);
+    const buf = this.buf;
     const start = this.at;
-    this.buf.set(head, this.at);
-    this.at += head.length;
-    this.buf.set(body, this.at);
+    if (head === 1) buf[this.at++] = type;
+    buf.set(body, this.at);
     this.at += body.length;
-    this.buf[this.at++] = version & 0xff;
-    this.buf[this.at++] = (version >> 8) & 0xff;
-    writeCrc64(crc64(this.buf, undefined, start, this.at), this.buf, this.at);
+    buf[this.at++] = version & 0xff;
+    buf[this.at++] = (version >> 8) & 0xff;
+    const crc = crc64(buf, CRC64_ZERO, start, this.at);
+    for (const [word, at] of [[crc.lo, this.at], [crc.hi, this.at + 4]] as const) {
+      buf[at] = word & 0xff;
+      buf[at + 1] = (word >>> 8) & 0xff;
+      buf[at + 2] = (word >>> 16) & 0xff;
+      buf[at + 3] = word >>> 24;
+    }
     this.at += 8;
-    this.text("\r\n");
+    this.crlf();
   }
 
   done(): Uint8Array {
@@ -71,11 +94,12 @@ export function restoreCommand(
   const out = new Out(
     64 + key.length + body.length + 6 * BULK_OVERHEAD + ttl.length + 11,
   );
-  const args = expireMs === undefined ? 5 : 6;
-  out.text(`*${args}\r\n$7\r\nRESTORE\r\n`);
+  out.text(expireMs === undefined ? "*5\r\n$7\r\nRESTORE\r\n" : "*6\r\n$7\r\nRESTORE\r\n");
   out.bulk(key);
-  out.text(`$${ttl.length}\r\n${ttl}\r\n`);
-  out.payload(new Uint8Array([type]), body, version);
+  out.header(ttl.length);
+  out.text(ttl);
+  out.crlf();
+  out.payload(type, body, version);
   if (expireMs !== undefined) out.text("$6\r\nABSTTL\r\n");
   out.text("$7\r\nREPLACE\r\n");
   return out.done();
@@ -85,7 +109,7 @@ export function restoreCommand(
 export function functionRestoreCommand(serialized: Uint8Array, version: number): Uint8Array {
   const out = new Out(64 + serialized.length + 4 * BULK_OVERHEAD);
   out.text("*4\r\n$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n");
-  out.payload(new Uint8Array(0), serialized, version);
+  out.payload(-1, serialized, version);
   out.text("$7\r\nREPLACE\r\n");
   return out.done();
 }
@@ -97,6 +121,6 @@ export function dumpPayload(type: number, body: Uint8Array, version: number): Ui
   out.set(body, 1);
   out[body.length + 1] = version & 0xff;
   out[body.length + 2] = (version >> 8) & 0xff;
-  writeCrc64(crc64(out, undefined, 0, body.length + 3), out, body.length + 3);
+  writeCrc64(crc64(out, CRC64_ZERO, 0, body.length + 3), out, body.length + 3);
   return out;
 }
