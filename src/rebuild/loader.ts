@@ -71,9 +71,11 @@ export interface Loaded {
 
 interface Group {
   commands: Uint8Array[];
-  /** The key each command restores (for errors), or a description. */
-  what: string[];
+  /** What each command does, for an error's message: a key and its db, or a description. */
+  what: ({ key: Uint8Array; db: number } | string)[];
   bytes: number;
+  keys: number;
+  functions: number;
 }
 
 /** Loads one snapshot into one Redis connection. */
@@ -83,7 +85,7 @@ export class SnapshotLoader {
   #version = -1;
   /** The db the connection is in, as this loader last selected it (-1: none yet). */
   #db = -1;
-  #group: Group = { commands: [], what: [], bytes: 0 };
+  #group: Group = emptyGroup();
   #inFlight: Promise<void>[] = [];
   #failure: Error | undefined;
   /** Keys restored (answered OK) and functions restored. */
@@ -142,13 +144,15 @@ export class SnapshotLoader {
         if (this.#db === this.#target.metaDb && equalsText(item.key, REBUILD_KEY)) return;
         this.#queue(
           restoreCommand(item.key, item.expireMs, item.type, item.body, this.#version),
-          `key '${printable(item.key)}' of db ${this.#db}`,
+          { key: item.key, db: this.#db },
         );
+        this.#group.keys++;
         this.keysSent++;
         break;
       }
       case "function":
         this.#queue(functionRestoreCommand(item.payload, this.#version), "a function library");
+        this.#group.functions++;
         break;
       case "aux":
       case "resize":
@@ -240,7 +244,7 @@ export class SnapshotLoader {
     return db;
   }
 
-  #queue(command: Uint8Array, what: string): void {
+  #queue(command: Uint8Array, what: Group["what"][number]): void {
     const group = this.#group;
     group.commands.push(command);
     group.what.push(what);
@@ -251,23 +255,25 @@ export class SnapshotLoader {
   async #send(): Promise<void> {
     const group = this.#group;
     if (group.commands.length === 0) return;
-    this.#group = { commands: [], what: [], bytes: 0 };
+    this.#group = emptyGroup();
     while (this.#inFlight.length >= GROUPS_IN_FLIGHT_MAX) {
       await this.#inFlight[0];
     }
     if (this.#failure !== undefined) throw this.#failure;
     const sent = this.#connection.run(group.commands).then(
       (frames) => {
-        frames.forEach((frame, i) => {
-          if (isErrorFrame(frame) && this.#failure === undefined) {
+        for (let i = 0; i < frames.length; i++) {
+          if (frames[i]![0] === 45 /* - */ && this.#failure === undefined) {
+            const what = group.what[i]!;
             this.#failure = new LoadError(
-              `Redis refused ${group.what[i]}: ${frameText(frame)}`,
+              `Redis refused ${
+                typeof what === "string" ? what : `key '${printable(what.key)}' of db ${what.db}`
+              }: ${frameText(frames[i]!)}`,
             );
           }
-        });
-        const restored = group.what.filter((w) => w.startsWith("key ")).length;
-        this.keys += restored;
-        this.functions += group.what.filter((w) => w === "a function library").length;
+        }
+        this.keys += group.keys;
+        this.functions += group.functions;
       },
       (error: Error) => {
         this.#failure ??= new LoadError(`this rack's Redis: ${error.message}`);
@@ -277,6 +283,10 @@ export class SnapshotLoader {
     });
     this.#inFlight.push(sent);
   }
+}
+
+function emptyGroup(): Group {
+  return { commands: [], what: [], bytes: 0, keys: 0, functions: 0 };
 }
 
 function equalsText(bytes: Uint8Array, text: string): boolean {

@@ -9,7 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { expireLogBefore, startWorld, topicBounds, useKafka, waitFor } from "../harness/mod.ts";
+import {
+  expireLogBefore,
+  makeCerts,
+  startWorld,
+  topicBounds,
+  useKafka,
+  waitFor,
+} from "../harness/mod.ts";
 import type { SentinelRack } from "../harness/mod.ts";
 import { startCounters, verifyCounters } from "../write/counters.ts";
 import { waitConverged } from "../world/world.ts";
@@ -57,7 +64,6 @@ Deno.test("a rack back empty after retention rebuilds from a peer by itself, exa
     `rebuilt from ${done.get("rebuild_source")}: ${done.get("rebuild_keys")} keys, ` +
       `${done.get("rebuild_bytes")} bytes in ${done.get("rebuild_last_duration_ms")} ms`,
   );
-  console.log(await c.pylon.service.logTail(60));
   assert.equal(done.get("rebuild_attempts"), "1");
   await waitFor(
     "C to serve reads",
@@ -82,4 +88,27 @@ Deno.test("a rack back empty after retention rebuilds from a peer by itself, exa
   );
   console.log(verifyCounters(values, counters.tally).join("\n"));
   assert.deepEqual(await sentinelView(cRedis), sentinelBefore, "Sentinel never failed C over");
+});
+
+Deno.test("a rebuild travels over mutual TLS when the peer links use it", async () => {
+  await using kafka = await useKafka();
+  await using certs = await makeCerts();
+  // Every peer port speaks only TLS: a link without the world's certificates is refused.
+  const tls = ["--peer-tls-cert", certs.server.certFile, "--peer-tls-key", certs.server.keyFile];
+  await using world = await startWorld({
+    brokers: kafka.brokers,
+    racks: 2,
+    args: [...tls, "--peer-tls-ca", certs.caFile],
+  });
+  const [a, c] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
+  await writeData(a.pylon.port, "a", 2_000);
+  await c.pylon.stop();
+  assert.equal(await (await world.master(c)).call("FLUSHALL"), "OK");
+  const { end } = await topicBounds(kafka.brokers, world.topic);
+  await expireLogBefore(kafka.brokers, world.topic, end);
+  c.pylon = await c.pylon.startAgain();
+  const done = await waitRebuildPhase(c, ["done"]);
+  assert.match(done.get("rebuild_source") ?? "", /^rack0\//);
+  await waitConverged(world.racks);
+  console.log(`over TLS: ${await assertRacksEqual(world)} keys equal`);
 });
