@@ -56,7 +56,8 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       fields: [
         ["node_id", s.identity.nodeId],
         ["rack", s.identity.rack],
-        ["role", s.applier === undefined ? "follower" : "leader"],
+        // A rack leader holds its applier stopped while it rebuilds its rack's Redis.
+        ["role", s.applier === undefined && !rebuilding(s.rebuild) ? "follower" : "leader"],
         ["pylon_version", VERSION],
         ["process_id", Deno.pid],
         [
@@ -284,6 +285,11 @@ function rebuildSection(r: RebuildStatus, served: SnapshotSourceStats | undefine
     );
   }
   return { title: "Rebuild", fields };
+}
+
+/** Whether a rebuild is replacing this rack's Redis now (this node leads it). */
+function rebuilding(r: RebuildStatus | undefined): boolean {
+  return r !== undefined && (r.phase === "snapshot" || r.phase === "transfer" || r.phase === "load");
 }
 
 function oneLine(text: string | undefined): string {
