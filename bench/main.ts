@@ -8,6 +8,7 @@ import { benchWrite } from "./write.ts";
 import { benchWorld } from "./world.ts";
 import { benchDivergence } from "./divergence.ts";
 import { benchQueue } from "./queue.ts";
+import { benchRebuild } from "./rebuild.ts";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   read: benchRead,
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   world: benchWorld,
   divergence: benchDivergence,
   queue: benchQueue,
+  rebuild: benchRebuild,
 };
 
 const name = Deno.args[0];

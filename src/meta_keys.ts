@@ -2,8 +2,9 @@
  * The keys Pylon keeps in the metadata db of a rack's Redis that both the
  * write path and the applier name: each partition's applied position and last
  * applied op (written by the applier in the same transaction as the data,
- * read by rack reads and strong reads), and the replies a rack leader keeps
- * for writers it could not hand them back to. A leaf module, so neither side
+ * read by rack reads and strong reads), the replies a rack leader keeps
+ * for writers it could not hand them back to, and the mark of a rebuild
+ * under way. A leaf module, so neither side
  * imports the other for them. (The identity marker and the kept scripts have
  * their own modules: src/identity/rack_marker.ts, src/applier/script_ops.ts.)
  */
@@ -52,3 +53,11 @@ export const HALTED_KEY = "pylon:halted";
 export function claimsKey(nodeId: string): string {
   return `pylon:claims:${nodeId}`;
 }
+
+/**
+ * Key present while a rebuild loads a peer's snapshot into the rack's Redis
+ * (src/rebuild/): set with the emptying, removed once every key and position
+ * is in. A Redis holding it lacks part of its data: it is never applied to
+ * nor read from until a rebuild completes.
+ */
+export const REBUILD_KEY = "pylon:rebuild";

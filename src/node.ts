@@ -60,6 +60,9 @@ import { encodeCommand } from "./resp/encoder.ts";
 import { frameText, isErrorFrame } from "./resp/frames.ts";
 import { UpstreamError } from "./redis/upstream_connection.ts";
 import { keyHashSlot, slotPartition } from "./command/mod.ts";
+import { Rebuilder } from "./rebuild/rebuilder.ts";
+import { describeRedis, SnapshotSource } from "./rebuild/snapshot_source.ts";
+import { rebuildCommand } from "./rebuild/command.ts";
 
 const log = getLogger(["pylon", "node"]);
 
@@ -277,6 +280,27 @@ async function runNode(
       Array.from({ length: upstream.databases }, (_, db) => db).filter((db) => db !== metaDb),
     dataKeysPerSecond: config.digestKeysPerSecond,
   });
+  // A rack whose Redis lacks ops the log no longer holds is rebuilt from a peer's snapshot.
+  const rebuilder: Rebuilder = new Rebuilder({
+    nodeId,
+    rack,
+    metaDb,
+    mode: config.rebuild,
+    marker: markerFor(opLog),
+    log: opLog,
+    // Closures: the applier and the world are made below, and used only once the node runs.
+    applier: {
+      hold: () => applier.hold(),
+      release: () => applier.release(),
+      liveStatus: () => applier.liveStatus(),
+    },
+    peers,
+    rackLeader: (name) => world.state.rackLeaders.get(name)?.node,
+    master: () => upstream.address,
+    connect: (address) => upstream.connectPipeline(address),
+    databases: () => upstream.databases,
+    invalidatePositions: () => progress.invalidate(),
+  });
   // The rack's Raft group decides which node applies: its leader, and only while it leads.
   const applier = new RackApplier(() =>
     new Applier(opLog, {
@@ -305,6 +329,7 @@ async function runNode(
       outcomes: checker,
       readied: (ops) => waiters.readied(ops),
       claims: { rack },
+      rebuild: { needed: (partition, reason) => rebuilder.needed(partition, reason) },
     }), { enabled: config.applier });
   applierStatus = () => applier.liveStatus();
   const waitersPoll = setInterval(() => {
@@ -331,6 +356,7 @@ async function runNode(
     electionTicks: 10,
     onRackLeader: (leading) => {
       applier.lead(leading);
+      rebuilder.lead(leading);
     },
   });
 
@@ -383,6 +409,25 @@ async function runNode(
     leaderFlags: () => {
       const leader = world.rackLeader;
       return leader === "" || leader === nodeId ? 0 : (peers?.flagsOf(leader) ?? 0);
+    },
+    rebuilding: () => rebuilder.rebuilding,
+  });
+  // This rack's snapshot, for other racks' rebuilds.
+  const snapshots = peers === undefined ? undefined : new SnapshotSource({
+    nodeId,
+    rack,
+    metaDb,
+    servesReads: () => health.servesReads(),
+    master: () => upstream.address,
+    access: upstream.target.access,
+    databases: () => upstream.databases,
+    describeRedis: async (address) => {
+      const connection = await upstream.connectPipeline(address);
+      try {
+        return await describeRedis(connection);
+      } finally {
+        connection.close();
+      }
     },
   });
   const scripts = new ScriptRunner(
@@ -443,6 +488,8 @@ async function runNode(
       racks: strong.racks(),
       quorum: strong.quorum(),
     },
+    rebuild: rebuilder.status(),
+    snapshots: snapshots?.stats(),
   });
   const stopAll = async () => {
     // Not ready from here on; clients first, while the applier still runs: every write they
@@ -461,7 +508,9 @@ async function runNode(
     guard.stop();
     verdicts.close();
     scripts.close();
+    snapshots?.stop();
     await world.stop();
+    await rebuilder.stop();
     await applier.stop();
     await opLog.close().catch((error) => ignored("log_close", error));
     upstream.stop();
@@ -479,6 +528,9 @@ async function runNode(
           propose: (group, data) => world.proposeForPeer(group, data),
           leads: () => applier.liveStatus() !== undefined,
           divergence: (type, payload) => checker.serve(type, payload),
+          ...(snapshots === undefined ? {} : {
+            snapshot: (from, request, link) => snapshots.serve(from, request, link),
+          }),
         }),
         {
           nodeId,
@@ -502,7 +554,7 @@ async function runNode(
       databases: () => Number(world.state.contract?.settings.databases ?? upstream.databases),
       reservedDb: metaDb,
       worldMetaDb: () => world.state.contract?.metaDb,
-      admin: (argv) => adminCommand(world, argv),
+      admin: (argv) => adminCommand(world, argv) ?? rebuildCommand(rebuilder, argv),
       users: new Users({
         requirepass: config.requirepass,
         users: config.users,

@@ -20,6 +20,8 @@ import type { GroupStatus } from "./cluster/world.ts";
 import type { DivergenceStatus } from "./divergence/checker.ts";
 import { type InfoSection, renderInfo } from "./observe/info.ts";
 import { VERSION } from "./version.ts";
+import type { RebuildStatus } from "./rebuild/rebuilder.ts";
+import type { SnapshotSourceStats } from "./rebuild/snapshot_source.ts";
 
 /** Everything `PYLON INFO` reports, read at the moment it is asked. */
 export interface NodeSnapshot {
@@ -45,6 +47,9 @@ export interface NodeSnapshot {
   divergence?: DivergenceStatus;
   /** Strong requests (src/consistency/), with the racks known and the quorum. */
   strong?: GateStats & { confirmedBy: Record<string, number>; racks: number; quorum: number };
+  /** Rebuilds of this rack (src/rebuild/rebuilder.ts), and snapshots served to other racks. */
+  rebuild?: RebuildStatus;
+  snapshots?: SnapshotSourceStats | undefined;
 }
 
 /** Renders `PYLON INFO`. */
@@ -55,7 +60,8 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       fields: [
         ["node_id", s.identity.nodeId],
         ["rack", s.identity.rack],
-        ["role", s.applier === undefined ? "follower" : "leader"],
+        // A rack leader holds its applier stopped while it rebuilds its rack's Redis.
+        ["role", s.applier === undefined && !rebuilding(s.rebuild) ? "follower" : "leader"],
         ["pylon_version", VERSION],
         ["process_id", Deno.pid],
         [
@@ -203,6 +209,7 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
       ],
     });
   }
+  if (s.rebuild !== undefined) sections.push(rebuildSection(s.rebuild, s.snapshots));
   if (s.raft.length > 0) {
     sections.push({
       title: "Raft",
@@ -268,4 +275,55 @@ export function nodeInfo(s: NodeSnapshot, now = Date.now()): string {
     ]),
   });
   return renderInfo(sections);
+}
+
+/** `# Rebuild`: where this rack's rebuild stands, and the snapshots this node served. */
+function rebuildSection(r: RebuildStatus, served: SnapshotSourceStats | undefined): InfoSection {
+  const fields: [string, string | number][] = [
+    ["rebuild_mode", r.mode],
+    ["rebuild_phase", r.phase],
+    ["rebuild_reason", oneLine(r.reason)],
+    ["rebuild_requested_from", r.requested ?? ""],
+    ["rebuild_source", r.source ?? ""],
+    ["rebuild_attempts", r.attempts],
+    ["rebuild_last_error", oneLine(r.lastError)],
+    ["rebuild_retry_in_ms", r.retryInMs === undefined ? "" : Math.round(r.retryInMs)],
+    ["rebuild_elapsed_ms", Math.round(r.elapsedMs)],
+    ["rebuild_phase_elapsed_ms", Math.round(r.phaseElapsedMs)],
+    ["rebuild_bytes", r.bytes],
+    ["rebuild_bytes_total", r.bytesTotal ?? "unknown"],
+    ["rebuild_keys", r.keys],
+    ["rebuild_keys_total", r.keysTotal ?? "unknown"],
+    ["rebuild_bytes_per_sec", Math.round(r.bytesPerSecond)],
+    ["rebuild_keys_per_sec", Math.round(r.keysPerSecond)],
+    ["rebuild_seconds_left", r.secondsLeft === undefined ? "unknown" : Math.ceil(r.secondsLeft)],
+    ["rebuild_catch_up_ops", r.catchUpOps ?? ""],
+    ["rebuilds_completed", r.completed],
+    ["rebuilds_failed", r.failed],
+    [
+      "rebuild_last_duration_ms",
+      r.lastDurationMs === undefined ? "" : Math.round(r.lastDurationMs),
+    ],
+  ];
+  if (served !== undefined) {
+    fields.push(
+      ["snapshot_serving", served.serving ?? ""],
+      ["snapshot_serving_bytes", served.servingBytes],
+      ["snapshots_served", served.served],
+      ["snapshots_failed", served.failed],
+      ["snapshots_refused", served.refused],
+      ["snapshot_bytes_sent", served.bytesSent],
+    );
+  }
+  return { title: "Rebuild", fields };
+}
+
+/** Whether a rebuild is replacing this rack's Redis now (this node leads it). */
+function rebuilding(r: RebuildStatus | undefined): boolean {
+  return r !== undefined &&
+    (r.phase === "snapshot" || r.phase === "transfer" || r.phase === "load");
+}
+
+function oneLine(text: string | undefined): string {
+  return (text ?? "").replaceAll(/[\r\n]+/g, " ");
 }

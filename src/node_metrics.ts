@@ -101,6 +101,31 @@ const m = {
     "What the divergence checks compared with other racks: outcome windows and last ops, data keys",
     ["kind"] as const,
   ),
+  rebuildPhase: gauge(
+    "pylon_rebuild_phase",
+    "1 for the phase this rack's rebuild is in (idle, needed, snapshot, transfer, load, catch-up, done, failed)",
+    ["phase"] as const,
+  ),
+  rebuildBytes: gauge(
+    "pylon_rebuild_bytes",
+    "Snapshot bytes received by the current or last rebuild",
+  ),
+  rebuildKeys: gauge("pylon_rebuild_keys", "Keys loaded by the current or last rebuild"),
+  rebuildRate: gauge(
+    "pylon_rebuild_bytes_per_second",
+    "Snapshot bytes received per second, recently",
+  ),
+  rebuildLeft: gauge(
+    "pylon_rebuild_seconds_left",
+    "Seconds the transfer still needs at its rate (-1: unknown)",
+  ),
+  rebuilds: total("pylon_rebuilds_total", "Rebuild attempts by outcome", ["outcome"] as const),
+  snapshots: total(
+    "pylon_snapshots_served_total",
+    "Snapshots this node served to other racks' rebuilds, by outcome",
+    ["outcome"] as const,
+  ),
+  snapshotBytes: total("pylon_snapshot_bytes_sent_total", "Snapshot bytes sent to other racks"),
   raftTerm: gauge("pylon_raft_term", "Raft term", ["group"] as const),
   raftCommit: gauge("pylon_raft_commit", "Raft commit index", ["group"] as const),
   raftRole: gauge("pylon_raft_role", "1 for this node's Raft role", ["group", "role"] as const),
@@ -201,6 +226,23 @@ export async function renderMetrics(s: NodeSnapshot, draining: boolean): Promise
     m.divergenceChecks(d.outcomePointsCompared, { kind: "outcome_point" });
     m.divergenceChecks(d.dataKeysCompared, { kind: "data_key" });
     m.divergenceChecks(d.dataRoundsRetried, { kind: "data_round_retried" });
+  }
+  if (s.rebuild !== undefined) {
+    const r = s.rebuild;
+    m.rebuildPhase.reset();
+    m.rebuildPhase.set(1, { phase: r.phase });
+    m.rebuildBytes.set(r.bytes);
+    m.rebuildKeys.set(r.keys);
+    m.rebuildRate.set(r.bytesPerSecond);
+    m.rebuildLeft.set(r.secondsLeft ?? -1);
+    m.rebuilds(r.completed, { outcome: "completed" });
+    m.rebuilds(r.failed, { outcome: "failed" });
+  }
+  if (s.snapshots !== undefined) {
+    m.snapshots(s.snapshots.served, { outcome: "served" });
+    m.snapshots(s.snapshots.failed, { outcome: "failed" });
+    m.snapshots(s.snapshots.refused, { outcome: "refused" });
+    m.snapshotBytes(s.snapshots.bytesSent);
   }
   for (const g of [m.raftTerm, m.raftCommit, m.raftRole]) g.reset();
   for (const group of s.raft) {

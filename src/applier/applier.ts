@@ -11,6 +11,13 @@
  * in whatever Redis is master now, which re-applies exactly what that master
  * is missing.
  *
+ * A session starts only on a Redis that holds every op before its stored
+ * position: one that lacks ops the log no longer holds (empty or unmarked
+ * while the log's start was removed, behind retention, or a rebuild that did
+ * not finish) is never applied to from a later op; its partitions wait in
+ * state `rebuild` until a peer's snapshot replaced it (src/rebuild/judge.ts
+ * decides, src/rebuild/rebuilder.ts rebuilds).
+ *
  * Inside the transaction `HELLO 2|3` switches to each op's client protocol,
  * so the reply in EXEC's array is Redis's own bytes for that client.
  *
@@ -65,7 +72,8 @@ import { type ScriptOps, ScriptRegistry } from "./script_ops.ts";
 import type { RackProgress } from "./rack_progress.ts";
 import { expiredSinceWatch, WatchRecordsGone, WatchVerdicts } from "./watch.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
-import { lastOpKey, logTimeKey, positionKey } from "../meta_keys.ts";
+import { lastOpKey, logTimeKey, positionKey, REBUILD_KEY } from "../meta_keys.ts";
+import { judgeStart, NeedsRebuild, trimmed } from "../rebuild/judge.ts";
 import { logTimes, parseLogTime } from "./log_time.ts";
 import { Sweeper, type SweeperStats } from "./sweeper.ts";
 import { haltedReason, haltRack, RackHalted } from "./halt.ts";
@@ -142,6 +150,8 @@ export interface ApplierOptions {
   readied?: (ops: Readied[]) => void;
   /** This rack: tries of pops accepted here keep claims (src/applier/claims.ts). */
   claims?: { rack: string };
+  /** Told when a partition finds the rack's Redis needs a rebuild (src/rebuild/rebuilder.ts). */
+  rebuild?: { needed(partition: number, reason: string): void };
 }
 
 /** Where the applier finds the world's contract for its rack's Redis. */
@@ -176,10 +186,20 @@ export interface PartitionStatus {
    * `paused`: this rack's Redis refuses writes (out of memory, read-only,
    * ...), or a script op keeps it busy past its budget
    * (src/applier/script_overrun.ts); `halted`: its data may differ from the
-   * other racks' (src/applier/halt.ts); `diverged`: its outcomes or data differ from the world's (src/divergence/);
-   * see `lastError`.
+   * other racks' (src/applier/halt.ts); `diverged`: its outcomes or data
+   * differ from the world's (src/divergence/); `rebuild`: it lacks ops the
+   * log no longer holds and waits for a rebuild from a peer
+   * (src/rebuild/judge.ts). See `lastError`.
    */
-  state: "starting" | "applying" | "waiting" | "paused" | "halted" | "error" | "diverged";
+  state:
+    | "starting"
+    | "applying"
+    | "waiting"
+    | "paused"
+    | "halted"
+    | "error"
+    | "diverged"
+    | "rebuild";
   /** Next offset to apply (everything below is applied), once known. */
   position: number | undefined;
   appliedOps: number;
@@ -327,7 +347,10 @@ class PartitionApplier {
   #log: OpLog;
   #master: MasterSource;
   #options: Required<
-    Omit<ApplierOptions, "sweepDbs" | "ticks" | "contract" | "outcomes" | "readied" | "claims">
+    Omit<
+      ApplierOptions,
+      "sweepDbs" | "ticks" | "contract" | "outcomes" | "readied" | "claims" | "rebuild"
+    >
   >;
   #contract: ContractSource | undefined;
   /** When this session last checked the contract (its clock), and the commands found missing. */
@@ -340,6 +363,7 @@ class PartitionApplier {
   #outcomes: OutcomeHook | undefined;
   /** A kept script body by sha, for the outcome fingerprints. */
   #scriptBody = (sha: string) => this.#scripts?.body(sha);
+  #rebuild: ApplierOptions["rebuild"];
   /** When this applier last appended a tick (its wall clock). */
   #lastTickAt = 0;
   #reader: LogReader | undefined;
@@ -375,7 +399,17 @@ class PartitionApplier {
   #claimFrom = 0;
 
   constructor(log: OpLog, options: ApplierOptions & { master: MasterSource; partition: number }) {
-    const { partition, master, contract: _contract, outcomes, readied, claims, ...rest } = options;
+    const {
+      partition,
+      master,
+      contract: _contract,
+      outcomes,
+      readied,
+      claims,
+      rebuild,
+      ...rest
+    } = options;
+    this.#rebuild = rebuild;
     this.partition = partition;
     this.#log = log;
     this.#master = master;
@@ -453,12 +487,19 @@ class PartitionApplier {
         const message = (error as Error).message;
         const halted = error instanceof RackHalted;
         const paused = error instanceof RackCondition;
+        const rebuild = error instanceof NeedsRebuild;
         if (this.#status.lastError !== message) {
           // An alert once per condition, not per retry.
           const fields = { partition: this.partition, error: message };
           if (halted || paused) rackConditionMet(conditionReason(message));
           if (halted) log.error("partition {partition}: {error}", fields);
-          else if (paused) {
+          else if (rebuild) {
+            log.error(
+              "partition {partition}: {error}; nothing is applied to it and its reads go to " +
+                "other racks until it is rebuilt",
+              fields,
+            );
+          } else if (paused) {
             log.error(
               "partition {partition}: {error}; applying is paused (no op skipped, no client " +
                 "answered with it) and resumes where it stopped once Redis takes writes",
@@ -466,9 +507,14 @@ class PartitionApplier {
             );
           } else log.warning("partition {partition}: {error}; retrying", fields);
         }
-        this.#status.state = halted ? "halted" : paused ? "paused" : "error";
+        this.#status.state = halted ? "halted" : rebuild ? "rebuild" : paused ? "paused" : "error";
         this.#status.lastError = message;
         this.#status.catchingUp = true;
+        if (rebuild) {
+          // This Redis's log time is not the rack's any more: nothing is swept by it.
+          this.#status.logTimeMs = undefined;
+          this.#rebuild?.needed(this.partition, error.reason);
+        }
         this.#connection?.close();
         const delay = backoff.next()!;
         await new Promise<void>((resolve) => this.#options.clock.after(delay, resolve));
@@ -485,53 +531,68 @@ class PartitionApplier {
     this.#state = { protocol: 2, db: 0 };
     this.#redisClockOffset = undefined;
     const meta = this.#options.metaDb;
-    await checkRackRedis(connection, this.#options.marker, meta, describe(address)).catch(
-      (error) => {
-        // Out of memory, loading, ...: Redis refuses even a read in MULTI.
-        if (error instanceof MarkerReadRefused && classifyRedisError(error.reply) === "rack") {
-          throw new RackCondition(error.reply);
-        }
-        throw error;
-      },
-    );
+    const where = describe(address);
+    const found = await checkRackRedis(connection, this.#options.marker, meta, where, {
+      claim: true,
+      unmarked: "report",
+    }).catch((error) => {
+      // Out of memory, loading, ...: Redis refuses even a read in MULTI.
+      if (error instanceof MarkerReadRefused && classifyRedisError(error.reply) === "rack") {
+        throw new RackCondition(error.reply);
+      }
+      throw error;
+    });
     const halted = await haltedReason(connection);
     if (halted !== undefined) throw new RackHalted(halted);
     await this.#checkContract(connection, true);
     await this.#rewind(connection);
-    const [, stored, lastOp, logTime] = await connection.run([
+    // A rebuild's mark read after the WATCH: a rebuild that begins later writes the position,
+    // so this session's first batch finds it moved (src/rebuild/loader.ts).
+    const [, stored, lastOp, logTime, rebuilding] = await connection.run([
       encodeCommand(["WATCH", positionKey(this.partition)]),
       encodeCommand(["GET", positionKey(this.partition)]),
       encodeCommand(["GET", lastOpKey(this.partition)]),
       encodeCommand(["GET", logTimeKey(this.partition)]),
+      encodeCommand(["GET", REBUILD_KEY]),
     ]);
-    this.#logTime = parseLogTime(bulkPayload(logTime!));
-    this.#status.logTimeMs = this.#logTime;
-    this.#lastOpId = new TextDecoder().decode(bulkPayload(lastOp!) ?? new Uint8Array());
     this.#state.db = meta;
     this.#status.catchingUp = true;
     const bounds = await this.#log.bounds(this.partition);
     const storedPosition = parsePosition(stored!);
-    let position = storedPosition ?? bounds.start;
+    const mark = bulkPayload(rebuilding!);
+    const verdict = judgeStart({
+      partition: this.partition,
+      found: mark === undefined
+        ? found
+        : { kind: "unfinished", rebuild: new TextDecoder().decode(mark) },
+      stored: storedPosition,
+      bounds,
+      logTrimmed: found.kind === "unmarked"
+        ? trimmed(
+          await Promise.all(
+            Array.from({ length: this.#log.partitions }, (_, p) => this.#log.bounds(p)),
+          ),
+        )
+        : bounds.start > 0,
+    });
+    if (verdict.kind === "rebuild") throw new NeedsRebuild(verdict.reason);
+    if (verdict.kind === "refuse") throw new IdentityError(verdict.reason);
+    this.#logTime = parseLogTime(bulkPayload(logTime!));
+    this.#status.logTimeMs = this.#logTime;
+    this.#lastOpId = new TextDecoder().decode(bulkPayload(lastOp!) ?? new Uint8Array());
+    let position = verdict.from;
     const catchUpTo = bounds.end;
     this.#claimFrom = storedPosition === undefined ? catchUpTo : 0;
     if (position > bounds.end) {
       throw new IdentityError(
-        `Redis at ${
-          describe(address)
-        } says partition ${this.partition} is applied up to ${position}, ` +
+        `Redis at ${where} says partition ${this.partition} is applied up to ${position}, ` +
           `but the log ends at ${bounds.end}: this Redis belongs to another log`,
-      );
-    }
-    if (position < bounds.start) {
-      throw new Error(
-        `partition ${this.partition} is applied up to ${position} but the log now starts at ` +
-          `${bounds.start}: this rack fell behind the log's retention (see README, catch-up)`,
       );
     }
     this.#headTimeMs = Math.max(this.#logTime, await this.#acceptTimeAt(bounds.end - 1));
     const lastId = bulkPayload(lastOp!);
     if (lastId !== undefined && lastId.length > 0 && position - 1 >= bounds.start) {
-      await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), describe(address));
+      await this.#verifyLastOp(position - 1, new TextDecoder().decode(lastId), where);
     }
     this.#moveTo(position, "stored position");
     this.#status.state = "applying";

@@ -12,7 +12,8 @@ import type { CommandSpec } from "../command/mod.ts";
 
 /** The refusal of a world change from a connection that proved no password. */
 export const WORLD_CHANGE_NEEDS_AUTH =
-  "NOPERM changing the world's membership needs an authenticated user allowed to run it " +
+  "NOPERM changing the world's membership or a rack's data needs an authenticated user " +
+  "allowed to run it " +
   "(a configured user, or 'pylon' with the world secret): AUTH first";
 
 /** What access is decided from: the connection's user, and whether it proved a password. */

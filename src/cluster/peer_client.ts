@@ -58,6 +58,8 @@ interface Waiting {
   resolve: (frame: Frame) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** Frames of a streamed answer (SnapshotData) before its Reply. */
+  partial?: (frame: Frame) => void;
 }
 
 /** One outgoing link to a peer, kept up. */
@@ -80,9 +82,13 @@ export class PeerClient {
   probesAnswered = 0;
   probesMissed = 0;
 
-  constructor(peer: PeerAddress, self: PeerSelf) {
+  /** What the link is for, when not the shared one (a rebuild's own link): named in its logs. */
+  readonly purpose: string | undefined;
+
+  constructor(peer: PeerAddress, self: PeerSelf, options: { purpose?: string } = {}) {
     this.peer = peer;
     this.#self = self;
+    this.purpose = options.purpose;
   }
 
   /** Whether the link is authenticated and open. */
@@ -101,8 +107,16 @@ export class PeerClient {
     this.#socket?.destroy();
   }
 
-  /** Sends a request frame; resolves with the peer's answer or rejects within `timeoutMs`. */
-  request(type: number, payload: Uint8Array, timeoutMs: number): Promise<Frame> {
+  /**
+   * Sends a request frame; resolves with the peer's answer or rejects within
+   * `timeoutMs`. A streamed answer's frames before it go to `partial`.
+   */
+  request(
+    type: number,
+    payload: Uint8Array,
+    timeoutMs: number,
+    partial?: (frame: Frame) => void,
+  ): Promise<Frame> {
     const socket = this.#socket;
     if (!this.#up || socket === undefined) {
       return Promise.reject(new PeerUnavailable(`peer ${this.peer.id} is not connected`));
@@ -113,7 +127,12 @@ export class PeerClient {
         this.#waiting.delete(id);
         reject(new PeerUnavailable(`peer ${this.peer.id} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#waiting.set(id, { resolve, reject, timer });
+      this.#waiting.set(id, {
+        resolve,
+        reject,
+        timer,
+        ...(partial === undefined ? {} : { partial }),
+      });
       socket.write(encodeFrame(type, id, payload));
     });
   }
@@ -211,9 +230,10 @@ export class PeerClient {
                 this.#up = true;
                 this.#reconnect.reset();
                 this.lastError = undefined;
-                log.info("peer link to node {peer} ({rack}) is up", {
+                log.info("peer link to node {peer} ({rack}) is up{purpose}", {
                   peer: this.peer.id,
                   rack: this.peer.rack,
+                  purpose: this.purpose === undefined ? "" : `, for ${this.purpose}`,
                 });
                 socket.resume();
                 this.#probe();
@@ -234,7 +254,9 @@ export class PeerClient {
     });
     socket.on("close", () => {
       if (this.#socket !== socket) return;
-      if (this.#up) log.warning("peer link to node {peer} is down", { peer: this.peer.id });
+      if (this.#up && this.purpose === undefined) {
+        log.warning("peer link to node {peer} is down", { peer: this.peer.id });
+      }
       this.#up = false;
       for (const [id, w] of this.#waiting) {
         clearTimeout(w.timer);
@@ -255,6 +277,9 @@ export class PeerClient {
     }
     const waiting = this.#waiting.get(frame.id);
     if (waiting === undefined) return;
+    if (waiting.partial !== undefined && frame.type === FrameType.SnapshotData) {
+      return waiting.partial(frame);
+    }
     this.#waiting.delete(frame.id);
     clearTimeout(waiting.timer);
     waiting.resolve(frame);

@@ -49,6 +49,17 @@ export const FrameType = {
   DataDigest: 52,
   /** divergence: a key another rack found different here, to digest again (one-way) */
   DataHint: 53,
+  /**
+   * a rebuild asks for this node's rack's snapshot (src/rebuild/frames.ts):
+   * answered by SnapshotData frames with the request's id, then its Reply
+   */
+  SnapshotRequest: 60,
+  /** part of a snapshot: its header, the start of its payload, its bytes, or a keepalive */
+  SnapshotData: 61,
+  /** the requester takes more of a snapshot: request id (u32), bytes (u32) */
+  SnapshotCredit: 62,
+  /** the requester stops a snapshot: request id (u32) */
+  SnapshotCancel: 63,
 } as const;
 
 export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
@@ -82,6 +93,23 @@ export function encodeFrame(type: number, id: number, payload: Uint8Array): Uint
   out[4] = type;
   view.setUint32(5, id);
   out.set(payload, 9);
+  return out;
+}
+
+/** One frame whose payload is `head` followed by `body`, built with one copy of each. */
+export function encodeFrameWith(
+  type: number,
+  id: number,
+  head: Uint8Array,
+  body: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(4 + 1 + 4 + head.length + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 1 + 4 + head.length + body.length);
+  out[4] = type;
+  view.setUint32(5, id);
+  out.set(head, 9);
+  out.set(body, 9 + head.length);
   return out;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The accepting side of peer links: every connection must first answer a
  * challenge with a proof of the world secret; then it may probe this node,
- * forward reads and writes to it, and hand back replies of ops this node
- * accepted. Anything else — a wrong proof, garbage, a frame out of turn, a
+ * forward reads and writes to it, hand back replies of ops this node
+ * accepted, and ask for its rack's snapshot (a rebuild, streamed with the
+ * asker's credit, src/rebuild/snapshot_source.ts). Anything else — a wrong proof, garbage, a frame out of turn, a
  * slow handshake — closes that connection and nothing else.
  */
 
@@ -16,6 +17,7 @@ import type { Need } from "../applier/rack_progress.ts";
 import type { Protocol } from "../resp/value.ts";
 import {
   encodeFrame,
+  encodeFrameWith,
   type Frame,
   FRAME_BYTES_MAX,
   FrameDecoder,
@@ -57,7 +59,39 @@ export interface PeerService {
   propose(group: string, data: Uint8Array): Promise<string | undefined>;
   /** A divergence checker's request (Outcomes, OutcomeRecords, DataDigest): its answer's payload. */
   divergence(type: number, payload: Uint8Array): Promise<Uint8Array>;
+  /**
+   * A rebuild on node `from` asks for this rack's snapshot: the stream this
+   * node serves on `link`, or the reason it refuses (then answered at once).
+   */
+  snapshot?(from: string, request: Uint8Array, link: StreamLink): PeerStream | string;
 }
+
+/** A stream this node serves on one peer link (a snapshot), steered by the asker's frames. */
+export interface PeerStream {
+  /** The asker takes `bytes` more. */
+  credit(bytes: number): void;
+  /** The asker stopped, or its link closed: stop and release everything. */
+  cancel(): void;
+}
+
+/** Where a served stream writes: frames carrying its request's id, then its one answer. */
+export interface StreamLink {
+  /**
+   * Sends a frame of the stream (payload `head` then `body`); false once the
+   * link's socket holds more than {@linkcode STREAM_SOCKET_BYTES_MAX} unsent
+   * (wait for {@linkcode onDrain}).
+   */
+  send(type: number, head: Uint8Array, body?: Uint8Array): boolean;
+  /** Calls `fn` once, when the socket has sent what it held. */
+  onDrain(fn: () => void): void;
+  /** Ends the stream with its answer (the request's Reply: bytes, or an error). */
+  end(answer: { ok: Uint8Array } | { error: string }): void;
+  /** Whether the link closed. */
+  readonly closed: boolean;
+}
+
+/** Unsent bytes a served stream may leave in a link's socket before it waits for it to drain. */
+export const STREAM_SOCKET_BYTES_MAX = 1024 * 1024;
 
 /** Bits of a node's state, sent in every probe answer. */
 export const PeerFlags = {
@@ -67,6 +101,8 @@ export const PeerFlags = {
   applies: 2,
   /** It is its rack's leader and runs the applier: the divergence checker asks it. */
   leads: 4,
+  /** Its rack's Redis lacks ops the log no longer holds (a rebuild is due or under way). */
+  lacksData: 8,
 } as const;
 
 /** Options of {@linkcode PeerServer}. */
@@ -145,6 +181,12 @@ export class PeerServer {
     socket.on("close", () => this.#sockets.delete(socket));
     socket.on("error", () => {});
     const decoder = new FrameDecoder();
+    // Streams this link's peer asked for (snapshots), by request id; cancelled when it closes.
+    const streams = new Map<number, PeerStream>();
+    socket.on("close", () => {
+      for (const stream of streams.values()) stream.cancel();
+      streams.clear();
+    });
     const challenge = crypto.getRandomValues(new Uint8Array(32));
     let peer: string | undefined;
     let authenticating = false;
@@ -175,7 +217,7 @@ export class PeerServer {
       try {
         for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
           if (peer !== undefined) {
-            this.#serve(socket, peer, frame);
+            this.#serve(socket, peer, frame, streams);
           } else if (frame.type === FrameType.Auth && !authenticating) {
             authenticating = true;
             socket.pause();
@@ -237,7 +279,7 @@ export class PeerServer {
     }
   }
 
-  #serve(socket: net.Socket, peer: string, frame: Frame): void {
+  #serve(socket: net.Socket, peer: string, frame: Frame, streams: Map<number, PeerStream>): void {
     const r = new PayloadReader(frame.payload);
     const reply = (status: number, bytes: Uint8Array, placement?: Placement) => {
       if (socket.destroyed) return;
@@ -320,6 +362,51 @@ export class PeerServer {
         const bytes = r.bytes();
         r.end();
         this.#service.handBack(opId, bytes);
+        return;
+      }
+      case FrameType.SnapshotRequest: {
+        if (this.#service.snapshot === undefined) return error("this node serves no snapshots");
+        if (streams.has(frame.id)) {
+          throw new PeerProtocolError(`snapshot request ${frame.id} asked twice on one link`);
+        }
+        const id = frame.id;
+        let ended = false;
+        const link: StreamLink = {
+          send: (type, head, body) => {
+            if (socket.destroyed || ended) return false;
+            socket.write(encodeFrameWith(type, id, head, body ?? new Uint8Array(0)));
+            return socket.writableLength <= STREAM_SOCKET_BYTES_MAX;
+          },
+          onDrain: (fn) => socket.once("drain", fn),
+          end: (answer) => {
+            if (ended) return;
+            ended = true;
+            streams.delete(id);
+            if ("ok" in answer) reply(0, answer.ok);
+            else error(answer.error);
+          },
+          get closed() {
+            return socket.destroyed;
+          },
+        };
+        const served = this.#service.snapshot(peer, frame.payload.slice(), link);
+        if (typeof served === "string") return link.end({ error: served });
+        if (!ended) streams.set(id, served);
+        return;
+      }
+      case FrameType.SnapshotCredit: {
+        const id = r.u32();
+        const bytes = r.u32();
+        r.end();
+        streams.get(id)?.credit(bytes);
+        return;
+      }
+      case FrameType.SnapshotCancel: {
+        const id = r.u32();
+        r.end();
+        const stream = streams.get(id);
+        streams.delete(id);
+        stream?.cancel();
         return;
       }
       default:

@@ -1,11 +1,14 @@
-/** What this node does for its peers: serve their reads from this rack, accept their writes, take hand-backs. */
+/**
+ * What this node does for its peers: serve their reads from this rack, accept
+ * their writes, take hand-backs, serve this rack's snapshot to a rebuild.
+ */
 
 import { route, transactionStep } from "../command/mod.ts";
 import type { WriteCommand, WriteSubmitter } from "../log/write_request.ts";
 import type { HandBack } from "../applier/hand_back.ts";
 import { encodeError } from "../resp/encoder.ts";
 import type { Protocol } from "../resp/value.ts";
-import { PeerFlags, type PeerService } from "./peer_server.ts";
+import { PeerFlags, type PeerService, type PeerStream, type StreamLink } from "./peer_server.ts";
 import type { RackHealth } from "./rack_health.ts";
 import type { ReadService } from "../read/read_service.ts";
 
@@ -69,9 +72,13 @@ export function peerService(parts: {
   leads: () => boolean;
   /** The divergence checker's answers (src/divergence/checker.ts). */
   divergence: (type: number, payload: Uint8Array) => Promise<Uint8Array>;
+
+  /** Serves this rack's snapshot to a rebuilding peer (src/rebuild/snapshot_source.ts). */
+  snapshot?: (from: string, request: Uint8Array, link: StreamLink) => PeerStream | string;
 }): PeerService {
-  const { reads, writes, replies, health, raft, propose, leads, divergence } = parts;
+  const { reads, writes, replies, health, raft, propose, leads, divergence, snapshot } = parts;
   return {
+    ...(snapshot === undefined ? {} : { snapshot }),
     read: (db, protocol, request, need) => reads.forPeer(db, protocol, request, need),
     async write(db: number, protocol: Protocol, transaction: boolean, argvs: Uint8Array[][]) {
       const commands = forwardedCommands(transaction, argvs);
@@ -93,7 +100,8 @@ export function peerService(parts: {
     },
     flags() {
       return (health.servesReads() ? PeerFlags.servesReads : 0) |
-        (health.applies() ? PeerFlags.applies : 0) | (leads() ? PeerFlags.leads : 0);
+        (health.applies() ? PeerFlags.applies : 0) | (leads() ? PeerFlags.leads : 0) |
+        (health.lacksData() ? PeerFlags.lacksData : 0);
     },
     raft,
     propose,

@@ -257,6 +257,20 @@ export class Peers {
     return changed;
   }
 
+  /**
+   * A link of its own to peer `id`, started (authenticated, TLS as
+   * configured), for a bulk transfer that must not hold up probes, Raft and
+   * forwarded requests on the shared link; the caller stops it. Undefined
+   * when the peer is unknown.
+   */
+  dedicated(id: string, purpose: string): PeerClient | undefined {
+    const known = this.#clients.find((c) => c.peer.id === id);
+    if (known === undefined) return undefined;
+    const client = new PeerClient(known.peer, this.self, { purpose });
+    client.start();
+    return client;
+  }
+
   /** Drops a peer that left the world. */
   remove(id: string): void {
     const at = this.#clients.findIndex((c) => c.peer.id === id);

@@ -15,6 +15,8 @@ export interface RackHealth {
   servesReads(): boolean;
   /** This node's rack applies the log to a reachable Redis. */
   applies(): boolean;
+  /** Its Redis lacks ops the log no longer holds (src/rebuild/): never read from it. */
+  lacksData(): boolean;
 }
 
 /** What the health is judged from; functions, since it changes all the time. */
@@ -25,6 +27,8 @@ export interface HealthSources {
   applier(): readonly Readonly<PartitionStatus>[] | undefined;
   /** The flags the rack leader last sent (0 when unknown or when this node leads). */
   leaderFlags(): number;
+  /** Whether this node, leading the rack, is rebuilding its Redis (src/rebuild/rebuilder.ts). */
+  rebuilding?(): boolean;
 }
 
 /**
@@ -32,7 +36,8 @@ export interface HealthSources {
  * halted for a rack condition or because the rack diverged from the world).
  */
 export function isWorking(state: PartitionStatus["state"]): boolean {
-  return state !== "error" && state !== "paused" && state !== "halted" && state !== "diverged";
+  return state !== "error" && state !== "paused" && state !== "halted" && state !== "diverged" &&
+    state !== "rebuild";
 }
 
 /** The rack's health, judged from `sources`. */
@@ -51,6 +56,13 @@ export function rackHealth(sources: HealthSources): RackHealth {
       return partitions !== undefined
         ? sources.redisReachable() && partitions.every((p) => isWorking(p.state))
         : (sources.leaderFlags() & PeerFlags.applies) !== 0;
+    },
+    lacksData: () => {
+      if (sources.rebuilding?.() === true) return true;
+      const partitions = sources.applier();
+      return partitions !== undefined
+        ? partitions.some((p) => p.state === "rebuild")
+        : (sources.leaderFlags() & PeerFlags.lacksData) !== 0;
     },
   };
 }

@@ -59,3 +59,32 @@ Deno.test("other nodes take the leader's word, and still need their own Redis fo
   assert.equal(cut.servesReads(), false);
   assert.equal(cut.applies(), true, "the leader applies even if this node cannot reach Redis");
 });
+
+Deno.test("a rack whose Redis needs a rebuild lacks data: on its leader and in the leader's flags", () => {
+  const leader = rackHealth({
+    redisReachable: () => true,
+    applier: () => [partition("applying"), partition("rebuild")],
+    leaderFlags: () => 0,
+  });
+  assert.equal(leader.lacksData(), true);
+  assert.equal(leader.servesReads(), false);
+  assert.equal(leader.applies(), false);
+  let rebuilding = true;
+  const loading = rackHealth({
+    redisReachable: () => true,
+    applier: () => undefined, // held while the rebuild loads
+    leaderFlags: () => 0,
+    rebuilding: () => rebuilding,
+  });
+  assert.equal(loading.lacksData(), true);
+  rebuilding = false;
+  assert.equal(loading.lacksData(), false);
+  for (const flags of [0, PeerFlags.lacksData]) {
+    const follower = rackHealth({
+      redisReachable: () => true,
+      applier: () => undefined,
+      leaderFlags: () => flags,
+    });
+    assert.equal(follower.lacksData(), flags !== 0);
+  }
+});

@@ -188,31 +188,33 @@ export class World {
       random: () => random.next(),
       clock: this.#clock,
     };
-    this.#rack = new RaftGroup({
-      ...common,
-      group: `rack:${rack}`,
-      storage: rackStorage,
-      onSoftState: (soft, term) => {
-        this.options.observer?.softState?.(`rack:${rack}`, soft, term);
-        const leading = soft.role === "leader";
-        if (leading === this.#leadingRack) return;
-        this.#leadingRack = leading;
-        log.info("rack {rack}: {what} (term {term})", {
-          rack,
-          what: leading
-            ? "this node leads"
-            : soft.leader === ""
-            ? "no leader"
-            : `${soft.leader} leads`,
-          term,
-        });
-        this.options.onRackLeader(leading, term);
-        if (leading) {
-          this.#rackTerm = term;
-          void this.#reportRackLeader();
-        }
-      },
-    });
+    this.#makeRack = () =>
+      new RaftGroup({
+        ...common,
+        group: `rack:${rack}`,
+        storage: rackStorage,
+        onSoftState: (soft, term) => {
+          this.options.observer?.softState?.(`rack:${rack}`, soft, term);
+          const leading = soft.role === "leader";
+          if (leading === this.#leadingRack) return;
+          this.#leadingRack = leading;
+          log.info("rack {rack}: {what} (term {term})", {
+            rack,
+            what: leading
+              ? "this node leads"
+              : soft.leader === ""
+              ? "no leader"
+              : `${soft.leader} leads`,
+            term,
+          });
+          this.options.onRackLeader(leading, term);
+          if (leading) {
+            this.#rackTerm = term;
+            void this.#reportRackLeader();
+          }
+        },
+      });
+    this.#rack = this.#makeRack();
     this.#world = new RaftGroup({
       ...common,
       group: "world",
@@ -243,6 +245,31 @@ export class World {
   /** The rack leader this node knows of ("" if none). */
   get rackLeader(): string {
     return this.#rack?.soft.leader ?? "";
+  }
+
+  /** Builds this node's rack group on its storage (again, when a new rack forms). */
+  #makeRack: (() => RaftGroup) | undefined;
+
+  /**
+   * A node added to the world (`PYLON NODE ADD`) as the first node of a new
+   * rack has no rack group to join: no leader exists to add it. The first
+   * node of its rack in the world's state (the same on every node) forms the
+   * group alone; later nodes of that rack are added by it as usual.
+   */
+  async #formNewRack(): Promise<void> {
+    const rack = this.#rack;
+    if (rack === undefined || this.#makeRack === undefined) return;
+    const conf = rack.conf();
+    if (conf.voters.length > 0 || conf.learners.length > 0) return;
+    const first = [...this.state.nodes.values()].find((n) => n.rack === this.options.rack);
+    if (first?.id !== this.options.nodeId) return;
+    log.info("rack {rack}: this node is the first of a new rack; it forms the rack's group", {
+      rack: this.options.rack,
+    });
+    await rack.stop();
+    await bootstrapGroup(this.#storages[0]!, [this.options.nodeId]);
+    this.#rack = this.#makeRack();
+    this.#rack.start();
   }
 
   /** Both groups' state. */
@@ -397,6 +424,7 @@ export class World {
     if (this.#reconciling) return;
     this.#reconciling = true;
     try {
+      await this.#formNewRack();
       if (this.#world?.soft.role === "leader") {
         // The founders (this node's configuration) go into the world's log first, once.
         const unlogged = this.options.founders.find((n) =>

@@ -204,6 +204,11 @@ export const OVERRIDES: Readonly<Record<string, Override>> = {
   "pylon|consistency": { class: "local", reason: "this connection's consistency" },
   "pylon|node": { class: "world-admin", reason: WORLD_ADMIN },
   "pylon|rack": { class: "world-admin", reason: WORLD_ADMIN },
+  "pylon|rebuild": {
+    class: "world-admin",
+    reason: "replaces this rack's data with another rack's snapshot: " +
+      "a user allowed to run it, with a proven password (AUTH)",
+  },
 
   // Reads Redis's flags do not call reads.
   "info": {

@@ -41,6 +41,7 @@ const SUBCOMMANDS: RawCommand[] = [
   subcommand("info", -2, ["@slow"], "This node's state, by section"),
   subcommand("node", -3, ADMIN, "Add a node to the world or remove one"),
   subcommand("rack", -3, ADMIN, "Hand this rack's leadership to another of its nodes"),
+  subcommand("rebuild", 4, ADMIN, "Rebuild this rack's Redis from another rack's snapshot"),
   subcommand("world", 2, ["@slow"], "The world's nodes, racks, rack leaders and Raft groups"),
 ];
 

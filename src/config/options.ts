@@ -235,6 +235,13 @@ export const OPTIONS = {
     help: "apply the log to this rack's Redis",
     default: true,
   },
+  "rebuild": {
+    kind: "text",
+    value: "auto|manual",
+    help:
+      "a rack whose Redis lacks ops the log no longer holds is rebuilt from the fastest peer rack's snapshot by itself (auto), or once PYLON REBUILD FROM <rack> says so (manual)",
+    default: "auto",
+  },
   "ack-log": {
     kind: "list",
     value: "CMD[,CMD..]",

@@ -40,6 +40,15 @@ export type ParsedConfig =
   | { kind: "version" };
 
 /** `--strong-quorum`: majority, all, or a number of racks. */
+/** `--rebuild auto|manual`. */
+function rebuildMode(text: string): "auto" | "manual" {
+  const mode = text.trim().toLowerCase();
+  if (mode !== "auto" && mode !== "manual") {
+    throw new ConfigError(`--rebuild must be auto or manual, got '${text}'`);
+  }
+  return mode;
+}
+
 function parseQuorum(text: string): Config["strongQuorum"] {
   if (text === "majority") return "majority";
   if (text === "all") return "all";
@@ -189,6 +198,7 @@ export function parseConfig(
       raftTickMs: read.integer("raft-tick-ms"),
       partitions: read.integer("partitions"),
       applier: read.boolean("applier"),
+      rebuild: rebuildMode(read.text("rebuild")),
       ackLog: read.list("ack-log").map((c) => c.toLowerCase()),
       contentious: read.list("contentious"),
       strongQuorum: parseQuorum(read.text("strong-quorum")),

@@ -47,6 +47,7 @@ Deno.test("parseConfig() with no sources holds every default of the option table
     raftTickMs: optionDefault("raft-tick-ms"),
     partitions: optionDefault("partitions"),
     applier: optionDefault("applier"),
+    rebuild: optionDefault("rebuild"),
     strongQuorum: optionDefault("strong-quorum"),
     writeTimeoutMs: optionDefault("write-timeout-ms"),
     scriptTimeMaxMs: optionDefault("script-time-max-ms"),
@@ -336,6 +337,7 @@ const TABLE: {
   { option: "raft-tick-ms", text: "50", json: 50, field: "raftTickMs", expected: 50 },
   { option: "partitions", text: "4", json: 4, field: "partitions", expected: 4 },
   { option: "applier", text: "off", json: false, field: "applier", expected: false },
+  { option: "rebuild", text: "manual", field: "rebuild", expected: "manual" },
   {
     option: "ack-log",
     text: "SET,mset",
@@ -535,6 +537,7 @@ Deno.test("parseConfig() refuses contradictory or malformed options with the opt
     [["stray"], /Unexpected argument 'stray'/],
     [["--max-clients", "-1"], /--max-clients must be an integer/],
     [["--node-id", "a b"], /--node-id must be/],
+    [["--rebuild", "sometimes"], /--rebuild must be auto or manual/],
   ];
   for (const [args, message] of cases) {
     assert.throws(

@@ -102,6 +102,8 @@ export interface Config {
   partitions: number;
   /** Whether this node applies the log to its rack's Redis. */
   applier: boolean;
+  /** A Redis that lacks ops the log no longer holds: rebuilt from a peer by itself, or on command. */
+  rebuild: "auto" | "manual";
   /** Commands acknowledged once logged (`ack=log`); only constant-reply commands qualify. */
   ackLog: string[];
   /** Key patterns (Redis globs) whose commands are linearizable (see src/consistency/). */

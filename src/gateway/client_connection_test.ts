@@ -273,7 +273,7 @@ Deno.test("world changes need a proven password even where the default user may 
   await send("CONFIG", "SET", "list-max-listpack-size", "4");
   assert.match(
     (socket.replies()[0] as { value: string }).value,
-    /^NOPERM changing the world's membership needs an authenticated user/,
+    /^NOPERM changing the world's membership or a rack's data needs an authenticated user/,
   );
   assert.deepEqual(went, ["rack-admin"], "rack administration follows Redis's default user");
 });

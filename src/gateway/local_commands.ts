@@ -24,7 +24,7 @@ export interface LocalContext {
   clients(): Iterable<ClientConnection>;
   /** The text of `PYLON INFO`. */
   pylonInfo(): string;
-  /** Membership admin commands (`PYLON WORLD|NODE|RACK ...`); undefined for others. */
+  /** Admin commands (`PYLON WORLD|NODE|RACK|REBUILD ...`); undefined for others. */
   admin(argv: Argv): Promise<RespValue> | undefined;
   /** Pylon's users. */
   users: Users;
@@ -352,6 +352,9 @@ const PYLON_HELP = [
   "    Shows or sets this connection's consistency: strong makes every request linearizable.",
   "RACK TRANSFER <id>",
   "    Hands this rack's leadership (the applier) to node <id>; run on the rack leader.",
+  "REBUILD FROM <rack>",
+  "    Replaces this rack's Redis with rack <rack>'s snapshot, then applies the log from it;",
+  "    run on the rack leader. PYLON INFO rebuild shows its progress.",
   "HELP",
   "    Print this help.",
 ];
@@ -383,7 +386,7 @@ function pylon(
     case "pylon|help":
       return array(PYLON_HELP.map((line) => simple(line)));
     default:
-      // WORLD, NODE, RACK: the world's membership (src/cluster/admin.ts).
+      // WORLD, NODE, RACK: the world's membership (src/cluster/admin.ts); REBUILD (src/rebuild/).
       return context.admin(argv) ??
         error(`ERR unknown subcommand '${text(argv[1])}'. Try PYLON HELP.`);
   }

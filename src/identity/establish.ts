@@ -28,6 +28,7 @@ import {
 } from "./node_identity.ts";
 import { checkRackRedis, LAYOUT_VERSION, type RackMarker } from "./rack_marker.ts";
 import { Backoff, backoffSchedule } from "../backoff.ts";
+import { trimmed } from "../rebuild/judge.ts";
 
 const log = getLogger(["pylon", "identity"]);
 
@@ -88,7 +89,7 @@ export async function settleIdentity(
     log: describeLog(config.log),
     metaDb,
   };
-  await checkReachableRedis(upstream, markerFor(opLog), metaDb);
+  await checkReachableRedis(upstream, markerFor(opLog), metaDb, opLog);
   if (recorded === undefined) {
     await writeNodeIdentity(config.dataDir, identity);
     log.info("recorded node {nodeId} of rack {rack} (log {logId}, metadata in db {metaDb})", {
@@ -156,11 +157,17 @@ async function learnMetaDb(upstream: Upstream, signal: AbortSignal): Promise<num
   }
 }
 
-/** Checks the marker of the rack's Redis now if it answers; the applier checks it again. */
+/**
+ * Checks the marker of the rack's Redis now if it answers; the applier checks
+ * it again. Data without a marker is refused here only while the log still
+ * holds every op: past that, the rack is rebuilt from a peer instead
+ * (src/rebuild/judge.ts).
+ */
 async function checkReachableRedis(
   upstream: Upstream,
   marker: RackMarker,
   metaDb: number,
+  opLog: OpLog,
 ): Promise<void> {
   const address = upstream.address;
   if (address === undefined) return;
@@ -175,7 +182,20 @@ async function checkReachableRedis(
     return;
   }
   try {
-    await checkRackRedis(connection, marker, metaDb, describe(address), { claim: false });
+    const found = await checkRackRedis(connection, marker, metaDb, describe(address), {
+      claim: false,
+      unmarked: "report",
+    });
+    if (found.kind === "unmarked") {
+      const bounds = await Promise.all(
+        Array.from({ length: opLog.partitions }, (_, p) => opLog.bounds(p)),
+      );
+      if (!trimmed(bounds)) throw new IdentityError(found.reason);
+      log.warning("the rack's Redis at {address}: {reason}; it will be rebuilt from a peer", {
+        address: describe(address),
+        reason: found.reason,
+      });
+    }
   } finally {
     connection.close();
   }

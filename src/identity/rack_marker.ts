@@ -7,13 +7,17 @@
  * this node uses, or holding data without a marker is refused with the cause,
  * never guessed around. Only an entirely empty Redis (a new rack, or one that
  * came back without its data) is claimed: the applier then replays the log
- * into it from the log's first op.
+ * into it from the log's first op, if the log still holds it (else the rack
+ * is rebuilt from a peer's snapshot, src/rebuild/). A Redis that a rebuild
+ * was loading (its mark, `pylon:rebuild`, still there) is reported as such,
+ * whatever else it holds.
  */
 
 import { encodeCommand } from "../resp/encoder.ts";
 import { arrayItems, bulkPayload, frameText, isErrorFrame } from "../resp/frames.ts";
 import type { CommandRunner } from "../redis/command_runner.ts";
 import { IdentityError } from "./node_identity.ts";
+import { REBUILD_KEY } from "../meta_keys.ts";
 
 /** The marker's key, in the metadata db. */
 export const MARKER_KEY = "pylon:identity";
@@ -42,7 +46,21 @@ export interface RedisView {
 export type MarkerVerdict =
   | { kind: "ok" }
   | { kind: "claim" }
-  | { kind: "refuse"; reason: string };
+  /** `unmarked`: the reason is data without a marker (a rebuild may replace it). */
+  | { kind: "refuse"; reason: string; unmarked?: true };
+
+/** What {@linkcode checkRackRedis} found in a Redis it did not refuse. */
+export type RackRedisFound =
+  /** This log's marker. */
+  | { kind: "marked" }
+  /** It was empty, and now carries the marker. */
+  | { kind: "claimed" }
+  /** It is empty (not claimed: `claim` was false). */
+  | { kind: "empty" }
+  /** Data but no marker (only with `unmarked: "report"`; else refused). */
+  | { kind: "unmarked"; reason: string }
+  /** A rebuild was loading it and did not finish: `rebuild` is its mark's text. */
+  | { kind: "unfinished"; rebuild: string };
 
 /** The marker's stored form. */
 export function encodeMarker(marker: RackMarker): string {
@@ -113,6 +131,7 @@ export function judgeMarker(
   if (view.dbsWithKeys.length > 0) {
     return {
       kind: "refuse",
+      unmarked: true,
       reason:
         `Redis at ${where} holds data (in db ${
           view.dbsWithKeys.join(", db ")
@@ -146,7 +165,8 @@ export class MarkerReadRefused extends Error {
 
 /**
  * Checks the marker of the Redis behind `connection`, claiming an empty
- * Redis. Throws {@linkcode IdentityError} when it must be refused. Leaves the
+ * Redis. Throws {@linkcode IdentityError} when it must be refused (data
+ * without a marker too, unless `unmarked` is `"report"`). Leaves the
  * connection in the metadata db.
  */
 export async function checkRackRedis(
@@ -154,16 +174,17 @@ export async function checkRackRedis(
   expected: RackMarker,
   metaDb: number,
   where: string,
-  options: { claim: boolean } = { claim: true },
-): Promise<void> {
-  // The marker and the keyspace are read in one transaction: read apart, another applier
-  // claiming the empty Redis in between looks like data with no marker (found by the
-  // applier simulation, seed 1).
-  const [selected, , queuedGet, queuedInfo, exec] = await connection.run([
+  options: { claim: boolean; unmarked?: "refuse" | "report" } = { claim: true },
+): Promise<RackRedisFound> {
+  // The marker, the keyspace and a rebuild's mark are read in one transaction: read apart,
+  // another applier claiming the empty Redis in between looks like data with no marker (found
+  // by the applier simulation, seed 1).
+  const [selected, , queuedGet, queuedInfo, queuedMark, exec] = await connection.run([
     encodeCommand(["SELECT", String(metaDb)]),
     encodeCommand(["MULTI"]),
     encodeCommand(["GET", MARKER_KEY]),
     encodeCommand(["INFO", "keyspace"]),
+    encodeCommand(["GET", REBUILD_KEY]),
     encodeCommand(["EXEC"]),
   ]);
   if (isErrorFrame(selected!)) {
@@ -175,14 +196,18 @@ export async function checkRackRedis(
   }
   if (isErrorFrame(exec!)) {
     // EXECABORT names no cause: the command refused when queued does.
-    const cause = [queuedGet!, queuedInfo!].find(isErrorFrame) ?? exec!;
+    const cause = [queuedGet!, queuedInfo!, queuedMark!].find(isErrorFrame) ?? exec!;
     throw new MarkerReadRefused(frameText(cause));
   }
-  const [stored, info] = arrayItems(exec!) ?? [];
-  if (stored === undefined || info === undefined) {
+  const [stored, info, rebuilding] = arrayItems(exec!) ?? [];
+  if (stored === undefined || info === undefined || rebuilding === undefined) {
     throw new Error(`reading ${MARKER_KEY}: ${frameText(exec!)}`);
   }
   if (isErrorFrame(stored)) throw new Error(`GET ${MARKER_KEY}: ${frameText(stored)}`);
+  const rebuild = bulkPayload(rebuilding);
+  if (rebuild !== undefined) {
+    return { kind: "unfinished", rebuild: new TextDecoder().decode(rebuild) };
+  }
   const marker = bulkPayload(stored);
   const view: RedisView = {
     marker: marker === undefined ? undefined : new TextDecoder().decode(marker),
@@ -206,14 +231,21 @@ export async function checkRackRedis(
     }
   }
   const verdict = judgeMarker(expected, metaDb, view, where);
-  if (verdict.kind === "refuse") throw new IdentityError(verdict.reason);
-  if (verdict.kind === "ok" || !options.claim) return;
+  if (verdict.kind === "refuse") {
+    if (verdict.unmarked === true && options.unmarked === "report") {
+      return { kind: "unmarked", reason: verdict.reason };
+    }
+    throw new IdentityError(verdict.reason);
+  }
+  if (verdict.kind === "ok") return { kind: "marked" };
+  if (!options.claim) return { kind: "empty" };
   const [claimed] = await connection.run([
     encodeCommand(["SET", MARKER_KEY, encodeMarker(expected), "NX"]),
   ]);
   if (isErrorFrame(claimed!)) throw new Error(`SET ${MARKER_KEY}: ${frameText(claimed!)}`);
   // Someone claimed it between the check and the SET: check what they wrote.
   if (bulkPayload(claimed!) === undefined && claimed![0] === 36) {
-    await checkRackRedis(connection, expected, metaDb, where, { claim: false });
+    return await checkRackRedis(connection, expected, metaDb, where, { ...options, claim: false });
   }
+  return { kind: "claimed" };
 }

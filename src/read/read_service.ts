@@ -77,6 +77,10 @@ export interface ReadParts {
   diverged?: () => string | undefined;
 }
 
+const LACKS_DATA = (rack: string) =>
+  `rack '${rack}' is waiting for a rebuild from a peer (its Redis lacks ops the log no longer ` +
+  `holds) and no other rack can serve the read now`;
+
 const NOT_APPLIED = (rack: string) =>
   `rack '${rack}' has not applied what the read must see within ${READ_WAIT_MS} ms`;
 
@@ -101,7 +105,9 @@ export class ReadService {
    */
   servesHere(): boolean {
     const { health, peers, upstream } = this.#parts;
-    if (!upstream.healthy || this.#parts.diverged?.() !== undefined) return false;
+    if (!upstream.healthy || health.lacksData() || this.#parts.diverged?.() !== undefined) {
+      return false;
+    }
     return health.servesReads() || !(peers?.canForwardReads() ?? false);
   }
 
@@ -219,6 +225,10 @@ export class ReadService {
       });
     };
     if (canForward && !health.servesReads()) return forward();
+    if (health.lacksData() && !read.localOnly) {
+      // Never from a Redis that lacks part of the history, even when no other rack can serve.
+      return sink(new UpstreamError(LACKS_DATA(this.#parts.rack)), true);
+    }
     // A rack that diverged serves nothing from its Redis (rack administration aside).
     const diverged = read.localOnly ? undefined : this.#parts.diverged?.();
     if (diverged !== undefined) {

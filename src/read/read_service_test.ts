@@ -19,7 +19,13 @@ const bulk = (value: string) => new TextEncoder().encode(`$${value.length}\r\n${
 
 /** A rack whose Redis has applied `applied` (partition 0) and answers every read with "v". */
 function rack(
-  options: { applied: number; servesReads?: boolean; peers?: string[]; diverged?: string },
+  options: {
+    applied: number;
+    servesReads?: boolean;
+    lacksData?: boolean;
+    peers?: string[];
+    diverged?: string;
+  },
 ) {
   const state = { applied: options.applied, redisReads: 0, peerReads: [] as string[] };
   const upstream = {
@@ -42,6 +48,7 @@ function rack(
   const health: RackHealth = {
     servesReads: () => options.servesReads ?? true,
     applies: () => true,
+    lacksData: () => options.lacksData ?? false,
   };
   const peers = options.peers === undefined ? undefined : {
     canForwardReads: () => options.peers!.length > 0,
@@ -100,6 +107,17 @@ Deno.test("a rack that does not serve reads sends them to a peer, with what they
   assert.equal(await serve(reads, read([[0, 4]])), "$9\r\nfrom-peer\r\n");
   assert.equal(state.redisReads, 0);
   assert.equal(reads.stats().readsForwarded, 1);
+});
+
+Deno.test("a rack that lacks ops the log no longer holds never serves a read, even with no peer", async () => {
+  const lone = rack({ applied: 10, servesReads: false, lacksData: true });
+  assert.match(await serve(lone.reads, read()), /^error: .*waiting for a rebuild from a peer/);
+  assert.equal(lone.state.redisReads, 0);
+  assert.equal(lone.reads.servesHere(), false);
+  const peered = rack({ applied: 10, servesReads: false, lacksData: true, peers: ["b"] });
+  assert.equal(await serve(peered.reads, read()), "$9\r\nfrom-peer\r\n");
+  // Its own administration still reaches its own Redis.
+  assert.equal(await serve(lone.reads, read([], { localOnly: true })), "$1\r\nv\r\n");
 });
 
 Deno.test("rack administration is served by this rack alone, never by a peer", async () => {

@@ -28,7 +28,7 @@ function router(applies: boolean, peersApply: boolean) {
   const r = new WriteRouter({
     writes,
     peers,
-    health: { servesReads: () => applies, applies: () => applies },
+    health: { servesReads: () => applies, applies: () => applies, lacksData: () => false },
     ackLog: new Set(["set"]),
   });
   return { r, went };

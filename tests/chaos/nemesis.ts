@@ -19,6 +19,8 @@ export const FAULTS = [
   "redis-kill", // kill -9 of a rack's Redis master, restarted with its data (AOF)
   "redis-failover", // SENTINEL FAILOVER in a rack
   "redis-empty", // a rack's Redis master restarted without its data
+  // ... and the log's start moved past what it lacks (as retention would): rebuilt from a peer.
+  "redis-empty-retention",
   "redis-oom", // maxmemory lowered below the dataset, raised after the hold
   // A setting of the world's contract changed on one rack's Redis directly (CONFIG SET there):
   // that rack must pause, not apply ops differently; set back after the hold.
@@ -174,6 +176,20 @@ async function inflict(
       await master.kill();
       await master.wipe();
       await master.restart();
+      return async () => {
+        await r.redis.waitSettled(await r.redis.master());
+      };
+    }
+    case "redis-empty-retention": {
+      const r = rack();
+      // As far as every other rack applied (a retention that covers their lag), no further.
+      const upTo = await world.appliedByAllBut(r);
+      const master = await r.redis.master();
+      named(`${r.name}:redis-${master.port} (log from ${upTo})`);
+      await master.kill();
+      await master.wipe();
+      await master.restart();
+      await world.trimLog(upTo);
       return async () => {
         await r.redis.waitSettled(await r.redis.master());
       };

@@ -126,6 +126,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
   }
   Object.assign(verdict.figures, figures(history, faults));
+  // Rebuilds from a peer's snapshot the nodes made (counted since each node's last start).
+  verdict.figures.rebuilds = await world.rebuildsCompleted();
 
   const historyPath = options.historyPath ??
     join(await scratchDir("chaos-history"), `history-${options.seed}.jsonl`);

@@ -331,8 +331,72 @@ export class ChaosWorld implements AsyncDisposable {
     return time;
   }
 
-  /** Every op in the log, read from the broker. */
+  /** Rebuilds from a peer's snapshot every running node reports (`PYLON INFO rebuild`). */
+  async rebuildsCompleted(): Promise<number> {
+    let total = 0;
+    for (const node of this.nodes) {
+      if (!node.pylon.service.running) continue;
+      const info = await node.pylon.call("PYLON", "INFO", "rebuild").catch(() => "");
+      total += Number(/rebuilds_completed:(\d+)/.exec(info)?.[1] ?? 0);
+    }
+    return total;
+  }
+
+  /** Ops the log no longer holds (trimmed by the nemesis), by offset, kept for the checker. */
+  readonly #archive = new Map<number, LoggedOp>();
+
+  /**
+   * The position every rack but `except` has applied (read from each one's
+   * Redis): how far the log may lose its start without any other rack
+   * lacking an op. Throws when a rack's position cannot be read (a rack
+   * being rebuilt, a Redis down).
+   */
+  async appliedByAllBut(except: ChaosRack): Promise<number> {
+    const positions = await Promise.all(
+      this.racks.filter((r) => r !== except).map(async (rack) => {
+        const master = await rack.redis.master();
+        return Number(await master.call("-n", String(META_DB), "GET", positionKey(0)));
+      }),
+    );
+    const upTo = Math.min(...positions);
+    if (!Number.isSafeInteger(upTo)) {
+      throw new Error(`not every other rack has a position now (${positions.join(", ")})`);
+    }
+    return upTo;
+  }
+
+  /**
+   * Removes the log's records before `offset` (partition 0), as retention
+   * does (Kafka's DeleteRecords), once they are read into the archive the
+   * checker reads with the rest.
+   */
+  async trimLog(offset: number): Promise<void> {
+    (await this.#readOps(offset)).forEach((op, at) => {
+      if (op !== undefined) this.#archive.set(at, op);
+    });
+    const admin = createKafka(this.kafka.brokers, { retries: 2 }).admin();
+    await admin.connect();
+    try {
+      // kafkajs deletes records only of topics whose metadata it has loaded.
+      await admin.fetchTopicMetadata({ topics: [this.topic] });
+      await admin.deleteTopicRecords({
+        topic: this.topic,
+        partitions: [{ partition: 0, offset: String(offset) }],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Every op in the log up to `end`, read from the broker (and the archive of what it dropped). */
   async readLog(end: number): Promise<LoggedOp[]> {
+    const ops = await this.#readOps(end);
+    for (const [offset, op] of this.#archive) if (offset < end) ops[offset] ??= op;
+    return ops.filter((op) => op !== undefined);
+  }
+
+  /** The ops the broker still holds before `end`, by offset. */
+  async #readOps(end: number): Promise<(LoggedOp | undefined)[]> {
     const kafka = createKafka(this.kafka.brokers, { retries: 5 });
     const consumer = kafka.consumer({ groupId: `chaos-check-${crypto.randomUUID()}` });
     const ops: LoggedOp[] = [];
@@ -367,7 +431,7 @@ export class ChaosWorld implements AsyncDisposable {
     } finally {
       await consumer.disconnect();
     }
-    return ops.filter((op) => op !== undefined);
+    return ops;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -251,6 +251,8 @@ function serverProperties(layout: NodeLayout, options: KafkaOptions): string {
     "transaction.state.log.num.partitions": "1",
     "group.initial.rebalance.delay.ms": "0",
     "auto.create.topics.enable": "false",
+    // A test that shortens a topic's retention sees old segments go within seconds, not 5 min.
+    "log.retention.check.interval.ms": "1000",
     // A killed broker is fenced, and leaves the ISR, within seconds instead of 9 s / 30 s.
     "broker.session.timeout.ms": "3000",
     "broker.heartbeat.interval.ms": "500",
@@ -379,4 +381,69 @@ function secureSettings(layout: NodeLayout, secure: SecureKafka): Record<string,
     "ssl.truststore.location": secure.caFile,
     "ssl.client.auth": "none",
   };
+}
+
+/** Sets configs of `topic` (`retention.ms`, `segment.ms`, ...), as `kafka-configs --alter` does. */
+export async function setTopicConfig(
+  brokers: string[],
+  topic: string,
+  configs: Record<string, string>,
+): Promise<void> {
+  const admin = createKafka(brokers, { retries: 3 }).admin();
+  await admin.connect();
+  try {
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{
+        type: 2, // TOPIC
+        name: topic,
+        configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+      }],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The first offset partition `partition` of `topic` still holds, and its end. */
+export async function topicBounds(
+  brokers: string[],
+  topic: string,
+  partition = 0,
+): Promise<{ start: number; end: number }> {
+  const admin = createKafka(brokers, { retries: 3 }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const entry = offsets.find((o) => o.partition === partition);
+    if (entry === undefined) throw new Error(`no partition ${partition} in ${topic}`);
+    return { start: Number(entry.low), end: Number(entry.high) };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Lets the broker's retention remove the start of `topic` (partition 0) up
+ * to at least `offset`, as a short `retention.ms` does in production: the
+ * retention is shortened (and segments roll every 200 ms while records keep
+ * coming: a test's writes, or the nodes' idle ticks), the broker deletes the
+ * old segments, then the retention is set back to keeping everything.
+ * Returns the new start.
+ */
+export async function expireLogBefore(
+  brokers: string[],
+  topic: string,
+  offset: number,
+  timeoutMs = 60_000,
+): Promise<number> {
+  await setTopicConfig(brokers, topic, { "segment.ms": "200", "retention.ms": "500" });
+  try {
+    return await waitFor(`the broker's retention to remove ${topic} up to ${offset}`, async () => {
+      const { start } = await topicBounds(brokers, topic);
+      return start >= offset ? start : undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  } finally {
+    await setTopicConfig(brokers, topic, { "segment.ms": "604800000", "retention.ms": "-1" });
+  }
 }

@@ -18,11 +18,14 @@ export {
   startRack,
 } from "./rack.ts";
 export {
+  expireLogBefore,
   KafkaCluster,
   type KafkaLease,
   KafkaNode,
   type KafkaOptions,
+  setTopicConfig,
   startKafka,
+  topicBounds,
   uniqueTopic,
   useKafka,
 } from "./kafka.ts";

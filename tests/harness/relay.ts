@@ -50,6 +50,16 @@ export class Relay implements AsyncDisposable {
   }
 
   /**
+   * Lets at most `bytesPerSecond` through from the target to each client
+   * (undefined: no limit): a slow link, which TCP pushes back on the target.
+   */
+  limit(bytesPerSecond: number | undefined): void {
+    this.#bytesPerSecond = bytesPerSecond;
+  }
+
+  #bytesPerSecond: number | undefined;
+
+  /**
    * The next request a client sends still reaches the target, but its answer
    * never comes back: `settleMs` later every connection is dropped and the
    * relay stays cut until {@linkcode heal}. A server that did the work and
@@ -95,8 +105,19 @@ export class Relay implements AsyncDisposable {
       upstream.write(chunk);
       this.#onRequest?.();
     });
+    // The time from which the link is free again, at the limited rate.
+    let freeAt = performance.now();
     upstream.on("data", (chunk: Uint8Array) => {
-      if (!this.#mute) client.write(chunk);
+      if (this.#mute) return;
+      client.write(chunk);
+      const rate = this.#bytesPerSecond;
+      if (rate === undefined) return;
+      freeAt = Math.max(freeAt, performance.now()) + (chunk.length / rate) * 1000;
+      const wait = freeAt - performance.now();
+      if (wait > 5) {
+        upstream.pause();
+        setTimeout(() => upstream.resume(), wait);
+      }
     });
   }
 

@@ -73,8 +73,11 @@ export class World implements AsyncDisposable {
     return "sentinels" in rack.redis ? await rack.redis.master() : rack.redis;
   }
 
-  /** Flags that make a node of this world, peered with `others`. */
-  nodeArgs(self: RackSlot, others: RackSlot[]): string[] {
+  /**
+   * Flags that make a node of this world, peered with `others` (dialled at
+   * `via`'s address for a node id it names, e.g. a relay, else directly).
+   */
+  nodeArgs(self: RackSlot, others: RackSlot[], via?: ReadonlyMap<string, string>): string[] {
     return [
       "--node-id",
       self.nodeId,
@@ -86,7 +89,10 @@ export class World implements AsyncDisposable {
       `127.0.0.1:${self.peerPort}`,
       "--world-secret",
       this.secret,
-      ...others.flatMap((o) => ["--peer", `${o.nodeId}@${o.name}@127.0.0.1:${o.peerPort}`]),
+      ...others.flatMap((o) => [
+        "--peer",
+        `${o.nodeId}@${o.name}@${via?.get(o.nodeId) ?? `127.0.0.1:${o.peerPort}`}`,
+      ]),
       ...this.args,
       ...this.rackArgs(self),
     ];
@@ -100,7 +106,7 @@ export class World implements AsyncDisposable {
   async addRack(
     slot: { name: string; nodeId: string; peerPort: number },
     sentinel: boolean,
-    setup: RackSetup = {},
+    setup: RackSetup & { via?: ReadonlyMap<string, string> } = {},
   ): Promise<WorldRack> {
     const redis = sentinel ? await startRack() : await startRedis(setup.redis);
     const others = this.#planned.filter((p) => p.nodeId !== slot.nodeId);
@@ -109,7 +115,7 @@ export class World implements AsyncDisposable {
       : { url: redis.url };
     const pylon = await startPylon({
       redis: target,
-      args: [...this.nodeArgs(slot, others), ...(setup.args ?? [])],
+      args: [...this.nodeArgs(slot, others, setup.via), ...(setup.args ?? [])],
       ...(setup.env === undefined ? {} : { env: setup.env }),
     }).catch(async (error) => {
       await redis[Symbol.asyncDispose]();

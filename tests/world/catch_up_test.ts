@@ -38,7 +38,13 @@ Deno.test("a rack added with an empty Redis catches up from the log and converge
     return i.get("serves_reads") === "1" && Number(i.get("partition_0_applied")) >= end
       ? true
       : undefined;
-  }, { timeoutMs: 90_000, intervalMs: 100 });
+  }, {
+    timeoutMs: 90_000,
+    intervalMs: 100,
+    context: async () =>
+      [...(await info(newcomer))].filter(([k]) => /partition|serves|rebuild|applies/.test(k))
+        .map(([k, v]) => `${k}:${v}`).join("\n") + "\n" + await newcomer.pylon.service.logTail(30),
+  });
   const caughtUpMs = performance.now() - started;
   // It serves from its own Redis now.
   assert.equal(await newcomer.pylon.call("HGET", "h3", "f19-3"), "3");
