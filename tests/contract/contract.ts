@@ -67,7 +67,9 @@ export async function waitApplying(rack: WorldRack, timeoutMs = 30_000): Promise
   }, {
     timeoutMs,
     intervalMs: 100,
-    context: () => `last seen: state=${last?.state} last_error=${last?.lastError}`,
+    context: async () =>
+      `last seen: state=${last?.state} last_error=${last?.lastError}\n` +
+      await rack.pylon.service.logTail(30),
   });
 }
 

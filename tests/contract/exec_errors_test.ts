@@ -28,6 +28,9 @@ import {
 const META_DB = 15;
 const DBS = Array.from({ length: 15 }, (_, db) => db);
 
+/** A script budget far above the looping scripts here (the default is 2,000 ms of steps). */
+const SCRIPT_BUDGET_ARGS = ["--script-time-max-ms", "60000"];
+
 Deno.test("proto-max-bulk-len lowered on one rack's Redis pauses it; restored, SETRANGE past 1 MB is applied alike", async () => {
   const started = performance.now();
   await using kafka = await useKafka();
@@ -114,6 +117,9 @@ Deno.test("a script op killed by SCRIPT KILL on one rack's Redis is applied agai
   await using world = await startWorld({
     brokers: kafka.brokers,
     racks: 2,
+    // The script runs about a second on plain Redis; the budget's steps are counted in Lua's
+    // hook and slow it: a budget far above it keeps the test about SCRIPT KILL.
+    args: SCRIPT_BUDGET_ARGS,
     // West's Redis lets SCRIPT KILL in after 100 ms of script (Redis's default waits 5 s).
     setups: [{}, { redis: { config: { "lua-time-limit": "100" } } }],
   });
@@ -155,6 +161,7 @@ Deno.test("a script op killed on a rack that reads it together with later ops is
   await using world = await startWorld({
     brokers: kafka.brokers,
     racks: 2,
+    args: SCRIPT_BUDGET_ARGS,
     setups: [{}, { redis: { config: { "lua-time-limit": "100" } } }],
   });
   const [east, west] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
@@ -202,6 +209,7 @@ Deno.test("a script op killed on a rack that the same batch took past its memory
   await using world = await startWorld({
     brokers: kafka.brokers,
     racks: 2,
+    args: SCRIPT_BUDGET_ARGS,
     setups: [{}, { redis: { config: { "lua-time-limit": "100" } } }],
   });
   const [east, west] = world.racks as [typeof world.racks[0], typeof world.racks[0]];
