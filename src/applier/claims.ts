@@ -136,6 +136,13 @@ export function claimedTry(
   return { args, restore: (reply) => popReply(name, op.protocol, reply) };
 }
 
+const NIL_ARRAY = encoder.encode("*-1\r\n");
+
+/** `$-1\r\n`. */
+function isNilBulk(reply: Uint8Array): boolean {
+  return reply.length === 5 && reply[0] === 0x24 && reply[1] === 0x2d && reply[2] === 0x31;
+}
+
 const header = (type: string, count: number) => encoder.encode(`${type}${count}\r\n`);
 
 /** A score as the client's protocol sends it: a bulk string in RESP2, a double in RESP3. */
@@ -148,9 +155,13 @@ function score(frame: Uint8Array, protocol: Protocol): Uint8Array {
 /**
  * The pop's own reply from the script's (`LMPOP`/`ZMPOP`'s, as Lua passed it
  * on): BLPOP's `[key, element]`, BZPOPMIN's `[key, member, score]`, BZMPOP's
- * scores as doubles in RESP3. Nil and errors pass unchanged.
+ * scores as doubles in RESP3. Lua turns the pop's nil array into a nil bulk
+ * string (RESP2): made the pop's nil array again, the reply other racks get
+ * from the bare pop (the divergence checker compares them). Errors pass
+ * unchanged.
  */
 export function popReply(name: string, protocol: Protocol, reply: Uint8Array): Uint8Array {
+  if (isNilBulk(reply)) return NIL_ARRAY;
   if (reply[0] !== 0x2a) return reply;
   const [key, items] = arrayItems(reply) ?? [];
   if (key === undefined || items === undefined) return reply;

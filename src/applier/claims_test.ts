@@ -69,9 +69,11 @@ Deno.test("the script's reply becomes the pop's own, byte for byte", () => {
     "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n",
   );
   assert.equal(text(popReply("bzmpop", 2, bytes(zmpop))), zmpop);
+  // Lua's nil bulk is the pop's nil array again: the reply the bare pop gets on other racks.
+  assert.equal(text(popReply("brpop", 2, bytes("$-1\r\n"))), "*-1\r\n");
+  assert.equal(text(popReply("bzmpop", 2, bytes("$-1\r\n"))), "*-1\r\n");
   for (
     const nothing of [
-      "$-1\r\n",
       "_\r\n",
       "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     ]

@@ -138,7 +138,21 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
         ),
       );
       return lengths.every((n) => n === 0) ? true : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 200 });
+    }, {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      context: async () => {
+        const states = await Promise.all(world.racks.map(async (rack) => {
+          const length = await (await world.master(rack)).call("LLEN", QUEUE);
+          const info = await rack.pylon.info().catch(() => new Map<string, string>());
+          const shown = [...info].filter(([k]) =>
+            /^(partition_0|serves_reads|diverged|blocked_clients)/.test(k)
+          ).map(([k, v]) => `${k}=${v}`).join(" ");
+          return `${rack.name}: LLEN ${length} ${shown}\n${await rack.pylon.service.logTail(15)}`;
+        }));
+        return states.join("\n");
+      },
+    });
   } finally {
     consuming = false;
     await Promise.all(consumers);

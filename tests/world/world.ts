@@ -21,7 +21,17 @@ export async function waitConverged(racks: WorldRack[], timeoutMs = 90_000): Pro
       applied[k] === end && i.get("writes_waiting") === "0" && i.get("partition_0_lag_ops") === "0"
     );
     return done ? true : undefined;
-  }, { timeoutMs, intervalMs: 250 });
+  }, {
+    timeoutMs,
+    intervalMs: 250,
+    context: async () =>
+      (await Promise.all(racks.map(async (rack) => {
+        const i = await info(rack).catch(() => new Map<string, string>());
+        const shown = [...i].filter(([k]) => /^(partition_0|writes_waiting|diverged)/.test(k))
+          .map(([k, v]) => `${k}=${v}`).join(" ");
+        return `${rack.name}: ${shown}\n${await rack.pylon.service.logTail(12)}`;
+      }))).join("\n"),
+  });
   return performance.now() - started;
 }
 
