@@ -258,14 +258,27 @@ export class BlockingCall {
       if (back !== undefined) this.#putBack(opId, back);
       return this.#finish(undefined, !isError);
     }
-    this.#finish(reply, !isError);
-    // Its client has it (the reply is queued for the socket): the claim goes.
     const claims = this.#host.claims;
     if (
-      !isError && opId !== undefined && claims !== undefined && CLAIMED_POPS.has(this.command.name)
+      isError || opId === undefined || claims === undefined || !CLAIMED_POPS.has(this.command.name)
     ) {
-      claims.release(opId);
+      return this.#finish(reply, !isError);
     }
+    // The claim goes first, then the answer: a node killed in between loses what the try took
+    // rather than deliver it twice (answered, then put back by its next start). The try stays
+    // in flight meanwhile, so a timeout or the client leaving waits for it.
+    this.#inFlight = true;
+    void claims.release(opId).then(() => {
+      this.#inFlight = false;
+      if (this.#done) return;
+      if (this.#ending === "gone") {
+        // Its claim is gone already: only the put-back op.
+        const back = putBackCommand(this.command.name, this.argv, reply);
+        if (back !== undefined) this.#putBack(undefined, back);
+        return this.#finish(undefined, true);
+      }
+      this.#finish(reply, true);
+    });
   }
 
   /** Puts back what a try took for a client that left (its claim first, then the op). */
