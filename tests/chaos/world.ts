@@ -221,7 +221,25 @@ export class ChaosWorld implements AsyncDisposable {
       const done = positions.every((p) => p === end) && end === last;
       last = end;
       return done ? end : undefined;
-    }, { timeoutMs, intervalMs: 500 });
+    }, {
+      timeoutMs,
+      intervalMs: 500,
+      context: async () => {
+        const lines: string[] = [`log end ${last}`];
+        for (const node of this.nodes) {
+          if (!node.pylon.service.running) {
+            lines.push(`${node.id}: not running`);
+            continue;
+          }
+          const info = await node.pylon.info().catch(() => new Map<string, string>());
+          const shown = [...info].filter(([k]) =>
+            /^(role|partition_0|serves_reads|diverged|rebuild_phase)/.test(k)
+          ).map(([k, v]) => `${k}=${v}`).join(" ");
+          lines.push(`${node.id}: ${shown}`, await node.pylon.service.logTail(8));
+        }
+        return lines.join("\n");
+      },
+    });
   }
 
   /**
