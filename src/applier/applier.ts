@@ -655,7 +655,8 @@ class PartitionApplier {
       // the batch's last op, and the rack goes back to just before it instead of halting.
       const cut = ops.findIndex((op) => op !== undefined && endsBatch(op));
       if (cut >= 0 && cut < ops.length - 1) {
-        this.#carried = records.slice(cut + 1);
+        // Ahead of what is still carried (a stop may have bounded the batch taken from it).
+        this.#carried = [...records.slice(cut + 1), ...this.#carried];
         records = records.slice(0, cut + 1);
         ops = ops.slice(0, cut + 1);
       }

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { scratchDir, Service, waitFor } from "../harness/mod.ts";
 import { fileURLToPath } from "node:url";
+import { waitConverged } from "../world/world.ts";
 import { expectRacksEqual, JOBS, readEverywhere, startFrameworkWorld } from "./world_frameworks.ts";
 
 const APP = fileURLToPath(new URL("./bull_app.ts", import.meta.url));
@@ -108,7 +109,9 @@ async function frameworkOnWorld(kind: "bull" | "bullmq"): Promise<void> {
       assert.ok(heard >= JOBS + REPEATS, `QueueEvents heard ${heard} completions`);
     }
 
-    // Every rack's Redis, read directly: every job ran at least once.
+    // Every rack's Redis, read directly once each applied the whole log: every job ran at
+    // least once.
+    await waitConverged(fw.world.racks);
     const counts = await readEverywhere(
       fw.world,
       "EVAL",
