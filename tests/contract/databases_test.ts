@@ -102,14 +102,38 @@ Deno.test("a rack with 32 databases in a world of 16 is paused, and no key reach
   assert.equal((await metadata(westRedis, 31)).position, 0, "west applied nothing");
   assert.equal((await applierView(east)).state.match(/applying|waiting/) !== null, true);
 
-  // Rebuilt on 16 dbs (its metadata moves to db 15: a new node folder), west replays the log.
-  const args = west.pylon.options.args ?? [];
+  // Rebuilt on 16 dbs, west replays the log. Its metadata moves to db 15, which a node folder
+  // never allows: west gets a new node, as an operator replaces one (its Raft state goes with
+  // the old folder, so the old id leaves the world, then the new one is added).
+  const admin = ["--no-auth-warning", "--user", "pylon", "--pass", world.secret];
+  const newId = `${west.nodeId}-16`;
+  const args = (west.pylon.options.args ?? []).map((arg) => arg === west.nodeId ? newId : arg);
+  // Removed while it runs: a world of two nodes commits a change only with both.
+  // (Once the world group has a leader: west's restart above may have started an election.)
+  await waitFor("the world to remove west's node", async () => {
+    const reply = await east.pylon.call(...admin, "PYLON", "NODE", "REMOVE", west.nodeId);
+    if (reply === "OK") return true;
+    assert.match(reply, /no leader now|not the leader/, reply);
+    return undefined;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
   await west.pylon.stop();
   await westRedis.stop();
   await westRedis.wipe();
   await westRedis.reconfigure({ databases: "16" });
   await westRedis.restart();
-  west.pylon = await startPylon({ redis: { url: westRedis.url }, args });
+  west.pylon = await startPylon({ redis: { url: westRedis.url }, args: [...args, "--join"] });
+  assert.equal(
+    await east.pylon.call(
+      ...admin,
+      "PYLON",
+      "NODE",
+      "ADD",
+      newId,
+      west.name,
+      `127.0.0.1:${west.peerPort}`,
+    ),
+    "OK",
+  );
   await waitApplying(west);
   await waitSamePosition(world.racks);
   const keys = await assertSameData(
