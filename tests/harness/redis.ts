@@ -22,6 +22,35 @@ export interface RedisOptions {
   server?: RedisBinary;
 }
 
+/** The folder, inside a server's own, where another Redis version runs (its data apart). */
+const OTHER_VERSION_DIR = "other-version";
+
+/**
+ * The `redis.conf` directives {@linkcode RedisServer.start} writes (and
+ * Sentinel's `replicaof`) that Redis 6.2 reads as Redis 7 does.
+ */
+const PORTABLE_DIRECTIVES = new Set([
+  "bind",
+  "port",
+  "dir",
+  "daemonize",
+  "logfile",
+  "save",
+  "protected-mode",
+  "repl-diskless-sync-delay",
+  "appendonly",
+  "appendfsync",
+  "replicaof",
+  "slaveof",
+  "requirepass",
+  "masterauth",
+  "tls-port",
+  "tls-cert-file",
+  "tls-key-file",
+  "tls-ca-cert-file",
+  "tls-auth-clients",
+]);
+
 /** Runs `redis-cli` against an address and returns its output without the final newline. */
 export async function redisCli(port: number, args: string[], host = "127.0.0.1"): Promise<string> {
   const { success, stdout, stderr } = await new Deno.Command("redis-cli", {
@@ -59,6 +88,9 @@ export class RedisServer implements AsyncDisposable {
 
   /** The password the harness authenticates with, if the server wants one. */
   readonly password: string | undefined;
+
+  /** What {@linkcode restartOnOtherVersion} put aside: the server's own binary and config. */
+  #own: { cmd: string; args: string[] } | undefined;
 
   private constructor(
     port: number,
@@ -205,6 +237,64 @@ export class RedisServer implements AsyncDisposable {
     if (server !== undefined) {
       this.service.spec.cmd = server === "default" ? "redis-server" : server.path;
     }
+  }
+
+  /**
+   * Starts the server again on another Redis binary, on the same port, in an
+   * empty folder of its own. An older Redis cannot read what a newer one
+   * wrote: Redis 6.2 exits on Redis 7's RDB ("Can't handle RDB format
+   * version 10") and does not know its multi-part AOF folder (it starts empty
+   * and writes its own file beside it). So this server's folder and
+   * `redis.conf` are left as they are, for {@linkcode restartOnOwnVersion}.
+   * The other binary reads a config of its own: the directives
+   * {@linkcode start} writes that every Redis since 6.2 knows (those Redis 7
+   * adds on `CONFIG REWRITE`, such as `latency-tracking-info-percentiles`,
+   * and its ACL users would stop it), and `config`'s. The server is stopped
+   * with `SHUTDOWN NOW` (its data saved, no wait for lagging replicas), so it
+   * is down for as short a time as a restart can be.
+   */
+  async restartOnOtherVersion(
+    server: RedisBinary,
+    config: Record<string, string> = {},
+  ): Promise<void> {
+    if (this.#own !== undefined) throw new Error(`redis-${this.port} already runs another version`);
+    const own = { cmd: this.service.spec.cmd, args: this.service.spec.args };
+    const dir = join(this.dir, OTHER_VERSION_DIR);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dir);
+    const lines = (await Deno.readTextFile(join(this.dir, "redis.conf"))).split("\n")
+      .filter((line) => PORTABLE_DIRECTIVES.has(line.split(" ")[0]!) && !line.startsWith("dir "));
+    const more = Object.entries(config).map(([key, value]) => `${key} ${value}`);
+    const conf = join(dir, "redis.conf");
+    await Deno.writeTextFile(conf, [...lines, `dir ${dir}`, ...more].join("\n") + "\n");
+    // The connection closes as the server exits: redis-cli's complaint says nothing.
+    await this.call("SHUTDOWN", "NOW").catch(() => {});
+    await this.service.stop();
+    this.service.spec.cmd = server.path;
+    this.service.spec.args = [conf];
+    this.#own = own;
+    try {
+      await this.#launch();
+    } catch (error) {
+      // Back on its own, so a failed fault leaves the server as it found it.
+      await this.restartOnOwnVersion();
+      throw error;
+    }
+  }
+
+  /**
+   * Undoes {@linkcode restartOnOtherVersion}: stops the other binary (SIGTERM),
+   * removes its folder and starts the server on its own binary, config and data.
+   */
+  async restartOnOwnVersion(): Promise<void> {
+    const own = this.#own;
+    if (own === undefined) throw new Error(`redis-${this.port} runs its own version`);
+    await this.service.stop();
+    this.service.spec.cmd = own.cmd;
+    this.service.spec.args = own.args;
+    this.#own = undefined;
+    await Deno.remove(join(this.dir, OTHER_VERSION_DIR), { recursive: true }).catch(() => {});
+    await this.#launch();
   }
 
   /** Starts a stopped or killed server again on the same port and folder. */
