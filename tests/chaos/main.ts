@@ -51,7 +51,7 @@ if (v.ack !== "apply" && v.ack !== "log") {
   console.error("chaos: --ack is apply or log");
   Deno.exit(2);
 }
-await provision(["redis", "kafka"]);
+await provision(["redis", "kafka", ...(faults.includes("redis-version") ? ["redis-6.2"] : [])]);
 const first = v.seed === undefined
   ? crypto.getRandomValues(new Uint32Array(1))[0]!
   : Number(v.seed);

@@ -7,7 +7,8 @@
  */
 
 import { SeededRandom } from "../../src/random.ts";
-import { delay } from "../harness/mod.ts";
+import { positionKey } from "../../src/meta_keys.ts";
+import { delay, type RedisBinary, type RedisServer, waitFor } from "../harness/mod.ts";
 import type { ChaosNode, ChaosRack, ChaosWorld } from "./world.ts";
 
 /** The faults the nemesis knows. */
@@ -25,6 +26,10 @@ export const FAULTS = [
   // A setting of the world's contract changed on one rack's Redis directly (CONFIG SET there):
   // that rack must pause, not apply ops differently; set back after the hold.
   "redis-config",
+  // A rack's Redis master restarted on Redis 6.2, below the world's version floor (in a folder of
+  // its own: 6.2 cannot read Redis 7's data), back on Redis 7 and its data after the hold: that
+  // rack must pause naming the version and apply nothing there.
+  "redis-version",
   "peer-cut", // every peer link of a node cut, healed after the hold
   // A lagging rack: it applies the log late while the others go on.
   "redis-write-pause", // CLIENT PAUSE <200..3000 ms> WRITE on a rack's Redis master directly
@@ -66,6 +71,8 @@ export interface NemesisOptions {
   log: (line: string) => void;
   /** Take the faults in turn (each one early in a short run) instead of at random. */
   inTurn?: boolean;
+  /** The Redis below the world's version floor `redis-version` restarts a master on. */
+  olderRedis?: RedisBinary;
 }
 
 /** Runs the schedule until `durationMs` has passed; returns what it did. */
@@ -88,15 +95,18 @@ export async function runNemesis(
     let target = "";
     let error: string | undefined;
     try {
-      const heal = await inflict(
-        world,
-        fault,
-        { pick, random: () => random.next() },
-        (t) => target = t,
-      );
+      const heal = await inflict(world, fault, {
+        pick,
+        random: () => random.next(),
+        named: (t) => target = t,
+        ...(options.olderRedis === undefined ? {} : { olderRedis: options.olderRedis }),
+      });
       options.log(`nemesis: ${fault} ${target} for ${holdMs} ms`);
+      const named = target;
       await delay(holdMs);
       await heal();
+      // A heal may name what it saw (redis-version).
+      if (target !== named) options.log(`nemesis: ${fault} healed: ${target}`);
     } catch (e) {
       error = (e as Error).message;
       options.log(`nemesis: ${fault} ${target} failed: ${error}`);
@@ -109,19 +119,21 @@ export async function runNemesis(
   return records;
 }
 
-/** The seeded choices a fault makes. */
-interface Chance {
+/** What a fault is inflicted with: the seeded choices it makes, and where it names its target. */
+interface Means {
   pick: <T>(items: readonly T[]) => T;
   /** A uniform number in [0, 1). */
   random: () => number;
+  /** Names (or renames, with what was seen by the heal) the fault's target for the record. */
+  named: (target: string) => void;
+  olderRedis?: RedisBinary;
 }
 
 /** Inflicts `fault`; returns what heals it. */
 async function inflict(
   world: ChaosWorld,
   fault: Fault,
-  { pick, random }: Chance,
-  named: (target: string) => void,
+  { pick, random, named, olderRedis }: Means,
 ): Promise<() => Promise<void>> {
   const brokerId = () => pick(world.kafka.nodes.map((n) => n.id));
   const rack = (): ChaosRack => pick(world.racks);
@@ -215,6 +227,30 @@ async function inflict(
         await master.call("CONFIG", "SET", setting, before);
       };
     }
+    case "redis-version": {
+      if (olderRedis === undefined) {
+        throw new Error("no Redis below the world's version floor was given (options.olderRedis)");
+      }
+      const r = rack();
+      const master = await r.redis.master();
+      const own = /^redis_version:(\S+)/m.exec(await master.call("INFO", "server"))?.[1] ?? "?";
+      const what = `${r.name}:redis-${master.port} ${own} -> ${olderRedis.version}`;
+      named(what);
+      const pausesBefore = await world.rackConditions(r, VERSION_CONDITION);
+      // Its replica may not sync from it (it would be emptied too): a failover while the master
+      // restarts promotes a replica that kept the rack's data, as after redis-kill.
+      await master.restartOnOtherVersion(olderRedis, {
+        user: "default on nopass ~* &* +@all -sync -psync",
+      });
+      return async () => {
+        try {
+          named(`${what} (${await onOtherVersion(world, r, master, pausesBefore)})`);
+        } finally {
+          await master.restartOnOwnVersion();
+        }
+        await settled(r);
+      };
+    }
     case "peer-cut": {
       const node = pick(world.nodes);
       named(node.id);
@@ -239,4 +275,56 @@ async function inflict(
       return () => Promise.resolve(nodes.forEach((n) => n.pylon.service.resume()));
     }
   }
+}
+
+/**
+ * Waits until the Sentinels of `rack` agree on a master and its replica
+ * follows it, whichever it is: a failover may still be under way.
+ */
+async function settled(rack: ChaosRack): Promise<void> {
+  await waitFor("the rack's Sentinels to settle on a master", async () => {
+    await rack.redis.waitSettled(await rack.redis.master(), 10_000);
+    return true;
+  }, { timeoutMs: 60_000 });
+}
+
+/** The rack condition (src/observe/rack_conditions.ts) of a Redis below the world's version floor. */
+const VERSION_CONDITION = "contract_redis_version";
+
+/** Pylon's metadata db in the chaos world (each rack's last of 16). */
+const META_DB = "15";
+
+/**
+ * What a rack did while `server`, its master, ran below the world's version
+ * floor, said for the fault's record; read from its Redis directly, an op
+ * applied there (a position stored, a key outside the metadata db) is an
+ * anomaly. Sentinel may have failed over while the server restarted: then it
+ * came back a replica (that cannot load Redis 7's snapshot) and the rack
+ * applied on its Redis 7 as usual.
+ */
+async function onOtherVersion(
+  world: ChaosWorld,
+  rack: ChaosRack,
+  server: RedisServer,
+  pausesBefore: number,
+): Promise<string> {
+  const role = /^role:(\S+)/m.exec(await server.call("INFO", "replication"))?.[1];
+  const master = await rack.redis.master();
+  if (master.port !== server.port || role !== "master") {
+    return `failed over meanwhile to redis-${master.port}: this one a ${role} there`;
+  }
+  const position = await server.call("-n", META_DB, "GET", positionKey(0));
+  const dbs = [...(await server.call("INFO", "keyspace")).matchAll(/^db(\d+):keys=(\d+)/gm)]
+    .filter(([, db]) => db !== META_DB).map(([, db, keys]) => `db${db} ${keys} keys`);
+  if (position !== "" || dbs.length > 0) {
+    world.faultAnomalies.push({
+      kind: "applied_below_version_floor",
+      text: `${rack.name}'s applier applied to a Redis below the world's version floor ` +
+        `(redis-${server.port}: position '${position}'${
+          dbs.length > 0 ? `, ${dbs.join(", ")}` : ""
+        })`,
+    });
+  }
+  const pauses = await world.rackConditions(rack, VERSION_CONDITION) - pausesBefore;
+  return `master on it, nothing applied there, ${pauses} pause(s) for redis_version`;
 }

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { scratchDir, waitFor } from "../harness/mod.ts";
+import { ensureRedis62, scratchDir, waitFor } from "../harness/mod.ts";
 import { check, type Verdict } from "./checker.ts";
 import { type Clients, startClients } from "./clients.ts";
 import { startTimeClients } from "./time_clients.ts";
@@ -49,6 +49,8 @@ const COUNTERS = 4;
 /** Runs the world through the nemesis and checks it. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? ((line: string) => console.error(line));
+  // Built once into .cache/ (tests/harness/provision.ts), before the world: never during a fault.
+  const olderRedis = options.faults.includes("redis-version") ? await ensureRedis62() : undefined;
   const started = performance.now();
   await using world = await ChaosWorld.start({ brokers: options.brokers, ackLog: options.ackLog });
   log(
@@ -92,6 +94,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       faults: options.faults,
       inTurn: options.inTurn ?? false,
       log,
+      ...(olderRedis === undefined ? {} : { olderRedis }),
     });
     world.heal();
     // After the last fault, writes must flow again through every rack.
@@ -123,6 +126,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     verdict.anomalies.push(`unexpected exit: ${exit}`);
     verdict.all.push(`unexpected exit: ${exit}`);
     verdict.kinds.unexpected_exit = (verdict.kinds.unexpected_exit ?? 0) + 1;
+    verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
+  }
+  for (const { kind, text } of world.faultAnomalies) {
+    verdict.anomalies.push(text);
+    verdict.all.push(text);
+    verdict.kinds[kind] = (verdict.kinds[kind] ?? 0) + 1;
     verdict.figures.anomalies = (verdict.figures.anomalies ?? 0) + 1;
   }
   Object.assign(verdict.figures, figures(history, faults));

@@ -68,6 +68,8 @@ export class ChaosWorld implements AsyncDisposable {
   /** Nodes the nemesis stopped on purpose; any other exit is an anomaly. */
   readonly stoppedOnPurpose = new Set<string>();
   readonly unexpectedExits: string[] = [];
+  /** What a fault's own check found wrong (tests/chaos/nemesis.ts), reported as anomalies. */
+  readonly faultAnomalies: { kind: string; text: string }[] = [];
   readonly options: ChaosWorldOptions;
 
   private constructor(kafka: KafkaCluster, options: ChaosWorldOptions) {
@@ -181,6 +183,21 @@ export class ChaosWorld implements AsyncDisposable {
     return undefined;
   }
 
+  /**
+   * How many times the running nodes of `rack` paused their applier for the
+   * rack condition `reason` (`PYLON INFO`'s `rack_condition_<reason>`, since
+   * each node's start).
+   */
+  async rackConditions(rack: ChaosRack, reason: string): Promise<number> {
+    let total = 0;
+    for (const node of rack.nodes) {
+      if (!node.pylon.service.running) continue;
+      const info = await node.pylon.call("PYLON", "INFO").catch(() => "");
+      total += Number(new RegExp(`^rack_condition_${reason}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
+    }
+    return total;
+  }
+
   /** Cuts every peer link to and from `node`. */
   cut(node: ChaosNode): void {
     for (const [key, relay] of this.relays) {
@@ -212,9 +229,10 @@ export class ChaosWorld implements AsyncDisposable {
    */
   async quiesce(timeoutMs: number): Promise<number> {
     let last = -1;
+    let positions: number[] = [];
     return await waitFor("every rack to apply the whole log", async () => {
       const end = await this.logEnd();
-      const positions = await Promise.all(this.racks.map(async (rack) => {
+      positions = await Promise.all(this.racks.map(async (rack) => {
         const master = await rack.redis.master();
         return Number(await master.call("-n", String(META_DB), "GET", positionKey(0)));
       }));
@@ -225,7 +243,11 @@ export class ChaosWorld implements AsyncDisposable {
       timeoutMs,
       intervalMs: 500,
       context: async () => {
-        const lines: string[] = [`log end ${last}`];
+        const lines: string[] = [
+          `log end ${last}; applied, per each rack's Redis: ${
+            this.racks.map((r, i) => `${r.name} ${positions[i]}`).join(", ")
+          }`,
+        ];
         for (const node of this.nodes) {
           if (!node.pylon.service.running) {
             lines.push(`${node.id}: not running`);
