@@ -172,7 +172,7 @@ async function inflict(
       await master.kill();
       return async () => {
         await master.restart();
-        await r.redis.waitSettled(await r.redis.master());
+        await settled(r);
       };
     }
     case "redis-failover": {
@@ -189,7 +189,7 @@ async function inflict(
       await master.wipe();
       await master.restart();
       return async () => {
-        await r.redis.waitSettled(await r.redis.master());
+        await settled(r);
       };
     }
     case "redis-empty-retention": {
@@ -203,7 +203,7 @@ async function inflict(
       await master.restart();
       await world.trimLog(upTo);
       return async () => {
-        await r.redis.waitSettled(await r.redis.master());
+        await settled(r);
       };
     }
     case "redis-oom": {
