@@ -316,15 +316,17 @@ async function onOtherVersion(
   const position = await server.call("-n", META_DB, "GET", positionKey(0));
   const dbs = [...(await server.call("INFO", "keyspace")).matchAll(/^db(\d+):keys=(\d+)/gm)]
     .filter(([, db]) => db !== META_DB).map(([, db, keys]) => `db${db} ${keys} keys`);
-  if (position !== "" || dbs.length > 0) {
+  const applied = position !== "" || dbs.length > 0
+    ? `position '${position}'${dbs.length > 0 ? `, ${dbs.join(", ")}` : ""}`
+    : undefined;
+  if (applied !== undefined) {
     world.faultAnomalies.push({
       kind: "applied_below_version_floor",
       text: `${rack.name}'s applier applied to a Redis below the world's version floor ` +
-        `(redis-${server.port}: position '${position}'${
-          dbs.length > 0 ? `, ${dbs.join(", ")}` : ""
-        })`,
+        `(redis-${server.port}: ${applied})`,
     });
   }
   const pauses = await world.rackConditions(rack, VERSION_CONDITION) - pausesBefore;
-  return `master on it, nothing applied there, ${pauses} pause(s) for redis_version`;
+  const seen = applied === undefined ? "nothing applied there" : `applied there: ${applied}`;
+  return `master on it, ${seen}, ${pauses} pause(s) for redis_version`;
 }
