@@ -168,6 +168,8 @@ export async function startNode(config: Config, options: StartOptions): Promise<
 
 /** How long a start waits for its rack to apply the log before it puts back its old claims. */
 const CLAIMS_RESTORE_WAIT_MS = 10 * 60_000;
+/** How often claims brought back for answered tries are looked for. */
+const STALE_CLAIMS_MS = 1_000;
 
 /**
  * Puts back what tries of this node's earlier life took for clients it lost
@@ -389,6 +391,12 @@ async function runNode(
     write: (request, reply) => router.write(request, reply),
     decode: decodeClaim,
   });
+  // Claims a re-application brought back for answered tries (src/write/claims.ts).
+  const staleClaims = setInterval(() => {
+    void claims.removeStale().then((n) => {
+      if (n > 0) log.info("removed {n} claims that came back for answered clients", { n });
+    }, (error) => ignored("claims_stale", error));
+  }, STALE_CLAIMS_MS);
 
   const logEnds = new LogEnds(opLog);
   logEnds.start();
@@ -503,6 +511,7 @@ async function runNode(
     retention?.stop();
     clearInterval(expireTimer);
     clearInterval(waitersPoll);
+    clearInterval(staleClaims);
     recovery.stop();
     await checker.stop();
     guard.stop();

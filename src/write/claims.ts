@@ -23,6 +23,8 @@ export type MetaRun = (argv: (string | Uint8Array)[]) => Promise<Uint8Array>;
 /** Decodes a kept claim (src/applier/claims.ts `decodeClaim`). */
 export type DecodeClaim = (value: Uint8Array) => { db: number; argv: Uint8Array[] } | undefined;
 
+/** Answered tries remembered, so a claim a re-application brings back for one is removed. */
+const ANSWERED_KEPT = 100_000;
 /** Claims removed by one HDEL at most. */
 const RELEASE_BATCH_MAX = 1_000;
 /** Tries of a removal before the client is answered anyway (the claim then stays: see release). */
@@ -45,6 +47,10 @@ export class Claims {
   /** Claims put back (counters for PYLON INFO and tests). */
   putBack = 0;
   released = 0;
+  /** Claims removed because they came back for tries whose clients had their elements. */
+  staleRemoved = 0;
+  /** The latest answered tries' ids, oldest first. */
+  #answered = new Set<string>();
 
   constructor(options: {
     /** The claims key of this node (`pylon:claims:<node>`). */
@@ -99,8 +105,32 @@ export class Claims {
         }
       }
       this.released += ids.length;
+      for (const id of ids) this.#answered.add(id);
+      for (const id of this.#answered) {
+        if (this.#answered.size <= ANSWERED_KEPT) break;
+        this.#answered.delete(id);
+      }
       for (const { done } of batch) done();
     }
+  }
+
+  /**
+   * Removes claims that came back for tries whose clients have what they
+   * took: a Redis that failed over to a replica, or restarted without its
+   * last writes, had the rack's applier apply those tries again, claims
+   * included, after the removal was lost with the old data. Left there, the
+   * node's next start would put those elements back: a second delivery.
+   * How many it removed.
+   */
+  async removeStale(): Promise<number> {
+    if (this.#answered.size === 0) return 0;
+    const ids = bulkItems(await this.#run(["HKEYS", this.#key]))
+      .map((id) => utf8.decode(id))
+      .filter((id) => this.#answered.has(id));
+    if (ids.length === 0) return 0;
+    await this.#run(["HDEL", this.#key, ...ids]);
+    this.staleRemoved += ids.length;
+    return ids.length;
   }
 
   /**
