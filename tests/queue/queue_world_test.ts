@@ -9,7 +9,10 @@
  * - none is consumed twice, and none is consumed that no producer pushed;
  * - every element pushed is consumed or still in the list: what a try took
  *   for a consumer that walked away went back at once, what the killed
- *   node's tries took went back when it started again (its claims);
+ *   node's tries took went back when it started again (its claims) — but
+ *   for the README's one window (a node killed between Redis removing a
+ *   claim and the socket write loses that element): at most one per BRPOP
+ *   the killed node had in flight;
  * - no claim is left in any rack's metadata db.
  *
  * Every rack's list and digest end equal.
@@ -47,6 +50,9 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
   const errorTexts = new Set<string>();
   let consuming = true;
   const killed = world.racks[2]!;
+  // Consumers of the killed node waiting for a BRPOP's reply, and how many were at the kill.
+  const waitingOnKilled = new Set<string>();
+  let inFlightAtKill = 0;
 
   const connect = async (rack: WorldRack): Promise<RawClient> => {
     for (let attempt = 0;; attempt++) {
@@ -86,6 +92,7 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
     while (consuming) {
       round++;
       try {
+        if (rack === killed) waitingOnKilled.add(id);
         await client.command("BRPOP", QUEUE, "1");
         // Now and then a consumer walks away with its BRPOP unanswered.
         if (walker && round % 7 === 3) {
@@ -94,7 +101,7 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
           client = await connect(rack);
           continue;
         }
-        const reply = await client.read(20_000);
+        const reply = await client.read(20_000).finally(() => waitingOnKilled.delete(id));
         const value = element(reply);
         if (value !== undefined) consumed.set(value, [...(consumed.get(value) ?? []), id]);
         else if (reply.type === "error") {
@@ -127,6 +134,7 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
     );
     // kill -9 with tries in flight, then the node comes back on its port.
     await killed.pylon.kill();
+    inFlightAtKill = waitingOnKilled.size;
     await delay(300);
     await killed.pylon.restart();
     await Promise.all(producers);
@@ -179,8 +187,14 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
   assert.deepEqual(invented, [], "nothing consumed that no producer pushed");
   const inBoth = [...left].filter((v) => consumed.has(v));
   assert.deepEqual(inBoth, [], "nothing both consumed and still queued");
+  // The README's one window: a node killed after Redis removed a claim and before the socket
+  // write loses that element. At most one per BRPOP the killed node had in flight.
   const lost = [...pushed].filter((v) => !consumed.has(v) && !left.has(v));
-  assert.deepEqual(lost, [], "every element pushed is consumed or still queued");
+  assert.ok(
+    lost.length <= inFlightAtKill,
+    `lost ${lost.length} (${lost.join(", ")}): more than the ${inFlightAtKill} BRPOPs in flight ` +
+      `on the killed node`,
+  );
   for (const rack of world.racks) {
     const master = await world.master(rack);
     const keys = (await master.call("-n", "15", "KEYS", "pylon:claims:*")).trim();
@@ -198,7 +212,7 @@ Deno.test("a queue across three racks: 90 BRPOP consumers take every element onc
   console.log(
     `queue: ${pushed.size} pushed (${maybePushed.size} unconfirmed), ${consumed.size} consumed ` +
       `in ${Math.round(elapsedMs)} ms by ${world.racks.length * CONSUMERS_PER_RACK} consumers; ` +
-      `${left.size} left, ${lost.length} lost, ${restored} put back by the killed node's restart; ` +
+      `${left.size} left, ${lost.length} lost (${inFlightAtKill} BRPOPs in flight at the kill), ${restored} put back by the killed node's restart; ` +
       `${tally.walkedAway} walked away, ${tally.reconnects} reconnects, ${tally.timeouts} timeouts, ` +
       `${tally.errors} errors ${JSON.stringify([...errorTexts])}`,
   );
