@@ -90,7 +90,9 @@ Deno.test("a client that reads its pipelined replies gets every one, far past th
   for (let i = 0; i < count; i++) pipeline.set(request, i * request.length);
   const sending = client.send(pipeline);
   for (let i = 0; i < count; i++) {
-    const reply = await client.read(30_000);
+    const reply = await client.read(30_000).catch(async (error) => {
+      throw new Error(`reply ${i}: ${error}\n${await pylon.service.logTail(20)}`);
+    });
     assert.equal((reply as { value: Uint8Array }).value.length, value.length, `reply ${i}`);
   }
   await sending;

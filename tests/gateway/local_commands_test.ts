@@ -89,6 +89,8 @@ Deno.test("SELECT, CLIENT, HELLO, RESET and PING keep per-connection state", asy
 Deno.test("COMMAND answers from the table and PYLON INFO describes the node", async () => {
   await using redis = await startRedis();
   await using pylon = await startPylon({ redis: { url: redis.url } });
+  // The applier starts after the node answers (it checks the rack's Redis first).
+  await pylon.waitApplying();
   await using client = await RawClient.connect(pylon.port);
   await using direct = await RawClient.connect(redis.port);
   await client.command("COMMAND", "COUNT");
