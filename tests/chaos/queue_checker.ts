@@ -35,11 +35,18 @@ function idAfter(a: string, b: string): boolean {
   return am! > bm! || (am === bm && as! > bs!);
 }
 
-/** Checks the queue clients' history against the racks' data (all racks agree: checked apart). */
+/**
+ * Checks the queue clients' history against the racks' data (all racks agree:
+ * checked apart). `emptiedMs`: when a fault emptied a rack's Redis outright
+ * (its tries are replayed without claims: the README's stated window), so an
+ * element pushed before one of them and lost is counted as
+ * `queue_lost_redis_emptied`, not flagged.
+ */
 export function checkQueues(
   history: readonly Entry[],
   racks: readonly RackData[],
   claimed: readonly { key: string; element: string }[],
+  emptiedMs: readonly number[] = [],
 ): QueueVerdict {
   const anomalies: QueueAnomaly[] = [];
   const figures: Record<string, number> = {};
@@ -52,12 +59,15 @@ export function checkQueues(
 
   // Lists.
   const pushed = new Map<string, string>();
+  const pushedAtMs = new Map<string, number>();
   const maybePushed = new Set<string>();
   const taken = new Map<string, number>();
   for (const e of history) {
     if (e.kind === "q-push" && e.arg !== undefined) {
-      if (e.outcome === "ok") pushed.set(e.arg, e.key);
-      else if (e.outcome !== "fail" && e.outcome !== "refused") maybePushed.add(e.arg);
+      if (e.outcome === "ok") {
+        pushed.set(e.arg, e.key);
+        pushedAtMs.set(e.arg, e.invokeMs);
+      } else if (e.outcome !== "fail" && e.outcome !== "refused") maybePushed.add(e.arg);
     } else if (e.kind === "q-pop" && e.outcome === "ok" && typeof e.value === "string") {
       taken.set(e.value, (taken.get(e.value) ?? 0) + 1);
     }
@@ -83,6 +93,11 @@ export function checkQueues(
   }
   for (const [element, key] of pushed) {
     if (!taken.has(element) && !queued.has(element) && !held.has(element)) {
+      const at = pushedAtMs.get(element) ?? Infinity;
+      if (emptiedMs.some((ms) => ms >= at)) {
+        figures.queue_lost_redis_emptied = (figures.queue_lost_redis_emptied ?? 0) + 1;
+        continue;
+      }
       flag("queue_lost", `${element} pushed onto ${key} is neither taken, queued nor claimed`);
     }
   }

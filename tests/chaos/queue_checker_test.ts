@@ -120,3 +120,14 @@ Deno.test("streams: delivered once, pending or waiting pass; twice, lost, invent
     "stream_lost",
   ]);
 });
+
+Deno.test("an element lost while a fault emptied a rack's Redis is counted apart; one pushed after it is flagged", () => {
+  const before = entry("q-push", "q:0", { arg: "before" });
+  const emptiedMs = before.invokeMs + 0.5;
+  const after = entry("q-push", "q:0", { arg: "after" });
+  const verdict = checkQueues([before, after], [rack({ "q:0": [] })], [], [emptiedMs]);
+  assert.deepEqual(verdict.anomalies.map((a) => a.text), [
+    "after pushed onto q:0 is neither taken, queued nor claimed",
+  ]);
+  assert.equal(verdict.figures.queue_lost_redis_emptied, 1);
+});

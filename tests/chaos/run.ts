@@ -114,7 +114,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const logged = await world.readLog(end);
   const history = clients.history;
   const verdict = check(history, racks, logged, comparisonMs);
-  const queues = checkQueues(history, racks, await world.claims());
+  // Faults that empty a rack's Redis outright: the README's stated window for claims.
+  const emptiedMs = faults.filter((f) =>
+    f.fault === "redis-empty" || f.fault === "redis-empty-retention"
+  ).map((f) => f.healedMs);
+  const queues = checkQueues(history, racks, await world.claims(), emptiedMs);
   for (const { kind, text } of queues.anomalies) {
     verdict.anomalies.push(text);
     verdict.all.push(text);
