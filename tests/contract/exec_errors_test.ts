@@ -74,6 +74,8 @@ Deno.test("a rack whose Redis renamed a command away is paused at start; without
   const [eastRedis, westRedis] = [await world.master(east), await world.master(west)];
   await waitPaused(west, /commands is 'flushall missing', the world's is 'every command/);
   const before = (await metadata(westRedis, META_DB)).position;
+  // East applies before it takes writes (else it may hand them to west, which cannot apply).
+  await waitApplying(east);
 
   assert.deepEqual(
     await run(east.pylon.port, ["SET", "a", "1"], ["FLUSHALL"], ["SET", "b", "2"]),
